@@ -1,0 +1,49 @@
+# One Makefile for people and CI alike. `make demo` and `make test` install what
+# is missing first (Python venv + packages, the pinned Node toolchain).
+
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.setup-stamp
+NODE_STAMP := node_modules/.package-lock.json
+BENCH_JSON ?= bench-results.json
+
+.PHONY: setup demo test lint format contracts bench clean
+
+setup: $(STAMP) $(NODE_STAMP)
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	@touch $@
+
+# npm ci installs exactly the lock file: solc (the compiler), OpenZeppelin, anvil.
+$(NODE_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+demo: setup
+	$(VENV)/bin/ledger demo
+
+test: setup
+	$(VENV)/bin/pytest -q
+
+lint: setup
+	$(VENV)/bin/ruff format --check ledger api scripts tests
+	$(VENV)/bin/ruff check ledger api scripts tests
+	$(VENV)/bin/mypy
+	$(PY) scripts/check_contracts.py
+
+format: setup
+	$(VENV)/bin/ruff format ledger api scripts tests
+	$(VENV)/bin/ruff check --fix ledger api scripts tests
+
+contracts: setup
+	$(PY) scripts/compile_contracts.py
+
+bench: setup
+	$(PY) scripts/bench.py --json $(BENCH_JSON)
+
+clean:
+	rm -rf $(VENV) node_modules .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,294 @@
+"""One interface to a chain, whatever runs it: :class:`Chain`.
+
+``Chain.embedded(data_dir)`` opens the durable eth-tester chain in process;
+``Chain.json_rpc(url)`` talks to any Ethereum JSON-RPC node (anvil, geth, Besu,
+Quorum). Above this line nothing knows which one it got: every transaction is
+built here, signed locally with the data dir's account, sent raw, awaited with a
+timeout and, on a real network, a configurable number of confirmations. Every
+revert comes back as its typed exception from :mod:`ledger.chain.errors`.
+"""
+
+from __future__ import annotations
+
+import ast
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+from eth_account.signers.local import LocalAccount
+from eth_tester.exceptions import TransactionFailed
+from eth_typing import HexStr
+from eth_utils.exceptions import ValidationError as EthValidationError
+from web3 import Web3
+from web3.contract import Contract
+from web3.contract.contract import ContractConstructor, ContractFunction
+from web3.exceptions import ContractLogicError, TimeExhausted, Web3Exception
+from web3.types import BlockIdentifier, TxParams, TxReceipt, Wei
+
+from ledger.chain.artifacts import Artifact, all_abis, load_artifact
+from ledger.chain.errors import (
+    ChainError,
+    ChainUnavailableError,
+    InsufficientFundsError,
+    TransactionTimeoutError,
+    decode_revert,
+    error_selectors,
+)
+from ledger.chain.signer import load_account
+
+#: How nodes word "this account cannot pay": geth/anvil/Besu, and py-evm.
+_NO_FUNDS = ("insufficient funds", "cannot afford")
+
+ChainKind = Literal["eth-tester", "json-rpc"]
+
+#: Estimates are exact on a quiet chain; the margin covers state that moves between
+#: estimation and inclusion. Unused gas is refunded, so the margin costs nothing.
+GAS_MARGIN = 1.2
+#: The embedded signer is topped up from a genesis account below this balance (wei).
+EMBEDDED_MIN_BALANCE = 100 * 10**18
+EMBEDDED_TOP_UP = 10_000 * 10**18
+
+
+def _tester_revert_data(exc: Exception) -> str:
+    """The revert bytes inside an eth-tester ``TransactionFailed`` message, as hex."""
+    text = str(exc.args[0]) if exc.args else ""
+    starts = [i for i in (text.find("b'"), text.find('b"')) if i >= 0]
+    if not starts:
+        return ""
+    try:
+        raw = ast.literal_eval(text[min(starts) :])
+    except (ValueError, SyntaxError):
+        return ""
+    return "0x" + raw.hex() if isinstance(raw, bytes) else ""
+
+
+def redact_url(url: str) -> str:
+    """Scheme, host and port only: RPC URLs often carry API keys in their path or query."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    port = f":{parts.port}" if parts.port else ""
+    return f"{parts.scheme}://{host}{port}"
+
+
+class Chain:
+    """A chain connection with a local signer."""
+
+    def __init__(
+        self,
+        w3: Web3,
+        account: LocalAccount,
+        *,
+        kind: ChainKind,
+        rpc_url: str | None = None,
+        confirmations: int = 1,
+        receipt_timeout: float = 120.0,
+        poll_interval: float = 0.5,
+        on_close: Callable[[], None] | None = None,
+    ) -> None:
+        self.w3 = w3
+        self.account = account
+        self.kind: ChainKind = kind
+        self.rpc_url = rpc_url
+        self.confirmations = max(1, confirmations)
+        self.receipt_timeout = receipt_timeout
+        self.poll_interval = poll_interval
+        self._on_close = on_close
+        self._selectors = error_selectors(all_abis())
+        self.chain_id: int = self._guard(lambda: w3.eth.chain_id)
+
+    # -- constructors ---------------------------------------------------------------
+
+    @classmethod
+    def embedded(cls, data_dir: Path, *, holder: str | None = None) -> Chain:
+        """Open the durable embedded chain under ``data_dir`` (exclusive to this process)."""
+        from ledger.chain.embedded import EmbeddedChain
+
+        account = load_account(data_dir)
+        emb = EmbeddedChain(data_dir, holder=holder)
+        chain = cls(emb.w3, account, kind="eth-tester", poll_interval=0.0, on_close=emb.close)
+        try:
+            chain._top_up_from(emb.faucet_key)
+        except BaseException:
+            emb.close()
+            raise
+        return chain
+
+    @classmethod
+    def json_rpc(
+        cls,
+        url: str,
+        account: LocalAccount,
+        *,
+        confirmations: int = 1,
+        receipt_timeout: float = 120.0,
+        request_timeout: float = 30.0,
+    ) -> Chain:
+        """Connect to a JSON-RPC node; fails fast with :class:`ChainUnavailableError`."""
+        provider = Web3.HTTPProvider(url, request_kwargs={"timeout": request_timeout})
+        w3 = Web3(provider)
+        if not w3.is_connected():
+            raise ChainUnavailableError(
+                f"cannot reach the JSON-RPC node at {redact_url(url)}",
+                hint="Check the URL (--rpc / LEDGER_RPC_URL) and that the node is running.",
+            )
+        return cls(
+            w3,
+            account,
+            kind="json-rpc",
+            rpc_url=url,
+            confirmations=confirmations,
+            receipt_timeout=receipt_timeout,
+        )
+
+    def close(self) -> None:
+        """Release the chain (for the embedded one: its file and lock)."""
+        if self._on_close is not None:
+            self._on_close()
+            self._on_close = None
+
+    def __enter__(self) -> Chain:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- reading --------------------------------------------------------------------
+
+    @property
+    def address(self) -> str:
+        return str(self.account.address)
+
+    def contract(self, artifact: Artifact | str, address: str) -> Contract:
+        art = load_artifact(artifact) if isinstance(artifact, str) else artifact
+        return self.w3.eth.contract(address=Web3.to_checksum_address(address), abi=art.abi)
+
+    def call(self, fn: ContractFunction, block: BlockIdentifier = "latest") -> Any:
+        """``eth_call`` a view; reverts come back typed."""
+        return self._guard(lambda: fn.call({"from": self.account.address}, block_identifier=block))
+
+    def code_at(self, address: str) -> bytes:
+        return bytes(self._guard(lambda: self.w3.eth.get_code(Web3.to_checksum_address(address))))
+
+    def block_number(self) -> int:
+        return int(self._guard(lambda: self.w3.eth.block_number))
+
+    def call_logs(self, event: Any, from_block: int, to_block: int | None = None) -> list[Any]:
+        """An event's logs in ``[from_block, to_block]`` (``None`` = latest)."""
+        end: int | str = "latest" if to_block is None else to_block
+        return list(self._guard(lambda: event.get_logs(from_block=from_block, to_block=end)))
+
+    # -- writing --------------------------------------------------------------------
+
+    def transact(self, fn: ContractFunction | ContractConstructor) -> TxReceipt:
+        """Build, sign, send and await a contract call (or constructor)."""
+        tx = self._guard(lambda: fn.build_transaction(self._base_tx()))
+        tx["gas"] = int(int(tx["gas"]) * GAS_MARGIN)
+        return self.send(tx)
+
+    def deploy(self, artifact: Artifact, *args: Any) -> tuple[str, TxReceipt]:
+        """Deploy ``artifact`` with constructor ``args``; returns (address, receipt)."""
+        factory = self.w3.eth.contract(abi=artifact.abi, bytecode=artifact.bytecode)
+        receipt = self.transact(factory.constructor(*args))
+        address = receipt["contractAddress"]
+        if not address:
+            raise ChainError(f"deploying {artifact.name} produced no contract address")
+        return str(address), receipt
+
+    def send(self, tx: TxParams) -> TxReceipt:
+        """Sign ``tx`` locally, send it raw, await its receipt and confirmations."""
+        signed = self.account.sign_transaction(dict(tx))  # type: ignore[arg-type]
+        tx_hash = self._guard(lambda: self.w3.eth.send_raw_transaction(signed.raw_transaction))
+        receipt = self._wait(HexStr(tx_hash.to_0x_hex()))
+        if receipt["status"] != 1:
+            self._raise_failed(tx, receipt)
+        return receipt
+
+    def _base_tx(self) -> TxParams:
+        nonce = self.w3.eth.get_transaction_count(self.account.address, "pending")
+        return {"from": self.account.address, "nonce": nonce, "chainId": self.chain_id}
+
+    def _wait(self, tx_hash: HexStr) -> TxReceipt:
+        deadline = time.monotonic() + self.receipt_timeout
+        try:
+            receipt = self.w3.eth.wait_for_transaction_receipt(
+                tx_hash, timeout=self.receipt_timeout, poll_latency=self.poll_interval or 0.05
+            )
+        except TimeExhausted:
+            raise TransactionTimeoutError(tx_hash, self.receipt_timeout) from None
+        while self.confirmations > 1:
+            depth = self.block_number() - int(receipt["blockNumber"]) + 1
+            if depth >= self.confirmations:
+                # A reorg may have moved it: return the receipt as the chain has it now.
+                receipt = self.w3.eth.get_transaction_receipt(tx_hash)
+                break
+            if time.monotonic() > deadline:
+                raise TransactionTimeoutError(tx_hash, self.receipt_timeout)
+            time.sleep(self.poll_interval)
+        return receipt
+
+    def _raise_failed(self, tx: TxParams, receipt: TxReceipt) -> None:
+        replay = {k: v for k, v in tx.items() if k in ("from", "to", "data", "value", "gas")}
+        before = int(receipt["blockNumber"]) - 1
+        self._guard(lambda: self.w3.eth.call(replay, block_identifier=before))  # type: ignore[arg-type]
+        raise ChainError(f"transaction {receipt['transactionHash'].to_0x_hex()} failed (status 0)")
+
+    def with_signer(self, account: LocalAccount) -> Chain:
+        """The same chain, signing as ``account`` (closing it leaves this one open)."""
+        return Chain(
+            self.w3,
+            account,
+            kind=self.kind,
+            rpc_url=self.rpc_url,
+            confirmations=self.confirmations,
+            receipt_timeout=self.receipt_timeout,
+            poll_interval=self.poll_interval,
+        )
+
+    def transfer(self, to: str, value: int) -> TxReceipt:
+        """Send ``value`` wei to ``to``."""
+        tx: TxParams = {**self._base_tx(), **self._fee_fields(), "to": to, "value": Wei(value)}
+        tx["gas"] = 21000
+        return self.send(tx)
+
+    def _fee_fields(self) -> TxParams:
+        base_fee = self.w3.eth.get_block("latest").get("baseFeePerGas")
+        if base_fee is None:  # pre-London networks (some private Besu/Quorum setups)
+            return {"gasPrice": self.w3.eth.gas_price}
+        tip = self.w3.eth.max_priority_fee
+        return {"maxFeePerGas": Wei(2 * int(base_fee) + tip), "maxPriorityFeePerGas": tip}
+
+    def _top_up_from(self, faucet_key: bytes) -> None:
+        if self.w3.eth.get_balance(self.account.address) >= EMBEDDED_MIN_BALANCE:
+            return
+        from eth_account import Account
+
+        self.with_signer(Account.from_key(faucet_key)).transfer(
+            self.account.address, EMBEDDED_TOP_UP
+        )
+
+    # -- error translation ------------------------------------------------------------
+
+    def _guard(self, op: Callable[[], Any]) -> Any:
+        """Run a web3 operation, translating its failures into ledger errors."""
+        try:
+            return op()
+        except ContractLogicError as exc:
+            data = exc.data if isinstance(exc.data, str) else ""
+            raise decode_revert(data, self._selectors) from None
+        except TransactionFailed as exc:  # eth-tester reports reverts as a bytes repr
+            raise decode_revert(_tester_revert_data(exc), self._selectors) from None
+        except (ConnectionError, OSError, TimeoutError) as exc:
+            where = redact_url(self.rpc_url) if self.rpc_url else "the embedded chain"
+            raise ChainUnavailableError(
+                f"lost the connection to {where}: {type(exc).__name__}"
+            ) from None
+        except (Web3Exception, ValueError, EthValidationError) as exc:
+            text = str(exc)
+            if any(sign in text.lower() for sign in _NO_FUNDS):
+                raise InsufficientFundsError(
+                    f"account {self.account.address} cannot pay for gas on chain {self.chain_id}",
+                    hint="Fund it from the network's faucet or genesis account.",
+                ) from None
+            raise ChainError(f"chain call failed: {text[:300]}") from None

@@ -1,0 +1,188 @@
+"""Typed clients for the two registries, over any :class:`~ledger.chain.Chain`.
+
+Values cross this boundary as Python types: ``bytes`` for bytes32, ``int`` for
+integers, frozen dataclasses for structs and events. Nothing here knows whether
+the chain is embedded or a remote node.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import IntEnum
+from typing import Any
+
+from web3.types import TxReceipt
+
+from ledger.chain.connection import Chain
+from ledger.chain.deploy import Deployment
+
+
+class BatchKind(IntEnum):
+    """What an anchored batch holds (the contract's ``kind``)."""
+
+    CREDIT_DATA = 1
+    INQUIRY_LOG = 2
+    CONSENT_RECEIPTS = 3
+
+
+@dataclass(frozen=True)
+class AnchorRecord:
+    """An anchor as the registry stores it."""
+
+    root: bytes
+    tree_size: int
+    seq: int
+    block_number: int
+    timestamp: int
+    kind: int
+
+
+@dataclass(frozen=True)
+class AnchorEvent:
+    """One ``BatchAnchored`` event, with where it was mined."""
+
+    batch_id: bytes
+    root: bytes
+    submitter: str
+    tree_size: int
+    kind: int
+    manifest_hash: bytes
+    seq: int
+    log_head: bytes
+    tx_hash: str
+    block_number: int
+    gas_used: int | None = None
+
+
+@dataclass(frozen=True)
+class ConsentRecord:
+    """A consent commitment as the registry stores it."""
+
+    commitment: bytes
+    valid_from: int
+    valid_until: int
+    revoked_at: int
+    recorded_at: int
+    recorded_block: int
+
+
+def _anchor_event(args: Any, receipt: Any, gas_used: int | None = None) -> AnchorEvent:
+    return AnchorEvent(
+        batch_id=bytes(args["batchId"]),
+        root=bytes(args["root"]),
+        submitter=str(args["submitter"]).lower(),
+        tree_size=int(args["treeSize"]),
+        kind=int(args["kind"]),
+        manifest_hash=bytes(args["manifestHash"]),
+        seq=int(args["seq"]),
+        log_head=bytes(args["logHead"]),
+        tx_hash=receipt["transactionHash"].to_0x_hex(),
+        block_number=int(receipt["blockNumber"]),
+        gas_used=gas_used,
+    )
+
+
+class AnchorRegistryClient:
+    """``AnchorRegistry`` at one address."""
+
+    def __init__(self, chain: Chain, address: str) -> None:
+        self.chain = chain
+        self.address = address.lower()
+        self.contract = chain.contract("AnchorRegistry", address)
+
+    @classmethod
+    def from_deployment(cls, chain: Chain, deployment: Deployment) -> AnchorRegistryClient:
+        return cls(chain, deployment.anchor_registry)
+
+    def anchor(
+        self, batch_id: bytes, root: bytes, tree_size: int, kind: BatchKind, manifest_hash: bytes
+    ) -> AnchorEvent:
+        """Anchor one batch; returns its ``BatchAnchored`` event."""
+        fn = self.contract.functions.anchor(batch_id, root, tree_size, int(kind), manifest_hash)
+        receipt = self.chain.transact(fn)
+        (event,) = self.contract.events.BatchAnchored().process_receipt(receipt)
+        return _anchor_event(event["args"], receipt, int(receipt["gasUsed"]))
+
+    def _record(self, raw: Any) -> AnchorRecord | None:
+        root, tree_size, seq, block_number, timestamp, kind = raw
+        if tree_size == 0:
+            return None
+        return AnchorRecord(bytes(root), tree_size, seq, block_number, timestamp, kind)
+
+    def anchor_of(self, root: bytes) -> AnchorRecord | None:
+        return self._record(self.chain.call(self.contract.functions.anchorOf(root)))
+
+    def anchor_by_batch(self, batch_id: bytes) -> AnchorRecord | None:
+        return self._record(self.chain.call(self.contract.functions.anchorByBatch(batch_id)))
+
+    def log_head(self) -> bytes:
+        return bytes(self.chain.call(self.contract.functions.logHead()))
+
+    def anchor_count(self) -> int:
+        return int(self.chain.call(self.contract.functions.anchorCount()))
+
+    def verify_inclusion(
+        self, leaf_hash: bytes, index: int, tree_size: int, proof: list[bytes], root: bytes
+    ) -> bool:
+        fn = self.contract.functions.verifyInclusion(leaf_hash, index, tree_size, proof, root)
+        return bool(self.chain.call(fn))
+
+    def is_anchored_leaf(
+        self, leaf_hash: bytes, index: int, tree_size: int, proof: list[bytes], root: bytes
+    ) -> bool:
+        fn = self.contract.functions.isAnchoredLeaf(leaf_hash, index, tree_size, proof, root)
+        return bool(self.chain.call(fn))
+
+    def paused(self) -> bool:
+        return bool(self.chain.call(self.contract.functions.paused()))
+
+    def pause(self) -> TxReceipt:
+        return self.chain.transact(self.contract.functions.pause())
+
+    def unpause(self) -> TxReceipt:
+        return self.chain.transact(self.contract.functions.unpause())
+
+    def events(self, from_block: int, to_block: int | None = None) -> list[AnchorEvent]:
+        """``BatchAnchored`` events in a block range (inclusive)."""
+        logs = self.chain.call_logs(self.contract.events.BatchAnchored(), from_block, to_block)
+        return [_anchor_event(log["args"], log) for log in logs]
+
+
+class ConsentRegistryClient:
+    """``ConsentRegistry`` at one address."""
+
+    def __init__(self, chain: Chain, address: str) -> None:
+        self.chain = chain
+        self.address = address.lower()
+        self.contract = chain.contract("ConsentRegistry", address)
+
+    @classmethod
+    def from_deployment(cls, chain: Chain, deployment: Deployment) -> ConsentRegistryClient:
+        return cls(chain, deployment.consent_registry)
+
+    def record(
+        self, consent_id: bytes, commitment: bytes, valid_from: int, valid_until: int
+    ) -> TxReceipt:
+        fn = self.contract.functions.recordConsent(consent_id, commitment, valid_from, valid_until)
+        return self.chain.transact(fn)
+
+    def record_many(self, items: list[tuple[bytes, bytes, int, int]]) -> TxReceipt:
+        """Record several consents in one all-or-nothing transaction."""
+        ids, commitments, froms, untils = (list(col) for col in zip(*items, strict=True))
+        fn = self.contract.functions.recordConsents(ids, commitments, froms, untils)
+        return self.chain.transact(fn)
+
+    def revoke(self, consent_id: bytes, revoked_at: int) -> TxReceipt:
+        return self.chain.transact(self.contract.functions.revokeConsent(consent_id, revoked_at))
+
+    def status(self, consent_id: bytes) -> ConsentRecord | None:
+        raw = self.chain.call(self.contract.functions.consentStatus(consent_id))
+        commitment, valid_from, valid_until, revoked_at, recorded_at, recorded_block = raw
+        if recorded_block == 0:
+            return None
+        return ConsentRecord(
+            bytes(commitment), valid_from, valid_until, revoked_at, recorded_at, recorded_block
+        )
+
+    def is_valid_at(self, consent_id: bytes, at: int) -> bool:
+        return bool(self.chain.call(self.contract.functions.isValidAt(consent_id, at)))

@@ -1,0 +1,95 @@
+"""What every command shares: options, settings, output and the one error handler."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any, NoReturn
+
+import typer
+from rich.console import Console
+
+from ledger.config import Settings
+from ledger.errors import InputError, LedgerError
+
+console = Console(stderr=False, highlight=False)
+err_console = Console(stderr=True, highlight=False)
+
+DataDirOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--data-dir",
+        envvar="LEDGER_DATA_DIR",
+        help="Data directory (keys, embedded chain, store). Default: ./.ledger",
+        show_default=False,
+    ),
+]
+RpcOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--rpc",
+        envvar="LEDGER_RPC_URL",
+        help="JSON-RPC node URL (anvil, geth, Besu). Default: the embedded eth-tester chain.",
+        show_default=False,
+    ),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
+
+
+def settings_for(data_dir: Path | None, rpc: str | None = None) -> Settings:
+    """Settings from the environment, overridden by the command's flags."""
+    overrides: dict[str, Any] = {}
+    if data_dir is not None:
+        overrides["data_dir"] = data_dir
+    if rpc is not None:
+        overrides["rpc_url"] = rpc
+    return Settings(**overrides)
+
+
+def exit_code_for(exc: LedgerError) -> int:
+    """2 for bad input, 1 for everything else that failed."""
+    return 2 if isinstance(exc, InputError) else 1
+
+
+def fail(exc: LedgerError) -> NoReturn:
+    """One line on stderr, then a non-zero exit."""
+    line = f"error: {exc.message}"
+    if exc.hint:
+        line += f" ({exc.hint})"
+    err_console.print(line, markup=False, soft_wrap=True)
+    raise typer.Exit(exit_code_for(exc))
+
+
+@contextmanager
+def handle_errors() -> Iterator[None]:
+    """Turn any :class:`LedgerError` raised inside into :func:`fail`."""
+    try:
+        yield
+    except LedgerError as exc:
+        fail(exc)
+
+
+def print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
+
+
+def ensure_data_dir(path: Path) -> None:
+    """Create the data dir, private to its owner (it holds secrets)."""
+    path.mkdir(parents=True, exist_ok=True)
+    os.chmod(path, 0o700)
+
+
+def command(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Decorator: run a command body under :func:`handle_errors`."""
+    import functools
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        with handle_errors():
+            return fn(*args, **kwargs)
+
+    return wrapper

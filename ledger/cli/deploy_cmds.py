@@ -1,0 +1,75 @@
+"""``ledger init`` and ``ledger deploy``."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from ledger.chain import Deployment, deploy, open_chain
+from ledger.chain.signer import load_account
+from ledger.cli._common import (
+    DataDirOpt,
+    JsonOpt,
+    RpcOpt,
+    command,
+    console,
+    ensure_data_dir,
+    print_json,
+    settings_for,
+)
+
+
+@command
+def init(data_dir: DataDirOpt = None, as_json: JsonOpt = False) -> None:
+    """Create the data dir and its chain account key (mode 0600); safe to run twice.
+
+    Example: ledger init --data-dir ./.ledger
+    """
+    settings = settings_for(data_dir)
+    ensure_data_dir(settings.data_dir)
+    account = load_account(settings.data_dir)
+    result = {"data_dir": str(settings.data_dir), "account": account.address.lower()}
+    if as_json:
+        print_json(result)
+    else:
+        console.print(f"data dir  {result['data_dir']}\naccount   {result['account']}")
+
+
+@command
+def deploy_cmd(
+    data_dir: DataDirOpt = None,
+    rpc: RpcOpt = None,
+    force: Annotated[bool, typer.Option("--force", help="Deploy again even if deployed.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Deploy AnchorRegistry and ConsentRegistry and write deployment.json.
+
+    Without --rpc the contracts go to the embedded eth-tester chain in the data dir.
+    Run again, it reports the existing deployment after checking its code is on chain.
+
+    Example: ledger deploy --data-dir ./.ledger
+             ledger deploy --rpc http://127.0.0.1:8545
+    """
+    settings = settings_for(data_dir, rpc)
+    ensure_data_dir(settings.data_dir)
+    with open_chain(settings, holder="ledger deploy") as chain:
+        deployment, created = deploy(chain, settings.data_dir, force=force)
+    if as_json:
+        print_json({"created": created, **deployment.to_json()})
+    else:
+        show_deployment(deployment, created=created)
+
+
+def show_deployment(deployment: Deployment, *, created: bool) -> None:
+    """A readable summary of a deployment."""
+    title = "Deployed" if created else "Already deployed (code verified on chain)"
+    table = Table(title=title, show_header=False, title_justify="left")
+    table.add_row("chain id", str(deployment.chain_id))
+    table.add_row("backend", deployment.rpc_kind)
+    for name, info in deployment.registries.items():
+        table.add_row(name, f"{info.address}  (block {info.block_number})")
+    table.add_row("deployer", deployment.deployer)
+    table.add_row("compiler", deployment.compiler_version)
+    console.print(table)

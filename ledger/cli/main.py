@@ -1,0 +1,38 @@
+"""The ``ledger`` entry point."""
+
+from __future__ import annotations
+
+import typer
+
+from ledger import __version__
+from ledger.cli import demo, deploy_cmds
+
+app = typer.Typer(
+    name="ledger",
+    help="CreditAnchor: anchor desensitised credit data on chain, prove it, audit it.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.command("init")(deploy_cmds.init)
+app.command("deploy")(deploy_cmds.deploy_cmd)
+app.command("demo")(demo.demo)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"ledger {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Show the version."
+    ),
+) -> None:
+    """CreditAnchor command line."""
+
+
+def run() -> None:
+    app()

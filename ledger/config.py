@@ -1,0 +1,30 @@
+"""Settings, from flags, the environment (``LEDGER_*``) and defaults, in that order.
+
+Secrets never have defaults here: the chain key and HMAC keys live in the data
+dir with mode 0600 or come from the environment.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_DATA_DIR = Path(".ledger")
+
+
+class Settings(BaseSettings):
+    """Runtime configuration shared by the CLI, the API and the library."""
+
+    model_config = SettingsConfigDict(env_prefix="LEDGER_", extra="ignore")
+
+    data_dir: Path = Field(default=DEFAULT_DATA_DIR, description="where keys, chain and store live")
+    rpc_url: str | None = Field(default=None, description="JSON-RPC node; unset = embedded chain")
+    confirmations: int = Field(default=1, ge=1, le=1000, description="blocks before a tx counts")
+    receipt_timeout: float = Field(default=120.0, gt=0, description="seconds to await a receipt")
+    request_timeout: float = Field(default=30.0, gt=0, description="seconds per RPC request")
+
+    @property
+    def deployment_file(self) -> Path:
+        return self.data_dir / "deployment.json"

@@ -1,0 +1,73 @@
+"""JSON-RPC specifics: unreachable nodes, receipt timeouts, confirmations, redaction."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from ledger.chain import Chain, open_chain
+from ledger.chain.connection import redact_url
+from ledger.chain.errors import ChainUnavailableError, TransactionTimeoutError
+from ledger.chain.signer import load_account
+from ledger.config import Settings
+from tests.conftest import AnvilNode, free_port, rpc, rpc_chain
+
+
+def test_unreachable_node_fails_fast_without_leaking_the_url_secret(data_dir: Path) -> None:
+    url = f"http://user:pw@127.0.0.1:{free_port()}/v1/key-abc123?token=zzz"
+    with pytest.raises(ChainUnavailableError) as info:
+        Chain.json_rpc(url, load_account(data_dir), request_timeout=2)
+    text = info.value.diagnostics()
+    assert "127.0.0.1" in text
+    for secret in ("pw", "key-abc123", "zzz", "user"):
+        assert secret not in text
+
+
+def test_redact_url_keeps_only_scheme_host_port() -> None:
+    assert redact_url("https://u:p@node.example:8545/abc?k=v") == "https://node.example:8545"
+
+
+@pytest.mark.rpc
+def test_settings_pick_the_rpc_backend(anvil: AnvilNode, data_dir: Path) -> None:
+    anvil.fund(load_account(data_dir).address)
+    with open_chain(Settings(data_dir=data_dir, rpc_url=anvil.url)) as chain:
+        assert chain.kind == "json-rpc"
+        assert chain.chain_id == 31337
+
+
+@pytest.mark.rpc
+def test_confirmations_wait_for_later_blocks(anvil: AnvilNode, data_dir: Path) -> None:
+    chain = rpc_chain(anvil, data_dir)
+    chain.confirmations, chain.receipt_timeout, chain.poll_interval = 3, 1.0, 0.05
+    with pytest.raises(TransactionTimeoutError) as info:
+        chain.transfer("0x" + "11" * 20, 1)  # automine makes one block, never three
+    assert info.value.tx_hash.startswith("0x")
+
+    chain.receipt_timeout = 20.0
+    stop = threading.Event()
+
+    def mine() -> None:
+        while not stop.is_set():
+            rpc(anvil.url, "evm_mine", [])
+            time.sleep(0.1)
+
+    miner = threading.Thread(target=mine, daemon=True)
+    miner.start()
+    try:
+        receipt = chain.transfer("0x" + "11" * 20, 1)
+    finally:
+        stop.set()
+        miner.join()
+    assert chain.block_number() - receipt["blockNumber"] + 1 >= 3
+
+
+@pytest.mark.rpc
+def test_a_node_that_goes_away_is_unavailable(tmp_path: Path, data_dir: Path) -> None:
+    node = AnvilNode(tmp_path / "anvil.log")
+    chain = rpc_chain(node, data_dir)
+    node.stop()
+    with pytest.raises(ChainUnavailableError):
+        chain.block_number()

@@ -1,0 +1,50 @@
+"""The chain account key: created 0600, never loose, env overrides, bad keys refused."""
+
+from __future__ import annotations
+
+import stat
+from pathlib import Path
+
+import pytest
+
+from ledger.chain.signer import ENV_KEY, KEY_FILE, load_account
+from ledger.errors import ConfigurationError
+
+
+def test_key_created_once_with_mode_0600(data_dir: Path, clean_env: None) -> None:
+    first = load_account(data_dir)
+    path = data_dir / KEY_FILE
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert load_account(data_dir).address == first.address
+
+
+def test_loose_key_file_is_refused(data_dir: Path, clean_env: None) -> None:
+    load_account(data_dir)
+    (data_dir / KEY_FILE).chmod(0o644)
+    with pytest.raises(ConfigurationError, match="readable by others"):
+        load_account(data_dir)
+
+
+def test_missing_key_without_create(data_dir: Path, clean_env: None) -> None:
+    with pytest.raises(ConfigurationError, match="no chain key"):
+        load_account(data_dir, create=False)
+
+
+def test_environment_key_wins(
+    data_dir: Path, clean_env: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    key = "0x" + "11" * 32
+    monkeypatch.setenv(ENV_KEY, key)
+    account = load_account(data_dir)
+    assert account.key.hex().removeprefix("0x") == "11" * 32
+    assert not (data_dir / KEY_FILE).exists()
+
+
+@pytest.mark.parametrize("bad", ["zz", "0x1234", "0x" + "00" * 32, "0x" + "ff" * 32])
+def test_bad_keys_are_refused_without_echoing_them(
+    data_dir: Path, clean_env: None, monkeypatch: pytest.MonkeyPatch, bad: str
+) -> None:
+    monkeypatch.setenv(ENV_KEY, bad)
+    with pytest.raises(ConfigurationError) as info:
+        load_account(data_dir)
+    assert bad.removeprefix("0x") not in str(info.value)

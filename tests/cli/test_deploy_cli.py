@@ -1,0 +1,116 @@
+"""``ledger init`` / ``ledger deploy`` / ``ledger demo`` as a user runs them: real processes."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import AnvilNode, ledger_cli
+
+
+def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("LEDGER_")}
+    full_env.update(env or {})
+    return subprocess.run(
+        [ledger_cli(), *args], capture_output=True, text=True, env=full_env, timeout=300
+    )
+
+
+def test_init_creates_a_private_data_dir(tmp_path: Path) -> None:
+    target = tmp_path / "d"
+    done = run("init", "--data-dir", str(target), "--json")
+    assert done.returncode == 0, done.stderr
+    out = json.loads(done.stdout)
+    assert out["account"].startswith("0x") and out["account"] == out["account"].lower()
+    assert stat.S_IMODE(target.stat().st_mode) == 0o700
+    assert stat.S_IMODE((target / "chain.key").stat().st_mode) == 0o600
+    key = (target / "chain.key").read_text().strip()
+    assert key not in done.stdout + done.stderr
+    again = run("init", "--data-dir", str(target), "--json")
+    assert json.loads(again.stdout)["account"] == out["account"]
+
+
+def test_deploy_then_deploy_again_on_the_embedded_chain(tmp_path: Path) -> None:
+    target = tmp_path / "d"
+    first = run("deploy", "--data-dir", str(target), "--json")
+    assert first.returncode == 0, first.stderr
+    created = json.loads(first.stdout)
+    assert created["created"] is True
+    assert created["rpc_kind"] == "eth-tester"
+    second = run("deploy", "--json", env={"LEDGER_DATA_DIR": str(target)})
+    assert second.returncode == 0, second.stderr
+    existing = json.loads(second.stdout)
+    assert existing["created"] is False
+    assert existing["registries"] == created["registries"]
+    table = run("deploy", "--data-dir", str(target))
+    assert "Already deployed" in table.stdout
+    assert created["registries"]["AnchorRegistry"]["address"] in table.stdout
+
+
+@pytest.mark.rpc
+def test_deploy_to_a_json_rpc_node(tmp_path: Path, anvil: AnvilNode) -> None:
+    target = tmp_path / "d"
+    account = json.loads(run("init", "--data-dir", str(target), "--json").stdout)["account"]
+    anvil.fund(account)
+    done = run("deploy", "--rpc", anvil.url, "--data-dir", str(target), "--json")
+    assert done.returncode == 0, done.stderr
+    manifest = json.loads(done.stdout)
+    assert manifest["rpc_kind"] == "json-rpc"
+    assert manifest["chain_id"] == 31337
+    assert manifest["deployer"] == account
+
+
+def test_unreachable_node_is_one_line_and_non_zero(tmp_path: Path) -> None:
+    done = run(
+        "deploy", "--rpc", "http://127.0.0.1:9/secret-api-key", "--data-dir", str(tmp_path / "d")
+    )
+    assert done.returncode == 1
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1
+    assert lines[0].startswith("error: cannot reach the JSON-RPC node at http://127.0.0.1:9")
+    assert "secret-api-key" not in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+@pytest.mark.rpc
+def test_unfunded_account_on_a_real_node_says_so(tmp_path: Path, anvil: AnvilNode) -> None:
+    done = run("deploy", "--rpc", anvil.url, "--data-dir", str(tmp_path / "fresh"))
+    assert done.returncode == 1
+    assert "cannot pay for gas" in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
+
+
+def test_deploy_while_the_chain_is_held_names_the_holder(tmp_path: Path) -> None:
+    from ledger.chain.embedded import EmbeddedChain
+
+    target = tmp_path / "d"
+    held = EmbeddedChain(target, holder="ledger serve on http://127.0.0.1:8000")
+    try:
+        done = run("deploy", "--data-dir", str(target))
+    finally:
+        held.close()
+    assert done.returncode == 1
+    assert "in use by ledger serve" in done.stderr
+    assert "API" in done.stderr
+
+
+def test_every_command_has_help_with_an_example() -> None:
+    for command in ("init", "deploy", "demo"):
+        done = run(command, "--help")
+        assert done.returncode == 0
+        assert "Example:" in done.stdout
+
+
+def test_demo_runs_in_a_fresh_data_dir(tmp_path: Path) -> None:
+    done = run("demo", "--data-dir", str(tmp_path / "demo"))
+    assert done.returncode == 0, done.stderr
+    assert "AnchorRegistry" in done.stdout
+    assert (tmp_path / "demo" / "deployment.json").exists()
+    refused = run("demo", "--data-dir", str(tmp_path / "demo"))
+    assert refused.returncode == 2
+    assert "not empty" in refused.stderr

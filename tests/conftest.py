@@ -1,0 +1,152 @@
+"""Shared fixtures: data dirs, the embedded chain, and a real anvil node.
+
+The anvil binary comes from the npm package ``@foundry-rs/anvil`` (``npm ci``
+installs it under node_modules). The fixture starts it on a free loopback port
+and stops it at the end of the session; it never uses anvil's unlocked accounts,
+only ``anvil_setBalance`` to fund our locally held signer.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from ledger.chain import Chain, Deployment, deploy
+from ledger.chain.signer import load_account
+
+REPO = Path(__file__).resolve().parent.parent
+#: Generous: anvil starts in well under a second, but CI machines are shared.
+ANVIL_START_TIMEOUT = 30.0
+
+
+def anvil_binary() -> Path:
+    """The platform binary the npm package ships (its JS wrapper only re-spawns it)."""
+    found = sorted(REPO.glob("node_modules/@foundry-rs/anvil-*/bin/anvil"))
+    if found:
+        return found[0]
+    wrapper = REPO / "node_modules" / ".bin" / "anvil"
+    if wrapper.exists():
+        return wrapper
+    raise RuntimeError("anvil is not installed: run `make setup` (npm ci)")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def rpc(url: str, method: str, params: list[object]) -> object:
+    body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": method, "params": params}).encode()
+    req = urllib.request.Request(url, body, {"Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=5) as resp:
+        answer = json.loads(resp.read())
+    if "error" in answer:
+        raise RuntimeError(answer["error"])
+    return answer["result"]
+
+
+class AnvilNode:
+    """A running anvil process on a loopback port."""
+
+    def __init__(self, log_path: Path) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self._log = open(log_path, "wb")  # noqa: SIM115 - closed in stop()
+        self.proc = subprocess.Popen(
+            [str(anvil_binary()), "--host", "127.0.0.1", "--port", str(self.port)],
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+        )
+        self._wait_ready()
+
+    def _wait_ready(self) -> None:
+        deadline = time.monotonic() + ANVIL_START_TIMEOUT
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"anvil exited with {self.proc.returncode}")
+            try:
+                rpc(self.url, "eth_chainId", [])
+                return
+            except OSError:
+                time.sleep(0.05)
+        self.stop()
+        raise RuntimeError("anvil did not start in time")
+
+    def fund(self, address: str, wei: int = 10**24) -> None:
+        rpc(self.url, "anvil_setBalance", [address, hex(wei)])
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self._log.close()
+
+
+@pytest.fixture(scope="session")
+def anvil(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AnvilNode]:
+    node = AnvilNode(tmp_path_factory.mktemp("anvil") / "anvil.log")
+    yield node
+    node.stop()
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path) -> Path:
+    path = tmp_path / "data"
+    path.mkdir(mode=0o700)
+    return path
+
+
+@pytest.fixture
+def embedded_chain(data_dir: Path) -> Iterator[Chain]:
+    chain = Chain.embedded(data_dir, holder="pytest")
+    yield chain
+    chain.close()
+
+
+def rpc_chain(node: AnvilNode, data_dir: Path) -> Chain:
+    account = load_account(data_dir)
+    node.fund(account.address)
+    return Chain.json_rpc(node.url, account, confirmations=1, receipt_timeout=30)
+
+
+@pytest.fixture(params=["embedded", pytest.param("anvil", marks=pytest.mark.rpc)])
+def any_chain(request: pytest.FixtureRequest, data_dir: Path) -> Iterator[Chain]:
+    """The same test against the embedded chain and against a real anvil node."""
+    if request.param == "embedded":
+        chain = Chain.embedded(data_dir, holder="pytest")
+    else:
+        chain = rpc_chain(request.getfixturevalue("anvil"), data_dir)
+    yield chain
+    chain.close()
+
+
+@pytest.fixture
+def deployed(any_chain: Chain, data_dir: Path) -> tuple[Chain, Deployment]:
+    deployment, _ = deploy(any_chain, data_dir)
+    return any_chain, deployment
+
+
+@pytest.fixture
+def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in list(os.environ):
+        if name.startswith("LEDGER_"):
+            monkeypatch.delenv(name)
+
+
+def ledger_cli() -> str:
+    exe = shutil.which("ledger", path=str(REPO / ".venv" / "bin")) or shutil.which("ledger")
+    assert exe, "the ledger console script is not installed (make setup)"
+    return exe
