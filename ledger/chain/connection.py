@@ -174,10 +174,23 @@ class Chain:
     def block_number(self) -> int:
         return int(self._guard(lambda: self.w3.eth.block_number))
 
-    def call_logs(self, event: Any, from_block: int, to_block: int | None = None) -> list[Any]:
+    def call_logs(
+        self,
+        event: Any,
+        from_block: int,
+        to_block: int | None = None,
+        *,
+        filters: dict[str, Any] | None = None,
+    ) -> list[Any]:
         """An event's logs in ``[from_block, to_block]`` (``None`` = latest)."""
         end: int | str = "latest" if to_block is None else to_block
-        return list(self._guard(lambda: event.get_logs(from_block=from_block, to_block=end)))
+        return list(
+            self._guard(
+                lambda: event.get_logs(
+                    argument_filters=filters, from_block=from_block, to_block=end
+                )
+            )
+        )
 
     # -- writing --------------------------------------------------------------------
 
@@ -229,9 +242,15 @@ class Chain:
         return receipt
 
     def _raise_failed(self, tx: TxParams, receipt: TxReceipt) -> None:
+        """Replay a mined, failed transaction to learn its revert reason.
+
+        First against the state after its block (which includes a conflicting
+        transaction earlier in the same block), then against the state before.
+        """
         replay = {k: v for k, v in tx.items() if k in ("from", "to", "data", "value", "gas")}
-        before = int(receipt["blockNumber"]) - 1
-        self._guard(lambda: self.w3.eth.call(replay, block_identifier=before))  # type: ignore[arg-type]
+        mined = int(receipt["blockNumber"])
+        for block in (mined, mined - 1):
+            self._guard(lambda b=block: self.w3.eth.call(replay, block_identifier=b))  # type: ignore[arg-type,misc]
         raise ChainError(f"transaction {receipt['transactionHash'].to_0x_hex()} failed (status 0)")
 
     def with_signer(self, account: LocalAccount) -> Chain:

@@ -142,9 +142,14 @@ class AnchorRegistryClient:
     def unpause(self) -> TxReceipt:
         return self.chain.transact(self.contract.functions.unpause())
 
-    def events(self, from_block: int, to_block: int | None = None) -> list[AnchorEvent]:
-        """``BatchAnchored`` events in a block range (inclusive)."""
-        logs = self.chain.call_logs(self.contract.events.BatchAnchored(), from_block, to_block)
+    def events(
+        self, from_block: int, to_block: int | None = None, *, batch_id: bytes | None = None
+    ) -> list[AnchorEvent]:
+        """``BatchAnchored`` events in a block range (inclusive), optionally of one batch."""
+        filters = None if batch_id is None else {"batchId": batch_id}
+        logs = self.chain.call_logs(
+            self.contract.events.BatchAnchored(), from_block, to_block, filters=filters
+        )
         return [_anchor_event(log["args"], log) for log in logs]
 
 
@@ -168,7 +173,11 @@ class ConsentRegistryClient:
 
     def record_many(self, items: list[tuple[bytes, bytes, int, int]]) -> TxReceipt:
         """Record several consents in one all-or-nothing transaction."""
-        ids, commitments, froms, untils = (list(col) for col in zip(*items, strict=True))
+        columns: list[list[Any]] = [[], [], [], []]
+        for item in items:
+            for column, value in zip(columns, item, strict=True):
+                column.append(value)
+        ids, commitments, froms, untils = columns  # empty: the contract says EmptyBatch
         fn = self.contract.functions.recordConsents(ids, commitments, froms, untils)
         return self.chain.transact(fn)
 

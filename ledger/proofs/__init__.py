@@ -4,11 +4,24 @@ Nothing here talks to a chain (no web3): a proof verifies with hashlib alone,
 and the chain only attests which root was anchored.
 """
 
+from ledger.proofs.bundle import (
+    BUNDLE_FORMAT,
+    HASH_ALG,
+    MAX_BUNDLE_BYTES,
+    AnchorAttestation,
+    ProofBundle,
+    make_bundle,
+    verify_bundle,
+)
+from ledger.proofs.canonical import canonical_bytes, record_leaf_hash
 from ledger.proofs.errors import (
+    BundleFormatError,
+    CanonicalFormError,
     ConsistencyProofError,
     InclusionProofError,
     LeafHashError,
     ProofError,
+    RecordMismatchError,
     RootMismatchError,
 )
 from ledger.proofs.merkle import (
@@ -29,23 +42,35 @@ from ledger.proofs.merkle import (
 )
 
 __all__ = [
+    "BUNDLE_FORMAT",
     "EMPTY_ROOT",
+    "HASH_ALG",
     "HASH_SIZE",
+    "MAX_BUNDLE_BYTES",
     "MAX_CONSISTENCY_PROOF_LENGTH",
     "MAX_INCLUSION_PROOF_LENGTH",
     "MAX_TREE_SIZE",
+    "AnchorAttestation",
+    "BundleFormatError",
+    "CanonicalFormError",
     "ConsistencyProofError",
     "InclusionProofError",
     "LeafHashError",
     "MerkleTree",
+    "ProofBundle",
     "ProofError",
+    "RecordMismatchError",
     "RootMismatchError",
+    "canonical_bytes",
     "consistency_proof",
     "inclusion_proof",
     "leaf_hash",
+    "make_bundle",
     "node_hash",
+    "record_leaf_hash",
     "root",
     "root_from_inclusion_proof",
+    "verify_bundle",
     "verify_consistency",
     "verify_inclusion",
 ]

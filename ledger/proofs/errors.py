@@ -118,3 +118,69 @@ class LeafHashError(InputError):
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (partial(type(self), self.message, position=self.position, hint=self.hint), ())
+
+
+class CanonicalFormError(InputError):
+    """A value has no RFC 8785 (JCS) form: a float, a non-string key, an out-of-range int...
+
+    ``path`` names where (``$.funders[0].share_bp``); the message never shows the
+    value itself, which may be personal data.
+    """
+
+    code = "canonical-form"
+
+    def __init__(self, reason: str, *, path: str, hint: str | None = None) -> None:
+        super().__init__(f"{path}: {reason}", hint=hint)
+        self.path = path
+        self.reason = reason
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (partial(type(self), self.reason, path=self.path, hint=self.hint), ())
+
+
+class BundleFormatError(InputError):
+    """A proof bundle is not in the fixed ``credit-anchor/proof-bundle/v1`` format.
+
+    ``path`` names the offending member (``$.audit_path[3]``); the message shows
+    no record value.
+    """
+
+    code = "bundle-malformed"
+
+    def __init__(self, reason: str, *, path: str, hint: str | None = None) -> None:
+        super().__init__(f"{path}: {reason}", hint=hint)
+        self.path = path
+        self.reason = reason
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (partial(type(self), self.reason, path=self.path, hint=self.hint), ())
+
+
+class RecordMismatchError(IntegrityError):
+    """A bundle's record does not hash to the leaf hash the bundle claims for it."""
+
+    code = "record-mismatch"
+
+    def __init__(
+        self,
+        *,
+        expected_leaf_hash: bytes,
+        computed_leaf_hash: bytes,
+        hint: str | None = "The record was changed after it was anchored, or is not this leaf.",
+    ) -> None:
+        super().__init__(
+            f"record hashes to leaf {_hex(computed_leaf_hash)}, "
+            f"not to the bundle's leaf {_hex(expected_leaf_hash)}",
+            hint=hint,
+        )
+        self.expected_leaf_hash = expected_leaf_hash
+        self.computed_leaf_hash = computed_leaf_hash
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        rebuild = partial(
+            type(self),
+            expected_leaf_hash=self.expected_leaf_hash,
+            computed_leaf_hash=self.computed_leaf_hash,
+            hint=self.hint,
+        )
+        return (rebuild, ())

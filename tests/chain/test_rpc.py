@@ -71,3 +71,35 @@ def test_a_node_that_goes_away_is_unavailable(tmp_path: Path, data_dir: Path) ->
     node.stop()
     with pytest.raises(ChainUnavailableError):
         chain.block_number()
+
+
+@pytest.mark.rpc
+def test_a_conflict_inside_one_block_is_still_decoded(tmp_path: Path, data_dir: Path) -> None:
+    """Two anchors of one batch id mined in the same block: the loser learns why."""
+    from ledger.chain import deploy
+    from ledger.chain.errors import BatchAlreadyAnchored
+
+    node = AnvilNode(tmp_path / "anvil.log")  # its own node: automine is switched off
+    try:
+        chain = rpc_chain(node, data_dir)
+        deployment, _ = deploy(chain, data_dir)
+        contract = chain.contract("AnchorRegistry", deployment.anchor_registry)
+        rpc(node.url, "evm_setAutomine", [False])
+        nonce = chain.w3.eth.get_transaction_count(chain.address, "pending")
+        txs = []
+        for k in range(2):
+            fn = contract.functions.anchor(b"\x11" * 32, bytes([0x22 + k]) * 32, 3, 1, b"\x33" * 32)
+            tx = fn.build_transaction(
+                {"from": chain.address, "nonce": nonce + k, "chainId": chain.chain_id, "gas": 300000}
+            )
+            chain.w3.eth.send_raw_transaction(chain.account.sign_transaction(tx).raw_transaction)
+            txs.append(tx)
+        rpc(node.url, "evm_mine", [])
+        block = chain.w3.eth.get_block("latest")
+        receipts = [chain.w3.eth.get_transaction_receipt(h) for h in block["transactions"]]
+        assert [r["status"] for r in receipts] == [1, 0]
+        with pytest.raises(BatchAlreadyAnchored) as info:
+            chain._raise_failed(txs[1], receipts[1])
+        assert info.value.batch_id == b"\x11" * 32
+    finally:
+        node.stop()

@@ -1,0 +1,207 @@
+"""RFC 8785 JSON Canonicalization Scheme (JCS): the bytes a record's leaf hash commits to.
+
+Records hold strings, integers, booleans, null, arrays and objects; never
+floats (amounts are decimal strings). For those values JCS is what the
+standard library's C encoder writes with sorted keys, no whitespace and raw
+UTF-8, provided that:
+
+- every integer is within ±(2**53 - 1), since JCS writes numbers as IEEE 754
+  doubles (RFC 8785 §3.2.2.3);
+- every key is a string (``json`` silently turns ``1``, ``True`` or ``None``
+  keys into strings);
+- no string holds a lone surrogate (JCS needs valid Unicode, §3.1);
+- keys sort the same by code point (Python) as by UTF-16 code unit (§3.2.3),
+  which fails only when a key holds a character above U+FFFF.
+
+String escaping already agrees with §3.2.2.2: ``\\b \\t \\n \\f \\r``, ``\\"``
+and ``\\\\`` in short form, other control characters as lower-case ``\\u00xx``,
+everything else (U+007F, U+2028, U+2029, CJK, emoji) as raw UTF-8. The property
+test in ``tests/proofs/test_canonical.py`` checks all of this against the
+``rfc8785`` package.
+
+So :func:`canonical_bytes` runs a cheap type walk over the containers and lets
+the C encoder do the writing. Values the walk does not vouch for (subclasses
+such as ``StrEnum``, non-ASCII keys) take a slower walk that either names the
+problem or lets them through, and keys above U+FFFF get a UTF-16-sorted writer.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Mapping
+from typing import Any, Final, NoReturn
+
+from ledger.proofs.errors import CanonicalFormError
+from ledger.proofs.merkle import leaf_hash
+
+MAX_SAFE_INTEGER: Final = 2**53 - 1  # JCS numbers are IEEE 754 doubles: exact up to here
+# Records are flat or nearly so; the bound caps the recursion an untrusted value
+# can cause, and a value that refers to itself is refused instead of looping.
+MAX_DEPTH: Final = 64
+
+_HINT: Final = (
+    "A record holds strings, integers within ±(2**53 - 1), booleans, null, lists and "
+    "objects with string keys; write amounts as decimal strings."
+)
+_IDENTIFIER: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def _unreachable(value: object) -> NoReturn:
+    """``default=`` hook: the type walk refuses unsupported types before the encoder runs."""
+    raise CanonicalFormError(f"unsupported type {type(value).__name__}", path="$", hint=_HINT)
+
+
+# check_circular is off because the type walk bounds the depth, which refuses cycles.
+_ENCODER: Final = json.JSONEncoder(
+    ensure_ascii=False,
+    check_circular=False,
+    allow_nan=False,
+    sort_keys=True,
+    separators=(",", ":"),
+    default=_unreachable,
+)
+
+
+def canonical_bytes(value: object) -> bytes:
+    """The RFC 8785 (JCS) serialisation of ``value``, as UTF-8 bytes.
+
+    Raises :class:`CanonicalFormError` naming the JSON path (never the value)
+    for anything JCS cannot represent here: a float, NaN, a non-string key, an
+    integer beyond ±(2**53 - 1), a lone surrogate, another type, or nesting
+    deeper than :data:`MAX_DEPTH`.
+    """
+    if _is_plain(value, 0):
+        text = _ENCODER.encode(value)
+    else:
+        _check(value, "$", 0)  # raises, unless only subclasses or non-ASCII keys got us here
+        text = _utf16_sorted_text(value) if _has_astral_key(value) else _ENCODER.encode(value)
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError:
+        pass  # leave the error (it holds the whole text) behind; find the path instead
+    _check(value, "$", 0, strings=True)
+    raise CanonicalFormError("holds a lone surrogate", path="$", hint=_HINT)  # not reached
+
+
+def record_leaf_hash(record: Mapping[str, object]) -> bytes:
+    """RFC 6962 leaf hash of a record: ``SHA-256(0x00 || JCS(record))``."""
+    if not isinstance(record, Mapping):
+        raise CanonicalFormError("a record must be a JSON object", path="$", hint=_HINT)
+    return leaf_hash(canonical_bytes(record if isinstance(record, dict) else dict(record)))
+
+
+def _is_plain(value: object, depth: int) -> bool:
+    """True when the C encoder writes ``value`` exactly as JCS does, with no further checks.
+
+    That is: plain types only (no floats, no subclasses), integers in range,
+    ASCII keys (which sort the same by code point and by UTF-16 code unit),
+    at most MAX_DEPTH levels. Lone surrogates surface later, in UTF-8 encoding.
+    The hot path: scalars inside a container are checked inline, so a flat
+    record costs one loop and no calls per field.
+    """
+    items: Iterable[Any]
+    if type(value) is dict:
+        try:  # one C call checks that every key is a str, and an ASCII one
+            if depth >= MAX_DEPTH or not "".join(value).isascii():
+                return False
+        except TypeError:
+            return False
+        items = value.values()
+    elif type(value) is list or type(value) is tuple:
+        if depth >= MAX_DEPTH:
+            return False
+        items = value
+    else:
+        items = (value,)
+    for item in items:
+        kind = type(item)
+        if kind is str or kind is bool or item is None:
+            continue
+        if kind is int:
+            if -MAX_SAFE_INTEGER <= item <= MAX_SAFE_INTEGER:
+                continue
+            return False
+        if kind not in (dict, list, tuple) or not _is_plain(item, depth + 1):
+            return False
+    return True
+
+
+def _check(value: object, path: str, depth: int, *, strings: bool = False) -> None:
+    """Raise :class:`CanonicalFormError` at the first value JCS cannot represent.
+
+    Accepts subclasses of the plain types (``StrEnum``, ``IntEnum``), which the
+    encoder writes as their plain values. With ``strings``, also looks for lone
+    surrogates, which only the final UTF-8 encoding reveals.
+    """
+
+    def fail(reason: str, where: str = path) -> NoReturn:
+        raise CanonicalFormError(reason, path=where, hint=_HINT)
+
+    if value is None or isinstance(value, bool):
+        return
+    if isinstance(value, str):
+        if strings and not _is_unicode(value):
+            fail("string holds a lone surrogate, which is not valid Unicode")
+    elif isinstance(value, float):
+        fail("is a float; JCS numbers here are integers only (write amounts as decimal strings)")
+    elif isinstance(value, int):
+        if not -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER:
+            fail("integer is outside ±(2**53 - 1), the range a JCS number holds exactly")
+    elif isinstance(value, (dict, list, tuple)):
+        if depth >= MAX_DEPTH:
+            fail(f"nested deeper than {MAX_DEPTH} levels (or refers to itself)")
+        if isinstance(value, dict):
+            for key, item in value.items():
+                if not isinstance(key, str):
+                    fail(f"has a key of type {type(key).__name__}; object keys must be strings")
+                member = _member(path, key)
+                if strings and not _is_unicode(key):
+                    fail("key holds a lone surrogate, which is not valid Unicode", member)
+                _check(item, member, depth + 1, strings=strings)
+        else:
+            for index, item in enumerate(value):
+                _check(item, f"{path}[{index}]", depth + 1, strings=strings)
+    else:
+        fail(f"has unsupported type {type(value).__name__}")
+
+
+def _member(path: str, key: str) -> str:
+    """JSONPath of member ``key``: ``$.salt``, or ``$["odd key"]`` (ASCII-escaped)."""
+    if _IDENTIFIER.fullmatch(key):
+        return f"{path}.{key}"
+    return f"{path}[{json.dumps(key)}]"
+
+
+def _is_unicode(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _has_astral_key(value: object) -> bool:
+    if isinstance(value, dict):
+        if any(key and max(key) > "\uffff" for key in value):
+            return True
+        return any(_has_astral_key(item) for item in value.values())
+    if isinstance(value, (list, tuple)):
+        return any(_has_astral_key(item) for item in value)
+    return False
+
+
+def _utf16_sorted_text(value: object) -> str:
+    """JCS text with keys sorted by UTF-16 code units (RFC 8785 §3.2.3), the slow way.
+
+    UTF-16-BE bytes compare exactly as the code units do. Scalars, and so all
+    string escaping, still go through the same C encoder.
+    """
+    if isinstance(value, dict):
+        # surrogatepass: a lone surrogate sorts somewhere, and is refused after encoding
+        members = sorted(value.items(), key=lambda kv: kv[0].encode("utf-16-be", "surrogatepass"))
+        body = ",".join(_ENCODER.encode(k) + ":" + _utf16_sorted_text(v) for k, v in members)
+        return "{" + body + "}"
+    if isinstance(value, (list, tuple)):
+        return "[" + ",".join(map(_utf16_sorted_text, value)) + "]"
+    return _ENCODER.encode(value)
