@@ -24,6 +24,8 @@ class Settings(BaseSettings):
     confirmations: int = Field(default=1, ge=1, le=1000, description="blocks before a tx counts")
     receipt_timeout: float = Field(default=120.0, gt=0, description="seconds to await a receipt")
     request_timeout: float = Field(default=30.0, gt=0, description="seconds per RPC request")
+    db_url: str | None = Field(default=None, description="SQLAlchemy URL; unset = SQLite file")
+    batch_size: int = Field(default=10_000, ge=1, le=1_000_000, description="records per batch")
 
     @property
     def deployment_file(self) -> Path:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from ledger import __version__
-from ledger.cli import demo, deploy_cmds
+from ledger.cli import demo, deploy_cmds, proof_cmds, submit_cmds
 
 app = typer.Typer(
     name="ledger",
@@ -16,6 +16,9 @@ app = typer.Typer(
 )
 app.command("init")(deploy_cmds.init)
 app.command("deploy")(deploy_cmds.deploy_cmd)
+app.command("submit")(submit_cmds.submit)
+app.command("bundle")(proof_cmds.bundle)
+app.command("verify")(proof_cmds.verify)
 app.command("demo")(demo.demo)
 
 

@@ -90,7 +90,12 @@ def test_a_conflict_inside_one_block_is_still_decoded(tmp_path: Path, data_dir: 
         for k in range(2):
             fn = contract.functions.anchor(b"\x11" * 32, bytes([0x22 + k]) * 32, 3, 1, b"\x33" * 32)
             tx = fn.build_transaction(
-                {"from": chain.address, "nonce": nonce + k, "chainId": chain.chain_id, "gas": 300000}
+                {
+                    "from": chain.address,
+                    "nonce": nonce + k,
+                    "chainId": chain.chain_id,
+                    "gas": 300000,
+                }
             )
             chain.w3.eth.send_raw_transaction(chain.account.sign_transaction(tx).raw_transaction)
             txs.append(tx)

@@ -1,0 +1,69 @@
+"""Proof bundles out of the store: find a leaf, rebuild its batch's tree, attest."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import datetime
+
+from sqlalchemy import select
+
+from ledger.anchoring.outbox import unhex
+from ledger.errors import ConflictError, NotFoundError
+from ledger.proofs import AnchorAttestation, MerkleTree, ProofBundle, make_bundle
+from ledger.store import Batch, Leaf, Store
+
+_LEAF_HASH = re.compile(r"0x[0-9a-f]{64}")
+
+
+def find_leaf(store: Store, key: str) -> Leaf:
+    """A leaf by its hash (``0x`` + 64 hex) or, failing that, by record id."""
+    with store.session() as s:
+        leaf = None
+        if _LEAF_HASH.fullmatch(key.lower()):
+            leaf = s.scalar(select(Leaf).where(Leaf.leaf_hash == unhex(key.lower())))
+        if leaf is None:
+            leaf = s.scalar(select(Leaf).where(Leaf.record_id == key))
+    if leaf is None:
+        raise NotFoundError(f"no record or leaf {key[:80]!r} in the store")
+    return leaf
+
+
+def bundle_for(store: Store, key: str, *, with_record: bool = True) -> ProofBundle:
+    """The proof bundle of one stored leaf; its batch must be anchored."""
+    leaf = find_leaf(store, key)
+    with store.session() as s:
+        batch = s.get_one(Batch, leaf.batch_id)
+        hashes = list(
+            s.scalars(
+                select(Leaf.leaf_hash)
+                .where(Leaf.batch_id == leaf.batch_id)
+                .order_by(Leaf.leaf_index)
+            )
+        )
+    if batch.status != "anchored" or batch.tx_hash is None:
+        raise ConflictError(
+            f"batch {batch.batch_id} is not anchored yet",
+            hint="run `ledger submit` again to resume its anchor",
+        )
+    tree = MerkleTree(hashes)
+    record = json.loads(leaf.canonical) if with_record else None
+    return make_bundle(
+        record,
+        leaf.leaf_index,
+        tree,
+        unhex(batch.batch_id),
+        attestation(batch),
+        leaf_hash=leaf.leaf_hash,
+    )
+
+
+def attestation(batch: Batch) -> AnchorAttestation:
+    assert batch.chain_id and batch.registry_address and batch.tx_hash and batch.block_timestamp
+    return AnchorAttestation(
+        chain_id=batch.chain_id,
+        registry=unhex(batch.registry_address),
+        tx_hash=unhex(batch.tx_hash),
+        block_number=int(batch.block_number or 0),
+        block_timestamp=datetime.fromisoformat(batch.block_timestamp.replace("Z", "+00:00")),
+    )

@@ -1,0 +1,116 @@
+"""The anchor outbox: a batch is stored before its transaction is sent, and sent once.
+
+Exactly-once leans on the registry: it refuses a reused batch id. So after any
+crash, a pending batch is first looked up on chain by its id — if it is there
+(the process died after the transaction was mined but before the store heard
+of it) the store just catches up; otherwise it is sent now. A batch id found on
+chain with a different root or size is tampering or a bug, never papered over.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import select
+
+from ledger._failpoints import failpoint
+from ledger.chain.errors import BatchAlreadyAnchored
+from ledger.chain.registry import AnchorEvent, AnchorRecord, AnchorRegistryClient, BatchKind
+from ledger.errors import IntegrityError
+from ledger.store import Batch, Store
+
+
+def iso_utc(timestamp: int) -> str:
+    return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def hx(value: bytes) -> str:
+    return "0x" + value.hex()
+
+
+def unhex(value: str) -> bytes:
+    return bytes.fromhex(value.removeprefix("0x"))
+
+
+@dataclass(frozen=True)
+class AnchoredBatch:
+    """What the outbox reports for one anchored batch."""
+
+    batch_id: str
+    root: str
+    tree_size: int
+    tx_hash: str
+    block_number: int
+    resumed: bool
+
+
+class Outbox:
+    """Sends pending batches to the AnchorRegistry and records their anchors."""
+
+    def __init__(self, store: Store, registry: AnchorRegistryClient, from_block: int) -> None:
+        self.store = store
+        self.registry = registry
+        self.from_block = from_block
+
+    def pending(self) -> list[str]:
+        with self.store.session() as s:
+            ids = s.scalars(
+                select(Batch.batch_id).where(Batch.status == "pending").order_by(Batch.created_at)
+            )
+            return list(ids)
+
+    def drain(self) -> Iterator[AnchoredBatch]:
+        """Anchor every pending batch, oldest first."""
+        for batch_id in self.pending():
+            yield self.anchor(batch_id)
+
+    def anchor(self, batch_id: str) -> AnchoredBatch:
+        """Anchor one stored batch unless the chain already has it; record the result."""
+        with self.store.session() as s:
+            batch = s.get_one(Batch, batch_id)
+        bid, root = unhex(batch.batch_id), unhex(batch.root)
+        on_chain = self.registry.anchor_by_batch(bid)
+        resumed = on_chain is not None
+        if on_chain is None:
+            try:
+                event = self.registry.anchor(
+                    bid, root, batch.tree_size, BatchKind(batch.kind), unhex(batch.manifest_hash)
+                )
+            except BatchAlreadyAnchored:  # another worker won the race
+                resumed = True
+            else:
+                failpoint("anchor-mined")
+                return self._record(batch, event, resumed=False)
+            on_chain = self.registry.anchor_by_batch(bid)
+        assert on_chain is not None
+        self._check_same(batch, on_chain)
+        (event,) = self.registry.events(on_chain.block_number, on_chain.block_number, batch_id=bid)
+        return self._record(batch, event, resumed=resumed)
+
+    def _check_same(self, batch: Batch, on_chain: AnchorRecord) -> None:
+        if hx(on_chain.root) != batch.root or on_chain.tree_size != batch.tree_size:
+            raise IntegrityError(
+                f"batch {batch.batch_id} is anchored with root {hx(on_chain.root)} "
+                f"(size {on_chain.tree_size}) but the store has {batch.root} "
+                f"(size {batch.tree_size})",
+                hint="run `ledger audit`; do not re-anchor",
+            )
+
+    def _record(self, batch: Batch, event: AnchorEvent, *, resumed: bool) -> AnchoredBatch:
+        if hx(event.root) != batch.root or event.tree_size != batch.tree_size:
+            raise IntegrityError(f"anchor event of {batch.batch_id} does not match the store")
+        block = self.registry.chain.w3.eth.get_block(event.block_number)
+        with self.store.session() as s, s.begin():
+            row = s.get_one(Batch, batch.batch_id)
+            row.status = "anchored"
+            row.chain_id = self.registry.chain.chain_id
+            row.registry_address = self.registry.address
+            row.tx_hash = event.tx_hash
+            row.block_number = event.block_number
+            row.block_timestamp = iso_utc(int(block["timestamp"]))
+            row.seq = event.seq
+        return AnchoredBatch(
+            batch.batch_id, batch.root, batch.tree_size, event.tx_hash, event.block_number, resumed
+        )

@@ -1,0 +1,64 @@
+"""Wiring: a data dir's store, chain, registry, policy and keys, opened together."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from ledger.anchoring.outbox import Outbox
+from ledger.anchoring.process import RecordProcessor
+from ledger.anchoring.submit import Submitter
+from ledger.chain import Chain, Deployment, check_deployment, open_chain
+from ledger.chain.registry import AnchorRegistryClient
+from ledger.config import Settings
+from ledger.privacy import Desensitiser, Keyring, Policy
+from ledger.store import Store
+
+
+@dataclass
+class Ledger:
+    """Everything a submission needs; close it to release the chain and the store."""
+
+    settings: Settings
+    chain: Chain
+    store: Store
+    deployment: Deployment
+    registry: AnchorRegistryClient
+    outbox: Outbox
+
+    @classmethod
+    def open(cls, settings: Settings, *, holder: str | None = None) -> Ledger:
+        deployment = Deployment.load(settings.deployment_file)
+        chain = open_chain(settings, holder=holder)
+        try:
+            check_deployment(chain, deployment)
+            store = Store.open(settings.data_dir, settings.db_url)
+        except BaseException:
+            chain.close()
+            raise
+        registry = AnchorRegistryClient.from_deployment(chain, deployment)
+        outbox = Outbox(store, registry, deployment.deployment_block)
+        return cls(settings, chain, store, deployment, registry, outbox)
+
+    def submitter(self, *, policy_file: Path | None = None, progress: object = None) -> Submitter:
+        policy = Policy.load(policy_file)
+        keyring = Keyring.load_or_create(self.settings.data_dir, policy.key_names)
+        processor = RecordProcessor(policy, Desensitiser(policy, keyring))
+        return Submitter(
+            self.store,
+            self.outbox,
+            processor,
+            submitter=self.chain.address.lower(),
+            batch_size=self.settings.batch_size,
+            progress=progress if callable(progress) else None,
+        )
+
+    def close(self) -> None:
+        self.store.close()
+        self.chain.close()
+
+    def __enter__(self) -> Ledger:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

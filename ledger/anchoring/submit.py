@@ -1,0 +1,248 @@
+"""A submission: a file of raw records becomes anchored batches, crash-safely.
+
+Order of durability, per batch of accepted rows:
+1. one store transaction writes the batch (``pending``), its leaves, the
+   rejections of the rows it covers, and advances the submission's ``rows_done``;
+2. only then is the anchor transaction sent (:class:`~ledger.anchoring.outbox.Outbox`).
+
+Killed anywhere, a re-run of the same file resumes: pending batches are
+anchored first (exactly once, by batch id), then reading continues after
+``rows_done``. Rows never committed were never accepted, so redoing them (with
+new salts) loses and duplicates nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlalchemy import insert, select
+from sqlalchemy.orm import Session
+
+from ledger._failpoints import failpoint
+from ledger.anchoring.manifest import build_manifest, manifest_hash
+from ledger.anchoring.outbox import AnchoredBatch, Outbox, hx
+from ledger.anchoring.process import Accepted, RecordProcessor, Refused
+from ledger.chain.registry import BatchKind
+from ledger.errors import InputError
+from ledger.proofs import MerkleTree, canonical_bytes
+from ledger.records import SCHEMA_ID, SCHEMA_VERSION
+from ledger.records.readers import read_rows
+from ledger.store import Batch, Leaf, Rejection, Store, Submission
+
+#: Record ids are looked up in chunks this size (SQLite's bound-parameter limit is 32766).
+_ID_CHUNK = 500
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    try:
+        with path.open("rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(block)
+    except OSError as exc:
+        raise InputError(f"cannot read {path}: {exc.strerror}") from None
+    return "0x" + digest.hexdigest()
+
+
+@dataclass
+class SubmitReport:
+    """What happened to one submitted file."""
+
+    submission_id: str
+    accepted: int = 0
+    rejected: int = 0
+    already_complete: bool = False
+    batches: list[AnchoredBatch] = field(default_factory=list)
+    rejections: list[Refused] = field(default_factory=list)
+
+
+@dataclass
+class _Pending:
+    accepted: list[Accepted] = field(default_factory=list)
+    refused: list[Refused] = field(default_factory=list)
+    last_row: int = 0
+
+    def refused_rows(self) -> set[int]:
+        return {r.row_number for r in self.refused}
+
+
+class Submitter:
+    """Runs submissions against one store, one registry and one processor."""
+
+    def __init__(
+        self,
+        store: Store,
+        outbox: Outbox,
+        processor: RecordProcessor,
+        *,
+        submitter: str,
+        batch_size: int,
+        progress: Callable[[int], None] | None = None,
+    ) -> None:
+        self.store = store
+        self.outbox = outbox
+        self.processor = processor
+        self.submitter = submitter
+        self.batch_size = batch_size
+        self.progress = progress or (lambda _rows: None)
+        self.policy_id = f"{processor.policy.name}/{processor.policy.version}"
+
+    def submit(self, path: Path) -> SubmitReport:
+        sub = self._open_submission(path)
+        report = SubmitReport(sub.id, sub.accepted, sub.rejected)
+        report.batches.extend(self.outbox.drain())  # finish what a crash left behind
+        if sub.status == "complete":
+            report.already_complete = True
+            return report
+        pending = _Pending(last_row=sub.rows_done)
+        for result in self._results(path, skip=sub.rows_done):
+            if isinstance(result, Accepted):
+                pending.accepted.append(result)
+                pending.last_row = result.row_number
+            else:
+                pending.refused.extend(result)
+                pending.last_row = result[0].row_number
+            if len(pending.accepted) >= self.batch_size:
+                report.batches.extend(self._flush(sub.id, pending, report))
+                pending = _Pending(last_row=pending.last_row)
+        report.batches.extend(self._flush(sub.id, pending, report, final=True))
+        return report
+
+    def _results(self, path: Path, skip: int) -> Iterator[Accepted | list[Refused]]:
+        for row in read_rows(path):
+            if row.row_number <= skip:
+                continue
+            yield self.processor.process(row)
+            failpoint("row-processed")
+            self.progress(row.row_number)
+
+    def _open_submission(self, path: Path) -> Submission:
+        digest = file_sha256(path)
+        sub_id = "0x" + hashlib.sha256(f"{digest}|{self.policy_id}".encode()).hexdigest()
+        with self.store.session() as s, s.begin():
+            sub = s.get(Submission, sub_id)
+            if sub is None:
+                sub = Submission(
+                    id=sub_id,
+                    file_sha256=digest,
+                    policy=self.policy_id,
+                    schema=f"{SCHEMA_ID}/{SCHEMA_VERSION}",
+                    created_at=now_iso(),
+                    status="open",
+                    rows_done=0,
+                    accepted=0,
+                    rejected=0,
+                )
+                s.add(sub)
+        return sub
+
+    def _flush(
+        self, sub_id: str, pending: _Pending, report: SubmitReport, *, final: bool = False
+    ) -> list[AnchoredBatch]:
+        accepted = self._drop_duplicates(pending)
+        batch_id = self._store(sub_id, accepted, pending, final=final)
+        failpoint("batch-stored")
+        report.accepted += len(accepted)
+        report.rejected += len(pending.refused_rows())
+        report.rejections.extend(pending.refused)
+        return [] if batch_id is None else [self.outbox.anchor(batch_id)]
+
+    def _drop_duplicates(self, pending: _Pending) -> list[Accepted]:
+        ids = [a.record_id for a in pending.accepted]
+        known: set[str] = set()
+        with self.store.session() as s:
+            for i in range(0, len(ids), _ID_CHUNK):
+                chunk = ids[i : i + _ID_CHUNK]
+                known.update(s.scalars(select(Leaf.record_id).where(Leaf.record_id.in_(chunk))))
+        kept, seen = [], set()
+        for acc in pending.accepted:
+            if acc.record_id in known or acc.record_id in seen:
+                pending.refused.append(
+                    Refused(acc.row_number, "report_id", "duplicate record id: already submitted")
+                )
+                continue
+            seen.add(acc.record_id)
+            kept.append(acc)
+        return kept
+
+    def _store(
+        self, sub_id: str, accepted: list[Accepted], pending: _Pending, *, final: bool
+    ) -> str | None:
+        """One transaction: batch + leaves + rejections + progress. Returns the batch id."""
+        batch_id = None
+        with self.store.session() as s, s.begin():
+            sub = s.get_one(Submission, sub_id)
+            if accepted:
+                batch_id = self._insert_batch(s, sub, accepted)
+            if pending.refused:
+                s.execute(insert(Rejection), [_rejection_row(sub_id, r) for r in pending.refused])
+            sub.rows_done = max(sub.rows_done, pending.last_row)
+            sub.accepted += len(accepted)
+            sub.rejected += len(pending.refused_rows())
+            if final:
+                sub.status = "complete"
+        return batch_id
+
+    def _insert_batch(self, s: Session, sub: Submission, accepted: list[Accepted]) -> str:
+        # Random, and stored before any transaction names it: unique across platforms
+        # sharing a registry, and a re-run never reuses the id of an uncommitted batch.
+        batch_id = hx(os.urandom(32))
+        tree = MerkleTree([a.leaf_hash for a in accepted])
+        created = now_iso()
+        manifest = build_manifest(
+            batch_id=batch_id,
+            kind=int(BatchKind.CREDIT_DATA),
+            submitter=self.submitter,
+            schema=sub.schema,
+            policy=sub.policy,
+            key_ids=self.processor.desensitiser.key_ids,
+            tree_size=tree.size,
+            root=hx(tree.root),
+            created_at=created,
+        )
+        s.add(
+            Batch(
+                batch_id=batch_id,
+                submission_id=sub.id,
+                kind=int(BatchKind.CREDIT_DATA),
+                tree_size=tree.size,
+                root=hx(tree.root),
+                manifest=canonical_bytes(manifest).decode(),
+                manifest_hash=hx(manifest_hash(manifest)),
+                first_row=accepted[0].row_number,
+                last_row=accepted[-1].row_number,
+                status="pending",
+                created_at=created,
+            )
+        )
+        s.flush()
+        s.execute(insert(Leaf), [_leaf_row(batch_id, i, a) for i, a in enumerate(accepted)])
+        return batch_id
+
+
+def _leaf_row(batch_id: str, index: int, acc: Accepted) -> dict[str, object]:
+    return {
+        "batch_id": batch_id,
+        "leaf_index": index,
+        "record_id": acc.record_id,
+        "leaf_hash": acc.leaf_hash,
+        "canonical": acc.canonical,
+    }
+
+
+def _rejection_row(sub_id: str, r: Refused) -> dict[str, object]:
+    return {
+        "submission_id": sub_id,
+        "row_number": r.row_number,
+        "field": r.field[:80],
+        "reason": r.reason[:300],
+    }

@@ -1,0 +1,38 @@
+"""Records: the ``credit-account-report`` v1 schema, validation, CSV/JSONL readers, test data.
+
+Public: :mod:`~ledger.records.schema` (field table), :func:`validate_record`,
+:func:`read_rows` and the writers, :func:`synthetic_rows`. Modules starting with
+an underscore are plumbing.
+"""
+
+from ledger.records.generate import synthetic_rows
+from ledger.records.readers import RawRow, ReaderError, read_rows, write_csv, write_jsonl
+from ledger.records.schema import (
+    FIELD_NAMES,
+    FIELDS,
+    PERSONAL_FIELDS,
+    SCHEMA_ID,
+    SCHEMA_VERSION,
+    FieldSpec,
+    personal_values,
+)
+from ledger.records.validate import Problem, RecordRejected, validate_record
+
+__all__ = [
+    "FIELDS",
+    "FIELD_NAMES",
+    "PERSONAL_FIELDS",
+    "SCHEMA_ID",
+    "SCHEMA_VERSION",
+    "FieldSpec",
+    "Problem",
+    "RawRow",
+    "ReaderError",
+    "RecordRejected",
+    "personal_values",
+    "read_rows",
+    "synthetic_rows",
+    "validate_record",
+    "write_csv",
+    "write_jsonl",
+]

@@ -1,0 +1,125 @@
+"""Validate and normalise one raw ``credit-account-report`` v1 record.
+
+:func:`validate_record` returns the normalised record or raises
+:class:`RecordRejected` listing *every* problem of the row (field and reason).
+
+The normalised record holds only JSON types: ``str``, ``int`` and lists of
+``str`` / ``dict``. Dates stay ISO strings (``"2025-03-31"``), amounts become
+decimal strings with exactly two fraction digits (``"1234.5"`` -> ``"1234.50"``),
+the mobile becomes 11 digits, ID numbers and org codes are upper-cased.
+**Absent optional fields are omitted** (never ``None``; ``None``, ``""`` and
+``[]`` on input all mean absent); ``currency`` defaults to ``"CNY"``. Keys keep
+the input order (canonical JSON sorts them anyway).
+
+Refused outright: C3 data (JR/T 0171-2020 "user authentication information":
+passwords, PINs, card security codes, biometrics, track data) and any field the
+schema does not know. Reasons are fixed texts: they never quote a value, so a
+rejection report is safe to log even when the value was an ID number.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Final, NamedTuple
+
+from ledger.errors import InputError
+from ledger.records._checks import Bad, build_check
+from ledger.records._rules import check_rules
+from ledger.records.schema import DEFAULT_CURRENCY, FIELDS
+
+#: Field names (lower-cased, '-' and ' ' read as '_') that are C3 data whatever the context.
+C3_NAMES: Final = frozenset(
+    """password passwd pwd passcode pin pin_code pin_block pinblock cvv cvv2 cvn cvn2 cvc cvc2
+    card_security_code security_code biometric biometrics fingerprint face_image face_photo
+    faceprint iris iris_scan voiceprint track_data track1 track2 track3 magnetic_stripe""".split()  # noqa: SIM905
+)
+#: Fragments that make any field name C3 (e.g. ``login_password``, ``cvv_code``).
+C3_FRAGMENTS: Final = (
+    "password", "passwd", "cvv", "cvn2", "cvc2", "fingerprint", "voiceprint",
+    "biometric", "face_image", "iris_", "track_data", "security_code", "pin_block",
+    "密码", "口令", "指纹", "人脸", "虹膜", "声纹", "安全码", "磁道",
+)  # fmt: skip
+_PRINTABLE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_ -]{0,63}").fullmatch
+_C3_REASON: Final = "C3 data is refused (JR/T 0171-2020: authentication data must not be sent)"
+MISSING: Final = "required field is missing"
+
+
+class Problem(NamedTuple):
+    """One thing wrong with a record: the field blamed and a reason that quotes no value."""
+
+    field: str
+    reason: str
+
+
+class RecordRejected(InputError):  # noqa: N818 - the name is part of the API
+    """A record failed validation; ``problems`` lists every problem found in it."""
+
+    code = "record-rejected"
+
+    def __init__(self, problems: list[Problem]) -> None:
+        listed = "; ".join(f"{p.field}: {p.reason}" for p in problems)
+        super().__init__(f"record rejected ({len(problems)} problem(s)): {listed}")
+        self.problems = problems
+
+
+_CHECKS: Final = {spec.name: build_check(spec) for spec in FIELDS}
+_REQUIRED: Final = frozenset(spec.name for spec in FIELDS if spec.required)
+_NONE_FAILED: Final[frozenset[str]] = frozenset()
+_ORDER: Final = {spec.name: position for position, spec in enumerate(FIELDS)}
+
+
+def validate_record(raw: Mapping[str, object]) -> dict[str, object]:
+    """The normalised record, or :class:`RecordRejected` with every problem of the row."""
+    record: dict[str, object] = {}
+    problems: list[Problem] = []
+    known = _CHECKS.get
+    unknown = False
+    for name, value in raw.items():
+        check = known(name)
+        if check is None:
+            unknown = True
+            continue
+        try:
+            record[name] = check(value)
+        except Bad as bad:
+            # Checks fail on None, "" and []; only here do those count as "absent".
+            if not (value is None or value == "" or value == []):
+                problems.append(Problem(name, bad.reason))
+    if unknown:
+        problems.extend(_unexpected(raw))
+    if "currency" not in record:
+        record["currency"] = DEFAULT_CURRENCY
+    if problems or not _REQUIRED.issubset(record):
+        failed = frozenset(p.field for p in problems)
+        missing = _REQUIRED.difference(record, failed)
+        problems.extend(Problem(field, MISSING) for field in missing)
+        failed |= missing
+    else:
+        failed = _NONE_FAILED
+    for field, reason in check_rules(record, failed):
+        problems.append(Problem(field, reason))
+    if problems:
+        problems.sort(key=lambda p: _ORDER.get(p.field, len(_ORDER)))
+        raise RecordRejected(problems)
+    return record
+
+
+def is_c3_field(name: str) -> bool:
+    """True when a field name denotes C3 data (authentication information)."""
+    key = name.strip().lower().replace("-", "_").replace(" ", "_")
+    return key in C3_NAMES or any(fragment in key for fragment in C3_FRAGMENTS)
+
+
+def _unexpected(raw: Mapping[str, object]) -> list[Problem]:
+    found = []
+    for position, name in enumerate(raw, 1):
+        if name in _CHECKS:
+            continue
+        c3 = isinstance(name, str) and is_c3_field(name)
+        reason = _C3_REASON if c3 else "unknown field"
+        # A key that is not a plain identifier may itself be data (an ID number
+        # pasted as a header): it is named by its position only.
+        shown = name if isinstance(name, str) and _PRINTABLE_NAME(name) else f"<field #{position}>"
+        found.append(Problem(shown, reason))
+    return found

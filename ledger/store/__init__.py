@@ -1,0 +1,6 @@
+"""The store: SQLAlchemy 2 models and repositories (SQLite by default, any URL)."""
+
+from ledger.store.db import Store
+from ledger.store.models import Batch, Leaf, Rejection, Submission
+
+__all__ = ["Batch", "Leaf", "Rejection", "Store", "Submission"]

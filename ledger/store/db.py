@@ -1,0 +1,58 @@
+"""Opening the store: any SQLAlchemy URL, a SQLite file under the data dir by default."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+
+from ledger.errors import UnavailableError
+from ledger.store.models import Base
+
+STORE_FILE = "ledger.sqlite"
+
+
+def default_url(data_dir: Path) -> str:
+    return f"sqlite:///{(data_dir / STORE_FILE).resolve()}"
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    # FULL: a committed batch survives power loss, not only a killed process.
+    cur.execute("PRAGMA synchronous=FULL")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA busy_timeout=30000")
+    cur.close()
+
+
+class Store:
+    """An engine and a session factory over one database."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.engine: Engine = create_engine(url)
+        if self.engine.dialect.name == "sqlite":
+            event.listen(self.engine, "connect", _sqlite_pragmas)
+        try:
+            Base.metadata.create_all(self.engine)
+        except OperationalError as exc:
+            raise UnavailableError(
+                f"cannot open the store ({self.engine.dialect.name}): {exc.orig}"
+            ) from None
+        self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+
+    @classmethod
+    def open(cls, data_dir: Path, url: str | None = None) -> Store:
+        if url is None:
+            data_dir.mkdir(parents=True, exist_ok=True)
+        return cls(url or default_url(data_dir))
+
+    def session(self) -> Session:
+        return self.sessions()
+
+    def close(self) -> None:
+        self.engine.dispose()

@@ -1,0 +1,94 @@
+"""Tables of the store. It holds only desensitised data: no name, ID number,
+mobile or account number ever reaches a column here.
+
+The store is an index and a cache; the chain is the source of truth for what
+was anchored (``ledger audit`` rebuilds this from the chain plus the records).
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Submission(Base):
+    """One input file, identified by its content hash (a re-run resumes it)."""
+
+    __tablename__ = "submissions"
+
+    id: Mapped[str] = mapped_column(String(66), primary_key=True)
+    file_sha256: Mapped[str] = mapped_column(String(66), index=True)
+    policy: Mapped[str] = mapped_column(String(80))
+    schema: Mapped[str] = mapped_column(String(80))
+    created_at: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(16))  # open | complete
+    #: Data rows of the file handled so far (accepted into a stored batch, or rejected).
+    rows_done: Mapped[int] = mapped_column(Integer, default=0)
+    accepted: Mapped[int] = mapped_column(Integer, default=0)
+    rejected: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Rejection(Base):
+    """Why a row was refused: row number, field, reason — never the value."""
+
+    __tablename__ = "rejections"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    submission_id: Mapped[str] = mapped_column(ForeignKey("submissions.id"), index=True)
+    row_number: Mapped[int] = mapped_column(Integer)
+    field: Mapped[str] = mapped_column(String(80))
+    reason: Mapped[str] = mapped_column(String(300))
+
+
+class Batch(Base):
+    """A Merkle tree of records and its anchor; the outbox row of the anchor tx."""
+
+    __tablename__ = "batches"
+
+    batch_id: Mapped[str] = mapped_column(String(66), primary_key=True)
+    submission_id: Mapped[str | None] = mapped_column(ForeignKey("submissions.id"), index=True)
+    kind: Mapped[int] = mapped_column(Integer)
+    tree_size: Mapped[int] = mapped_column(BigInteger)
+    root: Mapped[str] = mapped_column(String(66), unique=True)
+    manifest: Mapped[str] = mapped_column(Text)
+    manifest_hash: Mapped[str] = mapped_column(String(66))
+    first_row: Mapped[int] = mapped_column(Integer, default=0)
+    last_row: Mapped[int] = mapped_column(Integer, default=0)
+    status: Mapped[str] = mapped_column(String(16), index=True)  # pending | anchored
+    created_at: Mapped[str] = mapped_column(String(32))
+    chain_id: Mapped[int | None] = mapped_column(BigInteger)
+    registry_address: Mapped[str | None] = mapped_column("registry", String(42))
+    tx_hash: Mapped[str | None] = mapped_column(String(66))
+    block_number: Mapped[int | None] = mapped_column(BigInteger)
+    block_timestamp: Mapped[str | None] = mapped_column(String(32))
+    seq: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class Leaf(Base):
+    """One desensitised, salted record and its place in its batch's tree."""
+
+    __tablename__ = "leaves"
+
+    batch_id: Mapped[str] = mapped_column(ForeignKey("batches.batch_id"), primary_key=True)
+    leaf_index: Mapped[int] = mapped_column(Integer, primary_key=True)
+    record_id: Mapped[str] = mapped_column(String(64))
+    leaf_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+    #: RFC 8785 bytes of the desensitised record, salt included (what the leaf hashes).
+    canonical: Mapped[bytes] = mapped_column(LargeBinary)
+
+    __table_args__ = (
+        Index("ix_leaves_leaf_hash", "leaf_hash", unique=True),
+        Index("ix_leaves_record_id", "record_id"),
+    )

@@ -1,0 +1,126 @@
+"""``kill -9`` a real ``ledger submit`` at the worst moments; a re-run loses and duplicates nothing.
+
+Each case arms a failpoint (see ``ledger/_failpoints.py``) so the subprocess
+SIGKILLs itself exactly there, then runs the same command again without it and
+checks: every valid row is stored exactly once, every batch is anchored exactly
+once, and the chain and the store agree batch by batch.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from ledger.chain import Chain, Deployment
+from ledger.chain.registry import AnchorRegistryClient
+from ledger.records.generate import synthetic_rows
+from ledger.records.readers import write_csv
+from ledger.store import Batch, Leaf, Store, Submission
+from tests.conftest import ledger_cli
+
+ROWS = 120
+BATCH = 25
+
+
+@pytest.fixture
+def portfolio(tmp_path: Path) -> tuple[Path, int]:
+    rows = list(synthetic_rows(ROWS, seed=7, invalid_ratio=0.1))
+    path = tmp_path / "portfolio.csv"
+    write_csv(rows, path)
+    return path, ROWS
+
+
+def _ledger(data_dir: Path, *args: str, failpoints: str = "") -> subprocess.Popen[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LEDGER_")}
+    env["LEDGER_DATA_DIR"] = str(data_dir)
+    if failpoints:
+        env["LEDGER_FAILPOINTS"] = failpoints
+    return subprocess.Popen(
+        [ledger_cli(), *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+
+
+def _run(data_dir: Path, *args: str, failpoints: str = "") -> subprocess.CompletedProcess[str]:
+    proc = _ledger(data_dir, *args, failpoints=failpoints)
+    out, err = proc.communicate(timeout=300)
+    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+
+
+def _deployed(data_dir: Path) -> None:
+    done = _run(data_dir, "deploy")
+    assert done.returncode == 0, done.stderr
+
+
+def _check_exactly_once(data_dir: Path, valid_rows: int) -> None:
+    store = Store.open(data_dir)
+    with store.session() as s:
+        leaves = s.scalar(select(func.count()).select_from(Leaf))
+        distinct = s.scalar(select(func.count(func.distinct(Leaf.record_id))))
+        batches = list(s.scalars(select(Batch)))
+        (sub,) = s.scalars(select(Submission))
+    store.close()
+    assert leaves == distinct == valid_rows
+    assert sub.status == "complete"
+    assert sub.accepted == valid_rows
+    assert all(b.status == "anchored" for b in batches)
+    deployment = Deployment.load(data_dir / "deployment.json")
+    with Chain.embedded(data_dir) as chain:
+        registry = AnchorRegistryClient.from_deployment(chain, deployment)
+        assert registry.anchor_count() == len(batches)
+        for b in batches:
+            record = registry.anchor_by_batch(bytes.fromhex(b.batch_id[2:]))
+            assert record is not None
+            assert "0x" + record.root.hex() == b.root
+            assert record.tree_size == b.tree_size
+
+
+def _valid_rows(data_dir: Path, portfolio: Path) -> int:
+    """How many rows a clean, uninterrupted run accepts (in a separate data dir)."""
+    clean = data_dir.parent / "clean"
+    _deployed(clean)
+    done = _run(clean, "submit", str(portfolio), "--batch-size", str(BATCH), "--json")
+    assert done.returncode == 0, done.stderr
+    import json
+
+    accepted = int(json.loads(done.stdout)["accepted"])
+    assert 0 < accepted < ROWS
+    return accepted
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "failpoint",
+    ["row-processed@30", "batch-stored@1", "batch-stored@3", "anchor-mined@1", "anchor-mined@2"],
+)
+def test_killed_at_a_failpoint_then_resumed(
+    data_dir: Path, portfolio: tuple[Path, int], failpoint: str
+) -> None:
+    path, _ = portfolio
+    valid = _valid_rows(data_dir, path)
+    _deployed(data_dir)
+    killed = _run(data_dir, "submit", str(path), "--batch-size", str(BATCH), failpoints=failpoint)
+    assert killed.returncode == -signal.SIGKILL
+    resumed = _run(data_dir, "submit", str(path), "--batch-size", str(BATCH), "--json")
+    assert resumed.returncode == 0, resumed.stderr
+    _check_exactly_once(data_dir, valid)
+
+
+@pytest.mark.slow
+def test_killed_at_random_moments_then_resumed(data_dir: Path, portfolio: tuple[Path, int]) -> None:
+    path, _ = portfolio
+    valid = _valid_rows(data_dir, path)
+    _deployed(data_dir)
+    for delay in (0.8, 1.3, 1.9):
+        proc = _ledger(data_dir, "submit", str(path), "--batch-size", str(BATCH))
+        time.sleep(delay)
+        proc.send_signal(signal.SIGKILL)
+        proc.communicate()
+    resumed = _run(data_dir, "submit", str(path), "--batch-size", str(BATCH), "--json")
+    assert resumed.returncode == 0, resumed.stderr
+    _check_exactly_once(data_dir, valid)
