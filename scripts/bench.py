@@ -13,7 +13,9 @@ import argparse
 import json
 import os
 import platform
+import resource
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -21,9 +23,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from ledger.chain import Chain, deploy
+from sqlalchemy import select
+
+from ledger.chain import Chain, Deployment, deploy
 from ledger.chain.registry import AnchorRegistryClient, BatchKind
-from ledger.proofs import MerkleTree, leaf_hash
+from ledger.proofs import MerkleTree, canonical_bytes, leaf_hash
+from ledger.records import synthetic_rows, write_csv
+from ledger.store import Leaf, Store
 
 #: Anchors measured after the first (the first one pays for zero-to-non-zero
 #: writes of the shared counters, a one-off cost per registry).
@@ -135,6 +141,76 @@ def bench_tree_speed(quick: bool) -> dict[str, Any]:
     }
 
 
+def _generate(path: Path, rows: int) -> float:
+    start = time.perf_counter()
+    write_csv(synthetic_rows(rows, seed=42, invalid_ratio=0.01), path)
+    return time.perf_counter() - start
+
+
+def bench_ingest(rows: int, work: Path) -> dict[str, Any]:
+    """End to end, file -> anchored, through the real ``ledger`` command in a child process."""
+    data_dir, portfolio = work / "ingest", work / "portfolio.csv"
+    generated_s = _generate(portfolio, rows)
+    ledger = str(Path(sys.executable).with_name("ledger"))
+    env = {**os.environ, "LEDGER_DATA_DIR": str(data_dir)}
+    subprocess.run([ledger, "deploy"], env=env, check=True, capture_output=True)
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    start = time.perf_counter()
+    done = subprocess.run(
+        [ledger, "submit", str(portfolio), "--json"], env=env, check=True, capture_output=True
+    )
+    elapsed = time.perf_counter() - start
+    peak_kib = max(before, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
+    report = json.loads(done.stdout)
+    return {
+        "ingest_rows": rows,
+        "ingest_accepted": report["accepted"],
+        "ingest_seconds": round(elapsed, 2),
+        "ingest_records_per_s": round(rows / elapsed),
+        "ingest_peak_rss_mib": round(peak_kib / 1024, 1),
+        "ingest_batches": len(report["batches"]),
+        "ingest_generate_seconds": round(generated_s, 2),
+        "_data_dir": data_dir,
+    }
+
+
+def bench_baseline(data_dir: Path, limit: int) -> dict[str, Any]:
+    """Canonicalise + hash alone, on the same desensitised records, in this process."""
+    store = Store.open(data_dir)
+    with store.session() as s:
+        blobs = list(s.scalars(select(Leaf.canonical).limit(limit)))
+    store.close()
+    records = [json.loads(b) for b in blobs]
+    start = time.perf_counter()
+    for record in records:
+        leaf_hash(canonical_bytes(record))
+    elapsed = time.perf_counter() - start
+    return {"ingest_baseline_records_per_s": round(len(records) / elapsed)}
+
+
+def bench_batch_gas(data_dir: Path) -> dict[str, Any]:
+    """Anchor gas per record for batches of 1k, 10k and 100k leaves."""
+    deployment = Deployment.load(data_dir / "deployment.json")
+    result = {}
+    with Chain.embedded(data_dir, holder="bench") as chain:
+        registry = AnchorRegistryClient.from_deployment(chain, deployment)
+        for size, key in ((1_000, "1k"), (10_000, "10k"), (100_000, "100k")):
+            tree = MerkleTree([leaf_hash(os.urandom(16)) for _ in range(size)])
+            event = registry.anchor(
+                os.urandom(32), tree.root, size, BatchKind.CREDIT_DATA, os.urandom(32)
+            )
+            assert event.gas_used is not None
+            result[f"gas_per_record_{key}"] = round(event.gas_used / size, 3)
+        naive = 200
+        start = time.perf_counter()
+        for _ in range(naive):
+            registry.anchor(
+                os.urandom(32), os.urandom(32), 1, BatchKind.CREDIT_DATA, os.urandom(32)
+            )
+        result["naive_records_per_s"] = round(naive / (time.perf_counter() - start), 1)
+    return result
+
+
 def run(quick: bool) -> dict[str, Any]:
     results: dict[str, Any] = {
         "generated_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
@@ -151,6 +227,12 @@ def run(quick: bool) -> dict[str, Any]:
             results.update(gas)
             results.update(bench_verify_inclusion(chain, registry))
     results.update(bench_tree_speed(quick))
+    with tempfile.TemporaryDirectory(prefix="credit-anchor-ingest-") as tmp:
+        ingest = bench_ingest(100_000 if quick else 1_000_000, Path(tmp))
+        data_dir = ingest.pop("_data_dir")
+        results.update(ingest)
+        results.update(bench_baseline(data_dir, 100_000))
+        results.update(bench_batch_gas(data_dir))
     return results
 
 

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from ledger.anchoring.outbox import Outbox
+from ledger.anchoring.parallel import parallel_results
 from ledger.anchoring.process import RecordProcessor
 from ledger.anchoring.submit import Submitter
 from ledger.chain import Chain, Deployment, check_deployment, open_chain
@@ -40,17 +43,35 @@ class Ledger:
         outbox = Outbox(store, registry, deployment.deployment_block)
         return cls(settings, chain, store, deployment, registry, outbox)
 
-    def submitter(self, *, policy_file: Path | None = None, progress: object = None) -> Submitter:
+    def submitter(
+        self,
+        *,
+        policy_file: Path | None = None,
+        progress: Callable[[int], None] | None = None,
+        workers: int = 1,
+    ) -> Submitter:
+        """A submitter; ``workers > 1`` processes records on that many processes."""
         policy = Policy.load(policy_file)
-        keyring = Keyring.load_or_create(self.settings.data_dir, policy.key_names)
+        names = tuple(sorted(policy.key_names))
+        keyring = Keyring.load_or_create(self.settings.data_dir, names)
         processor = RecordProcessor(policy, Desensitiser(policy, keyring))
+        source = None
+        if workers > 1:
+            source = functools.partial(
+                parallel_results,
+                workers=workers,
+                policy_file=policy_file,
+                data_dir=self.settings.data_dir,
+                key_names=names,
+            )
         return Submitter(
             self.store,
             self.outbox,
             processor,
             submitter=self.chain.address.lower(),
             batch_size=self.settings.batch_size,
-            progress=progress if callable(progress) else None,
+            progress=progress,
+            source=source,
         )
 
     def close(self) -> None:

@@ -45,4 +45,10 @@ def check_anchor(chain: Chain, bundle: ProofBundle) -> AnchorRecord:
             f"batch {batch} was anchored in block {record.block_number}, "
             f"the bundle says {claimed.block_number}"
         )
+    claimed_time = int(claimed.block_timestamp.timestamp())
+    if record.timestamp != claimed_time:
+        raise AnchorMismatchError(
+            f"batch {batch} was anchored at unix time {record.timestamp}, "
+            f"the bundle says {claimed_time}"
+        )
     return record

@@ -26,12 +26,13 @@ from typing import Final, NamedTuple, TextIO
 
 from ledger.errors import InputError
 from ledger.records._breakage import INJECTED_FIELDS
-from ledger.records.schema import FIELD_NAMES
+from ledger.records.schema import FIELD_NAMES, FIELDS
 
 MAX_LINE_CHARS: Final = 1 << 20  # 1 MiB: a record is ~1 KB; longer lines are rejected, not read
 LIST_SEPARATOR: Final = "|"
 SHARE_SEPARATOR: Final = ":"
 _JSONL_SUFFIXES: Final = frozenset({".jsonl", ".ndjson"})
+_REQUIRED_COLUMNS: Final = frozenset(f.name for f in FIELDS if f.required)
 _SURROGATE = re.compile("[\udc80-\udcff]").search  # bytes that were not UTF-8
 
 
@@ -168,6 +169,13 @@ def _header(reader: Iterator[list[str]]) -> list[str] | None:
         raise ReaderError("the CSV header row is malformed") from None
     if len(set(header)) != len(header) or "" in header:
         raise ReaderError("the CSV header has an empty or repeated column name")
+    if any(_not_utf8(name) for name in header):
+        raise ReaderError("the CSV header is not valid UTF-8; is this a CSV file?")
+    if not _REQUIRED_COLUMNS.intersection(header):
+        raise ReaderError(
+            "the first row names none of the credit-account-report columns",
+            hint="the file needs a header row such as report_id,reporter_org_code,period,...",
+        )
     return header
 
 
@@ -178,7 +186,7 @@ def _csv_reason(exc: csv.Error) -> str:
 def _csv_row(number: int, header: list[str], cells: list[str]) -> RawRow:
     if len(cells) != len(header):
         return RawRow(number, None, f"expected {len(header)} columns, found {len(cells)}")
-    if any(_not_utf8(cell) for cell in cells):
+    if _not_utf8("".join(cells)):
         return RawRow(number, None, "row is not valid UTF-8")
     fields: dict[str, object] = {}
     for name, cell in zip(header, cells, strict=True):

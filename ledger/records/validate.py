@@ -118,8 +118,9 @@ def _unexpected(raw: Mapping[str, object]) -> list[Problem]:
             continue
         c3 = isinstance(name, str) and is_c3_field(name)
         reason = _C3_REASON if c3 else "unknown field"
-        # A key that is not a plain identifier may itself be data (an ID number
-        # pasted as a header): it is named by its position only.
-        shown = name if isinstance(name, str) and _PRINTABLE_NAME(name) else f"<field #{position}>"
+        # An unknown key may itself be data (a header-less CSV's first row holds an
+        # account id or a name): only names we know (C3 ones) are echoed, others
+        # by position.
+        shown = name if c3 and _PRINTABLE_NAME(name) else f"<field #{position}>"
         found.append(Problem(shown, reason))
     return found

@@ -135,7 +135,7 @@ def test_every_problem_of_a_row_is_reported_in_schema_order() -> None:
     row.update(period="2025-13", principal=1.5, five_class="0", colour="red")
     del row["report_id"]
     fields = [p.field for p in problems_of(row)]
-    assert fields == ["report_id", "period", "principal", "five_class", "colour"]
+    assert fields == ["report_id", "period", "principal", "five_class", f"<field #{len(row)}>"]
 
 
 def test_rejection_is_an_input_error_with_a_readable_message() -> None:
