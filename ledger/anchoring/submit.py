@@ -37,6 +37,11 @@ from ledger.store import Batch, Leaf, Rejection, Store, Submission
 
 #: Core (not ORM) inserts: the ORM's per-object bookkeeping is a third of the store's time.
 _LEAVES = cast(Table, Leaf.__table__)
+_LEAF_COLUMNS = ("batch_id", "leaf_index", "record_id", "leaf_hash", "canonical")
+_SQLITE_INSERT_LEAF = (
+    "INSERT INTO leaves (batch_id, leaf_index, record_id, leaf_hash, canonical) "
+    "VALUES (?, ?, ?, ?, ?)"
+)
 #: Record ids are looked up in chunks this size (SQLite's bound-parameter limit is 32766).
 _ID_CHUNK = 500
 
@@ -234,18 +239,20 @@ class Submitter:
             )
         )
         s.flush()
-        s.execute(insert(_LEAVES), [_leaf_row(batch_id, i, a) for i, a in enumerate(accepted)])
+        _insert_leaves(
+            s,
+            [(batch_id, i, a.record_id, a.leaf_hash, a.canonical) for i, a in enumerate(accepted)],
+        )
         return batch_id
 
 
-def _leaf_row(batch_id: str, index: int, acc: Accepted) -> dict[str, object]:
-    return {
-        "batch_id": batch_id,
-        "leaf_index": index,
-        "record_id": acc.record_id,
-        "leaf_hash": acc.leaf_hash,
-        "canonical": acc.canonical,
-    }
+def _insert_leaves(s: Session, rows: list[tuple[str, int, str, bytes, bytes]]) -> None:
+    """Bulk insert; on SQLite straight to the driver's executemany (the hot path of ingest)."""
+    conn = s.connection()
+    if conn.dialect.name == "sqlite":
+        conn.exec_driver_sql(_SQLITE_INSERT_LEAF, rows)
+    else:
+        conn.execute(insert(_LEAVES), [dict(zip(_LEAF_COLUMNS, row, strict=True)) for row in rows])
 
 
 def _rejection_row(sub_id: str, r: Refused) -> dict[str, object]:
