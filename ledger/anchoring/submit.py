@@ -112,6 +112,7 @@ class Submitter:
         report.batches.extend(self.outbox.drain())  # finish what a crash left behind
         if sub.status == "complete":
             report.already_complete = True
+            report.rejections = self._stored_rejections(sub.id)
             return report
         pending = _Pending(last_row=sub.rows_done)
         for result in self._results(path, skip=sub.rows_done):
@@ -126,6 +127,15 @@ class Submitter:
                 pending = _Pending(last_row=pending.last_row)
         report.batches.extend(self._flush(sub.id, pending, report, final=True))
         return report
+
+    def _stored_rejections(self, sub_id: str) -> list[Refused]:
+        with self.store.session() as s:
+            rows = s.scalars(
+                select(Rejection)
+                .where(Rejection.submission_id == sub_id)
+                .order_by(Rejection.row_number, Rejection.id)
+            )
+            return [Refused(r.row_number, r.field, r.reason) for r in rows]
 
     def _results(self, path: Path, skip: int) -> Iterator[Accepted | list[Refused]]:
         for result in self.source(path):

@@ -6,6 +6,8 @@ the typed errors in :mod:`ledger.chain.errors` and the registry clients.
 
 from __future__ import annotations
 
+from eth_account import Account
+
 from ledger.chain.connection import Chain
 from ledger.chain.deploy import Deployment, check_deployment, deploy
 from ledger.chain.signer import load_account
@@ -14,14 +16,19 @@ from ledger.config import Settings
 __all__ = ["Chain", "Deployment", "check_deployment", "deploy", "open_chain"]
 
 
-def open_chain(settings: Settings, *, holder: str | None = None) -> Chain:
-    """The chain the settings name: JSON-RPC when ``rpc_url`` is set, else the embedded one."""
+def open_chain(settings: Settings, *, holder: str | None = None, read_only: bool = False) -> Chain:
+    """The chain the settings name: JSON-RPC when ``rpc_url`` is set, else the embedded one.
+
+    ``read_only`` callers get a throwaway signer: no key file is created for them.
+    """
     if settings.rpc_url:
-        return Chain.json_rpc(
+        chain = Chain.json_rpc(
             settings.rpc_url,
-            load_account(settings.data_dir),
+            Account.create() if read_only else load_account(settings.data_dir),
             confirmations=settings.confirmations,
             receipt_timeout=settings.receipt_timeout,
             request_timeout=settings.request_timeout,
         )
-    return Chain.embedded(settings.data_dir, holder=holder)
+        chain.read_only = read_only
+        return chain
+    return Chain.embedded(settings.data_dir, holder=holder, read_only=read_only)

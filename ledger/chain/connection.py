@@ -95,21 +95,32 @@ class Chain:
         self.receipt_timeout = receipt_timeout
         self.poll_interval = poll_interval
         self._on_close = on_close
+        self.read_only = False
         self._selectors = error_selectors(all_abis())
         self.chain_id: int = self._guard(lambda: w3.eth.chain_id)
 
     # -- constructors ---------------------------------------------------------------
 
     @classmethod
-    def embedded(cls, data_dir: Path, *, holder: str | None = None) -> Chain:
-        """Open the durable embedded chain under ``data_dir`` (exclusive to this process)."""
+    def embedded(
+        cls, data_dir: Path, *, holder: str | None = None, read_only: bool = False
+    ) -> Chain:
+        """Open the durable embedded chain under ``data_dir`` (exclusive to this process).
+
+        ``read_only``: for callers that only read (``ledger verify``): no key file is
+        created and nothing is written to the chain.
+        """
+        from eth_account import Account
+
         from ledger.chain.embedded import EmbeddedChain
 
-        account = load_account(data_dir)
+        account = Account.create() if read_only else load_account(data_dir)
         emb = EmbeddedChain(data_dir, holder=holder)
         chain = cls(emb.w3, account, kind="eth-tester", poll_interval=0.0, on_close=emb.close)
+        chain.read_only = read_only
         try:
-            chain._top_up_from(emb.faucet_key)
+            if not read_only:
+                chain._top_up_from(emb.faucet_key)
         except BaseException:
             emb.close()
             raise
@@ -166,7 +177,10 @@ class Chain:
 
     def call(self, fn: ContractFunction, block: BlockIdentifier = "latest") -> Any:
         """``eth_call`` a view; reverts come back typed."""
-        return self._guard(lambda: fn.call({"from": self.account.address}, block_identifier=block))
+        # A read-only chain's throwaway signer has no funds, and some nodes (eth-tester)
+        # check the caller's balance even for eth_call: leave the caller to the node.
+        tx: TxParams = {} if self.read_only else {"from": self.account.address}
+        return self._guard(lambda: fn.call(tx, block_identifier=block))
 
     def code_at(self, address: str) -> bytes:
         return bytes(self._guard(lambda: self.w3.eth.get_code(Web3.to_checksum_address(address))))

@@ -16,8 +16,12 @@ from rich.console import Console
 from ledger.config import Settings
 from ledger.errors import InputError, LedgerError
 
-console = Console(stderr=False, highlight=False)
-err_console = Console(stderr=True, highlight=False)
+#: Piped output is read by scripts and people alike: no wrapping at 80 columns.
+_PIPE_WIDTH = 200
+console = Console(highlight=False, width=None if sys.stdout.isatty() else _PIPE_WIDTH)
+err_console = Console(
+    stderr=True, highlight=False, width=None if sys.stderr.isatty() else _PIPE_WIDTH
+)
 
 DataDirOpt = Annotated[
     Path | None,

@@ -82,7 +82,8 @@ def verify(
     verify_bundle(parsed)
     anchored = None
     if not offline:
-        with open_chain(settings_for(data_dir, rpc), holder="ledger verify") as chain:
+        settings = settings_for(data_dir, rpc)
+        with open_chain(settings, holder="ledger verify", read_only=True) as chain:
             anchored = check_anchor(chain, parsed)
     result = {
         "valid": True,
