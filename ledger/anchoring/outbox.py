@@ -9,6 +9,7 @@ chain with a different root or size is tampering or a bug, never papered over.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -19,7 +20,10 @@ from ledger._failpoints import failpoint
 from ledger.chain.errors import BatchAlreadyAnchored
 from ledger.chain.registry import AnchorEvent, AnchorRecord, AnchorRegistryClient, BatchKind
 from ledger.errors import IntegrityError
+from ledger.logs import event as log_event
 from ledger.store import Batch, Store
+
+log = logging.getLogger(__name__)
 
 
 def iso_utc(timestamp: int) -> str:
@@ -111,6 +115,17 @@ class Outbox:
             row.block_number = event.block_number
             row.block_timestamp = iso_utc(int(block["timestamp"]))
             row.seq = event.seq
+        log_event(
+            log,
+            "batch anchored",
+            batch_id=batch.batch_id,
+            root=batch.root,
+            tree_size=batch.tree_size,
+            tx_hash=event.tx_hash,
+            block=event.block_number,
+            gas=event.gas_used,
+            resumed=resumed,
+        )
         return AnchoredBatch(
             batch.batch_id, batch.root, batch.tree_size, event.tx_hash, event.block_number, resumed
         )

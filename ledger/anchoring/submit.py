@@ -14,6 +14,7 @@ new salts) loses and duplicates nothing.
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -30,6 +31,7 @@ from ledger.anchoring.outbox import AnchoredBatch, Outbox, hx
 from ledger.anchoring.process import Accepted, RecordProcessor, Refused
 from ledger.chain.registry import BatchKind
 from ledger.errors import InputError
+from ledger.logs import event
 from ledger.proofs import MerkleTree, canonical_bytes
 from ledger.records import SCHEMA_ID, SCHEMA_VERSION
 from ledger.records.readers import read_rows
@@ -44,6 +46,9 @@ _SQLITE_INSERT_LEAF = (
 )
 #: Record ids are looked up in chunks this size (SQLite's bound-parameter limit is 32766).
 _ID_CHUNK = 500
+
+
+log = logging.getLogger(__name__)
 
 
 def now_iso() -> str:
@@ -108,6 +113,9 @@ class Submitter:
 
     def submit(self, path: Path) -> SubmitReport:
         sub = self._open_submission(path)
+        event(
+            log, "submission opened", submission=sub.id, status=sub.status, rows_done=sub.rows_done
+        )
         report = SubmitReport(sub.id, sub.accepted, sub.rejected)
         report.batches.extend(self.outbox.drain())  # finish what a crash left behind
         if sub.status == "complete":
@@ -174,6 +182,25 @@ class Submitter:
     ) -> list[AnchoredBatch]:
         accepted = self._drop_duplicates(pending)
         batch_id = self._store(sub_id, accepted, pending, final=final)
+        event(
+            log,
+            "batch stored",
+            submission=sub_id,
+            batch_id=batch_id,
+            accepted=len(accepted),
+            rejected_rows=len(pending.refused_rows()),
+            rows_done=pending.last_row,
+        )
+        if log.isEnabledFor(logging.DEBUG):
+            for r in pending.refused:  # reasons name fields, never values
+                event(
+                    log,
+                    "row rejected",
+                    logging.DEBUG,
+                    row=r.row_number,
+                    field=r.field,
+                    reason=r.reason,
+                )
         failpoint("batch-stored")
         report.accepted += len(accepted)
         report.rejected += len(pending.refused_rows())

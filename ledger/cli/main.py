@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from ledger import __version__
+from ledger import __version__, logs
 from ledger.cli import demo, deploy_cmds, proof_cmds, submit_cmds
 
 app = typer.Typer(
@@ -38,4 +38,5 @@ def main(
 
 
 def run() -> None:
+    logs.configure()
     app()

@@ -204,7 +204,8 @@ class Flow:
             self.outputs[label] = out + err
             if "headerless" in label:  # refused as a whole: one error line, exit 2
                 assert proc.returncode == 2, f"{label}: exit {proc.returncode}\n{err}"
-                assert len(err.strip().splitlines()) == 1, err
+                assert [ln for ln in err.splitlines() if ln.startswith("error:")] != [], err
+                assert sum(ln.startswith("error:") for ln in err.splitlines()) == 1, err
                 continue
             assert proc.returncode == 0, f"{label}: exit {proc.returncode}\n{err}"
             if "--json" in commands[label] and commands[label][0] == "submit":
@@ -423,6 +424,9 @@ def test_no_canary_in_bundles(flow: Flow) -> None:
 def test_no_canary_in_command_output_or_rejection_files(flow: Flow) -> None:
     table = flow.outputs["submit R (table)"]
     assert "Rejections" in table and re.search(r"\bsubject_id_number\b", table)
+    # Control: the DEBUG log really was captured, row rejections included.
+    assert '"msg": "batch stored"' in table
+    assert '"msg": "row rejected"' in table
     for path in flow.written:
         assert path.read_text(encoding="utf-8").count("\n") > len(BAD)  # every refusal is listed
     leaks = [
