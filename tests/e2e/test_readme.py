@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+import json
+import os
 import re
+import shlex
 import subprocess
 from pathlib import Path
+
+import pytest
+
+from ledger.records import synthetic_rows, write_csv
+from tests.conftest import AnvilNode, ledger_cli
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -32,3 +40,37 @@ def test_make_demo_runs_the_flow() -> None:
     assert done.returncode == 0, done.stdout + done.stderr
     assert "CreditAnchor demo" in done.stdout
     assert "AnchorRegistry" in done.stdout
+
+
+def using_it_commands() -> list[str]:
+    text = (REPO / "README.md").read_text()
+    section = text.split("## Using it", 1)[1].split("\n## ", 1)[0]
+    lines: list[str] = []
+    for block in re.findall(r"```sh\n(.*?)```", section, re.S):
+        lines += [ln.split("#", 1)[0].strip() for ln in block.splitlines() if ln.strip()]
+    return lines
+
+
+@pytest.mark.rpc
+def test_every_documented_ledger_command_runs(tmp_path: Path, anvil: AnvilNode) -> None:
+    """Each `ledger` line of the README's "Using it", run as written (paths made local)."""
+    commands = using_it_commands()
+    assert len(commands) >= 6
+    write_csv(synthetic_rows(40, seed=2026), tmp_path / "portfolio.csv")
+    for line in commands:
+        args = shlex.split(line.replace("http://127.0.0.1:8545", anvil.url))
+        assert args[0] == ".venv/bin/ledger"
+        if "--rpc" in args:  # a real node: the account must hold funds first
+            data_dir = args[args.index("--data-dir") + 1]
+            init = _ledger(tmp_path, "init", "--data-dir", data_dir, "--json")
+            anvil.fund(json.loads(init.stdout)["account"])
+        done = _ledger(tmp_path, *args[1:])
+        assert done.returncode == 0, f"{line}\n{done.stdout}\n{done.stderr}"
+    assert "VALID" in done.stdout
+
+
+def _ledger(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LEDGER_")}
+    return subprocess.run(
+        [ledger_cli(), *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=300
+    )
