@@ -1,0 +1,56 @@
+"""The app factory: ``create_app(settings)`` -> a FastAPI app serving DESIGN.md's paths."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from starlette.concurrency import run_in_threadpool
+
+from api import errors
+from api.accesslog import AccessLog
+from api.config import ApiSettings
+from api.limits import BodyLimits
+from api.routers import batches, health, proofs, submissions, verify
+from api.state import AppState
+from ledger import __version__
+from ledger.config import Settings
+from ledger.store import Store
+
+DESCRIPTION = (
+    "Verify credit records anchored by CreditAnchor and fetch their proof bundles. "
+    "Authenticate with `Authorization: Bearer <api key>`. "
+    "Errors are RFC 9457 `application/problem+json`."
+)
+
+
+def create_app(settings: Settings | None = None, *, limits: ApiSettings | None = None) -> FastAPI:
+    """A new app over the data dir of ``settings`` (default: from ``LEDGER_*``)."""
+    settings = settings or Settings()
+    limits = limits or ApiSettings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        store = await run_in_threadpool(Store.open, settings.data_dir, settings.db_url)
+        state = AppState(settings, limits, store)
+        await run_in_threadpool(state.gate.try_connect)
+        app.state.ledger = state
+        try:
+            yield
+        finally:
+            await run_in_threadpool(state.close)
+
+    app = FastAPI(
+        title="CreditAnchor",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+    )
+    app.state.retry_after = limits.retry_after_seconds
+    errors.install(app)
+    for module in (health, batches, proofs, verify, submissions):
+        app.include_router(module.router)
+    app.add_middleware(BodyLimits, max_bytes=limits.max_body_bytes, max_depth=limits.max_json_depth)
+    app.add_middleware(AccessLog)  # outermost: it logs refused bodies too
+    return app

@@ -1,0 +1,120 @@
+"""What the app holds while it runs: the store, and the chain behind one lock.
+
+Store reads need no chain, so the store opens on its own and keeps serving when
+the chain is down. The chain (embedded or JSON-RPC) is connected on first use
+and re-tried on later use after a failure; every use holds :attr:`ChainGate.lock`
+because the embedded chain is one in-process EVM, not safe for concurrent writers.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
+
+from api.config import ApiSettings
+from ledger.anchoring.outbox import Outbox
+from ledger.anchoring.service import Ledger
+from ledger.anchoring.submit import Submitter
+from ledger.chain import Deployment, check_deployment, open_chain
+from ledger.chain.registry import AnchorRegistryClient
+from ledger.config import Settings
+from ledger.errors import LedgerError, UnavailableError
+from ledger.store import Store
+
+log = logging.getLogger("api.state")
+HOLDER = "ledger serve"
+#: How long a readiness probe waits for a chain busy with a submission.
+PROBE_WAIT_SECONDS = 1.0
+
+
+class ChainGate:
+    """The chain side of the ledger, connected lazily and used under one lock."""
+
+    def __init__(self, settings: Settings, store: Store) -> None:
+        self.settings = settings
+        self.store = store
+        self.lock = threading.Lock()
+        self._ledger: Ledger | None = None
+        self._submitter: Submitter | None = None
+
+    def _connect(self) -> Ledger:
+        if self._ledger is None:
+            deployment = Deployment.load(self.settings.deployment_file)
+            chain = open_chain(self.settings, holder=HOLDER)
+            try:
+                check_deployment(chain, deployment)
+            except BaseException:
+                chain.close()
+                raise
+            registry = AnchorRegistryClient.from_deployment(chain, deployment)
+            outbox = Outbox(self.store, registry, deployment.deployment_block)
+            self._ledger = Ledger(self.settings, chain, self.store, deployment, registry, outbox)
+        return self._ledger
+
+    def try_connect(self) -> None:
+        """Connect now if possible; a failure is logged and retried on next use."""
+        with self.lock:
+            try:
+                self._connect()
+            except LedgerError as exc:
+                log.warning("chain not connected yet: %s", exc.code)
+
+    @contextmanager
+    def hold(self) -> Iterator[Ledger]:
+        """The connected ledger, under the chain lock."""
+        with self.lock:
+            yield self._connect()
+
+    @contextmanager
+    def submitter(self) -> Iterator[Submitter]:
+        """The one submitter (default policy), under the chain lock."""
+        with self.hold() as ledger:
+            if self._submitter is None:
+                self._submitter = ledger.submitter()
+            yield self._submitter
+
+    def probe(self) -> int | None:
+        """The chain's block number; None when a submission holds the chain (it is alive)."""
+        if not self.lock.acquire(timeout=PROBE_WAIT_SECONDS):
+            return None
+        try:
+            return self._connect().chain.block_number()
+        finally:
+            self.lock.release()
+
+    def close(self) -> None:
+        with self.lock:
+            if self._ledger is not None:
+                self._ledger.chain.close()
+                self._ledger = None
+                self._submitter = None
+
+
+@dataclass
+class AppState:
+    """Everything a request handler may reach."""
+
+    settings: Settings
+    limits: ApiSettings
+    store: Store
+    gate: ChainGate = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.gate = ChainGate(self.settings, self.store)
+
+    def check_store(self) -> None:
+        try:
+            with self.store.session() as s:
+                s.execute(text("SELECT 1"))
+        except SQLAlchemyError:
+            raise UnavailableError("the store does not answer") from None
+
+    def close(self) -> None:
+        self.gate.close()
+        self.store.close()

@@ -1,0 +1,88 @@
+"""One deployed data dir and one running app per test module, with a key per role."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from api.app import create_app
+from api.config import ApiSettings
+from ledger.chain import Chain, deploy
+from ledger.config import Settings
+from ledger.records.generate import synthetic_rows
+from ledger.store import Leaf, Store
+from ledger.store.apikeys import create_key, revoke_key
+
+#: Small enough that a 413 test stays cheap, large enough for 10001 leaf hashes.
+MAX_BODY = 1024 * 1024
+ROWS = 8
+
+
+@dataclass
+class Api:
+    client: TestClient
+    settings: Settings
+    keys: dict[str, str]
+    institution: str
+    submitted: dict[str, Any] = field(default_factory=dict)
+
+    def headers(self, who: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.keys[who]}"} if who in self.keys else {}
+
+    def stored_records(self) -> list[dict[str, Any]]:
+        store = Store.open(self.settings.data_dir)
+        try:
+            with store.session() as s:
+                rows = s.scalars(select(Leaf.canonical).order_by(Leaf.batch_id, Leaf.leaf_index))
+                return [json.loads(c) for c in rows]
+        finally:
+            store.close()
+
+
+def raw_rows(n: int, seed: int) -> list[dict[str, Any]]:
+    return list(synthetic_rows(n, seed=seed))
+
+
+def _keys(settings: Settings, institution: str) -> dict[str, str]:
+    store = Store.open(settings.data_dir)
+    try:
+        keys = {
+            "operator": create_key(store, "ops", "operator")[1],
+            "auditor": create_key(store, "regulator", "auditor")[1],
+            "partner": create_key(store, "bank-a", "partner", institution=institution)[1],
+            "other_partner": create_key(store, "bank-b", "partner", institution="NOBODY")[1],
+            "revoked": create_key(store, "gone", "auditor")[1],
+        }
+        revoke_key(store, "gone")
+        keys["bad"] = "ca_" + "A" * 43
+        return keys
+    finally:
+        store.close()
+
+
+@pytest.fixture(scope="module")
+def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
+    data_dir = tmp_path_factory.mktemp("api") / "data"
+    data_dir.mkdir(mode=0o700)
+    with Chain.embedded(data_dir, holder="pytest") as chain:
+        deploy(chain, data_dir)
+    settings = Settings(data_dir=Path(data_dir), rpc_url=None, db_url=None, batch_size=5)
+    rows = raw_rows(ROWS, seed=41)
+    institution = str(rows[0]["reporter_org_code"])
+    keys = _keys(settings, institution)
+    app = create_app(settings, limits=ApiSettings(max_body_bytes=MAX_BODY))
+    with TestClient(app) as client:
+        result = Api(client, settings, keys, institution)
+        answer = client.post(
+            "/v1/submissions", json={"records": rows}, headers=result.headers("operator")
+        )
+        assert answer.status_code == 200, answer.text
+        result.submitted = answer.json()
+        yield result

@@ -1,0 +1,41 @@
+"""The OpenAPI document: the fixed paths, an example per endpoint, problem+json errors."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.api.conftest import Api
+
+FIXED = {
+    ("get", "/healthz"),
+    ("get", "/readyz"),
+    ("get", "/v1/batches/{batch_id}"),
+    ("get", "/v1/proofs/{leaf_hash}"),
+    ("post", "/v1/verify"),
+    ("post", "/v1/submissions"),
+}
+
+
+def _schema(spec: dict[str, Any], ref_or_schema: dict[str, Any]) -> dict[str, Any]:
+    ref = ref_or_schema.get("$ref")
+    if ref is None:
+        return ref_or_schema
+    schema: dict[str, Any] = spec["components"]["schemas"][ref.rsplit("/", 1)[1]]
+    return schema
+
+
+def test_openapi_serves_every_fixed_path_with_examples(api: Api) -> None:
+    spec = api.client.get("/openapi.json").json()
+    operations = {(m, p): op for p, ops in spec["paths"].items() for m, op in ops.items()}
+    assert operations.keys() >= FIXED
+    for key in FIXED:
+        op = operations[key]
+        assert op["description"] or op["summary"], key
+        ok = op["responses"]["200"]["content"]["application/json"]["schema"]
+        assert _schema(spec, ok).get("examples"), key
+        for status, response in op["responses"].items():
+            if status.startswith(("4", "5")):
+                assert "application/problem+json" in response["content"], (key, status)
+        if key[1].startswith("/v1/"):
+            assert op["security"] == [{"HTTPBearer": []}]
+    assert "HTTPValidationError" not in spec["components"]["schemas"]

@@ -1,0 +1,162 @@
+"""``POST /v1/verify`` and ``GET /v1/proofs``: anchored, pending, unknown, mismatch."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from sqlalchemy import delete
+
+from ledger.chain import Chain
+from ledger.proofs import ProofBundle, canonical_bytes, leaf_hash, record_leaf_hash, verify_bundle
+from ledger.store import Batch, Leaf, Store
+from tests.api.conftest import ROWS, Api
+
+PENDING_BATCH = "0x" + "5e" * 32
+
+
+def hx(value: bytes) -> str:
+    return "0x" + value.hex()
+
+
+def post_verify(api: Api, body: dict[str, Any], who: str = "partner") -> dict[str, Any]:
+    answer = api.client.post("/v1/verify", json=body, headers=api.headers(who))
+    assert answer.status_code == 200, answer.text
+    result: dict[str, Any] = answer.json()
+    return result
+
+
+@pytest.fixture
+def pending(api: Api) -> Iterator[dict[str, Any]]:
+    """A stored batch whose anchor was never sent (as after a crash before the outbox)."""
+    record = {"record_id": "PENDING-1", "salt": hx(os.urandom(32)), "reporter_org_code": "X"}
+    canonical = canonical_bytes(record)
+    store = Store.open(api.settings.data_dir)
+    with store.session() as s, s.begin():
+        s.add(
+            Batch(
+                batch_id=PENDING_BATCH, submission_id=None, kind=1, tree_size=1,
+                root=hx(leaf_hash(canonical)), manifest="{}", manifest_hash="0x" + "00" * 32,
+                status="pending", created_at="2026-11-26T04:00:00Z",
+            )
+        )  # fmt: skip
+        s.flush()
+        s.add(
+            Leaf(
+                batch_id=PENDING_BATCH,
+                leaf_index=0,
+                record_id="PENDING-1",
+                leaf_hash=leaf_hash(canonical),
+                canonical=canonical,
+            )
+        )
+    yield record
+    with store.session() as s, s.begin():
+        s.execute(delete(Leaf).where(Leaf.batch_id == PENDING_BATCH))
+        s.execute(delete(Batch).where(Batch.batch_id == PENDING_BATCH))
+    store.close()
+
+
+def test_records_are_anchored_with_bundles_that_verify(api: Api) -> None:
+    records = api.stored_records()
+    assert len(records) == ROWS
+    result = post_verify(api, {"records": records})
+    assert result["counts"] == {"anchored": ROWS, "pending": 0, "unknown": 0, "mismatch": 0}
+    batches = {b["batch_id"]: b for b in api.submitted["batches"]}
+    for item, record in zip(result["results"], records, strict=True):
+        assert item["status"] == "anchored"
+        bundle = ProofBundle.from_json(item["bundle"])
+        verify_bundle(bundle)
+        assert bundle.record == record
+        assert item["leaf_hash"] == hx(record_leaf_hash(record))
+        assert hx(bundle.root) == batches[item["batch_id"]]["root"]
+
+
+def test_bundles_are_anchored_on_chain(api: Api) -> None:
+    records = api.stored_records()[:2]
+    result = post_verify(api, {"records": records}, who="auditor")
+    roots = {item["bundle"]["root"]: item["bundle"]["tree_size"] for item in result["results"]}
+    state = api.client.app.state.ledger  # type: ignore[attr-defined]
+    with state.gate.hold() as ledger:
+        chain: Chain = ledger.chain
+        for root, size in roots.items():
+            anchored = ledger.registry.anchor_of(bytes.fromhex(root[2:]))
+            assert anchored is not None and anchored.tree_size == size
+            assert chain.chain_id == result["results"][0]["bundle"]["anchor"]["chain_id"]
+
+
+def test_leaf_hashes_answer_without_records(api: Api) -> None:
+    records = api.stored_records()
+    hashes = [hx(record_leaf_hash(r)) for r in records[:3]] + ["0x" + "42" * 32]
+    result = post_verify(api, {"leaf_hashes": hashes})
+    assert [i["status"] for i in result["results"]] == ["anchored"] * 3 + ["unknown"]
+    for item in result["results"][:3]:
+        assert "record" not in item["bundle"]
+        verify_bundle(ProofBundle.from_json(item["bundle"]))
+    assert "bundle" not in result["results"][3]
+
+
+def test_changed_record_is_a_mismatch_naming_only_the_batch(api: Api) -> None:
+    record = api.stored_records()[0]
+    stored_salt = record["salt"]
+    changed = {**record, "salt": hx(os.urandom(32))}
+    result = post_verify(api, {"records": [changed]})
+    (item,) = result["results"]
+    assert item["status"] == "mismatch"
+    assert item["batch_id"] in {b["batch_id"] for b in api.submitted["batches"]}
+    assert "bundle" not in item
+    assert stored_salt not in json.dumps(result)
+
+
+def test_unknown_record(api: Api) -> None:
+    result = post_verify(api, {"records": [{"record_id": "NEVER-SEEN", "salt": "0x00"}, {}]})
+    assert [i["status"] for i in result["results"]] == ["unknown", "unknown"]
+
+
+def test_pending_batch(api: Api, pending: dict[str, Any]) -> None:
+    result = post_verify(api, {"records": [pending]})
+    (item,) = result["results"]
+    assert item["status"] == "pending" and item["batch_id"] == PENDING_BATCH
+    proof = api.client.get(f"/v1/proofs/{item['leaf_hash']}", headers=api.headers("auditor"))
+    assert proof.status_code == 409
+    assert proof.headers["content-type"] == "application/problem+json"
+    batch = api.client.get(f"/v1/batches/{PENDING_BATCH}", headers=api.headers("partner"))
+    assert batch.json()["status"] == "pending" and batch.json()["anchor"] is None
+
+
+def test_proof_record_only_for_own_institution(api: Api) -> None:
+    records = api.stored_records()
+    own = next(r for r in records if r["reporter_org_code"] == api.institution)
+    other = next((r for r in records if r["reporter_org_code"] != api.institution), None)
+    path = f"/v1/proofs/{hx(record_leaf_hash(own))}"
+    for who, shown in (("auditor", True), ("partner", True), ("other_partner", False)):
+        answer = api.client.get(path, headers=api.headers(who))
+        assert answer.status_code == 200, answer.text
+        bundle = answer.json()
+        assert ("record" in bundle) is shown, who
+        verify_bundle(ProofBundle.from_json(bundle))
+    if other is not None:
+        answer = api.client.get(
+            f"/v1/proofs/{hx(record_leaf_hash(other))}", headers=api.headers("partner")
+        )
+        assert "record" not in answer.json()
+
+
+def test_unknown_proof_is_404(api: Api) -> None:
+    answer = api.client.get("/v1/proofs/0x" + "99" * 32, headers=api.headers("partner"))
+    assert answer.status_code == 404
+    assert answer.json()["code"] == "not-found"
+
+
+def test_batch_shows_manifest_and_anchor(api: Api) -> None:
+    summary = api.submitted["batches"][0]
+    answer = api.client.get(f"/v1/batches/{summary['batch_id']}", headers=api.headers("operator"))
+    assert answer.status_code == 200
+    batch = answer.json()
+    assert batch["status"] == "anchored" and batch["root"] == summary["root"]
+    assert batch["manifest"]["batch_id"] == summary["batch_id"]
+    assert batch["anchor"]["tx_hash"] == summary["tx_hash"]
+    assert batch["anchor"]["block_number"] == summary["block_number"]

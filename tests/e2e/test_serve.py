@@ -1,0 +1,92 @@
+"""``ledger serve`` as an operator runs it: a real uvicorn process on a loopback port."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from ledger.records import synthetic_rows, write_csv
+from tests.conftest import free_port, ledger_cli
+
+#: uvicorn plus the chain and store open in well under this on an idle machine.
+START_TIMEOUT = 60.0
+
+
+def _env(data_dir: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LEDGER_")}
+    env["LEDGER_DATA_DIR"] = str(data_dir)
+    return env
+
+
+def _ledger(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [ledger_cli(), *args], env=_env(data_dir), capture_output=True, text=True, timeout=300
+    )
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[tuple[str, Path, dict[str, object]]]:
+    data_dir = tmp_path / "data"
+    assert _ledger(data_dir, "deploy").returncode == 0
+    portfolio = tmp_path / "p.csv"
+    write_csv(synthetic_rows(30, seed=11), portfolio)
+    submitted = _ledger(data_dir, "submit", str(portfolio), "--json")
+    assert submitted.returncode == 0, submitted.stderr
+    port = free_port()
+    log = (tmp_path / "serve.log").open("wb")
+    proc = subprocess.Popen(
+        [ledger_cli(), "serve", "--port", str(port)], env=_env(data_dir), stdout=log, stderr=log
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + START_TIMEOUT
+    while True:
+        try:
+            if httpx.get(url + "/readyz", timeout=2).status_code == 200:
+                break
+        except httpx.TransportError:
+            pass
+        assert proc.poll() is None, (tmp_path / "serve.log").read_text()
+        assert time.monotonic() < deadline, "ledger serve did not become ready"
+        time.sleep(0.2)
+    yield url, data_dir, json.loads(submitted.stdout)
+    proc.terminate()
+    proc.wait(timeout=30)
+    log.close()
+
+
+def test_a_partner_verifies_over_http_while_the_cli_is_told_to_use_the_api(
+    served: tuple[str, Path, dict[str, object]],
+) -> None:
+    url, data_dir, _report = served
+    added = _ledger(data_dir, "partner", "add", "bank-a", "--role", "partner",
+                    "--institution", "91110000100000000A", "--json")  # fmt: skip
+    assert added.returncode == 0, added.stderr
+    key = json.loads(added.stdout)["key"]
+    listed = _ledger(data_dir, "partner", "list", "--json")
+    assert key not in listed.stdout
+
+    from ledger.store import Leaf, Store
+
+    store = Store.open(data_dir)
+    with store.session() as s:
+        leaf = s.query(Leaf).first()
+        assert leaf is not None
+        leaf_hash = "0x" + leaf.leaf_hash.hex()
+    store.close()
+    headers = {"Authorization": f"Bearer {key}"}
+    answer = httpx.post(url + "/v1/verify", json={"leaf_hashes": [leaf_hash]}, headers=headers)
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["results"][0]["status"] == "anchored"
+    assert httpx.post(url + "/v1/verify", json={"leaf_hashes": [leaf_hash]}).status_code == 401
+
+    held = _ledger(data_dir, "deploy")
+    assert held.returncode == 1
+    assert "in use by ledger serve" in held.stderr
+    assert "API" in held.stderr
