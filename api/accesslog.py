@@ -39,7 +39,17 @@ class AccessLog:
         try:
             await self.app(scope, receive, record_status)
         finally:
-            log.info(json.dumps(entry(scope, status, time.perf_counter() - start)))
+            seconds = time.perf_counter() - start
+            log.info(json.dumps(entry(scope, status, seconds)))
+            metrics = getattr(scope["app"].state, "metrics", None) if "app" in scope else None
+            if metrics is not None:
+                metrics.observe(scope["method"], _route(scope), status, seconds)
+
+
+def _route(scope: Scope) -> str | None:
+    route = scope.get("route")
+    path = getattr(route, "path", None)
+    return path if isinstance(path, str) else None
 
 
 def entry(scope: Scope, status: int, seconds: float) -> dict[str, object]:

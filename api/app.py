@@ -12,6 +12,7 @@ from api import errors
 from api.accesslog import AccessLog
 from api.config import ApiSettings
 from api.limits import BodyLimits
+from api.metrics import Metrics
 from api.routers import batches, health, proofs, submissions, verify
 from api.state import AppState
 from ledger import __version__
@@ -36,6 +37,7 @@ def create_app(settings: Settings | None = None, *, limits: ApiSettings | None =
         state = AppState(settings, limits, store)
         await run_in_threadpool(state.gate.try_connect)
         app.state.ledger = state
+        app.state.metrics.watch_store(store)
         try:
             yield
         finally:
@@ -48,6 +50,7 @@ def create_app(settings: Settings | None = None, *, limits: ApiSettings | None =
         lifespan=lifespan,
     )
     app.state.retry_after = limits.retry_after_seconds
+    app.state.metrics = Metrics()
     errors.install(app)
     for module in (health, batches, proofs, verify, submissions):
         app.include_router(module.router)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from api.auth import StateDep
 from api.models import Health, Ready, problems
@@ -22,3 +23,20 @@ def readyz(state: StateDep) -> Ready:
     state.check_store()
     block = state.gate.probe()
     return Ready(chain="busy" if block is None else "ok", block_number=block)
+
+
+@router.get(
+    "/metrics",
+    response_class=Response,
+    responses={
+        200: {
+            "content": {
+                CONTENT_TYPE_LATEST: {"example": 'creditanchor_batches{status="anchored"} 3.0\n'}
+            }
+        }
+    },
+)
+def metrics(request: Request) -> Response:
+    """Prometheus metrics: requests, latency, verify outcomes, anchors, batches by status."""
+    registry = request.app.state.metrics.registry
+    return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)

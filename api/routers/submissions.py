@@ -17,7 +17,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 
 from api.auth import Operator, StateDep
 from api.models import BatchSummary, RejectionOut, SubmissionReport, SubmissionRequest, problems
@@ -59,7 +59,9 @@ def report_out(report: SubmitReport) -> SubmissionReport:
 
 
 @router.post("/submissions", responses=problems(400, 401, 403, 413, 422, 503))
-def submit(body: SubmissionRequest, state: StateDep, _key: Operator) -> SubmissionReport:
+def submit(
+    body: SubmissionRequest, state: StateDep, _key: Operator, request: Request
+) -> SubmissionReport:
     """Validate, desensitise, salt and anchor raw records; returns the submission report."""
     with state.gate.submitter() as submitter:
         path = spool(state.settings.data_dir, body.records)
@@ -67,4 +69,5 @@ def submit(body: SubmissionRequest, state: StateDep, _key: Operator) -> Submissi
             report = submitter.submit(path)
         finally:
             path.unlink(missing_ok=True)
+    request.app.state.metrics.anchors.inc(sum(not b.resumed for b in report.batches))
     return report_out(report)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import get_args
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 
 from api import verify as service
 from api.auth import Reader, StateDep
@@ -25,7 +25,7 @@ OUTCOMES: tuple[str, ...] = get_args(OutcomeName)
 @router.post(
     "/verify", response_model_exclude_none=True, responses=problems(400, 401, 403, 413, 422)
 )
-def verify(body: VerifyRequest, state: StateDep, _key: Reader) -> VerifyResponse:
+def verify(body: VerifyRequest, state: StateDep, _key: Reader, request: Request) -> VerifyResponse:
     """Per item: anchored (with its proof bundle), pending, unknown or mismatch."""
     if body.records is not None:
         hashes = service.record_hashes(body.records)
@@ -33,6 +33,8 @@ def verify(body: VerifyRequest, state: StateDep, _key: Reader) -> VerifyResponse
         hashes = [bytes.fromhex(h[2:]) for h in body.leaf_hashes or ()]
     outcomes = service.verify(state.store, hashes, body.records)
     counts: Counter[str] = Counter(o.status for o in outcomes)
+    for outcome, n in counts.items():
+        request.app.state.metrics.verify_outcomes.labels(outcome).inc(n)
     results = [
         VerifyItem(
             index=i,
