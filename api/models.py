@@ -4,12 +4,30 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictStr,
+    StringConstraints,
+    model_validator,
+)
+from typing_extensions import TypeAliasType
 
 from api.config import MAX_ITEMS
 
 HEX32_PATTERN = r"^0x[0-9a-f]{64}$"
 Hex32 = Annotated[str, StringConstraints(pattern=HEX32_PATTERN)]
+#: Integers JCS writes exactly (it serialises numbers as IEEE 754 doubles). Lax on
+#: purpose: JSON Schema counts 7382.0 as an integer, and JCS writes it as 7382.
+SafeInt = Annotated[int, Field(ge=-(2**53 - 1), le=2**53 - 1)]
+#: What RFC 8785 can hash without floats: records carry amounts as decimal strings.
+#: Pydantic's smart union keeps exact types (a string stays a string).
+JcsValue = TypeAliasType(
+    "JcsValue",
+    "StrictStr | SafeInt | StrictBool | list[JcsValue] | dict[str, JcsValue] | None",
+)
 _H = "0x" + "ab" * 32
 _ANCHOR_EXAMPLE = {
     "chain_id": 1337,
@@ -100,14 +118,33 @@ class BundleOut(BaseModel):
     anchor: Anchor
 
 
+def _exactly_one_list(schema: dict[str, Any]) -> None:
+    """Say in the schema what the validator enforces: exactly one member, a list, not null."""
+    for name, prop in schema["properties"].items():
+        options = [o for o in prop.pop("anyOf", []) if o.get("type") != "null"]
+        if options:
+            prop.update(options[0])
+        prop.pop("default", None)
+        schema["properties"][name] = prop
+    schema["oneOf"] = [{"required": ["records"]}, {"required": ["leaf_hashes"]}]
+    schema["examples"] = [{"leaf_hashes": [_H]}]
+
+
 class VerifyRequest(BaseModel):
     """Either ``records`` (desensitised, with their salts) or ``leaf_hashes``, not both."""
 
-    model_config = ConfigDict(
-        extra="forbid", json_schema_extra={"examples": [{"leaf_hashes": [_H]}]}
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_exactly_one_list)
+    records: list[dict[str, JcsValue]] | None = Field(
+        default=None, min_length=1, max_length=MAX_ITEMS
     )
-    records: list[dict[str, Any]] | None = Field(default=None, min_length=1, max_length=MAX_ITEMS)
     leaf_hashes: list[Hex32] | None = Field(default=None, min_length=1, max_length=MAX_ITEMS)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_nulls(cls, data: Any) -> Any:
+        if isinstance(data, dict) and any(data.get(k, ...) is None for k in cls.model_fields):
+            raise ValueError("records and leaf_hashes are lists; leave the other one out")
+        return data
 
     @model_validator(mode="after")
     def _one_of(self) -> VerifyRequest:

@@ -1,0 +1,56 @@
+"""``ledger.client``: a typed Python client of the CreditAnchor HTTP API, for banks.
+
+    with CreditAnchorClient("https://anchor.example", api_key) as client:
+        for result in client.verify_records(records):
+            if result.status == "anchored":
+                keep(result.bundle)  # already checked offline
+
+Every proof bundle is verified offline before it is returned; HTTP problems become
+:class:`ClientError` subclasses. Imports only httpx, the standard library and
+``ledger`` (``ledger.chain`` only inside :func:`check_on_chain`).
+"""
+
+from ledger.client.client import MAX_BODY_BYTES, MAX_ITEMS, CreditAnchorClient, check_on_chain
+from ledger.client.errors import (
+    AuthenticationError,
+    ClientError,
+    ConflictError,
+    NotFoundError,
+    PermissionDeniedError,
+    RequestInvalidError,
+    ServerError,
+    ServiceUnavailableError,
+    UnexpectedResponseError,
+)
+from ledger.client.models import (
+    BatchAnchor,
+    BatchInfo,
+    Rejection,
+    Status,
+    SubmissionReport,
+    SubmittedBatch,
+    VerifyResult,
+)
+
+__all__ = [
+    "MAX_BODY_BYTES",
+    "MAX_ITEMS",
+    "AuthenticationError",
+    "BatchAnchor",
+    "BatchInfo",
+    "ClientError",
+    "ConflictError",
+    "CreditAnchorClient",
+    "NotFoundError",
+    "PermissionDeniedError",
+    "Rejection",
+    "RequestInvalidError",
+    "ServerError",
+    "ServiceUnavailableError",
+    "Status",
+    "SubmissionReport",
+    "SubmittedBatch",
+    "UnexpectedResponseError",
+    "VerifyResult",
+    "check_on_chain",
+]
