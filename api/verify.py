@@ -15,7 +15,7 @@ from typing import Any, Final
 from sqlalchemy import select
 
 from api.models import OutcomeName
-from ledger.anchoring.bundles import attestation
+from ledger.anchoring.bundles import TREES, attestation
 from ledger.anchoring.outbox import unhex
 from ledger.errors import InputError
 from ledger.proofs import (
@@ -112,13 +112,8 @@ class _Trees:
 
     def tree(self, batch_id: str) -> MerkleTree:
         if batch_id not in self.trees:
-            with self.store.session() as s:
-                hashes = s.scalars(
-                    select(Leaf.leaf_hash)
-                    .where(Leaf.batch_id == batch_id)
-                    .order_by(Leaf.leaf_index)
-                )
-                self.trees[batch_id] = MerkleTree(list(hashes))
+            # Only asked for anchored batches: immutable, so the process-wide cache holds.
+            self.trees[batch_id] = TREES.tree(self.store, batch_id)
         return self.trees[batch_id]
 
 

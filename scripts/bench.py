@@ -211,6 +211,106 @@ def bench_batch_gas(data_dir: Path) -> dict[str, Any]:
     return result
 
 
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _wait_ready(url: str, proc: subprocess.Popen[bytes]) -> None:
+    import urllib.request
+
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, "the server exited"
+        try:
+            with urllib.request.urlopen(url, timeout=2):  # noqa: S310 - loopback
+                return
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError(f"{url} did not answer")
+
+
+def _loadgen(url: str, body: Path, seconds: float, headers: list[str]) -> dict[str, Any]:
+    script = Path(__file__).with_name("loadgen.py")
+    args = [sys.executable, str(script), url, "--connections", "50", "--seconds", str(seconds)]
+    args += ["--body", str(body)] + [f"--header={h}" for h in headers]
+    done = subprocess.run(args, check=True, capture_output=True, text=True)
+    result: dict[str, Any] = json.loads(done.stdout)
+    return result
+
+
+def bench_api(work: Path, quick: bool) -> dict[str, Any]:
+    """verify_rps / p99 against trivial_rps, and 10000-record verify throughput."""
+    data_dir = work / "api"
+    ledger = str(Path(sys.executable).with_name("ledger"))
+    env = {**os.environ, "LEDGER_DATA_DIR": str(data_dir)}
+    subprocess.run([ledger, "deploy"], env=env, check=True, capture_output=True)
+    write_csv(synthetic_rows(10_000, seed=9), work / "api.csv")
+    subprocess.run(
+        [ledger, "submit", str(work / "api.csv")], env=env, check=True, capture_output=True
+    )
+    added = subprocess.run(
+        [ledger, "partner", "add", "bench", "--role", "auditor", "--json"],
+        env=env, check=True, capture_output=True, text=True,
+    )  # fmt: skip
+    auth = [f"Authorization: Bearer {json.loads(added.stdout)['key']}"]
+    store = Store.open(data_dir)
+    with store.session() as s:
+        records = [json.loads(b) for b in s.scalars(select(Leaf.canonical).limit(10_000))]
+    store.close()
+    (work / "one.json").write_text(json.dumps({"records": records[:1]}))
+    (work / "many.json").write_text(json.dumps({"records": records}))
+    (work / "noop.json").write_text("{}")
+    seconds = 3.0 if quick else 10.0
+    port, trivial_port = _free_port(), _free_port()
+    server = subprocess.Popen([ledger, "serve", "--port", str(port)], env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    trivial = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "bench_trivial:app", "--app-dir",
+         str(Path(__file__).parent), "--port", str(trivial_port), "--no-access-log",
+         "--log-level", "warning"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        base, tbase = f"http://127.0.0.1:{port}", f"http://127.0.0.1:{trivial_port}"
+        _wait_ready(base + "/healthz", server)
+        _wait_ready(tbase + "/docs", trivial)
+        verify = _loadgen(base + "/v1/verify", work / "one.json", seconds, auth)
+        noop = _loadgen(tbase + "/noop", work / "noop.json", seconds, [])
+        batch = _batch_verify(base + "/v1/verify", work / "many.json", auth, len(records))
+    finally:
+        for proc in (server, trivial):
+            proc.terminate()
+            proc.wait(timeout=30)
+    return {
+        "verify_rps": verify["rps"],
+        "verify_p99_ms": verify["p99_ms"],
+        "verify_p50_ms": verify["p50_ms"],
+        "verify_errors": verify["errors"],
+        "trivial_rps": noop["rps"],
+        "verify_to_trivial_ratio": round(verify["rps"] / noop["rps"], 3),
+        "batch_verify_records_per_s": batch,
+    }
+
+
+def _batch_verify(url: str, body: Path, headers: list[str], items: int) -> float:
+    import urllib.request
+
+    data = body.read_bytes()
+    hdrs = {"Content-Type": "application/json"} | dict(h.split(": ", 1) for h in headers)
+    rounds = 3
+    start = time.perf_counter()
+    for _ in range(rounds):
+        req = urllib.request.Request(url, data, hdrs)  # noqa: S310 - loopback
+        with urllib.request.urlopen(req, timeout=600) as resp:  # noqa: S310 - loopback
+            answer = json.loads(resp.read())
+        assert answer["counts"]["anchored"] == items, answer["counts"]
+    return round(rounds * items / (time.perf_counter() - start))
+
+
 def run(quick: bool) -> dict[str, Any]:
     results: dict[str, Any] = {
         "generated_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
@@ -233,6 +333,8 @@ def run(quick: bool) -> dict[str, Any]:
         results.update(ingest)
         results.update(bench_baseline(data_dir, 100_000))
         results.update(bench_batch_gas(data_dir))
+    with tempfile.TemporaryDirectory(prefix="credit-anchor-api-") as tmp:
+        results.update(bench_api(Path(tmp), quick))
     return results
 
 
