@@ -150,3 +150,20 @@ def ledger_cli() -> str:
     exe = shutil.which("ledger", path=str(REPO / ".venv" / "bin")) or shutil.which("ledger")
     assert exe, "the ledger console script is not installed (make setup)"
     return exe
+
+
+def stored_records(data_dir: Path) -> list[dict[str, object]]:
+    """The desensitised records (with salts) as the store holds them, in leaf order."""
+    import json
+
+    from sqlalchemy import select
+
+    from ledger.store import Leaf, Store
+
+    store = Store.open(data_dir)
+    try:
+        with store.session() as s:
+            rows = s.scalars(select(Leaf.canonical).order_by(Leaf.batch_id, Leaf.leaf_index))
+            return [json.loads(c) for c in rows]
+    finally:
+        store.close()

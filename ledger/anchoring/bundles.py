@@ -69,7 +69,11 @@ def find_leaf(store: Store, key: str) -> Leaf:
         if leaf is None:
             leaf = s.scalar(select(Leaf).where(Leaf.record_id == key))
     if leaf is None:
-        raise NotFoundError(f"no record or leaf {key[:80]!r} in the store")
+        # The key is not echoed: a mistyped argument may be an ID number or a phone.
+        raise NotFoundError(
+            "no record or leaf with that id or hash in the store",
+            hint="pass a record id (report_id) or a leaf hash (0x + 64 hex)",
+        )
     return leaf
 
 

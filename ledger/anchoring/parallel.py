@@ -9,7 +9,6 @@ Results come back in file order, so batches are the same as a serial run's.
 
 from __future__ import annotations
 
-import io
 import multiprocessing
 import threading
 from collections.abc import Iterator
@@ -17,7 +16,7 @@ from pathlib import Path
 
 from ledger.anchoring.process import Accepted, RecordProcessor, Refused
 from ledger.privacy import Desensitiser, Keyring, Policy
-from ledger.records.readers import MAX_LINE_CHARS, _csv_rows, _is_jsonl, _jsonl_rows, _lines
+from ledger.records.readers import MAX_LINE_CHARS, bounded_lines, open_records, rows_from_text
 
 #: Rows per chunk: large enough that pickling overhead is small, small enough
 #: that the in-flight chunks stay a few MiB.
@@ -40,8 +39,7 @@ def _work(chunk: _Chunk) -> tuple[int, list[_Wire]]:
     """Process one chunk; returns its row count and compact, picklable results."""
     is_jsonl, header, text, n_lines = chunk
     assert _PROCESSOR is not None
-    handle = io.StringIO(header + text, newline="")
-    rows = _jsonl_rows(handle) if is_jsonl else _csv_rows(handle)
+    rows = rows_from_text(header + text, jsonl=is_jsonl)
     out: list[_Wire] = []
     last = 0
     for row in rows:
@@ -55,13 +53,12 @@ def _work(chunk: _Chunk) -> tuple[int, list[_Wire]]:
 
 
 def _chunks(path: Path, slots: threading.Semaphore) -> Iterator[_Chunk]:
-    handle = path.open(encoding="utf-8-sig", errors="surrogateescape", newline="")
+    handle, is_jsonl = open_records(path)
     with handle:
-        is_jsonl = _is_jsonl(path, handle)
-        header = "" if is_jsonl else next(_lines(handle), ("", True))[0]
+        header = "" if is_jsonl else next(bounded_lines(handle), ("", True))[0]
         lines: list[str] = []
         open_quote = False
-        for line, whole in _lines(handle):
+        for line, whole in bounded_lines(handle):
             # An over-long line reaches the worker as one the reader also refuses.
             lines.append(line if whole else "x" * MAX_LINE_CHARS + "\n")
             if not is_jsonl and line.count('"') % 2:

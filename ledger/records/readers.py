@@ -18,6 +18,7 @@ fields are written ``funders = ORGCODE:6000|ORGCODE2:4000`` and
 from __future__ import annotations
 
 import csv
+import io
 import json
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -52,17 +53,35 @@ class ReaderError(InputError):
 
 def read_rows(path: Path) -> Iterator[RawRow]:
     """Stream the rows of a CSV or JSONL file; bad rows are reported and skipped over."""
+    handle, jsonl = open_records(path)
+    with handle:
+        yield from _jsonl_rows(handle) if jsonl else _csv_rows(handle)
+
+
+def open_records(path: Path) -> tuple[TextIO, bool]:
+    """The file opened for reading records, and whether it is JSON Lines."""
     try:
         # surrogateescape: undecodable bytes survive as lone surrogates, so a
         # bad line is reported by number instead of ending the whole file.
         handle = path.open(encoding="utf-8-sig", errors="surrogateescape", newline="")
     except OSError as exc:
         raise ReaderError(f"cannot open {path}: {exc.strerror}") from None
-    with handle:
-        if _is_jsonl(path, handle):
-            yield from _jsonl_rows(handle)
-        else:
-            yield from _csv_rows(handle)
+    return handle, _is_jsonl(path, handle)
+
+
+def rows_from_text(text: str, *, jsonl: bool) -> Iterator[RawRow]:
+    """Rows of an in-memory piece of a file (CSV: its header line first), numbered from 1.
+
+    For processing a file in chunks of whole records: the same parsing, and the
+    same refusals, as :func:`read_rows`.
+    """
+    handle = io.StringIO(text, newline="")
+    return _jsonl_rows(handle) if jsonl else _csv_rows(handle)
+
+
+def bounded_lines(handle: TextIO) -> Iterator[tuple[str, bool]]:
+    """Lines of at most MAX_LINE_CHARS, each with a flag: False if it was cut short."""
+    return _lines(handle)
 
 
 def _is_jsonl(path: Path, handle: TextIO) -> bool:

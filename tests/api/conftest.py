@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -10,15 +9,15 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import select
 
 from api.app import create_app
 from api.config import ApiSettings
 from ledger.chain import Chain, deploy
 from ledger.config import Settings
 from ledger.records.generate import synthetic_rows
-from ledger.store import Leaf, Store
+from ledger.store import Store
 from ledger.store.apikeys import create_key, revoke_key
+from tests.conftest import stored_records
 
 #: Small enough that a 413 test stays cheap, large enough for 10001 leaf hashes.
 MAX_BODY = 1024 * 1024
@@ -37,13 +36,7 @@ class Api:
         return {"Authorization": f"Bearer {self.keys[who]}"} if who in self.keys else {}
 
     def stored_records(self) -> list[dict[str, Any]]:
-        store = Store.open(self.settings.data_dir)
-        try:
-            with store.session() as s:
-                rows = s.scalars(select(Leaf.canonical).order_by(Leaf.batch_id, Leaf.leaf_index))
-                return [json.loads(c) for c in rows]
-        finally:
-            store.close()
+        return stored_records(self.settings.data_dir)
 
 
 def raw_rows(n: int, seed: int) -> list[dict[str, Any]]:

@@ -14,12 +14,10 @@ import copy
 import dataclasses
 import hashlib
 import json
-import os
 import re
 import shutil
 import stat
-import subprocess
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -41,7 +39,8 @@ from ledger.proofs import (
 from ledger.records import RecordRejected, validate_record
 from ledger.records.generate import synthetic_rows
 from ledger.records.readers import write_csv
-from tests.conftest import AnvilNode, ledger_cli
+from tests.cli._cli import one_error_line, run, run_all
+from tests.conftest import AnvilNode
 
 SEED = 41
 ROWS = 20
@@ -50,50 +49,7 @@ LEAF = 5
 HEX = "0123456789abcdef"
 
 
-# -- running the real CLI --------------------------------------------------------------
-
-
-def _env(extra: Mapping[str, str] | None) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("LEDGER_")}
-    env.update(extra or {})
-    return env
-
-
-def run(*args: str, env: Mapping[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [ledger_cli(), *args], capture_output=True, text=True, env=_env(env), timeout=300
-    )
-
-
-def run_all(
-    commands: Sequence[Sequence[str]], env: Mapping[str, str] | None = None
-) -> list[subprocess.CompletedProcess[str]]:
-    """Run independent commands at the same time (never two on one embedded chain)."""
-    procs = [
-        subprocess.Popen(
-            [ledger_cli(), *args],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            env=_env(env),
-        )
-        for args in commands
-    ]
-    done = []
-    for proc in procs:
-        out, err = proc.communicate(timeout=300)
-        done.append(subprocess.CompletedProcess(proc.args, proc.returncode, out, err))
-    return done
-
-
-def one_error_line(done: subprocess.CompletedProcess[str]) -> str:
-    """The command failed with exactly one ``error:`` line on stderr; returns it."""
-    assert done.returncode != 0, f"expected a failure, got exit 0:\n{done.stdout}"
-    lines = done.stderr.strip().splitlines()
-    assert len(lines) == 1, f"expected one line on stderr, got:\n{done.stderr}"
-    assert lines[0].startswith("error: "), lines[0]
-    assert "Traceback" not in done.stdout + done.stderr
-    return lines[0]
+# -- output ---------------------------------------------------------------------------
 
 
 def flat(text: str) -> str:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import random
 import re
 import shutil
@@ -30,7 +29,7 @@ from ledger.records import PERSONAL_FIELDS, RecordRejected, validate_record
 from ledger.records.generate import synthetic_rows
 from ledger.records.readers import write_csv, write_jsonl
 from ledger.store import Batch, Leaf, Store
-from tests.conftest import ledger_cli
+from tests.cli._cli import one_error_line, run, run_all
 
 HEX32 = re.compile(r"0x[0-9a-f]{64}")
 #: Wide enough that rich never wraps or truncates a table cell (a value cut in two
@@ -40,52 +39,6 @@ WIDE = {"COLUMNS": "400"}
 SHOWN_REJECTIONS = 20
 
 Triple = tuple[int, str, str]
-
-
-# -- running the real CLI --------------------------------------------------------------
-
-
-def _env(extra: Mapping[str, str] | None) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("LEDGER_")}
-    env.update(extra or {})
-    return env
-
-
-def run(*args: str, env: Mapping[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [ledger_cli(), *args], capture_output=True, text=True, env=_env(env), timeout=300
-    )
-
-
-def run_all(
-    commands: Sequence[Sequence[str]], env: Mapping[str, str] | None = None
-) -> list[subprocess.CompletedProcess[str]]:
-    """Run independent commands at the same time (each on its own data dir)."""
-    procs = [
-        subprocess.Popen(
-            [ledger_cli(), *args],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            env=_env(env),
-        )
-        for args in commands
-    ]
-    done = []
-    for proc in procs:
-        out, err = proc.communicate(timeout=300)
-        done.append(subprocess.CompletedProcess(proc.args, proc.returncode, out, err))
-    return done
-
-
-def one_error_line(done: subprocess.CompletedProcess[str]) -> str:
-    """The command failed with exactly one ``error:`` line on stderr; returns it."""
-    assert done.returncode != 0, f"expected a failure, got exit 0:\n{done.stdout}"
-    lines = done.stderr.strip().splitlines()
-    assert len(lines) == 1, f"expected one line on stderr, got:\n{done.stderr}"
-    assert lines[0].startswith("error: "), lines[0]
-    assert "Traceback" not in done.stdout + done.stderr
-    return lines[0]
 
 
 # -- data dirs -----------------------------------------------------------------------

@@ -5,7 +5,6 @@ The client drives it through starlette's TestClient (an ``httpx.Client``): no se
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,7 +12,6 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import select
 
 from api.app import create_app
 from api.config import ApiSettings
@@ -21,8 +19,9 @@ from ledger.chain import Chain, deploy
 from ledger.client import CreditAnchorClient, SubmissionReport
 from ledger.config import Settings
 from ledger.records.generate import synthetic_rows
-from ledger.store import Leaf, Store
+from ledger.store import Store
 from ledger.store.apikeys import create_key
+from tests.conftest import stored_records
 
 #: Small, so that a 413 costs little; large enough for 10000 leaf hashes per request.
 MAX_BODY = 1024 * 1024
@@ -42,14 +41,7 @@ class Server:
         return CreditAnchorClient(BASE_URL, self.keys[who], http=self.http, **kwargs)
 
     def stored_records(self) -> list[dict[str, Any]]:
-        """The desensitised records (with salts) as the store holds them, in leaf order."""
-        store = Store.open(self.settings.data_dir)
-        try:
-            with store.session() as s:
-                rows = s.scalars(select(Leaf.canonical).order_by(Leaf.batch_id, Leaf.leaf_index))
-                return [json.loads(c) for c in rows]
-        finally:
-            store.close()
+        return stored_records(self.settings.data_dir)
 
 
 @pytest.fixture(scope="package")
