@@ -4,7 +4,7 @@ A benchmark, not a test: it asserts nothing. Gas figures are exact and
 repeatable; timings are quoted beside a baseline measured in the same run,
 because this machine is shared and noisy.
 
-Usage: python scripts/bench.py --json FILE [--quick]
+Usage: python scripts/bench.py --json FILE [--quick] [--only chain|ingest|api ...]
 """
 
 from __future__ import annotations
@@ -311,7 +311,11 @@ def _batch_verify(url: str, body: Path, headers: list[str], items: int) -> float
     return round(rounds * items / (time.perf_counter() - start))
 
 
-def run(quick: bool) -> dict[str, Any]:
+#: Sections ``--only`` may pick; a full run does them all, in this order.
+SECTIONS = ("chain", "ingest", "api")
+
+
+def run(quick: bool, only: frozenset[str] = frozenset(SECTIONS)) -> dict[str, Any]:
     results: dict[str, Any] = {
         "generated_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "python": platform.python_version(),
@@ -319,22 +323,25 @@ def run(quick: bool) -> dict[str, Any]:
         "cpus": os.cpu_count(),
         "chain": "embedded eth-tester (py-evm), durable",
     }
-    with tempfile.TemporaryDirectory(prefix="credit-anchor-bench-") as tmp:
-        data_dir = Path(tmp)
-        with Chain.embedded(data_dir, holder="bench") as chain:
-            gas = bench_deploy_and_anchor(chain, data_dir)
-            registry = gas.pop("registry")
-            results.update(gas)
-            results.update(bench_verify_inclusion(chain, registry))
-    results.update(bench_tree_speed(quick))
-    with tempfile.TemporaryDirectory(prefix="credit-anchor-ingest-") as tmp:
-        ingest = bench_ingest(100_000 if quick else 1_000_000, Path(tmp))
-        data_dir = ingest.pop("_data_dir")
-        results.update(ingest)
-        results.update(bench_baseline(data_dir, 100_000))
-        results.update(bench_batch_gas(data_dir))
-    with tempfile.TemporaryDirectory(prefix="credit-anchor-api-") as tmp:
-        results.update(bench_api(Path(tmp), quick))
+    if "chain" in only:
+        with tempfile.TemporaryDirectory(prefix="credit-anchor-bench-") as tmp:
+            data_dir = Path(tmp)
+            with Chain.embedded(data_dir, holder="bench") as chain:
+                gas = bench_deploy_and_anchor(chain, data_dir)
+                registry = gas.pop("registry")
+                results.update(gas)
+                results.update(bench_verify_inclusion(chain, registry))
+        results.update(bench_tree_speed(quick))
+    if "ingest" in only:
+        with tempfile.TemporaryDirectory(prefix="credit-anchor-ingest-") as tmp:
+            ingest = bench_ingest(100_000 if quick else 1_000_000, Path(tmp))
+            data_dir = ingest.pop("_data_dir")
+            results.update(ingest)
+            results.update(bench_baseline(data_dir, 100_000))
+            results.update(bench_batch_gas(data_dir))
+    if "api" in only:
+        with tempfile.TemporaryDirectory(prefix="credit-anchor-api-") as tmp:
+            results.update(bench_api(Path(tmp), quick))
     return results
 
 
@@ -342,8 +349,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", type=Path, required=True, help="where to write the results")
     parser.add_argument("--quick", action="store_true", help="smaller sizes (for a smoke run)")
+    parser.add_argument(
+        "--only",
+        action="append",
+        choices=SECTIONS,
+        help="run only this section (repeatable); default: all of them",
+    )
     args = parser.parse_args(argv)
-    results = run(args.quick)
+    results = run(args.quick, frozenset(args.only or SECTIONS))
     args.json.write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
     json.dump(results, sys.stdout, indent=2, sort_keys=True)
     sys.stdout.write("\n")
