@@ -23,6 +23,7 @@ from ledger.chain.errors import ChainError
 from ledger.errors import (
     ConfigurationError,
     ConflictError,
+    ErasedError,
     InputError,
     IntegrityError,
     LedgerError,
@@ -54,6 +55,7 @@ _STATUS: Final[Sequence[tuple[type[LedgerError], int]]] = (
     (PermissionDeniedError, 403),
     (UnavailableError, 503),
     (InputError, 422),
+    (ErasedError, 410),
     (NotFoundError, 404),
     (ConflictError, 409),
     (ConfigurationError, 503),
@@ -67,6 +69,7 @@ _TITLES: Final = {
     404: "Not found",
     405: "Method not allowed",
     409: "Conflict",
+    410: "Gone",
     413: "Content too large",
     422: "Unprocessable content",
     500: "Internal server error",

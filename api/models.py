@@ -275,6 +275,7 @@ _PROBLEM_TEXT = {
     403: "the key's role may not do this",
     404: "not found",
     409: "not anchored yet",
+    410: "erased at the borrower's request (PIPL Art. 47)",
     413: "the body is too large",
     422: "the request does not match its schema",
     503: "the chain or the store does not answer; see Retry-After",

@@ -86,7 +86,7 @@ def _record_batches(store: Store, record_ids: Sequence[str]) -> dict[str, str]:
                     Leaf.record_id.in_(unique[i : i + _CHUNK])
                 )
             )
-            found.update((r, b) for r, b in rows)
+            found.update((r, b) for r, b in rows if r is not None)
     return found
 
 

@@ -68,3 +68,13 @@ class IntegrityError(LedgerError):
     """Data does not match what was committed: a proof, a hash or an anchor disagrees."""
 
     code = "integrity"
+
+
+class ErasedError(NotFoundError):
+    """The data was erased at the borrower's request (PIPL Art. 47; HTTP 410).
+
+    Its commitments stay on chain and in the batch trees, but nothing links them
+    to anyone any more.
+    """
+
+    code = "erased"

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Path
 
 from api.auth import Reader, StateDep
 from api.models import HEX32_PATTERN, BundleOut, problems
-from ledger.anchoring.bundles import bundle_for, find_leaf
+from ledger.anchoring.bundles import bundle_for, erased, find_leaf
 from ledger.store.apikeys import KeyInfo, Role
 
 router = APIRouter(prefix="/v1/proofs", tags=["proofs"])
@@ -26,11 +26,15 @@ def may_see_record(key: KeyInfo, record: dict[str, object]) -> bool:
 
 
 @router.get(
-    "/{leaf_hash}", response_model_exclude_none=True, responses=problems(401, 403, 404, 409, 422)
+    "/{leaf_hash}",
+    response_model_exclude_none=True,
+    responses=problems(401, 403, 404, 409, 410, 422),
 )
 def get_proof(leaf_hash: LeafHash, state: StateDep, key: Reader) -> BundleOut:
     """The proof bundle of an anchored leaf (the record only for its own institution)."""
     leaf = find_leaf(state.store, leaf_hash)
+    if leaf.canonical is None:
+        raise erased(leaf)
     with_record = may_see_record(key, json.loads(leaf.canonical))
     bundle = bundle_for(state.store, leaf_hash, with_record=with_record)
     return BundleOut.model_validate(bundle.to_json())

@@ -11,7 +11,7 @@ from datetime import datetime
 from sqlalchemy import select
 
 from ledger.anchoring.outbox import unhex
-from ledger.errors import ConflictError, NotFoundError
+from ledger.errors import ConflictError, ErasedError, NotFoundError
 from ledger.proofs import AnchorAttestation, MerkleTree, ProofBundle, make_bundle
 from ledger.store import Batch, Leaf, Store
 
@@ -87,8 +87,10 @@ def bundle_for(store: Store, key: str, *, with_record: bool = True) -> ProofBund
             f"batch {batch.batch_id} is not anchored yet",
             hint="run `ledger submit` again to resume its anchor",
         )
+    if with_record and leaf.canonical is None:
+        raise erased(leaf)
     tree = TREES.tree(store, batch.batch_id)
-    record = json.loads(leaf.canonical) if with_record else None
+    record = json.loads(leaf.canonical) if with_record and leaf.canonical else None
     return make_bundle(
         record,
         leaf.leaf_index,
@@ -96,6 +98,14 @@ def bundle_for(store: Store, key: str, *, with_record: bool = True) -> ProofBund
         unhex(batch.batch_id),
         attestation(batch),
         leaf_hash=leaf.leaf_hash,
+    )
+
+
+def erased(leaf: Leaf) -> ErasedError:
+    """The error for a leaf whose record (and salt) were erased."""
+    return ErasedError(
+        f"the record of this leaf was erased at the borrower's request; its hash stays "
+        f"in batch {leaf.batch_id}, linked to no one",
     )
 
 

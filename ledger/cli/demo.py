@@ -104,7 +104,7 @@ def _some_leaf(ledger: Ledger, batch_id: str) -> str:
     with ledger.store.session() as s:
         leaf = s.scalar(select(Leaf).where(Leaf.batch_id == batch_id, Leaf.leaf_index == 17))
         leaf = leaf or s.scalar(select(Leaf).where(Leaf.batch_id == batch_id))
-    assert leaf is not None
+    assert leaf is not None and leaf.record_id is not None
     return leaf.record_id
 
 

@@ -2,6 +2,15 @@
 
 from ledger.store.apikeys import ApiKey as ApiKey  # registers the api_keys table on Base
 from ledger.store.db import Store
-from ledger.store.models import Batch, Leaf, Rejection, Submission
+from ledger.store.models import Batch, Consent, Erasure, Inquiry, Leaf, Rejection, Submission
 
-__all__ = ["Batch", "Leaf", "Rejection", "Store", "Submission"]
+__all__ = [
+    "Batch",
+    "Consent",
+    "Erasure",
+    "Inquiry",
+    "Leaf",
+    "Rejection",
+    "Store",
+    "Submission",
+]

@@ -83,12 +83,85 @@ class Leaf(Base):
 
     batch_id: Mapped[str] = mapped_column(ForeignKey("batches.batch_id"), primary_key=True)
     leaf_index: Mapped[int] = mapped_column(Integer, primary_key=True)
-    record_id: Mapped[str] = mapped_column(String(64))
+    #: The record's id (an inquiry's id for inquiry-log leaves); None once erased.
+    record_id: Mapped[str | None] = mapped_column(String(64))
+    #: Kept after erasure: the batch's tree, and so every other leaf's proof, needs it.
     leaf_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
-    #: RFC 8785 bytes of the desensitised record, salt included (what the leaf hashes).
-    canonical: Mapped[bytes] = mapped_column(LargeBinary)
+    #: RFC 8785 bytes of the desensitised record, salt included (what the leaf hashes);
+    #: None once erased (PIPL Art. 47): without record and salt the hash links to no one.
+    canonical: Mapped[bytes | None] = mapped_column(LargeBinary)
 
     __table_args__ = (
         Index("ix_leaves_leaf_hash", "leaf_hash", unique=True),
         Index("ix_leaves_record_id", "record_id"),
     )
+
+
+class Consent(Base):
+    """A borrower's consent receipt, its on-chain commitment and its withdrawal.
+
+    ``receipt`` is the RFC 8785 form of the receipt; ``commitment`` its SHA-256 as
+    recorded on chain. The subject appears only as a keyed pseudonym, and not even
+    that once erased (receipt and pseudonym are then None; the chain keeps only the
+    unlinkable commitment).
+    """
+
+    __tablename__ = "consents"
+
+    consent_id: Mapped[str] = mapped_column(String(66), primary_key=True)
+    subject_pseudonym: Mapped[str | None] = mapped_column(String(66), index=True)
+    receipt: Mapped[bytes | None] = mapped_column(LargeBinary)
+    commitment: Mapped[str] = mapped_column(String(66))
+    #: Seconds since the epoch, as on chain; ``valid_until`` 0 means open-ended.
+    valid_from: Mapped[int] = mapped_column(BigInteger)
+    valid_until: Mapped[int] = mapped_column(BigInteger)
+    supersedes: Mapped[str | None] = mapped_column(String(66))
+    superseded_by: Mapped[str | None] = mapped_column(String(66))
+    created_at: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(16), index=True)  # pending | recorded
+    chain_id: Mapped[int | None] = mapped_column(BigInteger)
+    registry_address: Mapped[str | None] = mapped_column("registry", String(42))
+    tx_hash: Mapped[str | None] = mapped_column(String(66))
+    block_number: Mapped[int | None] = mapped_column(BigInteger)
+    #: Withdrawal: the first second it no longer holds, then its own outbox state.
+    revoked_at: Mapped[int | None] = mapped_column(BigInteger)
+    revoke_status: Mapped[str | None] = mapped_column(String(16), index=True)
+    revoke_tx_hash: Mapped[str | None] = mapped_column(String(66))
+    revoke_block_number: Mapped[int | None] = mapped_column(BigInteger)
+    erased_at: Mapped[str | None] = mapped_column(String(32))
+
+
+class Inquiry(Base):
+    """One consent check by a partner, granted or refused; sealed later into a kind-2 batch."""
+
+    __tablename__ = "inquiries"
+
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    inquiry_id: Mapped[str] = mapped_column(String(66), unique=True)
+    institution: Mapped[str] = mapped_column(String(32), index=True)
+    requested_by: Mapped[str] = mapped_column(String(64))
+    #: None once the subject is erased.
+    subject_pseudonym: Mapped[str | None] = mapped_column(String(66))
+    purpose: Mapped[str] = mapped_column(String(32))
+    consent_id: Mapped[str | None] = mapped_column(String(66))
+    result: Mapped[str] = mapped_column(String(16))  # granted | refused
+    reason: Mapped[str] = mapped_column(String(32))
+    #: The instant the consent was checked for (ISO 8601 UTC).
+    checked_at: Mapped[str] = mapped_column(String(32))
+    batch_id: Mapped[str | None] = mapped_column(ForeignKey("batches.batch_id"), index=True)
+    leaf_index: Mapped[int | None] = mapped_column(Integer)
+
+
+class Erasure(Base):
+    """What an erasure did, kept without any personal data or pseudonym."""
+
+    __tablename__ = "erasures"
+
+    erasure_id: Mapped[str] = mapped_column(String(66), primary_key=True)
+    erased_at: Mapped[str] = mapped_column(String(32))
+    requested_by: Mapped[str] = mapped_column(String(64))
+    records: Mapped[int] = mapped_column(Integer)
+    consents: Mapped[int] = mapped_column(Integer)
+    inquiries: Mapped[int] = mapped_column(Integer)
+    #: JSON list of the batch ids whose leaves were erased (the trees stay intact).
+    batches: Mapped[str] = mapped_column(Text)
