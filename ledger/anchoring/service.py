@@ -12,8 +12,10 @@ from ledger.anchoring.parallel import parallel_results
 from ledger.anchoring.process import RecordProcessor
 from ledger.anchoring.submit import Submitter
 from ledger.chain import Chain, Deployment, check_deployment, open_chain
-from ledger.chain.registry import AnchorRegistryClient
+from ledger.chain.registry import AnchorRegistryClient, ConsentRegistryClient
 from ledger.config import Settings
+from ledger.consent.inquiries import SEAL_SIZE, InquiryLog
+from ledger.consent.service import ConsentService
 from ledger.privacy import Desensitiser, Keyring, Policy
 from ledger.store import Store
 
@@ -73,6 +75,38 @@ class Ledger:
             progress=progress,
             source=source,
         )
+
+    def consents(self) -> ConsentService:
+        """Consents and checks, with the default policy's subject pseudonym key."""
+        policy = Policy.load(None)
+        keyring = Keyring.load_or_create(self.settings.data_dir, sorted(policy.key_names))
+        desensitiser = Desensitiser(policy, keyring)
+        registry = ConsentRegistryClient.from_deployment(self.chain, self.deployment)
+        log = InquiryLog(
+            self.store,
+            submitter=self.chain.address.lower(),
+            key_ids={"subject": desensitiser.key_ids.get("subject", "")},
+        )
+        return ConsentService(
+            self.store,
+            registry,
+            desensitiser,
+            log,
+            from_block=self.deployment.deployment_block,
+        )
+
+    def anchor_inquiries(self, *, force: bool = False, size: int = SEAL_SIZE) -> list[str]:
+        """Seal the inquiry log when due (or ``force``) and anchor every pending batch."""
+        log = self.consents().inquiries
+        sealed = []
+        while (force and log.unsealed()[0]) or log.due(size=size):
+            batch_id = log.seal()
+            if batch_id is None:
+                break
+            sealed.append(batch_id)
+        for _ in self.outbox.drain():
+            pass
+        return sealed
 
     def close(self) -> None:
         self.store.close()

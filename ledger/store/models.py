@@ -148,6 +148,8 @@ class Inquiry(Base):
     reason: Mapped[str] = mapped_column(String(32))
     #: The instant the consent was checked for (ISO 8601 UTC).
     checked_at: Mapped[str] = mapped_column(String(32))
+    #: When the check was made and logged (ISO 8601 UTC); sealing goes by this.
+    logged_at: Mapped[str] = mapped_column(String(32))
     batch_id: Mapped[str | None] = mapped_column(ForeignKey("batches.batch_id"), index=True)
     leaf_index: Mapped[int | None] = mapped_column(Integer)
 

@@ -1,0 +1,261 @@
+"""The inquiry log: every consent check, granted or refused, anchored in kind-2 batches.
+
+An inquiry is committed to the store before its answer leaves (so a check that
+was answered is never lost); :meth:`InquiryLog.seal` later turns the unsealed
+ones, oldest first, into a batch (one store transaction: batch, leaves, and the
+inquiries' batch ids), and the anchor :class:`~ledger.anchoring.outbox.Outbox`
+anchors it exactly once, like a credit-data batch. Each leaf is the RFC 8785
+form of::
+
+    {"format": "credit-anchor/inquiry/v1", "inquiry_id": "0x..", "institution": "BANK-A",
+     "subject_pseudonym": "0x.." | null, "purpose": "LOAN_APPROVAL",
+     "consent_id": "0x.." | null, "result": "granted" | "refused", "reason": "valid",
+     "checked_at": "..Z", "salt": "0x.."}
+
+The salt keeps an anchored root from confirming a guessed inquiry.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Final
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from ledger.anchoring.manifest import build_manifest, manifest_hash
+from ledger.anchoring.outbox import hx
+from ledger.chain.registry import BatchKind
+from ledger.proofs import MerkleTree, canonical_bytes
+from ledger.store import Batch, Inquiry, Leaf, Store
+
+INQUIRY_FORMAT: Final = "credit-anchor/inquiry/v1"
+INQUIRY_SCHEMA: Final = "credit-anchor-inquiry/1"
+#: Default sealing thresholds: whichever comes first.
+SEAL_SIZE: Final = 1000
+SEAL_SECONDS: Final = 60.0
+#: One batch never holds more than this many inquiries.
+MAX_BATCH: Final = 10_000
+
+
+def now_utc() -> datetime:
+    return datetime.now(UTC).replace(microsecond=0)
+
+
+def iso(value: datetime) -> str:
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass(frozen=True, slots=True)
+class InquiryEntry:
+    """One inquiry as the API and CLI show it."""
+
+    inquiry_id: str
+    institution: str
+    requested_by: str
+    subject_pseudonym: str | None
+    purpose: str
+    consent_id: str | None
+    result: str
+    reason: str
+    checked_at: str
+    batch_id: str | None
+    leaf_index: int | None
+
+    @classmethod
+    def of(cls, row: Inquiry) -> InquiryEntry:
+        return cls(
+            row.inquiry_id,
+            row.institution,
+            row.requested_by,
+            row.subject_pseudonym,
+            row.purpose,
+            row.consent_id,
+            row.result,
+            row.reason,
+            row.checked_at,
+            row.batch_id,
+            row.leaf_index,
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "inquiry_id": self.inquiry_id,
+            "institution": self.institution,
+            "requested_by": self.requested_by,
+            "subject_pseudonym": self.subject_pseudonym,
+            "purpose": self.purpose,
+            "consent_id": self.consent_id,
+            "result": self.result,
+            "reason": self.reason,
+            "checked_at": self.checked_at,
+            "batch_id": self.batch_id,
+            "leaf_index": self.leaf_index,
+        }
+
+
+def inquiry_record(row: Inquiry, salt: bytes) -> dict[str, Any]:
+    """The leaf record of one inquiry (what its leaf hash commits to)."""
+    return {
+        "format": INQUIRY_FORMAT,
+        "inquiry_id": row.inquiry_id,
+        "institution": row.institution,
+        "subject_pseudonym": row.subject_pseudonym,
+        "purpose": row.purpose,
+        "consent_id": row.consent_id,
+        "result": row.result,
+        "reason": row.reason,
+        "checked_at": row.checked_at,
+        "salt": "0x" + salt.hex(),
+    }
+
+
+class InquiryLog:
+    """Writes, seals and lists inquiries in one store."""
+
+    def __init__(self, store: Store, *, submitter: str, key_ids: dict[str, str]) -> None:
+        self.store = store
+        self.submitter = submitter
+        self.key_ids = key_ids
+
+    def new(
+        self,
+        *,
+        institution: str,
+        requested_by: str,
+        subject_pseudonym: str,
+        purpose: str,
+        consent_id: str | None,
+        result: str,
+        reason: str,
+        checked_at: datetime,
+    ) -> Inquiry:
+        """An inquiry row (not yet added to any session)."""
+        return Inquiry(
+            inquiry_id="0x" + os.urandom(32).hex(),
+            institution=institution,
+            requested_by=requested_by[:64],
+            subject_pseudonym=subject_pseudonym,
+            purpose=purpose,
+            consent_id=consent_id,
+            result=result,
+            reason=reason,
+            checked_at=iso(checked_at),
+            logged_at=iso(now_utc()),
+        )
+
+    def unsealed(self) -> tuple[int, str | None]:
+        """How many inquiries wait for a batch, and when the oldest was logged."""
+        with self.store.session() as s:
+            count, oldest = s.execute(
+                select(func.count(Inquiry.seq), func.min(Inquiry.logged_at)).where(
+                    Inquiry.batch_id.is_(None)
+                )
+            ).one()
+        return int(count), oldest
+
+    def due(
+        self, *, now: datetime | None = None, size: int = SEAL_SIZE, seconds: float = SEAL_SECONDS
+    ) -> bool:
+        """Whether unsealed inquiries reached ``size`` or the oldest is ``seconds`` old."""
+        count, oldest = self.unsealed()
+        if count == 0:
+            return False
+        if count >= size:
+            return True
+        assert oldest is not None
+        started = datetime.fromisoformat(oldest.replace("Z", "+00:00"))
+        return (now or now_utc()) - started >= timedelta(seconds=seconds)
+
+    def seal(self, *, limit: int = MAX_BATCH) -> str | None:
+        """Put the oldest unsealed inquiries (up to ``limit``) into a pending batch."""
+        with self.store.session() as s, s.begin():
+            rows = list(
+                s.scalars(
+                    select(Inquiry)
+                    .where(Inquiry.batch_id.is_(None))
+                    .order_by(Inquiry.seq)
+                    .limit(limit)
+                    .with_for_update()
+                )
+            )
+            if not rows:
+                return None
+            batch_id = hx(os.urandom(32))
+            leaves = []
+            for index, row in enumerate(rows):
+                data = canonical_bytes(inquiry_record(row, os.urandom(32)))
+                leaves.append((index, row, data, hashlib.sha256(b"\x00" + data).digest()))
+            tree = MerkleTree([leaf_hash for *_, leaf_hash in leaves])
+            created = iso(now_utc())
+            manifest = build_manifest(
+                batch_id=batch_id,
+                kind=int(BatchKind.INQUIRY_LOG),
+                submitter=self.submitter,
+                schema=INQUIRY_SCHEMA,
+                policy="none",
+                key_ids=self.key_ids,
+                tree_size=tree.size,
+                root=hx(tree.root),
+                created_at=created,
+            )
+            s.add(
+                Batch(
+                    batch_id=batch_id,
+                    submission_id=None,
+                    kind=int(BatchKind.INQUIRY_LOG),
+                    tree_size=tree.size,
+                    root=hx(tree.root),
+                    manifest=canonical_bytes(manifest).decode(),
+                    manifest_hash=hx(manifest_hash(manifest)),
+                    first_row=rows[0].seq,
+                    last_row=rows[-1].seq,
+                    status="pending",
+                    created_at=created,
+                )
+            )
+            s.flush()
+            s.add_all(
+                Leaf(
+                    batch_id=batch_id,
+                    leaf_index=index,
+                    record_id=row.inquiry_id,
+                    leaf_hash=leaf_hash,
+                    canonical=data,
+                )
+                for index, row, data, leaf_hash in leaves
+            )
+            for index, row, *_ in leaves:
+                row.batch_id, row.leaf_index = batch_id, index
+            return batch_id
+
+    def entries(
+        self,
+        *,
+        institution: str | None = None,
+        after: int = 0,
+        limit: int = 100,
+    ) -> tuple[list[InquiryEntry], int | None]:
+        """Inquiries in order after cursor ``after``, and the next cursor (None at the end)."""
+        query = select(Inquiry).where(Inquiry.seq > after).order_by(Inquiry.seq).limit(limit + 1)
+        if institution is not None:
+            query = query.where(Inquiry.institution == institution)
+        with self.store.session() as s:
+            rows = list(s.scalars(query))
+        more = len(rows) > limit
+        rows = rows[:limit]
+        return [InquiryEntry.of(r) for r in rows], rows[-1].seq if more else None
+
+
+def forget_subject(s: Session, pseudonym: str) -> tuple[int, list[tuple[str, int]]]:
+    """Unlink a subject's inquiries (erasure): how many, and the sealed leaves to erase."""
+    rows = s.execute(
+        select(Inquiry.batch_id, Inquiry.leaf_index).where(Inquiry.subject_pseudonym == pseudonym)
+    ).all()
+    s.execute(
+        update(Inquiry).where(Inquiry.subject_pseudonym == pseudonym).values(subject_pseudonym=None)
+    )
+    return len(rows), [(b, i) for b, i in rows if b is not None and i is not None]

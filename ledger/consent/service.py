@@ -1,0 +1,520 @@
+"""Recording, withdrawing and checking consents against the store and the ConsentRegistry.
+
+Durability follows the anchor outbox: a consent (or a withdrawal) is committed
+to the store as ``pending`` before its transaction is sent, and :meth:`flush`
+sends whatever is pending. The registry ignores an identical re-record, so a
+flush after a crash at any point records each consent exactly once.
+
+A check (:meth:`ConsentService.check`) is granted only when a consent
+
+* exists for this subject (by keyed pseudonym), names this institution as a
+  recipient and this purpose,
+* has a receipt whose SHA-256 still equals the commitment in the store *and*
+  on chain, with the same validity window on chain,
+* is recorded on chain, and at the checked instant ``t``:
+  ``valid_from <= t``, ``t < valid_until`` (when set), and ``t < revoked_at``
+  (when withdrawn, on chain or by a withdrawal still pending).
+
+Every check, granted or refused, is written to the inquiry log in the same
+store transaction that answers it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Final
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ledger.chain.errors import ConsentAlreadyRecorded
+from ledger.chain.registry import ConsentRecord, ConsentRegistryClient
+from ledger.consent.inquiries import InquiryLog, iso, now_utc
+from ledger.consent.receipt import (
+    PURPOSES,
+    ConsentGrant,
+    Subject,
+    build_receipt,
+    commitment,
+    new_id,
+    receipt_bytes,
+    seconds,
+    window,
+)
+from ledger.errors import ConflictError, InputError, NotFoundError, UnavailableError
+from ledger.logs import event as log_event
+from ledger.privacy import Desensitiser
+from ledger.store import Consent, Store
+
+log = logging.getLogger(__name__)
+
+#: Consents recorded per ``recordConsents`` transaction.
+RECORD_BATCH: Final = 200
+#: Refusal reasons, most telling first: the one a refused check reports.
+REASONS: Final = (
+    "receipt_mismatch",
+    "revoked",
+    "superseded",
+    "expired",
+    "not_yet_valid",
+    "not_on_chain",
+    "purpose_not_covered",
+    "no_consent",
+)
+GRANTED: Final = "valid"
+
+
+def unhex(value: str) -> bytes:
+    return bytes.fromhex(value.removeprefix("0x"))
+
+
+@dataclass(frozen=True)
+class OnChainEvidence:
+    chain_id: int | None
+    registry: str | None
+    tx_hash: str | None
+    block_number: int | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "chain_id": self.chain_id,
+            "registry": self.registry,
+            "tx_hash": self.tx_hash,
+            "block_number": self.block_number,
+        }
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """The answer to one consent check; never carries the subject's identity."""
+
+    granted: bool
+    reason: str
+    inquiry_id: str
+    checked_at: str
+    purpose: str
+    institution: str
+    consent_id: str | None = None
+    valid_from: str | None = None
+    valid_until: str | None = None
+    revoked_at: str | None = None
+    evidence: OnChainEvidence | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "granted": self.granted,
+            "reason": self.reason,
+            "inquiry_id": self.inquiry_id,
+            "checked_at": self.checked_at,
+            "purpose": self.purpose,
+            "institution": self.institution,
+            "consent_id": self.consent_id,
+            "valid_from": self.valid_from,
+            "valid_until": self.valid_until,
+            "revoked_at": self.revoked_at,
+            "on_chain": None if self.evidence is None else self.evidence.to_json(),
+        }
+
+
+@dataclass
+class FlushReport:
+    recorded: list[str] = field(default_factory=list)
+    revoked: list[str] = field(default_factory=list)
+
+
+def _iso_seconds(value: int | None) -> str | None:
+    return None if not value else iso(datetime.fromtimestamp(value, UTC))
+
+
+def consent_json(row: Consent, on_chain: ConsentRecord | None = None) -> dict[str, Any]:
+    """A consent as the API and CLI show it: the receipt (it holds only a pseudonym) and state."""
+    data: dict[str, Any] = {
+        "consent_id": row.consent_id,
+        "commitment": row.commitment,
+        "status": "erased" if row.erased_at else row.status,
+        "valid_from": _iso_seconds(row.valid_from),
+        "valid_until": _iso_seconds(row.valid_until),
+        "revoked_at": _iso_seconds(row.revoked_at),
+        "revocation_status": row.revoke_status,
+        "supersedes": row.supersedes,
+        "superseded_by": row.superseded_by,
+        "erased_at": row.erased_at,
+        "receipt": None if row.receipt is None else json.loads(row.receipt),
+        "on_chain": OnChainEvidence(
+            row.chain_id, row.registry_address, row.tx_hash, row.block_number
+        ).to_json(),
+        "revocation_on_chain": None
+        if row.revoke_tx_hash is None
+        else {"tx_hash": row.revoke_tx_hash, "block_number": row.revoke_block_number},
+    }
+    if on_chain is not None:
+        data["chain_status"] = {
+            "commitment": "0x" + on_chain.commitment.hex(),
+            "valid_from": _iso_seconds(on_chain.valid_from),
+            "valid_until": _iso_seconds(on_chain.valid_until),
+            "revoked_at": _iso_seconds(on_chain.revoked_at),
+            "recorded_block": on_chain.recorded_block,
+        }
+    return data
+
+
+class ConsentService:
+    """Consents of one store, recorded through one ConsentRegistry (None: store only)."""
+
+    def __init__(
+        self,
+        store: Store,
+        registry: ConsentRegistryClient | None,
+        desensitiser: Desensitiser,
+        inquiries: InquiryLog,
+        *,
+        from_block: int = 0,
+        clock: Callable[[], datetime] = now_utc,
+    ) -> None:
+        self.store = store
+        self.registry = registry
+        self.desensitiser = desensitiser
+        self.inquiries = inquiries
+        self.from_block = from_block
+        self.clock = clock
+        self.key_id = desensitiser.key_ids.get("subject", "")
+
+    # -- identity -------------------------------------------------------------------
+
+    def pseudonym(self, subject: Subject) -> str:
+        return self.desensitiser.pseudonym("subject_pseudonym", subject.as_record())
+
+    def _registry(self) -> ConsentRegistryClient:
+        if self.registry is None:
+            raise UnavailableError("this needs the chain, which is not connected")
+        return self.registry
+
+    # -- recording ------------------------------------------------------------------
+
+    def grant(self, grants: Sequence[ConsentGrant]) -> list[Consent]:
+        """Store the receipts of ``grants`` (pending), then record them on chain."""
+        if not grants:
+            raise InputError("no consent to record")
+        now = self.clock()
+        rows: list[Consent] = []
+        with self.store.session() as s, s.begin():
+            for grant in grants:
+                pseudonym = self.pseudonym(grant.subject)
+                consent_id = new_id()
+                receipt = build_receipt(
+                    grant, consent_id=consent_id, pseudonym=pseudonym, key_id=self.key_id, now=now
+                )
+                data = receipt_bytes(receipt)
+                valid_from, valid_until = window(receipt)
+                row = Consent(
+                    consent_id=consent_id,
+                    subject_pseudonym=pseudonym,
+                    receipt=data,
+                    commitment=commitment(data),
+                    valid_from=valid_from,
+                    valid_until=valid_until,
+                    supersedes=grant.supersedes,
+                    created_at=iso(now),
+                    status="pending",
+                )
+                if grant.supersedes is not None:
+                    self._supersede(s, grant.supersedes, row)
+                s.add(row)
+                rows.append(row)
+        self.flush()
+        return [self.get(r.consent_id) for r in rows]
+
+    def _supersede(self, s: Any, old_id: str, new: Consent) -> None:
+        old = s.get(Consent, old_id)
+        if old is None:
+            raise NotFoundError("the consent named by supersedes does not exist")
+        if old.subject_pseudonym != new.subject_pseudonym:
+            raise InputError("supersedes names a consent of another subject")
+        if old.superseded_by is not None:
+            raise ConflictError(f"consent {old_id} is already superseded by {old.superseded_by}")
+        old.superseded_by = new.consent_id
+        if old.revoked_at is None or old.revoked_at > new.valid_from:
+            # The old consent ends where the new one starts: no gap, no overlap.
+            old.revoked_at = new.valid_from
+            old.revoke_status = "pending"
+
+    def revoke(self, consent_id: str, at: datetime | None = None) -> Consent:
+        """Withdraw a consent from ``at`` (default now); recorded on chain at once."""
+        revoked_at = seconds(at or self.clock())
+        with self.store.session() as s, s.begin():
+            row = s.get(Consent, consent_id)
+            if row is None:
+                raise NotFoundError("no consent with that id")
+            if row.revoked_at is not None and row.revoked_at <= revoked_at:
+                pass  # already withdrawn from an earlier time: nothing changes
+            elif row.revoke_status == "recorded":
+                raise ConflictError(
+                    "this consent's withdrawal is already recorded on chain from a later time",
+                    hint="a recorded withdrawal cannot be moved",
+                )
+            else:
+                row.revoked_at = revoked_at
+                row.revoke_status = "pending"
+        self.flush()
+        return self.get(consent_id)
+
+    def flush(self) -> FlushReport:
+        """Record every pending consent and withdrawal on chain (idempotent, resumable)."""
+        registry = self._registry()
+        report = FlushReport()
+        with self.store.session() as s:
+            pending = list(
+                s.scalars(
+                    select(Consent).where(Consent.status == "pending").order_by(Consent.created_at)
+                )
+            )
+            revoking = list(s.scalars(select(Consent).where(Consent.revoke_status == "pending")))
+        conflicts: list[str] = []
+        for i in range(0, len(pending), RECORD_BATCH):
+            chunk = pending[i : i + RECORD_BATCH]
+            try:
+                self._record(chunk, report)
+            except ConsentAlreadyRecorded:  # one id is taken on chain: go one by one
+                for c in chunk:
+                    try:
+                        self._record([c], report)
+                    except ConsentAlreadyRecorded:
+                        conflicts.append(c.consent_id)
+        for c in revoking:
+            if c.status != "recorded" and c.consent_id not in report.recorded:
+                continue  # recorded first, next flush withdraws it
+            assert c.revoked_at is not None
+            receipt = registry.revoke(unhex(c.consent_id), c.revoked_at)
+            with self.store.session() as s, s.begin():
+                row = s.get_one(Consent, c.consent_id)
+                row.revoke_status = "recorded"
+                row.revoke_tx_hash = receipt["transactionHash"].to_0x_hex()
+                row.revoke_block_number = int(receipt["blockNumber"])
+            log_event(log, "consent withdrawn", consent_id=c.consent_id)
+            report.revoked.append(c.consent_id)
+        if conflicts:
+            raise ConflictError(
+                f"{len(conflicts)} consent id(s) are on chain with another commitment or "
+                f"window, e.g. {conflicts[0]}; they stay pending",
+                hint="run `ledger audit`",
+            )
+        return report
+
+    def _record(self, chunk: Sequence[Consent], report: FlushReport) -> None:
+        registry = self._registry()
+        items = [
+            (unhex(c.consent_id), unhex(c.commitment), c.valid_from, c.valid_until) for c in chunk
+        ]
+        receipt = registry.record_many(items)
+        mined = {
+            "0x" + bytes(e["args"]["consentId"]).hex(): e
+            for e in registry.contract.events.ConsentRecorded().process_receipt(receipt)
+        }
+        for c in chunk:
+            self._mark_recorded(c, mined.get(c.consent_id), receipt)
+            report.recorded.append(c.consent_id)
+
+    def _mark_recorded(self, c: Consent, mined: Any, receipt: Any) -> None:
+        registry = self._registry()
+        on_chain = registry.status(unhex(c.consent_id))
+        if on_chain is None or "0x" + on_chain.commitment.hex() != c.commitment:
+            raise ConflictError(
+                f"consent {c.consent_id} is on chain with another commitment",
+                hint="run `ledger audit`",
+            )
+        if mined is not None:
+            tx_hash, block = receipt["transactionHash"].to_0x_hex(), int(receipt["blockNumber"])
+        else:  # recorded before a crash: find the transaction that did it
+            logs = registry.chain.call_logs(
+                registry.contract.events.ConsentRecorded(),
+                on_chain.recorded_block,
+                on_chain.recorded_block,
+                filters={"consentId": unhex(c.consent_id)},
+            )
+            tx_hash = logs[0]["transactionHash"].to_0x_hex() if logs else None
+            block = on_chain.recorded_block
+        with self.store.session() as s, s.begin():
+            row = s.get_one(Consent, c.consent_id)
+            row.status = "recorded"
+            row.chain_id = registry.chain.chain_id
+            row.registry_address = registry.address
+            row.tx_hash = tx_hash
+            row.block_number = block
+        log_event(log, "consent recorded", consent_id=c.consent_id, block=block)
+
+    # -- reading --------------------------------------------------------------------
+
+    def get(self, consent_id: str) -> Consent:
+        with self.store.session() as s:
+            row = s.get(Consent, consent_id)
+        if row is None:
+            raise NotFoundError("no consent with that id")
+        return row
+
+    def show(self, consent_id: str) -> dict[str, Any]:
+        """A consent with its receipt, its store state and (when connected) its chain status."""
+        row = self.get(consent_id)
+        on_chain = None if self.registry is None else self.registry.status(unhex(consent_id))
+        return consent_json(row, on_chain)
+
+    # -- checking -------------------------------------------------------------------
+
+    def check(
+        self,
+        subject: Subject,
+        *,
+        institution: str,
+        purpose: str,
+        requested_by: str,
+        at: datetime | None = None,
+    ) -> CheckResult:
+        """Is there a consent for this subject, institution and purpose at ``at``? Logged."""
+        if purpose not in PURPOSES:
+            raise InputError(f"purpose must be one of {', '.join(PURPOSES)}")
+        registry = self._registry()
+        when = at or self.clock()
+        t = seconds(when)
+        pseudonym = self.pseudonym(subject)
+        with self.store.session() as s:
+            candidates = list(
+                s.scalars(
+                    select(Consent)
+                    .where(Consent.subject_pseudonym == pseudonym)
+                    .order_by(Consent.valid_from.desc())
+                )
+            )
+        best: tuple[int, Consent | None, ConsentRecord | None] = (len(REASONS) - 1, None, None)
+        chosen: Consent | None = None
+        on_chain: ConsentRecord | None = None
+        reason = REASONS[-1]
+        for row in candidates:
+            verdict, status = self._judge(row, registry, institution, purpose, t)
+            if verdict == GRANTED:
+                reason, chosen, on_chain = GRANTED, row, status
+                break
+            rank = REASONS.index(verdict)
+            if rank < best[0]:
+                best = (rank, row, status)
+        if reason != GRANTED:
+            reason, chosen, on_chain = REASONS[best[0]], best[1], best[2]
+            if reason in ("purpose_not_covered", "no_consent"):
+                chosen = None  # nothing about another consent leaks to this partner
+        granted = reason == GRANTED
+        inquiry = self.inquiries.new(
+            institution=institution,
+            requested_by=requested_by,
+            subject_pseudonym=pseudonym,
+            purpose=purpose,
+            consent_id=None if chosen is None else chosen.consent_id,
+            result="granted" if granted else "refused",
+            reason=reason,
+            checked_at=when,
+        )
+        with self.store.session() as s, s.begin():
+            s.add(inquiry)
+        if reason == "receipt_mismatch":
+            log_event(
+                log,
+                "consent receipt does not match its commitment",
+                logging.ERROR,
+                consent_id=None if chosen is None else chosen.consent_id,
+            )
+        return self._result(granted, reason, inquiry, chosen, on_chain)
+
+    def _judge(
+        self,
+        row: Consent,
+        registry: ConsentRegistryClient,
+        institution: str,
+        purpose: str,
+        t: int,
+    ) -> tuple[str, ConsentRecord | None]:
+        if row.receipt is None:
+            return "no_consent", None  # erased
+        try:
+            receipt = json.loads(row.receipt)
+            if commitment(row.receipt) != row.commitment or (
+                receipt.get("consent_id") != row.consent_id
+                or receipt.get("subject", {}).get("pseudonym") != row.subject_pseudonym
+            ):
+                return "receipt_mismatch", None
+            recipients, purposes = receipt["recipients"], receipt["purposes"]
+            start, end = window(receipt)
+        except (ValueError, KeyError, TypeError, AttributeError):
+            return "receipt_mismatch", None
+        if institution not in recipients:
+            return "no_consent", None
+        if purpose not in purposes:
+            return "purpose_not_covered", None
+        on_chain = registry.status(unhex(row.consent_id))
+        if on_chain is None:
+            return "not_on_chain", None
+        if (
+            "0x" + on_chain.commitment.hex() != row.commitment
+            or (on_chain.valid_from, on_chain.valid_until) != (start, end)
+            or (row.valid_from, row.valid_until) != (start, end)
+        ):
+            return "receipt_mismatch", on_chain
+        revoked = min(x for x in (on_chain.revoked_at, row.revoked_at or 0, 1 << 62) if x)
+        if t >= revoked:
+            return ("superseded" if row.superseded_by else "revoked"), on_chain
+        if t < start:
+            return "not_yet_valid", on_chain
+        if end and t >= end:
+            return "expired", on_chain
+        return GRANTED, on_chain
+
+    def _result(
+        self,
+        granted: bool,
+        reason: str,
+        inquiry: Any,
+        row: Consent | None,
+        on_chain: ConsentRecord | None,
+    ) -> CheckResult:
+        base = {
+            "granted": granted,
+            "reason": reason,
+            "inquiry_id": inquiry.inquiry_id,
+            "checked_at": inquiry.checked_at,
+            "purpose": inquiry.purpose,
+            "institution": inquiry.institution,
+        }
+        if row is None:
+            return CheckResult(**base)
+        revoked = [x for x in (row.revoked_at, on_chain.revoked_at if on_chain else 0) if x]
+        return CheckResult(
+            **base,
+            consent_id=row.consent_id,
+            valid_from=_iso_seconds(row.valid_from),
+            valid_until=_iso_seconds(row.valid_until),
+            revoked_at=_iso_seconds(min(revoked)) if revoked else None,
+            evidence=OnChainEvidence(
+                row.chain_id, row.registry_address, row.tx_hash, row.block_number
+            ),
+        )
+
+
+def erase_consents(s: Session, pseudonym: str, erased_at: str) -> int:
+    """Drop a subject's receipts and pseudonym from the store (erasure); the count."""
+    rows = list(s.scalars(select(Consent).where(Consent.subject_pseudonym == pseudonym)))
+    for row in rows:
+        row.receipt = None
+        row.subject_pseudonym = None
+        row.erased_at = erased_at
+    return len(rows)
+
+
+__all__ = [
+    "GRANTED",
+    "REASONS",
+    "CheckResult",
+    "ConsentService",
+    "FlushReport",
+    "consent_json",
+    "erase_consents",
+]

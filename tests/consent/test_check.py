@@ -1,0 +1,220 @@
+"""Every validity rule of a consent check, at its boundaries, on the real chain and store."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import select, update
+
+from ledger.anchoring.service import Ledger
+from ledger.chain.registry import ConsentRegistryClient
+from ledger.consent import ConsentService
+from ledger.errors import ConflictError
+from ledger.store import Consent, Inquiry
+from tests.consent.conftest import BANK, OTHER_BANK, OTHER_ID, T0, make_grant
+
+Check = Callable[..., Any]
+YEAR = timedelta(days=365)
+SECOND = timedelta(seconds=1)
+
+
+def test_granted_inside_the_window_with_on_chain_evidence(
+    consents: ConsentService, check: Check
+) -> None:
+    (row,) = consents.grant([make_grant()])
+    assert row.status == "recorded" and row.tx_hash and row.block_number
+    answer = check(T0 + timedelta(days=10))
+    assert answer.granted and answer.reason == "valid"
+    assert answer.consent_id == row.consent_id
+    assert (answer.valid_from, answer.valid_until) == (
+        "2026-01-01T00:00:00Z",
+        "2027-01-01T00:00:00Z",
+    )
+    assert answer.evidence.tx_hash == row.tx_hash
+    assert answer.evidence.block_number == row.block_number
+    assert answer.inquiry_id.startswith("0x")
+
+
+@pytest.mark.parametrize(
+    ("offset", "granted", "reason"),
+    [
+        (-SECOND, False, "not_yet_valid"),
+        (timedelta(0), True, "valid"),  # valid_from is the first valid second
+        (YEAR - SECOND, True, "valid"),
+        (YEAR, False, "expired"),  # valid_until is the first invalid second
+    ],
+)
+def test_window_boundaries(
+    consents: ConsentService, check: Check, offset: timedelta, granted: bool, reason: str
+) -> None:
+    consents.grant([make_grant()])
+    answer = check(T0 + offset)
+    assert (answer.granted, answer.reason) == (granted, reason)
+
+
+def test_open_ended_consent_never_expires(consents: ConsentService, check: Check) -> None:
+    consents.grant([make_grant(valid_until=None)])
+    assert check(T0 + 50 * YEAR).granted
+
+
+def test_revoked_exactly_at_t_is_refused_and_a_second_before_is_valid(
+    consents: ConsentService, check: Check, ledger: Ledger
+) -> None:
+    (row,) = consents.grant([make_grant()])
+    revoked_at = T0 + timedelta(days=30)
+    after = consents.revoke(row.consent_id, revoked_at)
+    assert after.revoke_status == "recorded" and after.revoke_tx_hash
+    registry = ConsentRegistryClient.from_deployment(ledger.chain, ledger.deployment)
+    status = registry.status(bytes.fromhex(row.consent_id[2:]))
+    assert status is not None and status.revoked_at == int(revoked_at.timestamp())
+    assert check(revoked_at - SECOND).granted
+    answer = check(revoked_at)
+    assert (answer.granted, answer.reason) == (False, "revoked")
+    assert answer.revoked_at == "2026-01-31T00:00:00Z"
+
+
+def test_a_pending_withdrawal_already_refuses(
+    consents: ConsentService, check: Check, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (row,) = consents.grant([make_grant()])
+    monkeypatch.setattr(consents, "flush", lambda: None)  # the chain never hears of it
+    consents.revoke(row.consent_id, T0 + timedelta(days=1))
+    assert consents.get(row.consent_id).revoke_status == "pending"
+    assert check(T0 + timedelta(days=2)).reason == "revoked"
+
+
+def test_wrong_institution_and_wrong_purpose(consents: ConsentService, check: Check) -> None:
+    consents.grant([make_grant()])
+    other = check(T0 + timedelta(days=1), institution=OTHER_BANK)
+    assert (other.granted, other.reason, other.consent_id) == (False, "no_consent", None)
+    purpose = check(T0 + timedelta(days=1), purpose="CREDIT_CARD_APPROVAL")
+    assert (purpose.granted, purpose.reason, purpose.consent_id) == (
+        False,
+        "purpose_not_covered",
+        None,
+    )
+    nobody = check(T0 + timedelta(days=1), id_number=OTHER_ID)
+    assert (nobody.granted, nobody.reason) == (False, "no_consent")
+
+
+def test_revoked_then_regranted(consents: ConsentService, check: Check) -> None:
+    (first,) = consents.grant([make_grant()])
+    consents.revoke(first.consent_id, T0 + timedelta(days=10))
+    assert check(T0 + timedelta(days=20)).reason == "revoked"
+    (second,) = consents.grant([make_grant(valid_from=(T0 + timedelta(days=20)).isoformat())])
+    answer = check(T0 + timedelta(days=20))
+    assert answer.granted and answer.consent_id == second.consent_id
+    # between the withdrawal and the new consent there was none
+    assert check(T0 + timedelta(days=15)).reason == "revoked"
+
+
+def test_superseded_consent_ends_where_the_new_one_starts(
+    consents: ConsentService, check: Check
+) -> None:
+    (old,) = consents.grant([make_grant(recipients=[BANK, OTHER_BANK, "LENDER-1"])])
+    start = T0 + timedelta(days=100)
+    (new,) = consents.grant([make_grant(valid_from=start.isoformat(), supersedes=old.consent_id)])
+    refreshed = consents.get(old.consent_id)
+    assert refreshed.superseded_by == new.consent_id
+    assert refreshed.revoked_at == int(start.timestamp()) and refreshed.revoke_status == "recorded"
+    assert check(start - SECOND).consent_id == old.consent_id
+    assert check(start).consent_id == new.consent_id
+    # the new consent no longer names OTHER_BANK: the old one answers, superseded
+    answer = check(start, institution=OTHER_BANK)
+    assert (answer.granted, answer.reason, answer.consent_id) == (
+        False,
+        "superseded",
+        old.consent_id,
+    )
+
+
+def test_supersedes_must_name_the_same_subjects_consent(consents: ConsentService) -> None:
+    from ledger.errors import InputError, NotFoundError
+
+    (old,) = consents.grant([make_grant()])
+    with pytest.raises(NotFoundError):
+        consents.grant([make_grant(supersedes="0x" + "00" * 32)])
+    with pytest.raises(InputError, match="another subject"):
+        consents.grant(
+            [
+                make_grant(
+                    subject={"id_type": "10", "id_number": OTHER_ID}, supersedes=old.consent_id
+                )
+            ]
+        )
+
+
+@pytest.mark.parametrize("what", ["receipt", "receipt-and-commitment", "window"])
+def test_a_receipt_tampered_in_the_store_is_detected(
+    consents: ConsentService, check: Check, what: str
+) -> None:
+    (row,) = consents.grant([make_grant(purposes=["POST_LOAN_MANAGEMENT"])])
+    assert row.receipt is not None
+    # the insider adds a purpose the borrower never agreed to
+    forged = row.receipt.replace(
+        b'"purposes":["POST_LOAN_MANAGEMENT"]',
+        b'"purposes":["LOAN_APPROVAL","POST_LOAN_MANAGEMENT"]',
+    )
+    assert forged != row.receipt
+    from ledger.consent.receipt import commitment
+
+    values: dict[str, Any] = {"receipt": forged}
+    if what == "receipt-and-commitment":
+        values["commitment"] = commitment(forged)
+    if what == "window":
+        values = {"valid_until": 0}
+    with consents.store.session() as s, s.begin():
+        s.execute(update(Consent).where(Consent.consent_id == row.consent_id).values(**values))
+    purpose = "LOAN_APPROVAL" if what != "window" else "POST_LOAN_MANAGEMENT"
+    answer = check(T0 + timedelta(days=1), purpose=purpose)
+    assert (answer.granted, answer.reason) == (False, "receipt_mismatch")
+
+
+def test_every_check_is_an_inquiry(consents: ConsentService, check: Check) -> None:
+    consents.grant([make_grant()])
+    answers = [
+        check(T0 + timedelta(days=1)),
+        check(T0 - timedelta(days=1)),
+        check(T0 + timedelta(days=1), institution=OTHER_BANK),
+    ]
+    with consents.store.session() as s:
+        rows = list(s.scalars(select(Inquiry).order_by(Inquiry.seq)))
+    assert [r.inquiry_id for r in rows] == [a.inquiry_id for a in answers]
+    assert [(r.result, r.reason, r.institution) for r in rows] == [
+        ("granted", "valid", BANK),
+        ("refused", "not_yet_valid", BANK),
+        ("refused", "no_consent", OTHER_BANK),
+    ]
+    assert all(r.subject_pseudonym and r.subject_pseudonym.startswith("0x") for r in rows)
+    assert rows[0].checked_at == "2026-01-02T00:00:00Z"
+
+
+def test_a_check_needs_a_known_purpose(consents: ConsentService, check: Check) -> None:
+    from ledger.errors import InputError
+
+    with pytest.raises(InputError, match="purpose must be one of"):
+        check(T0, purpose="MARKETING")
+
+
+def test_an_on_chain_window_that_differs_from_the_receipt_is_refused(
+    consents: ConsentService, check: Check, ledger: Ledger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    flush = consents.flush
+    monkeypatch.setattr(consents, "flush", lambda: None)
+    (row,) = consents.grant([make_grant()])
+    registry = ConsentRegistryClient.from_deployment(ledger.chain, ledger.deployment)
+    # a faulty recorder put the right commitment on chain with a longer window
+    registry.record(
+        bytes.fromhex(row.consent_id[2:]),
+        bytes.fromhex(row.commitment[2:]),
+        row.valid_from,
+        row.valid_until + 86400,
+    )
+    with pytest.raises(ConflictError, match="another commitment or window"):
+        flush()
+    assert consents.get(row.consent_id).status == "pending"
+    answer = check(T0 + timedelta(days=1))
+    assert (answer.granted, answer.reason) == (False, "receipt_mismatch")

@@ -1,0 +1,77 @@
+"""Erasure: the subject's records, salts, receipts and pseudonym leave the store; proofs stay."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ledger.anchoring.bundles import bundle_for
+from ledger.anchoring.service import Ledger
+from ledger.consent import ConsentService, Subject
+from ledger.errors import ErasedError, NotFoundError
+from ledger.privacy.erasure import erase_subject, erasures
+from ledger.proofs import verify_bundle
+from ledger.records import write_csv
+from ledger.records.generate import synthetic_rows
+from tests.consent.conftest import T0, make_grant
+from tests.records.sample import ID_NUMBER
+
+Check = Callable[..., Any]
+
+
+def _files(data_dir: Path) -> bytes:
+    return b"".join(p.read_bytes() for p in data_dir.rglob("*.sqlite*") if p.is_file())
+
+
+def test_erasure_leaves_no_trace_and_verification_says_erased(
+    ledger: Ledger, consents: ConsentService, check: Check, tmp_path: Path
+) -> None:
+    rows = list(synthetic_rows(40, seed=5, invalid_ratio=0))
+    target = dict(rows[7])
+    victim = [r for r in rows if r["subject_id_number"] == target["subject_id_number"]]
+    source = tmp_path / "in.csv"
+    write_csv(rows, source)
+    ledger.submitter().submit(source)
+    subject = Subject(
+        id_type=str(target["subject_id_type"]), id_number=str(target["subject_id_number"])
+    )
+    pseudonym = consents.pseudonym(subject)
+    grant = make_grant(subject={"id_type": subject.id_type, "id_number": subject.id_number})
+    (consent,) = consents.grant([grant])
+    check(T0 + timedelta(days=1), id_number=subject.id_number)
+    ledger.anchor_inquiries(force=True)
+    kept_bundle = bundle_for(ledger.store, str(rows[0]["report_id"]))  # another borrower
+    victim_ids = [str(r["report_id"]) for r in victim]
+    victim_leaf = bundle_for(ledger.store, victim_ids[0]).leaf_hash
+    assert pseudonym.encode() in _files(ledger.settings.data_dir)
+
+    report = erase_subject(ledger.store, pseudonym, requested_by="pytest")
+
+    assert (report.records, report.consents, report.inquiries) == (len(victim), 1, 1)
+    files = _files(ledger.settings.data_dir)
+    for canary in [pseudonym, *victim_ids]:
+        assert canary.encode() not in files, canary
+    for value in ("subject_id_number", "subject_name", "subject_mobile", "account_id"):
+        assert str(target[value]).encode() not in files
+    # verification of the erased leaf says erased; the batch's other proofs still hold
+    with pytest.raises(ErasedError):
+        bundle_for(ledger.store, "0x" + victim_leaf.hex())
+    verify_bundle(bundle_for(ledger.store, str(rows[0]["report_id"])))
+    assert kept_bundle.root == bundle_for(ledger.store, str(rows[0]["report_id"])).root
+    erased = consents.get(consent.consent_id)
+    assert erased.receipt is None and erased.subject_pseudonym is None and erased.erased_at
+    assert consents.show(consent.consent_id)["chain_status"]["commitment"] == consent.commitment
+    # the consent is gone from checks, and the erasure record names no one
+    assert check(T0 + timedelta(days=1), id_number=subject.id_number).reason == "no_consent"
+    (record,) = erasures(ledger.store)
+    assert record["records"] == len(victim) and record["batches"]
+    assert pseudonym not in json.dumps(record)
+    with pytest.raises(NotFoundError):
+        erase_subject(
+            ledger.store, consents.pseudonym(Subject(id_number=ID_NUMBER)), requested_by="x"
+        )
