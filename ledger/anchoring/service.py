@@ -20,6 +20,12 @@ from ledger.privacy import Desensitiser, Keyring, Policy
 from ledger.store import Store
 
 
+def default_desensitiser(data_dir: Path) -> Desensitiser:
+    """The default policy's desensitiser: its ``subject_pseudonym`` names a borrower."""
+    policy = Policy.load(None)
+    return Desensitiser(policy, Keyring.load_or_create(data_dir, sorted(policy.key_names)))
+
+
 @dataclass
 class Ledger:
     """Everything a submission needs; close it to release the chain and the store."""
@@ -78,9 +84,7 @@ class Ledger:
 
     def consents(self) -> ConsentService:
         """Consents and checks, with the default policy's subject pseudonym key."""
-        policy = Policy.load(None)
-        keyring = Keyring.load_or_create(self.settings.data_dir, sorted(policy.key_names))
-        desensitiser = Desensitiser(policy, keyring)
+        desensitiser = default_desensitiser(self.settings.data_dir)
         registry = ConsentRegistryClient.from_deployment(self.chain, self.deployment)
         log = InquiryLog(
             self.store,

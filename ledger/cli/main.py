@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from ledger import __version__, logs
-from ledger.cli import api_cmds, demo, deploy_cmds, proof_cmds, submit_cmds
+from ledger.cli import api_cmds, consent_cmds, demo, deploy_cmds, proof_cmds, submit_cmds
 
 app = typer.Typer(
     name="ledger",
@@ -22,6 +22,8 @@ app.command("verify")(proof_cmds.verify)
 app.command("demo")(demo.demo)
 app.command("serve")(api_cmds.serve)
 app.add_typer(api_cmds.partner_app, name="partner")
+app.add_typer(consent_cmds.consent_app, name="consent")
+app.command("erase")(consent_cmds.erase)
 
 
 def _version(value: bool) -> None:
