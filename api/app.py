@@ -13,7 +13,16 @@ from api.accesslog import AccessLog
 from api.config import ApiSettings
 from api.limits import BodyLimits
 from api.metrics import Metrics
-from api.routers import batches, health, proofs, submissions, verify
+from api.routers import (
+    batches,
+    consents,
+    erasures,
+    health,
+    inquiries,
+    proofs,
+    submissions,
+    verify,
+)
 from api.state import AppState
 from ledger import __version__
 from ledger.config import Settings
@@ -36,6 +45,7 @@ def create_app(settings: Settings | None = None, *, limits: ApiSettings | None =
         store = await run_in_threadpool(Store.open, settings.data_dir, settings.db_url)
         state = AppState(settings, limits, store)
         await run_in_threadpool(state.gate.try_connect)
+        state.sealer.start()
         app.state.ledger = state
         app.state.metrics.watch_store(store)
         try:
@@ -52,7 +62,7 @@ def create_app(settings: Settings | None = None, *, limits: ApiSettings | None =
     app.state.retry_after = limits.retry_after_seconds
     app.state.metrics = Metrics()
     errors.install(app)
-    for module in (health, batches, proofs, verify, submissions):
+    for module in (health, batches, proofs, verify, submissions, consents, inquiries, erasures):
         app.include_router(module.router)
     app.add_middleware(BodyLimits, max_bytes=limits.max_body_bytes, max_depth=limits.max_json_depth)
     app.add_middleware(AccessLog)  # outermost: it logs refused bodies too

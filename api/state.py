@@ -19,12 +19,14 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from api.config import ApiSettings
 from ledger.anchoring.outbox import Outbox
-from ledger.anchoring.service import Ledger
+from ledger.anchoring.service import Ledger, default_desensitiser
 from ledger.anchoring.submit import Submitter
 from ledger.chain import Deployment, check_deployment, open_chain
 from ledger.chain.registry import AnchorRegistryClient
 from ledger.config import Settings
+from ledger.consent import ConsentService, InquiryLog
 from ledger.errors import LedgerError, UnavailableError
+from ledger.privacy import Desensitiser
 from ledger.store import Store
 
 log = logging.getLogger("api.state")
@@ -42,6 +44,7 @@ class ChainGate:
         self.lock = threading.Lock()
         self._ledger: Ledger | None = None
         self._submitter: Submitter | None = None
+        self._consents: ConsentService | None = None
 
     def _connect(self) -> Ledger:
         if self._ledger is None:
@@ -79,6 +82,19 @@ class ChainGate:
                 self._submitter = ledger.submitter()
             yield self._submitter
 
+    @contextmanager
+    def consents(self) -> Iterator[ConsentService]:
+        """The consent service (default policy's pseudonym key), under the chain lock."""
+        with self.hold() as ledger:
+            if self._consents is None:
+                self._consents = ledger.consents()
+            yield self._consents
+
+    def anchor_inquiries(self) -> list[str]:
+        """Seal the inquiry log if due and anchor pending batches (the sealer's tick)."""
+        with self.hold() as ledger:
+            return ledger.anchor_inquiries()
+
     def probe(self) -> int | None:
         """The chain's block number; None when a submission holds the chain (it is alive)."""
         if not self.lock.acquire(timeout=PROBE_WAIT_SECONDS):
@@ -94,6 +110,7 @@ class ChainGate:
                 self._ledger.chain.close()
                 self._ledger = None
                 self._submitter = None
+                self._consents = None
 
 
 @dataclass
@@ -107,6 +124,26 @@ class AppState:
 
     def __post_init__(self) -> None:
         self.gate = ChainGate(self.settings, self.store)
+        self.sealer = Sealer(self.gate, self.settings.inquiry_seal_seconds)
+        self._desensitiser: Desensitiser | None = None
+        self._unsealed = 0
+
+    def desensitiser(self) -> Desensitiser:
+        """The default policy's desensitiser (pseudonyms for erasure; no chain needed)."""
+        if self._desensitiser is None:
+            self._desensitiser = default_desensitiser(self.settings.data_dir)
+        return self._desensitiser
+
+    def inquiry_log(self) -> InquiryLog:
+        """The inquiry log, for reading."""
+        return InquiryLog(self.store, submitter="", key_ids={})
+
+    def inquiry_logged(self) -> None:
+        """Count one logged inquiry; at the size threshold, wake the sealer."""
+        self._unsealed += 1
+        if self._unsealed >= self.settings.inquiry_seal_size:
+            self._unsealed = 0
+            self.sealer.wake()
 
     def check_store(self) -> None:
         try:
@@ -116,5 +153,40 @@ class AppState:
             raise UnavailableError("the store does not answer") from None
 
     def close(self) -> None:
+        self.sealer.stop()
         self.gate.close()
         self.store.close()
+
+
+class Sealer:
+    """A background thread sealing and anchoring the inquiry log: on a timer, or when woken."""
+
+    def __init__(self, gate: ChainGate, seconds: float) -> None:
+        self.gate = gate
+        self.seconds = seconds
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="inquiry-sealer", daemon=True)
+        self._thread.start()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout=30)
+
+    def _run(self) -> None:
+        # The first tick runs at once: batches left pending by a crash are anchored.
+        while not self._stop.is_set():
+            try:
+                self.gate.anchor_inquiries()
+            except LedgerError as exc:
+                log.warning("inquiry log not anchored yet: %s", exc.code)
+            self._wake.wait(timeout=self.seconds / 2)
+            self._wake.clear()

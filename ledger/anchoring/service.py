@@ -14,7 +14,7 @@ from ledger.anchoring.submit import Submitter
 from ledger.chain import Chain, Deployment, check_deployment, open_chain
 from ledger.chain.registry import AnchorRegistryClient, ConsentRegistryClient
 from ledger.config import Settings
-from ledger.consent.inquiries import SEAL_SIZE, InquiryLog
+from ledger.consent.inquiries import InquiryLog
 from ledger.consent.service import ConsentService
 from ledger.privacy import Desensitiser, Keyring, Policy
 from ledger.store import Store
@@ -99,11 +99,16 @@ class Ledger:
             from_block=self.deployment.deployment_block,
         )
 
-    def anchor_inquiries(self, *, force: bool = False, size: int = SEAL_SIZE) -> list[str]:
-        """Seal the inquiry log when due (or ``force``) and anchor every pending batch."""
+    def anchor_inquiries(self, *, force: bool = False) -> list[str]:
+        """Seal the inquiry log when due (or ``force``) and anchor every pending batch.
+
+        Due: ``inquiry_seal_size`` inquiries wait, or the oldest waited
+        ``inquiry_seal_seconds`` (settings).
+        """
         log = self.consents().inquiries
+        size, seconds = self.settings.inquiry_seal_size, self.settings.inquiry_seal_seconds
         sealed = []
-        while (force and log.unsealed()[0]) or log.due(size=size):
+        while (force and log.unsealed()[0]) or log.due(size=size, seconds=seconds):
             batch_id = log.seal()
             if batch_id is None:
                 break

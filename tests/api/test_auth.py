@@ -14,6 +14,12 @@ ENDPOINTS: dict[str, tuple[str, str, Any, set[str]]] = {
     "proofs": ("GET", f"/v1/proofs/{HASH}", None, {"partner", "auditor"}),
     "verify": ("POST", "/v1/verify", {"leaf_hashes": [HASH]}, {"partner", "auditor"}),
     "submissions": ("POST", "/v1/submissions", {"records": [{"x": 1}]}, {"operator"}),
+    "consents": ("POST", "/v1/consents", {"x": 1}, {"operator"}),
+    "consent": ("GET", f"/v1/consents/{HASH}", None, {"operator", "auditor"}),
+    "revoke": ("POST", f"/v1/consents/{HASH}/revoke", None, {"operator"}),
+    "check": ("POST", "/v1/consents/check", {"x": 1}, {"partner"}),
+    "inquiries": ("GET", "/v1/inquiries", None, {"partner", "auditor"}),
+    "erasures": ("POST", "/v1/erasures", {"x": 1}, {"operator"}),
 }
 CALLERS = ("nobody", "bad", "revoked", "operator", "partner", "auditor")
 

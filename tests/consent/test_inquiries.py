@@ -25,9 +25,11 @@ def test_inquiries_are_sealed_at_the_size_threshold_and_anchored(
 ) -> None:
     consents.grant([make_grant()])
     answers = [check(T0 + timedelta(days=d)) for d in range(5)]
-    assert ledger.anchor_inquiries(size=10) == []  # 5 < 10 and the oldest is fresh: not due
+    ledger.settings.inquiry_seal_size = 10
+    assert ledger.anchor_inquiries() == []  # 5 < 10 and the oldest is fresh: not due
     assert consents.inquiries.unsealed()[0] == 5
-    sealed = ledger.anchor_inquiries(size=5)
+    ledger.settings.inquiry_seal_size = 5
+    sealed = ledger.anchor_inquiries()
     assert len(sealed) == 1
     with ledger.store.session() as s:
         batch = s.get_one(Batch, sealed[0])
