@@ -16,6 +16,7 @@ import hypothesis
 import pytest
 import schemathesis
 from hypothesis import given
+from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from ledger.config import Settings
 from ledger.store import Store
@@ -26,6 +27,10 @@ from tests.e2e.test_serve import served as served  # re-exported: the fixture
 #: that the run stays well under a minute on two shared cores.
 EXAMPLES = 30
 ROLES = ("operator", "partner", "auditor")
+#: A schema cannot say "GB 11643 check digit" or "valid_until after valid_from": such
+#: bodies are schema-valid and still rightly refused with 422 (with field paths). Every
+#: other check runs, including that every 422 is a documented problem document.
+SEMANTIC_422 = [positive_data_acceptance]
 
 
 @pytest.fixture
@@ -61,6 +66,10 @@ def test_no_server_error_and_every_response_matches_the_schema(
         )
         def check(case: schemathesis.Case) -> None:
             for key in keys.values():
-                case.call_and_validate(base_url=url, headers={"Authorization": f"Bearer {key}"})
+                case.call_and_validate(
+                    base_url=url,
+                    headers={"Authorization": f"Bearer {key}"},
+                    excluded_checks=SEMANTIC_422,
+                )
 
         check()
