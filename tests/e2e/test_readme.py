@@ -69,8 +69,57 @@ def test_every_documented_ledger_command_runs(tmp_path: Path, anvil: AnvilNode) 
     assert "VALID" in done.stdout
 
 
-def _ledger(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("LEDGER_")}
+def _ledger(
+    cwd: Path, *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("LEDGER_")}
     return subprocess.run(
-        [ledger_cli(), *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=300
+        [ledger_cli(), *args],
+        cwd=cwd,
+        env=clean | (env or {}),
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
+
+
+def section_commands(title: str) -> list[str]:
+    text = (REPO / "README.md").read_text()
+    section = text.split(f"## {title}", 1)[1].split("\n## ", 1)[0]
+    lines: list[str] = []
+    for block in re.findall(r"```sh\n(.*?)```", section, re.S):
+        lines += [ln.split("#", 1)[0].strip() for ln in block.splitlines() if ln.strip()]
+    return lines
+
+
+def test_every_documented_consent_command_runs(tmp_path: Path) -> None:
+    """The consent section as written: grant, check, show, revoke, erase."""
+    from datetime import UTC, datetime, timedelta
+
+    from tests.consent.conftest import grant_json
+
+    commands = section_commands("Consents, inquiries and erasure")
+    assert len(commands) == 5
+    assert _ledger(tmp_path, "deploy", "--data-dir", "./.ledger").returncode == 0
+    now = datetime.now(UTC).replace(microsecond=0)
+    subject_id = commands[1].split()[0].split("=", 1)[1]
+    grant = grant_json(
+        subject={"id_type": "10", "id_number": subject_id},
+        valid_from=(now - timedelta(days=1)).isoformat(),
+        valid_until=(now + timedelta(days=1)).isoformat(),
+    )
+    (tmp_path / "consent.json").write_text(json.dumps(grant))
+    consent_id = None
+    outputs = []
+    for line in commands:
+        args = shlex.split(line.replace("CONSENT_ID", str(consent_id)))
+        env = dict(a.split("=", 1) for a in args if re.fullmatch(r"[A-Z_]+=.*", a))
+        args = [a for a in args if not re.fullmatch(r"[A-Z_]+=.*", a)]
+        assert args[0] == ".venv/bin/ledger"
+        done = _ledger(tmp_path, *args[1:], env=env)
+        assert done.returncode == 0, f"{line}\n{done.stdout}\n{done.stderr}"
+        outputs.append(done.stdout)
+        if consent_id is None:
+            consent_id = re.search(r"recorded consent (0x[0-9a-f]{64})", done.stdout).group(1)  # type: ignore[union-attr]
+    assert "granted (valid)" in outputs[1]
+    assert "erased" in outputs[4] and subject_id not in "".join(outputs)
