@@ -41,7 +41,7 @@ class ChainGate:
     def __init__(self, settings: Settings, store: Store) -> None:
         self.settings = settings
         self.store = store
-        self.lock = threading.Lock()
+        self.lock = threading.RLock()  # re-entered by consent checks under consents()
         self._ledger: Ledger | None = None
         self._submitter: Submitter | None = None
         self._consents: ConsentService | None = None
@@ -85,10 +85,15 @@ class ChainGate:
     @contextmanager
     def consents(self) -> Iterator[ConsentService]:
         """The consent service (default policy's pseudonym key), under the chain lock."""
+        with self.lock:
+            yield self.consent_service()
+
+    def consent_service(self) -> ConsentService:
+        """The consent service, not locked: its checks take the chain lock per chain call."""
         with self.hold() as ledger:
             if self._consents is None:
-                self._consents = ledger.consents()
-            yield self._consents
+                self._consents = ledger.consents(lock=self.lock)
+            return self._consents
 
     def anchor_inquiries(self) -> list[str]:
         """Seal the inquiry log if due and anchor pending batches (the sealer's tick)."""

@@ -4,7 +4,7 @@ A benchmark, not a test: it asserts nothing. Gas figures are exact and
 repeatable; timings are quoted beside a baseline measured in the same run,
 because this machine is shared and noisy.
 
-Usage: python scripts/bench.py --json FILE [--quick] [--only chain|ingest|api ...]
+Usage: python scripts/bench.py --json FILE [--quick] [--only chain|ingest|api|consent ...]
 """
 
 from __future__ import annotations
@@ -296,6 +296,73 @@ def bench_api(work: Path, quick: bool) -> dict[str, Any]:
     }
 
 
+def bench_consent(work: Path, quick: bool) -> dict[str, Any]:
+    """consent_check_rps / p99 for POST /v1/consents/check, beside trivial_rps (same run)."""
+    from datetime import UTC, datetime, timedelta
+
+    from ledger.records.identifiers import gb11643_check_digit
+
+    data_dir = work / "consent"
+    ledger = str(Path(sys.executable).with_name("ledger"))
+    env = {**os.environ, "LEDGER_DATA_DIR": str(data_dir)}
+    subprocess.run([ledger, "deploy"], env=env, check=True, capture_output=True)
+    id_number = "11010119900307001" + gb11643_check_digit("11010119900307001")
+    now = datetime.now(UTC).replace(microsecond=0)
+    grant = {
+        "subject": {"id_type": "10", "id_number": id_number},
+        "controller": {"name": "Bench Lending", "institution": "LENDER-1"},
+        "notice": {"version": "1", "hash": "0x" + "11" * 32},
+        "purposes": ["LOAN_APPROVAL"],
+        "data_categories": ["identity", "loan_account"],
+        "recipients": ["BANK-A"],
+        "separate_consent": True,
+        "written_form": True,
+        "evidence": {"method": "e-signature", "document_hash": "0x" + "22" * 32},
+        "valid_from": (now - timedelta(days=1)).isoformat(),
+        "valid_until": (now + timedelta(days=30)).isoformat(),
+    }
+    (work / "grant.json").write_text(json.dumps(grant))
+    subprocess.run(
+        [ledger, "consent", "grant", str(work / "grant.json")], env=env, check=True,
+        capture_output=True,
+    )  # fmt: skip
+    added = subprocess.run(
+        [ledger, "partner", "add", "bench-bank", "--role", "partner", "--institution", "BANK-A",
+         "--json"], env=env, check=True, capture_output=True, text=True,
+    )  # fmt: skip
+    auth = [f"Authorization: Bearer {json.loads(added.stdout)['key']}"]
+    body = {"subject": grant["subject"], "purpose": "LOAN_APPROVAL"}
+    (work / "check.json").write_text(json.dumps(body))
+    (work / "noop.json").write_text("{}")
+    seconds = 3.0 if quick else 10.0
+    port, trivial_port = _free_port(), _free_port()
+    server = subprocess.Popen([ledger, "serve", "--port", str(port)], env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    trivial = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "bench_trivial:app", "--app-dir",
+         str(Path(__file__).parent), "--port", str(trivial_port), "--no-access-log",
+         "--log-level", "warning"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        base, tbase = f"http://127.0.0.1:{port}", f"http://127.0.0.1:{trivial_port}"
+        _wait_ready(base + "/healthz", server)
+        _wait_ready(tbase + "/docs", trivial)
+        check = _loadgen(base + "/v1/consents/check", work / "check.json", seconds, auth)
+        noop = _loadgen(tbase + "/noop", work / "noop.json", seconds, [])
+    finally:
+        for proc in (server, trivial):
+            proc.terminate()
+            proc.wait(timeout=30)
+    return {
+        "consent_check_rps": check["rps"],
+        "consent_check_p99_ms": check["p99_ms"],
+        "consent_check_errors": check["errors"],
+        "consent_trivial_rps": noop["rps"],
+        "consent_check_to_trivial_ratio": round(check["rps"] / noop["rps"], 3),
+    }
+
+
 def _batch_verify(url: str, body: Path, headers: list[str], items: int) -> float:
     import urllib.request
 
@@ -312,7 +379,7 @@ def _batch_verify(url: str, body: Path, headers: list[str], items: int) -> float
 
 
 #: Sections ``--only`` may pick; a full run does them all, in this order.
-SECTIONS = ("chain", "ingest", "api")
+SECTIONS = ("chain", "ingest", "api", "consent")
 
 
 def run(quick: bool, only: frozenset[str] = frozenset(SECTIONS)) -> dict[str, Any]:
@@ -342,6 +409,9 @@ def run(quick: bool, only: frozenset[str] = frozenset(SECTIONS)) -> dict[str, An
     if "api" in only:
         with tempfile.TemporaryDirectory(prefix="credit-anchor-api-") as tmp:
             results.update(bench_api(Path(tmp), quick))
+    if "consent" in only:
+        with tempfile.TemporaryDirectory(prefix="credit-anchor-consent-") as tmp:
+            results.update(bench_consent(Path(tmp), quick))
     return results
 
 

@@ -48,10 +48,10 @@ def check_consent(body: CheckBody, state: StateDep, key: Partner) -> CheckOut:
     Every check, granted or refused, is logged as an inquiry and later anchored.
     """
     assert key.institution is not None  # a partner key is always bound to one
-    with state.gate.consents() as service:
-        result = service.check(
-            body.subject, institution=key.institution, purpose=body.purpose, requested_by=key.name
-        )
+    service = state.gate.consent_service()  # store work unlocked, chain reads locked
+    result = service.check(
+        body.subject, institution=key.institution, purpose=body.purpose, requested_by=key.name
+    )
     state.inquiry_logged()
     return CheckOut.model_validate(result.to_json())
 

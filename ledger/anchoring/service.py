@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from ledger.anchoring.outbox import Outbox
 from ledger.anchoring.parallel import parallel_results
@@ -82,8 +84,11 @@ class Ledger:
             source=source,
         )
 
-    def consents(self) -> ConsentService:
-        """Consents and checks, with the default policy's subject pseudonym key."""
+    def consents(self, *, lock: AbstractContextManager[Any] | None = None) -> ConsentService:
+        """Consents and checks, with the default policy's subject pseudonym key.
+
+        ``lock`` guards the chain calls of checks made from several threads.
+        """
         desensitiser = default_desensitiser(self.settings.data_dir)
         registry = ConsentRegistryClient.from_deployment(self.chain, self.deployment)
         log = InquiryLog(
@@ -97,6 +102,7 @@ class Ledger:
             desensitiser,
             log,
             from_block=self.deployment.deployment_block,
+            lock=lock,
         )
 
     def anchor_inquiries(self, *, force: bool = False) -> list[str]:

@@ -23,7 +23,10 @@ from __future__ import annotations
 
 import json
 import logging
+import math
+import time
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Final
@@ -52,6 +55,8 @@ from ledger.store import Consent, Store
 
 log = logging.getLogger(__name__)
 
+#: Seconds a check trusts the last look at the chain's head block.
+STATUS_MAX_AGE: Final = 0.2
 #: Consents recorded per ``recordConsents`` transaction.
 RECORD_BATCH: Final = 200
 #: Refusal reasons, most telling first: the one a refused check reports.
@@ -162,8 +167,58 @@ def consent_json(row: Consent, on_chain: ConsentRecord | None = None) -> dict[st
     return data
 
 
+class StatusCache:
+    """On-chain consent statuses, valid until the chain moves.
+
+    A status changes only by a transaction, so a cached one holds while the
+    chain's head block stays the same; the head is looked at most every
+    ``max_age`` seconds (another writer's withdrawal is seen within that plus its
+    block time; this process's own withdrawals count at once, from the store).
+    Unknown consents are never cached: they may be recorded any moment.
+    """
+
+    def __init__(
+        self,
+        registry: ConsentRegistryClient,
+        lock: AbstractContextManager[Any],
+        max_age: float = STATUS_MAX_AGE,
+    ) -> None:
+        self.registry = registry
+        self.lock = lock
+        self.max_age = max_age
+        self._head = -1
+        self._looked = -math.inf
+        self._known: dict[str, ConsentRecord] = {}
+
+    def get(self, consent_id: str) -> ConsentRecord | None:
+        now = time.monotonic()
+        if now - self._looked >= self.max_age:
+            with self.lock:
+                head = self.registry.chain.block_number()
+            self._looked = now
+            if head != self._head:
+                self._known = {}
+                self._head = head
+        known = self._known.get(consent_id)
+        if known is not None:
+            return known
+        with self.lock:
+            status = self.registry.status(unhex(consent_id))
+        if status is not None:
+            self._known[consent_id] = status
+        return status
+
+    def clear(self) -> None:
+        self._known = {}
+        self._looked = -math.inf
+
+
 class ConsentService:
-    """Consents of one store, recorded through one ConsentRegistry (None: store only)."""
+    """Consents of one store, recorded through one ConsentRegistry (None: store only).
+
+    ``lock`` guards every chain call of a check (the embedded EVM is one object
+    for all threads); the store work of a check runs outside it.
+    """
 
     def __init__(
         self,
@@ -174,9 +229,12 @@ class ConsentService:
         *,
         from_block: int = 0,
         clock: Callable[[], datetime] = now_utc,
+        lock: AbstractContextManager[Any] | None = None,
     ) -> None:
         self.store = store
         self.registry = registry
+        self.lock = lock or nullcontext()
+        self.statuses = None if registry is None else StatusCache(registry, self.lock)
         self.desensitiser = desensitiser
         self.inquiries = inquiries
         self.from_block = from_block
@@ -265,6 +323,8 @@ class ConsentService:
     def flush(self) -> FlushReport:
         """Record every pending consent and withdrawal on chain (idempotent, resumable)."""
         registry = self._registry()
+        if self.statuses is not None:
+            self.statuses.clear()
         report = FlushReport()
         with self.store.session() as s:
             pending = list(
@@ -375,7 +435,7 @@ class ConsentService:
         """Is there a consent for this subject, institution and purpose at ``at``? Logged."""
         if purpose not in PURPOSES:
             raise InputError(f"purpose must be one of {', '.join(PURPOSES)}")
-        registry = self._registry()
+        self._registry()
         when = at or self.clock()
         t = seconds(when)
         pseudonym = self.pseudonym(subject)
@@ -392,7 +452,7 @@ class ConsentService:
         on_chain: ConsentRecord | None = None
         reason = REASONS[-1]
         for row in candidates:
-            verdict, status = self._judge(row, registry, institution, purpose, t)
+            verdict, status = self._judge(row, institution, purpose, t)
             if verdict == GRANTED:
                 reason, chosen, on_chain = GRANTED, row, status
                 break
@@ -428,7 +488,6 @@ class ConsentService:
     def _judge(
         self,
         row: Consent,
-        registry: ConsentRegistryClient,
         institution: str,
         purpose: str,
         t: int,
@@ -450,7 +509,8 @@ class ConsentService:
             return "no_consent", None
         if purpose not in purposes:
             return "purpose_not_covered", None
-        on_chain = registry.status(unhex(row.consent_id))
+        assert self.statuses is not None
+        on_chain = self.statuses.get(row.consent_id)
         if on_chain is None:
             return "not_on_chain", None
         if (
