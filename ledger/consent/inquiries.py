@@ -19,11 +19,12 @@ from __future__ import annotations
 
 import hashlib
 import os
+import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
 from ledger.anchoring.manifest import build_manifest, manifest_hash
@@ -113,6 +114,51 @@ def inquiry_record(row: Inquiry, salt: bytes) -> dict[str, Any]:
     }
 
 
+class _Entry:
+    __slots__ = ("done", "error", "values")
+
+    def __init__(self, values: dict[str, Any]) -> None:
+        self.values = values
+        self.done = False
+        self.error: BaseException | None = None
+
+
+class GroupCommit:
+    """Inserts inquiries from many threads in shared transactions (one fsync for many).
+
+    Each caller queues its row and then takes the commit lock; whoever holds it
+    commits every row queued so far, so a caller returns only once its own row
+    is durable, and under load one commit carries many rows.
+    """
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self._queue_lock = threading.Lock()
+        self._commit_lock = threading.Lock()
+        self._queue: list[_Entry] = []
+
+    def write(self, values: dict[str, Any]) -> None:
+        entry = _Entry(values)
+        with self._queue_lock:
+            self._queue.append(entry)
+        with self._commit_lock:
+            if not entry.done:
+                with self._queue_lock:
+                    batch, self._queue = self._queue, []
+                try:
+                    with self.store.engine.begin() as conn:
+                        conn.execute(insert(Inquiry), [e.values for e in batch])
+                except BaseException as exc:
+                    for e in batch:
+                        e.error = exc
+                    raise
+                finally:
+                    for e in batch:
+                        e.done = True
+        if entry.error is not None:
+            raise entry.error
+
+
 class InquiryLog:
     """Writes, seals and lists inquiries in one store."""
 
@@ -120,8 +166,9 @@ class InquiryLog:
         self.store = store
         self.submitter = submitter
         self.key_ids = key_ids
+        self._writer = GroupCommit(store)
 
-    def new(
+    def log(
         self,
         *,
         institution: str,
@@ -132,20 +179,22 @@ class InquiryLog:
         result: str,
         reason: str,
         checked_at: datetime,
-    ) -> Inquiry:
-        """An inquiry row (not yet added to any session)."""
-        return Inquiry(
-            inquiry_id="0x" + os.urandom(32).hex(),
-            institution=institution,
-            requested_by=requested_by[:64],
-            subject_pseudonym=subject_pseudonym,
-            purpose=purpose,
-            consent_id=consent_id,
-            result=result,
-            reason=reason,
-            checked_at=iso(checked_at),
-            logged_at=iso(now_utc()),
-        )
+    ) -> dict[str, Any]:
+        """Write one inquiry and return once it is committed (its row, as a dict)."""
+        row = {
+            "inquiry_id": "0x" + os.urandom(32).hex(),
+            "institution": institution,
+            "requested_by": requested_by[:64],
+            "subject_pseudonym": subject_pseudonym,
+            "purpose": purpose,
+            "consent_id": consent_id,
+            "result": result,
+            "reason": reason,
+            "checked_at": iso(checked_at),
+            "logged_at": iso(now_utc()),
+        }
+        self._writer.write(row)
+        return row
 
     def unsealed(self) -> tuple[int, str | None]:
         """How many inquiries wait for a batch, and when the oldest was logged."""

@@ -464,7 +464,7 @@ class ConsentService:
             if reason in ("purpose_not_covered", "no_consent"):
                 chosen = None  # nothing about another consent leaks to this partner
         granted = reason == GRANTED
-        inquiry = self.inquiries.new(
+        inquiry = self.inquiries.log(
             institution=institution,
             requested_by=requested_by,
             subject_pseudonym=pseudonym,
@@ -474,8 +474,6 @@ class ConsentService:
             reason=reason,
             checked_at=when,
         )
-        with self.store.session() as s, s.begin():
-            s.add(inquiry)
         if reason == "receipt_mismatch":
             log_event(
                 log,
@@ -532,17 +530,17 @@ class ConsentService:
         self,
         granted: bool,
         reason: str,
-        inquiry: Any,
+        inquiry: dict[str, Any],
         row: Consent | None,
         on_chain: ConsentRecord | None,
     ) -> CheckResult:
         base = {
             "granted": granted,
             "reason": reason,
-            "inquiry_id": inquiry.inquiry_id,
-            "checked_at": inquiry.checked_at,
-            "purpose": inquiry.purpose,
-            "institution": inquiry.institution,
+            "inquiry_id": inquiry["inquiry_id"],
+            "checked_at": inquiry["checked_at"],
+            "purpose": inquiry["purpose"],
+            "institution": inquiry["institution"],
         }
         if row is None:
             return CheckResult(**base)

@@ -218,3 +218,19 @@ def test_an_on_chain_window_that_differs_from_the_receipt_is_refused(
     assert consents.get(row.consent_id).status == "pending"
     answer = check(T0 + timedelta(days=1))
     assert (answer.granted, answer.reason) == (False, "receipt_mismatch")
+
+
+def test_a_withdrawal_by_another_writer_is_seen_when_the_head_is_next_looked_at(
+    consents: ConsentService, check: Check, ledger: Ledger
+) -> None:
+    (row,) = consents.grant([make_grant()])
+    assert consents.statuses is not None
+    consents.statuses.max_age = 3600.0  # look at the head once, then trust the cache
+    at = T0 + timedelta(days=5)
+    assert check(at).granted
+    registry = ConsentRegistryClient.from_deployment(ledger.chain, ledger.deployment)
+    registry.revoke(bytes.fromhex(row.consent_id[2:]), int((T0 + timedelta(days=1)).timestamp()))
+    assert check(at).granted  # the store knows nothing, the head was not looked at again
+    consents.statuses.max_age = 0.0
+    answer = check(at)
+    assert (answer.granted, answer.reason) == (False, "revoked")

@@ -89,3 +89,55 @@ def test_inquiry_leaves_hold_no_identity(
     assert ID_NUMBER not in text and row.subject_pseudonym in text
     assert bundle.record is not None and len(bundle.record["salt"]) == 66
     assert batch_id == bundle.to_json()["batch_id"]
+
+
+def test_concurrent_checks_share_commits_and_lose_nothing(ledger: Ledger) -> None:
+    import threading
+
+    from ledger.consent.inquiries import InquiryLog
+
+    log = InquiryLog(ledger.store, submitter="x", key_ids={})
+    made: list[str] = []
+    lock = threading.Lock()
+
+    def worker(n: int) -> None:
+        for i in range(25):
+            row = log.log(
+                institution=f"BANK-{n}",
+                requested_by="pytest",
+                subject_pseudonym="0x" + "ab" * 32,
+                purpose="LOAN_APPROVAL",
+                consent_id=None,
+                result="refused",
+                reason="no_consent",
+                checked_at=T0 + timedelta(seconds=i),
+            )
+            with ledger.store.session() as s:  # committed before log() returned
+                assert s.scalar(select(Inquiry).where(Inquiry.inquiry_id == row["inquiry_id"]))
+            with lock:
+                made.append(row["inquiry_id"])
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    with ledger.store.session() as s:
+        stored = set(s.scalars(select(Inquiry.inquiry_id)))
+    assert len(made) == 200 and stored == set(made)
+
+
+def test_a_failed_group_commit_fails_its_callers(ledger: Ledger) -> None:
+    import pytest
+
+    from ledger.consent.inquiries import GroupCommit
+
+    writer = GroupCommit(ledger.store)
+    row = {"inquiry_id": "0x" + "01" * 32, "institution": "B", "requested_by": "p",
+           "subject_pseudonym": None, "purpose": "LOAN_APPROVAL", "consent_id": None,
+           "result": "refused", "reason": "no_consent", "checked_at": "2026-01-01T00:00:00Z",
+           "logged_at": "2026-01-01T00:00:00Z"}  # fmt: skip
+    writer.write(row)
+    with pytest.raises(Exception, match="UNIQUE"):
+        writer.write(dict(row))  # the same inquiry id twice
+    writer.write({**row, "inquiry_id": "0x" + "02" * 32})  # the writer still works
