@@ -96,8 +96,9 @@ class ChainGate:
             return self._consents
 
     def anchor_inquiries(self) -> list[str]:
-        """Seal the inquiry log if due and anchor pending batches (the sealer's tick)."""
+        """The sealer's tick: finish interrupted work, seal the inquiry log if due, anchor."""
         with self.hold() as ledger:
+            ledger.resume()
             return ledger.anchor_inquiries()
 
     def probe(self) -> int | None:

@@ -105,6 +105,12 @@ class Ledger:
             lock=lock,
         )
 
+    def resume(self) -> None:
+        """Finish what a crash interrupted: pending consents, withdrawals and anchors."""
+        self.consents().flush()
+        for _ in self.outbox.drain():
+            pass
+
     def anchor_inquiries(self, *, force: bool = False) -> list[str]:
         """Seal the inquiry log when due (or ``force``) and anchor every pending batch.
 

@@ -180,6 +180,7 @@ def check(
     """
     subject = _subject(id_type, id_number)
     with Ledger.open(settings_for(data_dir, rpc), holder="ledger consent") as ledger:
+        ledger.resume()  # a consent a crash left unrecorded counts once it is on chain
         result = ledger.consents().check(
             subject, institution=institution, purpose=purpose, requested_by="cli", at=_utc(at)
         )

@@ -27,6 +27,7 @@ from typing import Any, Final
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
+from ledger._failpoints import failpoint
 from ledger.anchoring.manifest import build_manifest, manifest_hash
 from ledger.anchoring.outbox import hx
 from ledger.chain.registry import BatchKind
@@ -279,7 +280,8 @@ class InquiryLog:
             )
             for index, row, *_ in leaves:
                 row.batch_id, row.leaf_index = batch_id, index
-            return batch_id
+        failpoint("inquiries-sealed")
+        return batch_id
 
     def entries(
         self,

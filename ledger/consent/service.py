@@ -34,6 +34,7 @@ from typing import Any, Final
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from ledger._failpoints import failpoint
 from ledger.chain.errors import ConsentAlreadyRecorded
 from ledger.chain.registry import ConsentRecord, ConsentRegistryClient
 from ledger.consent.inquiries import InquiryLog, iso, now_utc
@@ -283,6 +284,7 @@ class ConsentService:
                     self._supersede(s, grant.supersedes, row)
                 s.add(row)
                 rows.append(row)
+        failpoint("consent-stored")
         self.flush()
         return [self.get(r.consent_id) for r in rows]
 
@@ -349,6 +351,7 @@ class ConsentService:
                 continue  # recorded first, next flush withdraws it
             assert c.revoked_at is not None
             receipt = registry.revoke(unhex(c.consent_id), c.revoked_at)
+            failpoint("revoke-mined")
             with self.store.session() as s, s.begin():
                 row = s.get_one(Consent, c.consent_id)
                 row.revoke_status = "recorded"
@@ -370,6 +373,7 @@ class ConsentService:
             (unhex(c.consent_id), unhex(c.commitment), c.valid_from, c.valid_until) for c in chunk
         ]
         receipt = registry.record_many(items)
+        failpoint("consent-mined")
         mined = {
             "0x" + bytes(e["args"]["consentId"]).hex(): e
             for e in registry.contract.events.ConsentRecorded().process_receipt(receipt)
