@@ -43,7 +43,7 @@ from ledger.records.readers import write_csv
 from tests.conftest import ledger_cli
 
 #: Harmless if nothing reads it: if anything logs, it logs everything.
-ENV = {"LEDGER_LOG_LEVEL": "DEBUG", "COLUMNS": "400"}
+ENV = {"LEDGER_LOG_LEVEL": "DEBUG", "COLUMNS": "400", "LEDGER_INQUIRY_SEAL_SIZE": "1"}
 PERSONAL = ("subject_name", "subject_id_number", "subject_mobile", "account_id")
 BORROWERS = 6
 ROWS_PER_FILE = 12
@@ -254,7 +254,32 @@ def flow(tmp_path_factory: pytest.TempPathFactory) -> Flow:
         | {"bundle to stdout": ["bundle", "CANARY-B-5", "--data-dir", data]}
     )
     flow.bundle_stdout = flow.outputs["bundle to stdout"]
+    # consents: a receipt, a check (logged, sealed and anchored as an inquiry batch)
+    consent = base / "consent.json"
+    consent.write_text(json.dumps(consent_grant(canary_id(0))))
+    flow.run_all({"consent grant": ["consent", "grant", str(consent), "--data-dir", data]})
+    check = ["consent", "check", "--institution", "BANK-A", "--purpose", "LOAN_APPROVAL"]
+    flow.run_all({"consent check": [*check, "--id-number", canary_id(0), "--data-dir", data]})
     return flow
+
+
+def consent_grant(id_number: str) -> dict[str, Any]:
+    from datetime import UTC, datetime, timedelta
+
+    now = datetime.now(UTC).replace(microsecond=0)
+    return {
+        "subject": {"id_type": "10", "id_number": id_number},
+        "controller": {"name": "Canary Lending", "institution": "LENDER-1"},
+        "notice": {"version": "1", "hash": "0x" + "11" * 32},
+        "purposes": ["LOAN_APPROVAL"],
+        "data_categories": ["identity", "loan_account"],
+        "recipients": ["BANK-A"],
+        "separate_consent": True,
+        "written_form": True,
+        "evidence": {"method": "e-signature", "document_hash": "0x" + "22" * 32},
+        "valid_from": (now - timedelta(days=1)).isoformat(),
+        "valid_until": (now + timedelta(days=1)).isoformat(),
+    }
 
 
 # -- the canaries are real, and the search finds them -----------------------------------
@@ -368,7 +393,8 @@ def chain_view(flow: Flow) -> ChainView:
 def test_no_canary_on_chain(flow: Flow, chain_view: ChainView) -> None:
     blobs = chain_view.blobs
     anchored = sum(len(flow.reports[f"submit {f} --json"]["batches"]) for f in ("A", "B"))
-    assert sum(1 for w in blobs if w.startswith("BatchAnchored")) == anchored == 2
+    # two credit-data batches, and the inquiry log of the consent check (kind 2)
+    assert sum(1 for w in blobs if w.startswith("BatchAnchored")) == anchored + 1 == 3
     assert sum(1 for w in blobs if w.startswith("tx input")) >= 2 + anchored  # deploys + anchors
     leaks = [leak for where, blob in blobs.items() for leak in leaks_in(blob, where, on_chain=True)]
     assert not leaks, leaks[:10]
