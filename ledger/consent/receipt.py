@@ -13,7 +13,7 @@ on chain, is SHA-256 over its RFC 8785 bytes::
      "notice": {"version": .., "hash": "0x..", "url": ..},
      "subject": {"pseudonym": "0x..", "key_id": "subject-1"},
      "purposes": [..], "data_categories": [..], "recipients": [..],
-     "separate_consent": true, "written_form": true,
+     "separate_consent": true, "written_form": true, "sensitive": true, "language": "zh-CN",
      "evidence": {"method": .., "document_hash": "0x.."},
      "valid_from": "..Z", "valid_until": "..Z" | null, "supersedes": "0x.." | null,
      "salt": "0x.."}
@@ -139,6 +139,10 @@ class ConsentGrant(_Model):
     recipients: Annotated[list[Institution], Field(min_length=1, max_length=100)]
     separate_consent: bool
     written_form: bool
+    #: Credit data includes financial accounts: sensitive personal information (PIPL Art. 28).
+    sensitive: bool = True
+    #: Language of the notice the borrower saw (BCP 47).
+    language: Annotated[str, Field(pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")] = "zh-CN"
     evidence: Evidence
     collected_at: UtcTime | None = None
     valid_from: UtcTime | None = None
@@ -149,6 +153,9 @@ class ConsentGrant(_Model):
     def _rules(self) -> ConsentGrant:
         if self.valid_from and self.valid_until and self.valid_until <= self.valid_from:
             raise ValueError("valid_until must be after valid_from")
+        if self.sensitive and not self.separate_consent:
+            # PIPL Art. 29: processing sensitive personal information needs separate consent.
+            raise ValueError("sensitive personal information needs separate_consent: true")
         third_parties = set(self.recipients) - {self.controller.institution}
         if third_parties and not self.separate_consent:
             # PIPL Art. 23: providing personal information to another processor
@@ -204,6 +211,8 @@ def build_receipt(
         "recipients": sorted(set(grant.recipients)),
         "separate_consent": grant.separate_consent,
         "written_form": grant.written_form,
+        "sensitive": grant.sensitive,
+        "language": grant.language,
         "evidence": grant.evidence.model_dump(),
         "valid_from": iso(valid_from),
         "valid_until": None if grant.valid_until is None else iso(grant.valid_until),
