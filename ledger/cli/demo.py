@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -15,7 +16,7 @@ from ledger.chain.attest import check_anchor
 from ledger.chain.signer import load_account
 from ledger.cli._common import DataDirOpt, JsonOpt, command, console, ensure_data_dir, print_json
 from ledger.config import Settings
-from ledger.errors import InputError, LedgerError
+from ledger.errors import ErasedError, InputError, LedgerError
 from ledger.proofs import ProofBundle, verify_bundle
 from ledger.records.generate import synthetic_rows
 from ledger.records.readers import write_csv
@@ -31,7 +32,7 @@ def demo(
     rows: Annotated[int, typer.Option("--rows", min=10, help="Synthetic rows.")] = DEMO_ROWS,
     as_json: JsonOpt = False,
 ) -> None:
-    """Run init -> deploy -> submit -> bundle -> verify on the embedded chain.
+    """Run init -> deploy -> submit -> bundle -> verify -> consent -> erase on the embedded chain.
 
     Generates a synthetic portfolio (valid ID numbers, a spread of statuses and
     some invalid rows) in a fresh data dir and shows what happened at each step.
@@ -92,8 +93,76 @@ def demo(
         "   tampering one byte of the record makes verification fail: "
         + ("yes" if summary["verified"] else "NO")
     )
+    with Ledger.open(settings, holder="ledger demo") as ledger:
+        leaf = "0x" + bundle.leaf_hash.hex()
+        summary["consent"] = _consent_steps(ledger, portfolio, str(record_id), leaf, say)
     if as_json:
         print_json(summary)
+
+
+def _consent_steps(
+    ledger: Ledger, portfolio: Path, record_id: str, leaf: str, say: Callable[[str], None]
+) -> dict[str, Any]:
+    """Consent, checks, withdrawal, the anchored inquiry log and erasure of one borrower."""
+    from datetime import UTC, datetime, timedelta
+
+    from ledger.consent import Subject, parse_grant
+    from ledger.privacy.erasure import erase_subject
+    from ledger.records.readers import read_rows
+
+    row = next(
+        r.fields for r in read_rows(portfolio) if r.fields and r.fields["report_id"] == record_id
+    )
+    subject = Subject(id_type=str(row["subject_id_type"]), id_number=str(row["subject_id_number"]))
+    now = datetime.now(UTC).replace(microsecond=0)
+    grant = parse_grant(
+        {
+            "subject": subject.model_dump(),
+            "controller": {"name": "Demo Lending Co.", "institution": "LENDER-1"},
+            "notice": {"version": "2026.1", "hash": "0x" + "11" * 32},
+            "purposes": ["LOAN_APPROVAL", "POST_LOAN_MANAGEMENT"],
+            "data_categories": ["identity", "loan_account", "repayment"],
+            "recipients": ["BANK-A", "LENDER-1"],
+            "separate_consent": True,
+            "written_form": True,
+            "evidence": {"method": "e-signature", "document_hash": "0x" + "22" * 32},
+            "valid_from": (now - timedelta(days=1)).isoformat(),
+            "valid_until": (now + timedelta(days=365)).isoformat(),
+        }
+    )
+    consents = ledger.consents()
+    (consent,) = consents.grant([grant])
+    say(f"6. consent  {consent.consent_id[:18]}… recorded on chain (block {consent.block_number})")
+    checks = [
+        consents.check(subject, institution=bank, purpose=purpose, requested_by="demo")
+        for bank, purpose in (("BANK-A", "LOAN_APPROVAL"), ("BANK-B", "LOAN_APPROVAL"))
+    ]
+    consents.revoke(consent.consent_id)
+    checks.append(
+        consents.check(subject, institution="BANK-A", purpose="LOAN_APPROVAL", requested_by="demo")
+    )
+    for c in checks:
+        verdict = "granted" if c.granted else "refused"
+        say(f"            check by {c.institution}: {verdict} ({c.reason})")
+    sealed = ledger.anchor_inquiries(force=True)
+    say(f"7. inquiry  {len(checks)} checks logged and anchored as inquiry batch {sealed[0][:18]}…")
+    pseudonym = consents.pseudonym(subject)
+    erased = erase_subject(ledger.store, pseudonym, requested_by="demo")
+    try:
+        bundle_for(ledger.store, leaf)
+        answer = "still there (unexpected)"
+    except ErasedError:
+        answer = "erased"
+    say(
+        f"8. erase    the borrower's {erased.records} record(s) and {erased.consents} consent "
+        f"receipt(s) are gone; the proof of leaf {leaf[:18]}… now answers: {answer}"
+    )
+    return {
+        "consent_id": consent.consent_id,
+        "checks": [c.to_json() for c in checks],
+        "inquiry_batches": sealed,
+        "erasure": erased.to_json(),
+    }
 
 
 def _some_leaf(ledger: Ledger, batch_id: str) -> str:

@@ -110,6 +110,9 @@ def test_demo_runs_in_a_fresh_data_dir(tmp_path: Path) -> None:
     done = run("demo", "--data-dir", str(tmp_path / "demo"))
     assert done.returncode == 0, done.stderr
     assert "AnchorRegistry" in done.stdout
+    assert "check by BANK-A: granted (valid)" in done.stdout
+    assert "check by BANK-A: refused (revoked)" in done.stdout
+    assert "now answers: erased" in done.stdout
     assert (tmp_path / "demo" / "deployment.json").exists()
     refused = run("demo", "--data-dir", str(tmp_path / "demo"))
     assert refused.returncode == 2
