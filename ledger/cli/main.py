@@ -6,6 +6,7 @@ import typer
 
 from ledger import __version__, logs
 from ledger.cli import api_cmds, demo, deploy_cmds, proof_cmds, submit_cmds
+from ledger.cli.audit_cmds import audit_cmd, export_cmd
 
 app = typer.Typer(
     name="ledger",
@@ -22,6 +23,8 @@ app.command("verify")(proof_cmds.verify)
 app.command("demo")(demo.demo)
 app.command("serve")(api_cmds.serve)
 app.add_typer(api_cmds.partner_app, name="partner")
+app.command("audit")(audit_cmd)
+app.command("export")(export_cmd)
 
 
 def _version(value: bool) -> None:
