@@ -229,7 +229,9 @@ class Replayer:
         """Logs of ``event`` in ``[start, end]``; halves the range when the node refuses it."""
         try:
             return self._retry(lambda: self.chain.call_logs(event, start, end))
-        except ChainError:
+        except ChainUnavailableError:
+            raise  # retried enough: halving would only multiply the waiting
+        except ChainError:  # e.g. "query exceeds max block range" / "too many results"
             if start == end:
                 raise
             mid = (start + end) // 2
