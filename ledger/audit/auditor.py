@@ -7,6 +7,7 @@ from pathlib import Path
 
 from ledger.audit.consent_checks import ConsentView, check_consents, check_inquiries
 from ledger.audit.findings import AuditReport
+from ledger.audit.rebuild import Rebuilder
 from ledger.audit.records import check_records
 from ledger.audit.replay import DEFAULT_RANGE, ChainState, Progress, Replayer
 from ledger.audit.store_checks import check_batches
@@ -43,12 +44,15 @@ def audit(
     checkpoint: Path | None = None,
     step: int = DEFAULT_RANGE,
     progress: Progress | None = None,
+    rebuild: Store | None = None,
 ) -> tuple[AuditReport, ChainState]:
     """Audit the registries of ``target`` (and the store and records, when given).
 
     With ``checkpoint``, the replay saves its state there after every range and a
-    later call resumes from it. Raises a :class:`~ledger.errors.LedgerError` when
-    the audit cannot be done (no contract, node unreachable after retries).
+    later call resumes from it. With ``rebuild`` (an empty store), the chain state
+    and the records that pass every check are written there. Raises a
+    :class:`~ledger.errors.LedgerError` when the audit cannot be done (no contract,
+    node unreachable after retries).
     """
     for address in (target.anchor_registry, target.consent_registry):
         if not chain.code_at(address):
@@ -71,8 +75,15 @@ def audit(
         view = ConsentView(state, consents, report)
         rows = check_consents(store, view, report, progress)
         check_inquiries(store, view, rows, facts, report)
+    rebuilder = None if rebuild is None else Rebuilder(rebuild, state)
+    if rebuilder is not None:
+        rebuilder.write_chain(store)
     if records is not None:
-        check_records(records, state, store, report, progress)
+        sink = None if rebuilder is None else rebuilder.add
+        check_records(records, state, store, report, progress, sink)
+    if rebuilder is not None:
+        rebuilder.flush()
+        report.checked["rebuilt_leaves"] = rebuilder.leaf_count
     return report, state
 
 

@@ -10,7 +10,7 @@ a finding: an export is one line per leaf.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO
 
@@ -61,7 +61,9 @@ def check_records(
     store: Store | None,
     report: AuditReport,
     progress: Progress | None = None,
+    sink: Callable[[ProofBundle], None] | None = None,
 ) -> None:
+    """Check every line; hand each bundle that passes every check to ``sink``."""
     total = path.stat().st_size if path.exists() else 0
     leaves = None if store is None else _StoreLeaves(store)
     seen: dict[bytes, int] = {}
@@ -79,7 +81,8 @@ def check_records(
             report.add("RECORD_DUPLICATE", **where, expected=seen[bundle.leaf_hash], found=number)
             continue
         seen[bundle.leaf_hash] = number
-        _check_bundle(bundle, state, leaves, report, where)
+        if _check_bundle(bundle, state, leaves, report, where) and sink is not None:
+            sink(bundle)
         if progress is not None and checked % 1000 == 0:
             progress("records", read, total)
     report.checked["records"] = checked
@@ -91,21 +94,21 @@ def _check_bundle(
     leaves: _StoreLeaves | None,
     report: AuditReport,
     where: dict[str, object],
-) -> None:
+) -> bool:
     if bundle.record is not None:
         computed = record_leaf_hash(bundle.record)
         if computed != bundle.leaf_hash:
             report.add(
                 "RECORD_HASH_MISMATCH", **where, expected=hx(bundle.leaf_hash), found=hx(computed)
             )
-            return
+            return False
     try:
         verify_inclusion(
             bundle.leaf_hash, bundle.leaf_index, bundle.tree_size, bundle.audit_path, bundle.root
         )
     except ProofError:
         report.add("RECORD_PROOF_INVALID", **where, expected=hx(bundle.root))
-        return
+        return False
     anchor = state.anchors.get(str(where["batch_id"]))
     if anchor is None or (anchor.root, anchor.tree_size) != (hx(bundle.root), bundle.tree_size):
         report.add(
@@ -114,7 +117,7 @@ def _check_bundle(
             expected=None if anchor is None else anchor.root,
             found=hx(bundle.root),
         )
-        return
+        return False
     if leaves is not None:
         stored = leaves.get(anchor.batch_id, bundle.leaf_index)
         if stored != bundle.leaf_hash:
@@ -124,6 +127,8 @@ def _check_bundle(
                 expected=hx(bundle.leaf_hash),
                 found=None if stored is None else hx(stored),
             )
+            return False
+    return True
 
 
 def export_records(

@@ -148,6 +148,10 @@ def audit_cmd(
     checkpoint: Annotated[
         Path | None, typer.Option("--checkpoint", help="Save the replay here; resume from it.")
     ] = None,
+    rebuild: Annotated[
+        str | None,
+        typer.Option("--rebuild", help="Write the verified state into this empty store (URL)."),
+    ] = None,
     block_range: Annotated[
         int, typer.Option("--range", min=1, help="Blocks per eth_getLogs request.")
     ] = DEFAULT_RANGE,
@@ -165,6 +169,7 @@ def audit_cmd(
         if records is not None and not records.is_file():
             raise InputError(f"no records file at {records}")
         store = _store(settings, db)
+        fresh = None if rebuild is None else Store(rebuild)
         try:
             with (
                 open_chain(settings, holder="ledger audit", read_only=True) as chain,
@@ -178,10 +183,12 @@ def audit_cmd(
                     checkpoint=checkpoint,
                     step=block_range,
                     progress=progress,
+                    rebuild=fresh,
                 )
         finally:
-            if store is not None:
-                store.close()
+            for opened in (store, fresh):
+                if opened is not None:
+                    opened.close()
     except LedgerError as exc:
         err_console.print(f"error: could not audit: {exc.message}", markup=False, soft_wrap=True)
         raise typer.Exit(EXIT_UNAUDITABLE) from None

@@ -110,12 +110,13 @@ def run_audit(
     rpc_url: str | None = None,
     store: bool = True,
     records: Path | None = None,
+    db_url: str | None = None,
     **kwargs: Any,
 ) -> AuditReport:
-    """Audit as an auditor would: read-only chain, the store as it is now."""
+    """Audit as an auditor would: read-only chain, the store (or ``db_url``) as it is now."""
     deployment = Deployment.load(ledger.data_dir / "deployment.json")
     url = rpc_url or ledger.rpc_url
-    opened = Store.open(ledger.data_dir) if store else None
+    opened = Store.open(ledger.data_dir, db_url) if store else None
     try:
         if url is None:
             chain = Chain.embedded(ledger.data_dir, holder="pytest audit", read_only=True)
