@@ -16,10 +16,11 @@ from typing import Final
 
 from sqlalchemy import func, select
 
+from ledger.audit.records import ExportedLeaf
 from ledger.audit.replay import ChainState
 from ledger.consent.inquiries import INQUIRY_FORMAT
 from ledger.errors import ConflictError
-from ledger.proofs import ProofBundle, canonical_bytes
+from ledger.proofs import canonical_bytes
 from ledger.store import Batch, Consent, Inquiry, Leaf, Store
 
 #: Leaves written per store transaction.
@@ -99,21 +100,19 @@ class Rebuilder:
             erased_at=theirs.erased_at if theirs is not None and receipt is None else None,
         )
 
-    def add(self, bundle: ProofBundle) -> None:
+    def add(self, item: ExportedLeaf) -> None:
         """A verified exported record (the sink of the records check)."""
-        batch_id = "0x" + bundle.batch_id.hex()
-        record = None if bundle.record is None else dict(bundle.record)
-        record_id = None
+        record, record_id = item.record, None
         if record is not None:
             record_id = str(record.get("report_id") or record.get("inquiry_id") or "") or None
             if record.get("format") == INQUIRY_FORMAT:
-                self._leaves.append(_inquiry(record, batch_id, bundle.leaf_index))
+                self._leaves.append(_inquiry(record, item.batch_id, item.leaf_index))
         self._leaves.append(
             Leaf(
-                batch_id=batch_id,
-                leaf_index=bundle.leaf_index,
+                batch_id=item.batch_id,
+                leaf_index=item.leaf_index,
                 record_id=record_id,
-                leaf_hash=bundle.leaf_hash,
+                leaf_hash=item.leaf_hash,
                 canonical=None if record is None else canonical_bytes(record),
             )
         )

@@ -19,11 +19,14 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Final, TypeVar
+from typing import Any, Final, TypeVar, cast
 
+from eth_typing import ABIEvent
+from eth_utils.abi import event_abi_to_log_topic
 from eth_utils.crypto import keccak
 
 from ledger.audit.findings import AuditReport
+from ledger.chain.artifacts import load_artifact
 from ledger.chain.connection import Chain
 from ledger.chain.errors import ChainError, ChainUnavailableError
 from ledger.chain.registry import AnchorRegistryClient, ConsentRegistryClient
@@ -44,6 +47,31 @@ Progress = Callable[[str, int, int], None]
 
 def hx(value: bytes) -> str:
     return "0x" + value.hex()
+
+
+def _topic(contract: str, name: str) -> bytes:
+    (abi,) = [e for e in load_artifact(contract).abi if e.get("name") == name]
+    return bytes(event_abi_to_log_topic(cast(ABIEvent, abi)))
+
+
+#: topic0 of the three events the audit replays (from the committed ABIs).
+ANCHORED: Final = _topic("AnchorRegistry", "BatchAnchored")
+RECORDED: Final = _topic("ConsentRegistry", "ConsentRecorded")
+REVOKED: Final = _topic("ConsentRegistry", "ConsentRevoked")
+
+
+def _bytes(value: Any) -> bytes:
+    """A log field as bytes: nodes send hex text, the embedded chain may send bytes."""
+    return bytes.fromhex(value[2:]) if isinstance(value, str) else bytes(value)
+
+
+def _int(value: Any) -> int:
+    return int(value, 16) if isinstance(value, str) else int(value)
+
+
+def _word(data: bytes, index: int) -> int:
+    """The ``index``-th 32-byte word of ABI-encoded event data, as an unsigned integer."""
+    return int.from_bytes(data[32 * index : 32 * (index + 1)], "big")
 
 
 def next_head(head: bytes, batch_id: bytes, root: bytes, size: int, kind: int, mh: bytes) -> bytes:
@@ -176,39 +204,39 @@ class Replayer:
         return state
 
     def _range(self, state: ChainState, start: int, end: int) -> None:
-        events = self.anchors.contract.events
-        consent_events = self.consents.contract.events
-        recorded = self._logs(consent_events.ConsentRecorded(), start, end)
-        revoked = self._logs(consent_events.ConsentRevoked(), start, end)
-        anchored = self._logs(events.BatchAnchored(), start, end)
-        for entry in anchored:
-            self._anchor(state, entry)
-        for entry in recorded:
-            args = entry["args"]
-            cid = hx(bytes(args["consentId"]))
-            state.consents[cid] = ChainConsent(
-                cid,
-                hx(bytes(args["commitment"])),
-                int(args["validFrom"]),
-                int(args["validUntil"]),
-                block_number=int(entry["blockNumber"]),
-            )
-        for entry in revoked:
-            cid = hx(bytes(entry["args"]["consentId"]))
-            if cid in state.consents:
-                state.consents[cid].revoked_at = int(entry["args"]["revokedAt"])
-            else:
-                state.orphan_revocations[cid] = int(entry["args"]["revokedAt"])
+        """Fold every registry log of ``[start, end]`` into ``state``, in chain order."""
+        addresses = (self.anchors.address, self.consents.address)
+        for entry in self._logs(addresses, start, end):
+            topics = [_bytes(t) for t in entry["topics"]]
+            data, emitter = _bytes(entry["data"]), str(entry["address"]).lower()
+            if not topics:
+                continue
+            if topics[0] == ANCHORED and emitter == self.anchors.address:
+                self._anchor(state, topics, data, entry)
+            elif topics[0] == RECORDED and emitter == self.consents.address:
+                cid = hx(topics[1])
+                state.consents[cid] = ChainConsent(
+                    cid,
+                    hx(topics[2]),
+                    _word(data, 0),
+                    _word(data, 1),
+                    0,
+                    _int(entry["blockNumber"]),
+                )
+            elif topics[0] == REVOKED and emitter == self.consents.address:
+                cid = hx(topics[1])
+                if cid in state.consents:
+                    state.consents[cid].revoked_at = _word(data, 0)
+                else:
+                    state.orphan_revocations[cid] = _word(data, 0)
 
-    def _anchor(self, state: ChainState, entry: Any) -> None:
-        args = entry["args"]
-        seq = int(args["seq"])
+    def _anchor(self, state: ChainState, topics: list[bytes], data: bytes, entry: Any) -> None:
+        batch_id, root = topics[1], topics[2]
+        size, kind, mh = _word(data, 0), _word(data, 1), data[64:96]
+        seq, claimed = _word(data, 3), data[128:160]
         if seq != state.count:
             state.seq_gaps.append((state.count, seq))
-        batch_id, root = bytes(args["batchId"]), bytes(args["root"])
-        size, kind, mh = int(args["treeSize"]), int(args["kind"]), bytes(args["manifestHash"])
         head = next_head(bytes.fromhex(state.log_head[2:]), batch_id, root, size, kind, mh)
-        claimed = bytes(args["logHead"])
         # After a hole the head cannot be recomputed: go on from the event's own head (the
         # hole is already a finding). Otherwise keep our own: a rewritten event shows at the end.
         state.log_head = hx(claimed if seq != state.count else head)
@@ -221,21 +249,21 @@ class Replayer:
             hx(mh),
             seq,
             hx(claimed),
-            entry["transactionHash"].to_0x_hex(),
-            int(entry["blockNumber"]),
+            hx(_bytes(entry["transactionHash"])),
+            _int(entry["blockNumber"]),
         )
 
-    def _logs(self, event: Any, start: int, end: int) -> list[Any]:
-        """Logs of ``event`` in ``[start, end]``; halves the range when the node refuses it."""
+    def _logs(self, addresses: tuple[str, str], start: int, end: int) -> list[Any]:
+        """The registries' logs in ``[start, end]``; halves the range when the node refuses it."""
         try:
-            return self._retry(lambda: self.chain.call_logs(event, start, end))
+            return self._retry(lambda: self.chain.raw_logs(addresses, start, end))
         except ChainUnavailableError:
             raise  # retried enough: halving would only multiply the waiting
         except ChainError:  # e.g. "query exceeds max block range" / "too many results"
             if start == end:
                 raise
             mid = (start + end) // 2
-            return self._logs(event, start, mid) + self._logs(event, mid + 1, end)
+            return self._logs(addresses, start, mid) + self._logs(addresses, mid + 1, end)
 
     def _retry(self, op: Callable[[], T]) -> T:
         pause = RETRY_PAUSE

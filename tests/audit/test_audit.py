@@ -294,3 +294,54 @@ def test_rebuild_takes_only_records_that_pass(ledger_dir: Populated, tmp_path: P
         assert "0x" + "ee" * 32 not in roots
     finally:
         rebuilt.close()
+
+
+def _export_lines(ledger: Populated, tmp_path: Path) -> tuple[Path, list[dict[str, Any]]]:
+    export = export_to(ledger, tmp_path / "export.jsonl")
+    return export, [json.loads(line) for line in export.read_text(encoding="utf-8").splitlines()]
+
+
+def _write(export: Path, bundles: list[dict[str, Any]]) -> Path:
+    export.write_text("".join(json.dumps(b) + "\n" for b in bundles), encoding="utf-8")
+    return export
+
+
+def test_partial_export_with_a_broken_audit_path(ledger_dir: Populated, tmp_path: Path) -> None:
+    export, bundles = _export_lines(ledger_dir, tmp_path)
+    del bundles[0]  # the batch is incomplete now: every line is proved by its own path
+    bundles[1]["audit_path"][0] = "0x" + "00" * 32
+    report = run_audit(ledger_dir, records=_write(export, bundles))
+    (finding,) = _only(report, "RECORD_PROOF_INVALID")
+    assert (finding["line"], finding["leaf_index"]) == (2, 2)
+    assert report.checked["records"] == 26
+
+
+def test_exported_batch_that_is_not_anchored(ledger_dir: Populated, tmp_path: Path) -> None:
+    export, bundles = _export_lines(ledger_dir, tmp_path)
+    forged = dict(bundles[0], batch_id="0x" + "ab" * 32)  # a real proof, under another batch id
+    del bundles[0]
+    report = run_audit(ledger_dir, records=_write(export, [*bundles, forged]))
+    (finding,) = _only(report, "RECORD_NOT_ANCHORED")
+    assert (finding["batch_id"], finding["expected"]) == ("0x" + "ab" * 32, None)
+
+
+def test_exported_leaf_the_store_does_not_hold(ledger_dir: Populated, tmp_path: Path) -> None:
+    export, _ = _export_lines(ledger_dir, tmp_path)
+
+    def drop(s: Any) -> None:
+        batch = _first_batch(s)
+        s.execute(delete(Leaf).where(Leaf.batch_id == batch.batch_id, Leaf.leaf_index == 1))
+
+    edit_store(ledger_dir, drop)
+    report = run_audit(ledger_dir, records=export)
+    assert codes(report) == {"LEAF_MISSING", "RECORD_STORE_MISMATCH"}
+    (finding,) = [f for f in report.failing if f.code == "RECORD_STORE_MISMATCH"]
+    assert (finding.leaf_index, finding.found) == (1, None)
+
+
+def test_unreadable_export_lines(ledger_dir: Populated, tmp_path: Path) -> None:
+    export, bundles = _export_lines(ledger_dir, tmp_path)
+    text = "".join(json.dumps(b) + "\n" for b in bundles)
+    export.write_text(text + '{"format": "something else"}\nnot json\n', encoding="utf-8")
+    report = run_audit(ledger_dir, records=export)
+    assert [f["line"] for f in _only(report, "RECORD_UNREADABLE")] == [28, 29]
