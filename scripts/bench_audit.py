@@ -4,8 +4,11 @@
 is quoted beside ``raw_getlogs_events_per_s`` (plain eth_getLogs over the same
 blocks, same ranges, no decoding) measured in the same run on the same node.
 ``audit_records_per_s`` times the exported-records check (parse, hash, audit path,
-anchor) on one anchored batch. A full 1M-leaf audit (``audit_seconds_1m``) needs
-a 1M-record ingest first and is not part of this section.
+anchor) on one anchored batch. ``audit_seconds_100k`` (``_10k`` with --quick) is a
+whole audit — replay, store cross-check, consent status calls, records check — of
+a synthetic ledger of 1000-leaf batches, its store and its export; the issue's
+``audit_seconds_1m`` (1000 batches, 1M leaves, 10k consents) is the same at ten
+times the size, which this shared machine is not asked to hold (a 1.3 GB export).
 """
 
 from __future__ import annotations
@@ -21,13 +24,18 @@ from pathlib import Path
 from typing import Any
 
 from eth_account import Account
+from sqlalchemy import insert
 
+from ledger.anchoring.bundles import attestation
+from ledger.anchoring.manifest import build_manifest, manifest_hash
 from ledger.audit import AuditReport, AuditTarget, audit
 from ledger.audit.records import check_records
 from ledger.audit.replay import DEFAULT_RANGE
 from ledger.chain import Chain, Deployment, deploy
 from ledger.chain.registry import AnchorRegistryClient, BatchKind, ConsentRegistryClient
+from ledger.consent.receipt import commitment
 from ledger.proofs import AnchorAttestation, MerkleTree, canonical_bytes, leaf_hash, make_bundle
+from ledger.store import Batch, Consent, Leaf, Store
 
 REPO = Path(__file__).resolve().parent.parent
 CONSENTS_PER_TX = 200
@@ -107,6 +115,97 @@ def _records_file(chain: Chain, deployment: Deployment, path: Path, size: int) -
             out.write(json.dumps(bundle.to_json()) + "\n")
 
 
+def _ledger(chain: Chain, deployment: Deployment, store: Store, export: Path, batches: int) -> None:
+    """``batches`` anchored 1000-leaf batches in the store and the export, as the platform's."""
+    registry = AnchorRegistryClient.from_deployment(chain, deployment)
+    with export.open("w", encoding="utf-8") as out:
+        for b in range(batches):
+            records = [
+                {"report_id": f"R-{b}-{i}", "amount": str(i), "salt": "0x" + os.urandom(32).hex()}
+                for i in range(1000)
+            ]
+            data = [canonical_bytes(r) for r in records]
+            tree = MerkleTree([leaf_hash(d) for d in data])
+            batch_id = "0x" + os.urandom(32).hex()
+            manifest = build_manifest(
+                batch_id=batch_id, kind=1, submitter=chain.address.lower(), schema="bench",
+                policy="bench", key_ids={}, tree_size=1000, root="0x" + tree.root.hex(),
+                created_at="2026-01-01T00:00:00Z",
+            )  # fmt: skip
+            mh = manifest_hash(manifest)
+            event = registry.anchor(
+                bytes.fromhex(batch_id[2:]), tree.root, 1000, BatchKind.CREDIT_DATA, mh
+            )
+            batch = Batch(
+                batch_id=batch_id, kind=1, tree_size=1000, root="0x" + tree.root.hex(),
+                manifest=canonical_bytes(manifest).decode(), manifest_hash="0x" + mh.hex(),
+                status="anchored", created_at="2026-01-01T00:00:00Z", chain_id=chain.chain_id,
+                registry_address=deployment.anchor_registry, tx_hash=event.tx_hash,
+                block_number=event.block_number, block_timestamp="2026-01-01T00:00:00Z",
+                seq=event.seq,
+            )  # fmt: skip
+            with store.session() as s, s.begin():
+                s.add(batch)
+                s.flush()
+                s.execute(
+                    insert(Leaf),
+                    [
+                        {"batch_id": batch_id, "leaf_index": i, "record_id": r["report_id"],
+                         "leaf_hash": leaf_hash(d), "canonical": d}
+                        for i, (r, d) in enumerate(zip(records, data, strict=True))
+                    ],
+                )  # fmt: skip
+            for i, record in enumerate(records):
+                bundle = make_bundle(
+                    record, i, tree, bytes.fromhex(batch_id[2:]), attestation(batch)
+                )
+                out.write(json.dumps(bundle.to_json()) + "\n")
+
+
+def _consents(chain: Chain, deployment: Deployment, store: Store, count: int) -> None:
+    registry = ConsentRegistryClient.from_deployment(chain, deployment)
+    for start in range(0, count, CONSENTS_PER_TX):
+        rows = []
+        for _ in range(min(CONSENTS_PER_TX, count - start)):
+            receipt = canonical_bytes({"format": "bench", "salt": "0x" + os.urandom(32).hex()})
+            rows.append(
+                Consent(
+                    consent_id="0x" + os.urandom(32).hex(), receipt=receipt,
+                    commitment=commitment(receipt), valid_from=1_700_000_000, valid_until=0,
+                    created_at="2026-01-01T00:00:00Z", status="recorded",
+                )
+            )  # fmt: skip
+        registry.record_many(
+            [(bytes.fromhex(c.consent_id[2:]), bytes.fromhex(c.commitment[2:]), c.valid_from, 0)
+             for c in rows]
+        )  # fmt: skip
+        with store.session() as s, s.begin():
+            s.add_all(rows)
+
+
+def bench_whole_audit(url: str, batches: int, consents: int) -> float:
+    """Seconds for one whole audit of a fresh synthetic ledger on the node at ``url``."""
+    with tempfile.TemporaryDirectory(prefix="credit-anchor-audit-whole-") as tmp:
+        data_dir = Path(tmp)
+        account = Account.create()
+        _rpc(url, "anvil_setBalance", [account.address, hex(10**24)])
+        with Chain.json_rpc(url, account) as chain:
+            chain.poll_interval = 0.005
+            deployment, _ = deploy(chain, data_dir)
+            store = Store.open(data_dir)
+            _ledger(chain, deployment, store, data_dir / "export.jsonl", batches)
+            _consents(chain, deployment, store, consents)
+            started = time.perf_counter()
+            report, _ = audit(
+                chain, AuditTarget.of(deployment), store=store, records=data_dir / "export.jsonl"
+            )
+            elapsed = time.perf_counter() - started
+            store.close()
+    assert report.clean, report.to_json()["findings"][:5]
+    assert report.checked["records"] == report.checked["store_leaves"] == batches * 1000
+    return elapsed
+
+
 def bench_audit(quick: bool) -> dict[str, Any]:
     anchors, consents, records = (200, 2_000, 2_000) if quick else (1_000, 10_000, 20_000)
     proc, url = _start_anvil()
@@ -130,6 +229,8 @@ def bench_audit(quick: bool) -> dict[str, Any]:
             check_records(data_dir / "export.jsonl", state, None, AuditReport())
             records_s = time.perf_counter() - started
             chain.close()
+        batches, consents_whole = (10, 1_000) if quick else (100, 1_000)
+        whole_s = bench_whole_audit(url, batches, consents_whole)
     finally:
         proc.terminate()
         proc.wait(timeout=30)
@@ -141,4 +242,6 @@ def bench_audit(quick: bool) -> dict[str, Any]:
         "audit_events_per_s": round(events / replay_s),
         "raw_getlogs_events_per_s": round(raw_events / raw_s),
         "audit_records_per_s": round(records / records_s),
+        f"audit_seconds_{batches}k": round(whole_s, 2),
+        "audit_whole_consents": consents_whole,
     }

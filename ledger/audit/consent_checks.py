@@ -11,6 +11,7 @@ purpose. Sealed inquiries are judged as their anchored leaf logged them.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
@@ -47,30 +48,40 @@ class ConsentView:
         self.report = report
         self._confirmed: dict[str, ChainConsent | None] = {}
 
+    def prefetch(self, consent_ids: Iterable[str]) -> None:
+        """Ask ``consentStatus`` for many consents at once (JSON-RPC batches)."""
+        wanted = sorted({c for c in consent_ids if c not in self._confirmed})
+        block = self.state.next_block - 1  # as far as replayed
+        calls = [
+            bytes.fromhex(
+                self.registry.contract.encode_abi("consentStatus", [bytes.fromhex(c[2:])])[2:]
+            )
+            for c in wanted
+        ]
+        answers = self.registry.chain.raw_calls(self.registry.address, calls, block)
+        for consent_id, data in zip(wanted, answers, strict=True):
+            self._confirm(consent_id, data)
+
     def get(self, consent_id: str) -> ChainConsent | None:
-        if consent_id in self._confirmed:
-            return self._confirmed[consent_id]
-        replayed = self.state.consents.get(consent_id)
-        fn = self.registry.contract.functions.consentStatus(bytes.fromhex(consent_id[2:]))
-        raw = self.registry.chain.call(fn, self.state.next_block - 1)  # as far as replayed
-        commitment, valid_from, valid_until, revoked_at, _, recorded_block = raw
+        if consent_id not in self._confirmed:
+            self.prefetch([consent_id])
+        return self._confirmed[consent_id]
+
+    def _confirm(self, consent_id: str, data: bytes) -> None:
+        words = [int.from_bytes(data[i : i + 32], "big") for i in range(32, 192, 32)]
+        valid_from, valid_until, revoked_at, _, recorded_block = words
         found = None
         if recorded_block:
             found = ChainConsent(
-                consent_id,
-                hx(bytes(commitment)),
-                int(valid_from),
-                int(valid_until),
-                int(revoked_at),
-                int(recorded_block),
+                consent_id, hx(data[:32]), valid_from, valid_until, revoked_at, recorded_block
             )
+            replayed = self.state.consents.get(consent_id)
             if replayed is None or replayed.revoked_at != found.revoked_at:
                 event = "ConsentRecorded" if replayed is None else "ConsentRevoked"
                 self.report.add(
                     "CHAIN_EVENT_HIDDEN", consent_id=consent_id, expected=event, found=None
                 )
         self._confirmed[consent_id] = found
-        return found
 
 
 def check_consents(
@@ -79,6 +90,8 @@ def check_consents(
     """Every stored consent against the chain; returns the store's consents by id."""
     with store.session() as s:
         rows = {c.consent_id: c for c in s.scalars(select(Consent))}
+        view.prefetch(rows)
+        view.prefetch(c for c in s.scalars(select(Inquiry.consent_id)) if c)
     for done, row in enumerate(rows.values(), 1):
         _check_consent(row, view, report)
         if progress is not None:
