@@ -229,7 +229,7 @@ def bench_audit(quick: bool) -> dict[str, Any]:
             check_records(data_dir / "export.jsonl", state, None, AuditReport())
             records_s = time.perf_counter() - started
             chain.close()
-        batches, consents_whole = (10, 1_000) if quick else (100, 1_000)
+        batches, consents_whole = (10, 1_000) if quick else (100, 10_000)
         whole_s = bench_whole_audit(url, batches, consents_whole)
     finally:
         proc.terminate()
