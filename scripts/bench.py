@@ -4,7 +4,7 @@ A benchmark, not a test: it asserts nothing. Gas figures are exact and
 repeatable; timings are quoted beside a baseline measured in the same run,
 because this machine is shared and noisy.
 
-Usage: python scripts/bench.py --json FILE [--quick] [--only chain|ingest|api|consent ...]
+Usage: python scripts/bench.py --json FILE [--quick] [--only chain|ingest|api|consent|audit ...]
 """
 
 from __future__ import annotations
@@ -379,7 +379,7 @@ def _batch_verify(url: str, body: Path, headers: list[str], items: int) -> float
 
 
 #: Sections ``--only`` may pick; a full run does them all, in this order.
-SECTIONS = ("chain", "ingest", "api", "consent")
+SECTIONS = ("chain", "ingest", "api", "consent", "audit")
 
 
 def run(quick: bool, only: frozenset[str] = frozenset(SECTIONS)) -> dict[str, Any]:
@@ -412,6 +412,10 @@ def run(quick: bool, only: frozenset[str] = frozenset(SECTIONS)) -> dict[str, An
     if "consent" in only:
         with tempfile.TemporaryDirectory(prefix="credit-anchor-consent-") as tmp:
             results.update(bench_consent(Path(tmp), quick))
+    if "audit" in only:
+        from bench_audit import bench_audit
+
+        results.update(bench_audit(quick))
     return results
 
 

@@ -6,6 +6,7 @@ import typer
 
 from ledger import __version__, logs
 from ledger.cli import api_cmds, consent_cmds, demo, deploy_cmds, proof_cmds, submit_cmds
+from ledger.cli.audit_cmds import audit_cmd, export_cmd
 
 app = typer.Typer(
     name="ledger",
@@ -24,6 +25,8 @@ app.command("serve")(api_cmds.serve)
 app.add_typer(api_cmds.partner_app, name="partner")
 app.add_typer(consent_cmds.consent_app, name="consent")
 app.command("erase")(consent_cmds.erase)
+app.command("audit")(audit_cmd)
+app.command("export")(export_cmd)
 
 
 def _version(value: bool) -> None:

@@ -1,0 +1,102 @@
+"""The whole audit: replay the chain, then cross-check the store and the exported records."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from ledger.audit.consent_checks import ConsentView, check_consents, check_inquiries
+from ledger.audit.findings import AuditReport
+from ledger.audit.rebuild import Rebuilder
+from ledger.audit.records import check_records
+from ledger.audit.replay import DEFAULT_RANGE, ChainState, Progress, Replayer
+from ledger.audit.store_checks import check_batches
+from ledger.chain.connection import Chain
+from ledger.chain.deploy import Deployment
+from ledger.chain.errors import DeploymentError
+from ledger.chain.registry import AnchorRegistryClient, ConsentRegistryClient
+from ledger.store import Store
+
+
+@dataclass(frozen=True, kw_only=True)
+class AuditTarget:
+    """Which registries to replay, and from which block."""
+
+    anchor_registry: str
+    consent_registry: str
+    from_block: int
+
+    @classmethod
+    def of(cls, deployment: Deployment) -> AuditTarget:
+        return cls(
+            anchor_registry=deployment.anchor_registry,
+            consent_registry=deployment.consent_registry,
+            from_block=deployment.deployment_block,
+        )
+
+
+def audit(
+    chain: Chain,
+    target: AuditTarget,
+    *,
+    store: Store | None = None,
+    records: Path | None = None,
+    checkpoint: Path | None = None,
+    step: int = DEFAULT_RANGE,
+    progress: Progress | None = None,
+    rebuild: Store | None = None,
+) -> tuple[AuditReport, ChainState]:
+    """Audit the registries of ``target`` (and the store and records, when given).
+
+    With ``checkpoint``, the replay saves its state there after every range and a
+    later call resumes from it. With ``rebuild`` (an empty store), the chain state
+    and the records that pass every check are written there. Raises a
+    :class:`~ledger.errors.LedgerError` when the audit cannot be done (no contract,
+    node unreachable after retries).
+    """
+    for address in (target.anchor_registry, target.consent_registry):
+        if not chain.code_at(address):
+            raise DeploymentError(f"no contract code at {address} on chain {chain.chain_id}")
+    anchors = AnchorRegistryClient(chain, target.anchor_registry)
+    consents = ConsentRegistryClient(chain, target.consent_registry)
+    replayer = Replayer(chain, anchors, consents, step=step)
+    state = _start(replayer, target, checkpoint)
+    replayer.replay(state, progress=progress, checkpoint=checkpoint)
+    report = AuditReport()
+    report.chain = {
+        "chain_id": chain.chain_id,
+        "anchor_registry": anchors.address,
+        "consent_registry": consents.address,
+        "from_block": target.from_block,
+    }
+    replayer.check_heads(state, report)
+    if store is not None:
+        facts = check_batches(store, state, anchors, report, progress)
+        view = ConsentView(state, consents, report)
+        rows = check_consents(store, view, report, progress)
+        check_inquiries(store, view, rows, facts, report)
+    rebuilder = None if rebuild is None else Rebuilder(rebuild, state)
+    if rebuilder is not None:
+        rebuilder.write_chain(store)
+    if records is not None:
+        sink = None if rebuilder is None else rebuilder.add
+        check_records(records, state, store, report, progress, sink)
+    if rebuilder is not None:
+        rebuilder.flush()
+        report.checked["rebuilt_leaves"] = rebuilder.leaf_count
+    return report, state
+
+
+def _start(replayer: Replayer, target: AuditTarget, checkpoint: Path | None) -> ChainState:
+    if checkpoint is None or not checkpoint.exists():
+        return replayer.fresh(target.from_block)
+    state = ChainState.load(checkpoint)
+    if (state.anchor_registry, state.consent_registry, state.from_block) != (
+        target.anchor_registry.lower(),
+        target.consent_registry.lower(),
+        target.from_block,
+    ) or state.chain_id != replayer.chain.chain_id:
+        from ledger.errors import InputError
+
+        raise InputError("the checkpoint is of another chain, registry or start block")
+    return state

@@ -1,0 +1,231 @@
+"""Consents and inquiries in the store against the chain.
+
+A consent's receipt must hash to its commitment, and commitment, window and
+withdrawal must agree with the ConsentRegistry — read from the replayed events
+and confirmed with ``consentStatus`` (so a node hiding a ``ConsentRevoked`` is
+caught too). Every granted inquiry must name a consent that, on chain, was
+valid at the checked instant and whose receipt names that institution and
+purpose. Sealed inquiries are judged as their anchored leaf logged them.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+
+from ledger.audit.findings import AuditReport
+from ledger.audit.replay import ChainConsent, ChainState, Progress, hx
+from ledger.audit.store_checks import StoreFacts
+from ledger.chain.registry import ConsentRegistryClient
+from ledger.consent.receipt import commitment as receipt_commitment
+from ledger.store import Consent, Inquiry, Store
+
+#: The inquiry fields an anchored leaf commits to (besides its format and salt).
+INQUIRY_FIELDS = (
+    "inquiry_id",
+    "institution",
+    "subject_pseudonym",
+    "purpose",
+    "consent_id",
+    "result",
+    "reason",
+    "checked_at",
+)
+
+
+class ConsentView:
+    """A consent as the chain has it: replayed events, confirmed by ``consentStatus``."""
+
+    def __init__(
+        self, state: ChainState, registry: ConsentRegistryClient, report: AuditReport
+    ) -> None:
+        self.state = state
+        self.registry = registry
+        self.report = report
+        self._confirmed: dict[str, ChainConsent | None] = {}
+
+    def prefetch(self, consent_ids: Iterable[str]) -> None:
+        """Ask ``consentStatus`` for many consents at once (JSON-RPC batches)."""
+        wanted = sorted({c for c in consent_ids if c not in self._confirmed})
+        block = self.state.next_block - 1  # as far as replayed
+        calls = [
+            bytes.fromhex(
+                self.registry.contract.encode_abi("consentStatus", [bytes.fromhex(c[2:])])[2:]
+            )
+            for c in wanted
+        ]
+        answers = self.registry.chain.raw_calls(self.registry.address, calls, block)
+        for consent_id, data in zip(wanted, answers, strict=True):
+            self._confirm(consent_id, data)
+
+    def get(self, consent_id: str) -> ChainConsent | None:
+        if consent_id not in self._confirmed:
+            self.prefetch([consent_id])
+        return self._confirmed[consent_id]
+
+    def _confirm(self, consent_id: str, data: bytes) -> None:
+        words = [int.from_bytes(data[i : i + 32], "big") for i in range(32, 192, 32)]
+        valid_from, valid_until, revoked_at, _, recorded_block = words
+        found = None
+        if recorded_block:
+            found = ChainConsent(
+                consent_id, hx(data[:32]), valid_from, valid_until, revoked_at, recorded_block
+            )
+            replayed = self.state.consents.get(consent_id)
+            if replayed is None or replayed.revoked_at != found.revoked_at:
+                event = "ConsentRecorded" if replayed is None else "ConsentRevoked"
+                self.report.add(
+                    "CHAIN_EVENT_HIDDEN", consent_id=consent_id, expected=event, found=None
+                )
+        self._confirmed[consent_id] = found
+
+
+def check_consents(
+    store: Store, view: ConsentView, report: AuditReport, progress: Progress | None = None
+) -> dict[str, Consent]:
+    """Every stored consent against the chain; returns the store's consents by id."""
+    with store.session() as s:
+        rows = {c.consent_id: c for c in s.scalars(select(Consent))}
+        view.prefetch(rows)
+        view.prefetch(c for c in s.scalars(select(Inquiry.consent_id)) if c)
+    for done, row in enumerate(rows.values(), 1):
+        _check_consent(row, view, report)
+        if progress is not None:
+            progress("consents", done, len(rows))
+    for consent_id in view.state.consents:
+        if consent_id not in rows:
+            report.add("CONSENT_NOT_IN_STORE", consent_id=consent_id)
+    report.checked["store_consents"] = len(rows)
+    return rows
+
+
+def _check_consent(row: Consent, view: ConsentView, report: AuditReport) -> None:
+    where = {"consent_id": row.consent_id}
+    if row.receipt is None:
+        code = "CONSENT_ERASED" if row.erased_at else "CONSENT_RECEIPT_MISMATCH"
+        report.add(code, **where, expected=row.commitment, found=None)
+    elif (computed := receipt_commitment(row.receipt)) != row.commitment:
+        report.add("CONSENT_RECEIPT_MISMATCH", **where, expected=row.commitment, found=computed)
+    on_chain = view.get(row.consent_id)
+    if on_chain is None:
+        if row.status == "recorded":
+            report.add("CONSENT_NOT_ON_CHAIN", **where, expected=row.commitment)
+        return
+    if on_chain.commitment != row.commitment:
+        report.add(
+            "CONSENT_COMMITMENT_MISMATCH",
+            **where,
+            expected=on_chain.commitment,
+            found=row.commitment,
+        )
+    if (on_chain.valid_from, on_chain.valid_until) != (row.valid_from, row.valid_until):
+        report.add(
+            "CONSENT_WINDOW_MISMATCH",
+            **where,
+            expected=f"{on_chain.valid_from}-{on_chain.valid_until}",
+            found=f"{row.valid_from}-{row.valid_until}",
+        )
+    store_end = row.revoked_at or 0
+    if on_chain.revoked_at and not (store_end and store_end <= on_chain.revoked_at):
+        report.add(
+            "CONSENT_REVOKED_ON_CHAIN_ONLY", **where, expected=on_chain.revoked_at, found=store_end
+        )
+    elif row.revoke_status == "recorded" and on_chain.revoked_at != store_end:
+        report.add(
+            "CONSENT_REVOCATION_NOT_ON_CHAIN",
+            **where,
+            expected=store_end,
+            found=on_chain.revoked_at,
+        )
+
+
+def check_inquiries(
+    store: Store,
+    view: ConsentView,
+    consents: dict[str, Consent],
+    facts: StoreFacts,
+    report: AuditReport,
+) -> None:
+    """Sealed rows match their leaves; every granted inquiry had a valid consent on chain."""
+    with store.session() as s:
+        rows = list(s.scalars(select(Inquiry).order_by(Inquiry.seq)))
+    seen: set[str] = set()
+    for row in rows:
+        logged = _as_logged(row, facts, report)
+        seen.add(row.inquiry_id)
+        _check_coverage(logged, view, consents, report)
+    for key, leaf in facts.inquiry_leaves.items():
+        if leaf.record is not None and key not in seen:
+            report.add("INQUIRY_MISSING", batch_id=leaf.batch_id, leaf_index=leaf.leaf_index)
+            _check_coverage(leaf.record, view, consents, report)
+    report.checked["inquiries"] = len(rows)
+
+
+def _as_logged(row: Inquiry, facts: StoreFacts, report: AuditReport) -> dict[str, Any]:
+    """The inquiry as its anchored leaf says (the row's own fields while unsealed)."""
+    fields = {name: getattr(row, name) for name in INQUIRY_FIELDS}
+    if row.batch_id is None:
+        return fields
+    leaf = facts.inquiry_leaves.get(row.inquiry_id)
+    if leaf is None:
+        erased = facts.inquiry_leaves.get(f"{row.batch_id}:{row.leaf_index}")
+        if erased is None:  # the batch was not checked (not on chain): already a finding
+            return fields
+        return fields  # erased leaf: nothing left to compare with
+    differs = [
+        name
+        for name in INQUIRY_FIELDS
+        if name != "subject_pseudonym" and leaf.record is not None
+        if leaf.record.get(name) != fields[name]
+    ]
+    if (leaf.batch_id, leaf.leaf_index) != (row.batch_id, row.leaf_index):
+        differs.append("leaf")
+    if differs:
+        report.add(
+            "INQUIRY_LEAF_MISMATCH",
+            inquiry_id=row.inquiry_id,
+            batch_id=leaf.batch_id,
+            leaf_index=leaf.leaf_index,
+            expected="as anchored",
+            found="differs: " + ",".join(differs),
+        )
+    return leaf.record or fields
+
+
+def _check_coverage(
+    inquiry: dict[str, Any],
+    view: ConsentView,
+    consents: dict[str, Consent],
+    report: AuditReport,
+) -> None:
+    if inquiry.get("result") != "granted":
+        return
+    where = {"inquiry_id": inquiry.get("inquiry_id")}
+    consent_id = inquiry.get("consent_id")
+    on_chain = view.get(consent_id) if isinstance(consent_id, str) else None
+    if on_chain is None:
+        report.add("INQUIRY_WITHOUT_CONSENT", **where, consent_id=consent_id)
+        return
+    t = int(datetime.fromisoformat(str(inquiry["checked_at"]).replace("Z", "+00:00")).timestamp())
+    if not on_chain.valid_at(t):
+        report.add(
+            "INQUIRY_CONSENT_NOT_VALID",
+            **where,
+            consent_id=consent_id,
+            expected=f"{on_chain.valid_from}<=t<{on_chain.valid_until or 'open'}"
+            + (f", t<{on_chain.revoked_at}" if on_chain.revoked_at else ""),
+            found=t,
+        )
+    row = consents.get(str(consent_id))
+    if row is None or row.receipt is None or receipt_commitment(row.receipt) != on_chain.commitment:
+        return  # erased or not trustworthy: the chain window is all there is to judge by
+    receipt = json.loads(row.receipt)
+    covered = inquiry.get("institution") in receipt.get("recipients", ()) and inquiry.get(
+        "purpose"
+    ) in receipt.get("purposes", ())
+    if not covered:
+        report.add("INQUIRY_NOT_COVERED", **where, consent_id=consent_id)

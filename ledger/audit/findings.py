@@ -1,0 +1,189 @@
+"""Typed audit findings and the report that collects them.
+
+A finding names *what* disagrees (a code), how bad it is, *where* (batch,
+leaf index, consent or inquiry id) and the expected and found values — hashes,
+sizes, times and ids only, never a record, a receipt or a pseudonym.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from enum import IntEnum
+from typing import Any, Final
+
+
+class Severity(IntEnum):
+    """How bad a finding is; ``info`` never fails an audit (an erased leaf, say)."""
+
+    INFO = 0
+    WARNING = 1
+    ERROR = 2
+    CRITICAL = 3
+
+    @property
+    def label(self) -> str:
+        return self.name.lower()
+
+
+#: Every finding code with its severity and a one-line meaning (the report's legend).
+CODES: Final[dict[str, tuple[Severity, str]]] = {
+    # the chain itself
+    "CHAIN_EVENTS_MISSING": (Severity.CRITICAL, "BatchAnchored events are missing from the replay"),
+    "CHAIN_LOG_HEAD_MISMATCH": (
+        Severity.CRITICAL,
+        "the logHead recomputed from the events differs from the contract's",
+    ),
+    "CHAIN_ANCHOR_COUNT_MISMATCH": (
+        Severity.CRITICAL,
+        "the number of anchors replayed differs from the contract's anchorCount",
+    ),
+    "CHAIN_EVENT_HIDDEN": (
+        Severity.CRITICAL,
+        "the contract holds state whose event the node did not return",
+    ),
+    # store batches and leaves against the chain
+    "STORE_BATCH_NOT_ON_CHAIN": (Severity.CRITICAL, "a batch the store calls anchored is not"),
+    "STORE_ROOT_MISMATCH": (Severity.CRITICAL, "a store batch's root differs from its anchor"),
+    "STORE_SIZE_MISMATCH": (Severity.CRITICAL, "a store batch's tree size differs from its anchor"),
+    "STORE_KIND_MISMATCH": (Severity.ERROR, "a store batch's kind differs from its anchor"),
+    "STORE_MANIFEST_MISMATCH": (
+        Severity.ERROR,
+        "a store manifest does not hash to the anchored manifest hash",
+    ),
+    "STORE_BATCH_PENDING": (Severity.WARNING, "a batch is anchored on chain but pending in store"),
+    "CHAIN_ANCHOR_NOT_IN_STORE": (Severity.ERROR, "an anchored batch is missing from the store"),
+    "LEAF_MISSING": (Severity.CRITICAL, "a leaf of an anchored batch is missing from the store"),
+    "LEAF_EXTRA": (Severity.ERROR, "the store holds a leaf beyond the anchored tree size"),
+    "LEAF_RECORD_MISMATCH": (Severity.CRITICAL, "a stored record does not hash to its leaf"),
+    "LEAF_TREE_MISMATCH": (
+        Severity.CRITICAL,
+        "a batch's stored leaf hashes do not rebuild its anchored root",
+    ),
+    "LEAF_ERASED": (Severity.INFO, "a record was erased at the borrower's request; hash kept"),
+    "LEAF_ERASED_UNRECORDED": (
+        Severity.ERROR,
+        "a record is gone but no erasure names its batch",
+    ),
+    "RECORD_DUPLICATE_IN_STORE": (Severity.WARNING, "one record id is stored in several leaves"),
+    # consents
+    "CONSENT_NOT_ON_CHAIN": (Severity.ERROR, "a consent the store calls recorded is not on chain"),
+    "CONSENT_NOT_IN_STORE": (Severity.WARNING, "a consent on chain is missing from the store"),
+    "CONSENT_RECEIPT_MISMATCH": (
+        Severity.CRITICAL,
+        "a stored receipt does not hash to its commitment",
+    ),
+    "CONSENT_COMMITMENT_MISMATCH": (
+        Severity.CRITICAL,
+        "a store commitment differs from the chain's",
+    ),
+    "CONSENT_WINDOW_MISMATCH": (Severity.ERROR, "a consent's validity differs from the chain's"),
+    "CONSENT_REVOKED_ON_CHAIN_ONLY": (
+        Severity.CRITICAL,
+        "withdrawn on chain, still valid in the store",
+    ),
+    "CONSENT_REVOCATION_NOT_ON_CHAIN": (
+        Severity.ERROR,
+        "the store says a withdrawal is recorded; the chain has none or another time",
+    ),
+    "CONSENT_ERASED": (Severity.INFO, "a receipt was erased; its commitment stays on chain"),
+    # inquiries
+    "INQUIRY_WITHOUT_CONSENT": (
+        Severity.CRITICAL,
+        "a granted inquiry names no consent recorded on chain",
+    ),
+    "INQUIRY_CONSENT_NOT_VALID": (
+        Severity.CRITICAL,
+        "a granted inquiry's consent was not valid on chain at its time",
+    ),
+    "INQUIRY_NOT_COVERED": (
+        Severity.CRITICAL,
+        "a granted inquiry's institution or purpose is not in its consent receipt",
+    ),
+    "INQUIRY_LEAF_MISMATCH": (
+        Severity.CRITICAL,
+        "a sealed inquiry differs from the anchored leaf that logged it",
+    ),
+    "INQUIRY_MISSING": (Severity.ERROR, "an anchored inquiry leaf has no inquiry row"),
+    # exported records
+    "RECORD_UNREADABLE": (Severity.ERROR, "a line of the exported records is not a proof bundle"),
+    "RECORD_HASH_MISMATCH": (Severity.CRITICAL, "an exported record does not hash to its leaf"),
+    "RECORD_PROOF_INVALID": (Severity.CRITICAL, "an exported record's audit path fails"),
+    "RECORD_NOT_ANCHORED": (
+        Severity.CRITICAL,
+        "an exported record's batch is not anchored with its root and size",
+    ),
+    "RECORD_STORE_MISMATCH": (
+        Severity.CRITICAL,
+        "an exported record's leaf differs from the store's leaf at that index",
+    ),
+    "RECORD_DUPLICATE": (Severity.ERROR, "one leaf is exported more than once"),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One disagreement. ``expected``/``found`` hold hashes, counts, times or ids only."""
+
+    code: str
+    batch_id: str | None = None
+    leaf_index: int | None = None
+    consent_id: str | None = None
+    inquiry_id: str | None = None
+    line: int | None = None
+    expected: str | int | None = None
+    found: str | int | None = None
+
+    def __post_init__(self) -> None:
+        if self.code not in CODES:
+            raise ValueError(f"unknown finding code {self.code}")
+
+    @property
+    def severity(self) -> Severity:
+        return CODES[self.code][0]
+
+    @property
+    def message(self) -> str:
+        return CODES[self.code][1]
+
+    def to_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"code": self.code, "severity": self.severity.label}
+        for name in ("batch_id", "leaf_index", "consent_id", "inquiry_id", "line"):
+            value = getattr(self, name)
+            if value is not None:
+                data[name] = value
+        data |= {"expected": self.expected, "found": self.found, "message": self.message}
+        return data
+
+
+@dataclass
+class AuditReport:
+    """Findings plus what was looked at."""
+
+    findings: list[Finding] = field(default_factory=list)
+    checked: Counter[str] = field(default_factory=Counter)
+    chain: dict[str, Any] = field(default_factory=dict)
+
+    def add(self, code: str, **where: Any) -> None:
+        self.findings.append(Finding(code, **where))
+
+    @property
+    def failing(self) -> list[Finding]:
+        return [f for f in self.findings if f.severity > Severity.INFO]
+
+    @property
+    def clean(self) -> bool:
+        return not self.failing
+
+    def codes(self) -> Counter[str]:
+        return Counter(f.code for f in self.findings)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "format": "credit-anchor/audit-report/v1",
+            "clean": self.clean,
+            "chain": self.chain,
+            "checked": dict(sorted(self.checked.items())),
+            "summary": dict(sorted(self.codes().items())),
+            "findings": [f.to_json() for f in self.findings],
+        }

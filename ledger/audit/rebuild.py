@@ -1,0 +1,147 @@
+"""The auditor's own index: the replayed chain state written into a fresh, empty store.
+
+Nothing is taken from the platform's store on trust. Batches and consents come
+from the chain; a manifest or a receipt is copied from the platform only when it
+hashes to what the chain holds; leaves (and the inquiries of the inquiry log)
+come only from exported records that passed every check. Auditing the platform
+against this store, or this store against the chain, needs no platform server.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from typing import Final
+
+from sqlalchemy import func, select
+
+from ledger.audit.records import ExportedLeaf
+from ledger.audit.replay import ChainState
+from ledger.consent.inquiries import INQUIRY_FORMAT
+from ledger.errors import ConflictError
+from ledger.proofs import canonical_bytes
+from ledger.store import Batch, Consent, Inquiry, Leaf, Store
+
+#: Leaves written per store transaction.
+FLUSH_EVERY: Final = 5000
+UNKNOWN: Final = ""  # a column the chain does not hold and the platform was not trusted for
+
+
+class Rebuilder:
+    """Writes one audit's chain state (and verified records) into ``store``."""
+
+    def __init__(self, store: Store, state: ChainState) -> None:
+        with store.session() as s:
+            if s.scalar(select(func.count()).select_from(Batch)):
+                raise ConflictError("the store to rebuild into is not empty")
+        self.store = store
+        self.state = state
+        self._leaves: list[Leaf | Inquiry] = []
+        self.leaf_count = 0
+
+    def write_chain(self, platform: Store | None) -> None:
+        """Batches and consents from the chain, with what of the platform's hashes right."""
+        manifests: dict[str, str] = {}
+        receipts: dict[str, Consent] = {}
+        if platform is not None:
+            with platform.session() as s:
+                rows = s.execute(select(Batch.batch_id, Batch.manifest))
+                manifests = {batch_id: manifest for batch_id, manifest in rows}
+                receipts = {c.consent_id: c for c in s.scalars(select(Consent))}
+        with self.store.session() as s, s.begin():
+            s.add_all(self._batch(a.batch_id, manifests) for a in self.state.anchors.values())
+            s.add_all(self._consent(cid, receipts) for cid in self.state.consents)
+
+    def _batch(self, batch_id: str, manifests: Mapping[str, str]) -> Batch:
+        anchor = self.state.anchors[batch_id]
+        manifest = manifests.get(batch_id, UNKNOWN)
+        if "0x" + hashlib.sha256(manifest.encode()).hexdigest() != anchor.manifest_hash:
+            manifest = UNKNOWN
+        return Batch(
+            batch_id=batch_id,
+            kind=anchor.kind,
+            tree_size=anchor.tree_size,
+            root=anchor.root,
+            manifest=manifest,
+            manifest_hash=anchor.manifest_hash,
+            status="anchored",
+            created_at=UNKNOWN,
+            chain_id=self.state.chain_id,
+            registry_address=self.state.anchor_registry,
+            tx_hash=anchor.tx_hash,
+            block_number=anchor.block_number,
+            seq=anchor.seq,
+        )
+
+    def _consent(self, consent_id: str, platform: Mapping[str, Consent]) -> Consent:
+        on_chain = self.state.consents[consent_id]
+        theirs = platform.get(consent_id)
+        receipt = None if theirs is None else theirs.receipt
+        if receipt is not None and "0x" + hashlib.sha256(receipt).hexdigest() != (
+            on_chain.commitment
+        ):
+            receipt = None
+        pseudonym = None if receipt is None else json.loads(receipt)["subject"]["pseudonym"]
+        return Consent(
+            consent_id=consent_id,
+            subject_pseudonym=pseudonym,
+            receipt=receipt,
+            commitment=on_chain.commitment,
+            valid_from=on_chain.valid_from,
+            valid_until=on_chain.valid_until,
+            created_at=UNKNOWN,
+            status="recorded",
+            chain_id=self.state.chain_id,
+            registry_address=self.state.consent_registry,
+            block_number=on_chain.block_number,
+            revoked_at=on_chain.revoked_at or None,
+            revoke_status="recorded" if on_chain.revoked_at else None,
+            erased_at=theirs.erased_at if theirs is not None and receipt is None else None,
+        )
+
+    def add(self, item: ExportedLeaf) -> None:
+        """A verified exported record (the sink of the records check)."""
+        record, record_id = item.record, None
+        if record is not None:
+            record_id = str(record.get("report_id") or record.get("inquiry_id") or "") or None
+            if record.get("format") == INQUIRY_FORMAT:
+                self._leaves.append(_inquiry(record, item.batch_id, item.leaf_index))
+        self._leaves.append(
+            Leaf(
+                batch_id=item.batch_id,
+                leaf_index=item.leaf_index,
+                record_id=record_id,
+                leaf_hash=item.leaf_hash,
+                canonical=None if record is None else canonical_bytes(record),
+            )
+        )
+        self.leaf_count += 1
+        if len(self._leaves) >= FLUSH_EVERY:
+            self.flush()
+
+    def flush(self) -> None:
+        if self._leaves:
+            with self.store.session() as s, s.begin():
+                s.add_all(self._leaves)
+            self._leaves = []
+
+
+def _inquiry(record: Mapping[str, object], batch_id: str, index: int) -> Inquiry:
+    def text(name: str) -> str:
+        return str(record.get(name) or "")
+
+    return Inquiry(
+        inquiry_id=text("inquiry_id"),
+        institution=text("institution"),
+        requested_by=UNKNOWN,
+        subject_pseudonym=record.get("subject_pseudonym") or None,
+        purpose=text("purpose"),
+        consent_id=record.get("consent_id") or None,
+        result=text("result"),
+        reason=text("reason"),
+        checked_at=text("checked_at"),
+        logged_at=UNKNOWN,
+        batch_id=batch_id,
+        leaf_index=index,
+    )

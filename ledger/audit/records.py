@@ -1,0 +1,275 @@
+"""Exported records (``ledger export``): one proof bundle per line, checked against the chain.
+
+Each line must be a ``credit-anchor/proof-bundle/v1`` bundle whose record hashes
+to its leaf and whose batch is anchored on chain (replayed, not claimed) with
+that root and size. Lines come batch by batch: when every leaf of a batch is
+there, its tree is rebuilt and compared with the anchored root (one hash per
+leaf); otherwise each line's audit path is checked. With a store, every leaf
+must also be the store's leaf at that index. A leaf exported twice is a finding:
+an export is one line per leaf.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any, Final
+
+from sqlalchemy import select
+
+from ledger.anchoring.bundles import TreeCache, attestation
+from ledger.audit.findings import AuditReport
+from ledger.audit.replay import ChainAnchor, ChainState, Progress, hx
+from ledger.errors import InputError, LedgerError
+from ledger.proofs import (
+    BUNDLE_FORMAT,
+    HASH_ALG,
+    ProofError,
+    canonical_bytes,
+    make_bundle,
+    verify_inclusion,
+)
+from ledger.proofs import root as merkle_root
+from ledger.store import Batch, Leaf, Store
+
+_HEX32: Final = re.compile(r"0x[0-9a-f]{64}")
+#: A line longer than a bundle may be (ledger.proofs.MAX_BUNDLE_BYTES) is not read.
+MAX_LINE: Final = 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class ExportedLeaf:
+    """One line of an export, parsed just enough to check it."""
+
+    line: int
+    batch_id: str
+    leaf_index: int
+    tree_size: int
+    leaf_hash: bytes
+    root: str
+    audit_path: tuple[bytes, ...]
+    record: dict[str, Any] | None
+
+    @property
+    def where(self) -> dict[str, Any]:
+        return {"batch_id": self.batch_id, "leaf_index": self.leaf_index, "line": self.line}
+
+
+Sink = Callable[[ExportedLeaf], None]
+
+
+def _hex32(value: object) -> bytes:
+    if not isinstance(value, str) or not _HEX32.fullmatch(value):
+        raise ValueError("not a 32-byte hex value")
+    return bytes.fromhex(value[2:])
+
+
+def _parse(number: int, line: str) -> ExportedLeaf:
+    """A bundle line (ValueError/KeyError/TypeError when it is not one)."""
+    if len(line) > MAX_LINE:
+        raise ValueError("line too long")
+    data = json.loads(line)
+    if data["format"] != BUNDLE_FORMAT or data["hash_alg"] != HASH_ALG:
+        raise ValueError("not a proof bundle")
+    index, size, record = data["leaf_index"], data["tree_size"], data.get("record")
+    if not (type(index) is int and type(size) is int and 0 <= index < size):
+        raise ValueError("bad index or size")
+    if record is not None and not isinstance(record, dict):
+        raise ValueError("bad record")
+    return ExportedLeaf(
+        number,
+        hx(_hex32(data["batch_id"])),
+        index,
+        size,
+        _hex32(data["leaf_hash"]),
+        hx(_hex32(data["root"])),
+        tuple(_hex32(node) for node in data["audit_path"]),
+        record,
+    )
+
+
+class _StoreLeaves:
+    """The store's leaf hashes, one batch at a time (exports come batch by batch)."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.batch_id: str | None = None
+        self.hashes: dict[int, bytes] = {}
+
+    def get(self, batch_id: str, index: int) -> bytes | None:
+        if batch_id != self.batch_id:
+            with self.store.session() as s:
+                rows = s.execute(
+                    select(Leaf.leaf_index, Leaf.leaf_hash).where(Leaf.batch_id == batch_id)
+                )
+                self.hashes = {int(i): bytes(h) for i, h in rows}
+            self.batch_id = batch_id
+        return self.hashes.get(index)
+
+
+@dataclass
+class _Checker:
+    state: ChainState
+    report: AuditReport
+    leaves: _StoreLeaves | None
+    sink: Sink | None
+    seen: dict[bytes, int] = field(default_factory=dict)
+    group: list[ExportedLeaf] = field(default_factory=list)
+    checked: int = 0
+
+    def line(self, number: int, text: str) -> None:
+        self.checked += 1
+        try:
+            item = _parse(number, text)
+        except (ValueError, KeyError, TypeError):
+            self.report.add("RECORD_UNREADABLE", line=number)
+            return
+        if item.leaf_hash in self.seen:
+            first = self.seen[item.leaf_hash]
+            self.report.add("RECORD_DUPLICATE", **item.where, expected=first, found=number)
+            return
+        self.seen[item.leaf_hash] = number
+        if item.record is not None and not self._hashes_right(item):
+            return
+        if self.group and self.group[0].batch_id != item.batch_id:
+            self.finish()
+        self.group.append(item)
+
+    def _hashes_right(self, item: ExportedLeaf) -> bool:
+        try:
+            data = canonical_bytes(item.record)
+        except LedgerError:
+            self.report.add("RECORD_UNREADABLE", line=item.line)
+            return False
+        computed = hashlib.sha256(b"\x00" + data).digest()
+        if computed != item.leaf_hash:
+            self.report.add(
+                "RECORD_HASH_MISMATCH",
+                **item.where,
+                expected=hx(item.leaf_hash),
+                found=hx(computed),
+            )
+            return False
+        return True
+
+    def finish(self) -> None:
+        """Judge the lines of one batch: by its whole tree when complete, else line by line."""
+        group, self.group = self.group, []
+        if not group:
+            return
+        anchor = self.state.anchors.get(group[0].batch_id)
+        if anchor is not None and self._whole_tree(group, anchor):
+            passed = group
+        else:
+            passed = [item for item in group if self._one(item, anchor)]
+        for item in passed:
+            if self._in_store(item) and self.sink is not None:
+                self.sink(item)
+
+    def _whole_tree(self, group: list[ExportedLeaf], anchor: ChainAnchor) -> bool:
+        if len(group) != anchor.tree_size:
+            return False
+        ordered = sorted(group, key=lambda item: item.leaf_index)
+        if any(item.leaf_index != i for i, item in enumerate(ordered)):
+            return False
+        if any((item.root, item.tree_size) != (anchor.root, anchor.tree_size) for item in group):
+            return False
+        return hx(merkle_root([item.leaf_hash for item in ordered])) == anchor.root
+
+    def _one(self, item: ExportedLeaf, anchor: ChainAnchor | None) -> bool:
+        root = bytes.fromhex(item.root[2:])
+        try:
+            verify_inclusion(item.leaf_hash, item.leaf_index, item.tree_size, item.audit_path, root)
+        except ProofError:
+            self.report.add("RECORD_PROOF_INVALID", **item.where, expected=item.root)
+            return False
+        if anchor is None or (anchor.root, anchor.tree_size) != (item.root, item.tree_size):
+            expected = None if anchor is None else anchor.root
+            self.report.add("RECORD_NOT_ANCHORED", **item.where, expected=expected, found=item.root)
+            return False
+        return True
+
+    def _in_store(self, item: ExportedLeaf) -> bool:
+        if self.leaves is None:
+            return True
+        stored = self.leaves.get(item.batch_id, item.leaf_index)
+        if stored == item.leaf_hash:
+            return True
+        self.report.add(
+            "RECORD_STORE_MISMATCH",
+            **item.where,
+            expected=hx(item.leaf_hash),
+            found=None if stored is None else hx(stored),
+        )
+        return False
+
+
+def _lines(path: Path) -> Iterator[tuple[int, str, int]]:
+    try:
+        with path.open(encoding="utf-8") as fh:
+            for number, line in enumerate(fh, 1):
+                if line.strip():
+                    yield number, line, len(line)
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"cannot read the records file {path.name}: {exc}") from None
+
+
+def check_records(
+    path: Path,
+    state: ChainState,
+    store: Store | None,
+    report: AuditReport,
+    progress: Progress | None = None,
+    sink: Sink | None = None,
+) -> None:
+    """Check every line; hand each leaf that passes every check to ``sink``."""
+    total = path.stat().st_size if path.exists() else 0
+    checker = _Checker(state, report, None if store is None else _StoreLeaves(store), sink)
+    read = 0
+    for number, line, size in _lines(path):
+        read += size
+        checker.line(number, line)
+        if progress is not None and checker.checked % 5000 == 0:
+            progress("records", read, total)
+    checker.finish()
+    report.checked["records"] = checker.checked
+
+
+def export_records(
+    store: Store,
+    out: IO[str],
+    *,
+    kinds: frozenset[int] | None = None,
+    progress: Progress | None = None,
+) -> int:
+    """Write a bundle line for every leaf of every anchored batch; returns how many.
+
+    Erased leaves are exported by hash only (their record and salt are gone).
+    """
+    trees = TreeCache(size=1)
+    written = 0
+    with store.session() as s:
+        query = select(Batch).where(Batch.status == "anchored").order_by(Batch.seq)
+        batches = [b for b in s.scalars(query) if kinds is None or b.kind in kinds]
+    for done, batch in enumerate(batches, 1):
+        tree = trees.tree(store, batch.batch_id)
+        anchor = attestation(batch)
+        batch_id = bytes.fromhex(batch.batch_id[2:])
+        with store.session() as s:
+            rows = s.execute(
+                select(Leaf.leaf_index, Leaf.leaf_hash, Leaf.canonical)
+                .where(Leaf.batch_id == batch.batch_id)
+                .order_by(Leaf.leaf_index)
+            )
+            for index, leaf_hash, canonical in rows:
+                record = None if canonical is None else json.loads(canonical)
+                bundle = make_bundle(record, index, tree, batch_id, anchor, leaf_hash=leaf_hash)
+                out.write(json.dumps(bundle.to_json(), ensure_ascii=False) + "\n")
+                written += 1
+        if progress is not None:
+            progress("export", done, len(batches))
+    return written

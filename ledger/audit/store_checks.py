@@ -1,0 +1,189 @@
+"""Cross-checks of the platform's store against the replayed chain state.
+
+Batches and their leaves: every anchored store batch is on chain with the same
+root, size, kind and manifest hash; every chain anchor is in the store; every
+stored record hashes to its leaf, and the leaves rebuild the anchored root.
+An erased record (its bytes gone, its hash kept) is reported as erased, and as
+an error only when no erasure record names its batch.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from ledger.anchoring.manifest import manifest_hash
+from ledger.audit.findings import AuditReport
+from ledger.audit.replay import ChainAnchor, ChainState, Progress, hx
+from ledger.chain.registry import AnchorRegistryClient, BatchKind
+from ledger.proofs import root as merkle_root
+from ledger.store import Batch, Erasure, Leaf, Store
+
+
+@dataclass
+class InquiryLeaf:
+    """An anchored inquiry-log leaf: where it is and what it says (None once erased)."""
+
+    batch_id: str
+    leaf_index: int
+    record: dict[str, Any] | None
+
+
+@dataclass
+class StoreFacts:
+    """What the batch pass learns for the later passes."""
+
+    #: Anchored inquiry leaves by inquiry id ("batch:index" once erased).
+    inquiry_leaves: dict[str, InquiryLeaf] = field(default_factory=dict)
+    leaf_count: int = 0
+
+
+def check_batches(
+    store: Store,
+    state: ChainState,
+    registry: AnchorRegistryClient,
+    report: AuditReport,
+    progress: Progress | None = None,
+) -> StoreFacts:
+    facts = StoreFacts()
+    with store.session() as s:
+        erased_in = _erasure_batches(s)
+        batches = list(s.scalars(select(Batch).order_by(Batch.created_at, Batch.batch_id)))
+        for done, batch in enumerate(batches, 1):
+            anchor = state.anchors.get(batch.batch_id)
+            if anchor is None:
+                _not_replayed(batch, registry, state.next_block - 1, report)
+            else:
+                _compare_batch(batch, anchor, report)
+                _check_leaves(s, anchor, batch.batch_id in erased_in, report, facts)
+            if progress is not None:
+                progress("store batches", done, len(batches))
+        stored = {b.batch_id for b in batches}
+        for batch_id, anchor in state.anchors.items():
+            if batch_id not in stored:
+                report.add("CHAIN_ANCHOR_NOT_IN_STORE", batch_id=batch_id, expected=anchor.root)
+        _duplicate_records(s, report)
+    report.checked["store_batches"] = len(batches)
+    report.checked["store_leaves"] = facts.leaf_count
+    return facts
+
+
+def _erasure_batches(s: Session) -> set[str]:
+    named: set[str] = set()
+    for text in s.scalars(select(Erasure.batches)):
+        named.update(json.loads(text))
+    return named
+
+
+def _not_replayed(
+    batch: Batch, registry: AnchorRegistryClient, block: int, report: AuditReport
+) -> None:
+    """A store batch no replayed event anchors: not on chain, or its event was hidden."""
+    fn = registry.contract.functions.anchorByBatch(bytes.fromhex(batch.batch_id[2:]))
+    _, tree_size, *_ = registry.chain.call(fn, block)  # as far as replayed
+    if tree_size:
+        report.add(
+            "CHAIN_EVENT_HIDDEN", batch_id=batch.batch_id, expected="BatchAnchored", found=None
+        )
+    elif batch.status == "anchored":
+        report.add("STORE_BATCH_NOT_ON_CHAIN", batch_id=batch.batch_id, expected=batch.root)
+
+
+def _compare_batch(batch: Batch, anchor: ChainAnchor, report: AuditReport) -> None:
+    where = {"batch_id": batch.batch_id}
+    if batch.status != "anchored":
+        report.add("STORE_BATCH_PENDING", **where, expected="anchored", found=batch.status)
+    if batch.root != anchor.root:
+        report.add("STORE_ROOT_MISMATCH", **where, expected=anchor.root, found=batch.root)
+    if batch.tree_size != anchor.tree_size:
+        report.add("STORE_SIZE_MISMATCH", **where, expected=anchor.tree_size, found=batch.tree_size)
+    if batch.kind != anchor.kind:
+        report.add("STORE_KIND_MISMATCH", **where, expected=anchor.kind, found=batch.kind)
+    try:
+        hashed = hx(manifest_hash(json.loads(batch.manifest)))
+    except ValueError:
+        hashed = "unreadable"
+    if hashed != anchor.manifest_hash or batch.manifest_hash != anchor.manifest_hash:
+        report.add("STORE_MANIFEST_MISMATCH", **where, expected=anchor.manifest_hash, found=hashed)
+
+
+def _leaf_rows(s: Session, batch_id: str) -> Iterator[Any]:
+    query = (
+        select(Leaf.leaf_index, Leaf.leaf_hash, Leaf.canonical)
+        .where(Leaf.batch_id == batch_id)
+        .order_by(Leaf.leaf_index)
+    )
+    return iter(s.execute(query.execution_options(yield_per=5000)))
+
+
+def _check_leaves(
+    s: Session, anchor: ChainAnchor, erasure_named: bool, report: AuditReport, facts: StoreFacts
+) -> None:
+    """Each record hashes to its leaf; indices 0..size-1 all there; the root rebuilds."""
+    batch_id, size = anchor.batch_id, anchor.tree_size
+    hashes: list[bytes] = []
+    missing = 0
+    for index, leaf_hash, canonical in _leaf_rows(s, batch_id):
+        if index >= size:
+            report.add("LEAF_EXTRA", batch_id=batch_id, leaf_index=index, expected=size)
+            continue
+        for gap in range(len(hashes) + missing, index):
+            report.add("LEAF_MISSING", batch_id=batch_id, leaf_index=gap)
+            missing += 1
+        hashes.append(leaf_hash)
+        facts.leaf_count += 1
+        if canonical is None:
+            code = "LEAF_ERASED" if erasure_named else "LEAF_ERASED_UNRECORDED"
+            report.add(code, batch_id=batch_id, leaf_index=index, expected=hx(leaf_hash))
+        elif hashlib.sha256(b"\x00" + canonical).digest() != leaf_hash:
+            computed = hx(hashlib.sha256(b"\x00" + canonical).digest())
+            report.add(
+                "LEAF_RECORD_MISMATCH",
+                batch_id=batch_id,
+                leaf_index=index,
+                expected=hx(leaf_hash),
+                found=computed,
+            )
+        if anchor.kind == BatchKind.INQUIRY_LOG:
+            _inquiry_leaf(batch_id, index, canonical, facts)
+    for gap in range(len(hashes) + missing, size):
+        report.add("LEAF_MISSING", batch_id=batch_id, leaf_index=gap)
+        missing += 1
+    if not missing and len(hashes) == size:
+        rebuilt = hx(merkle_root(hashes))
+        if rebuilt != anchor.root:
+            report.add("LEAF_TREE_MISMATCH", batch_id=batch_id, expected=anchor.root, found=rebuilt)
+
+
+def _inquiry_leaf(batch_id: str, index: int, canonical: bytes | None, facts: StoreFacts) -> None:
+    record = None if canonical is None else json.loads(canonical)
+    key = f"{batch_id}:{index}" if record is None else str(record.get("inquiry_id"))
+    facts.inquiry_leaves[key] = InquiryLeaf(batch_id, index, record)
+
+
+def _duplicate_records(s: Session, report: AuditReport) -> None:
+    """Record ids stored in more than one leaf (a record submitted twice)."""
+    query = (
+        select(Leaf.record_id, func.count())
+        .where(Leaf.record_id.is_not(None))
+        .group_by(Leaf.record_id)
+        .having(func.count() > 1)
+    )
+    for record_id, count in s.execute(query):
+        where = s.execute(
+            select(Leaf.batch_id, Leaf.leaf_index).where(Leaf.record_id == record_id).limit(2)
+        ).all()
+        # The record id is not reported (it may be meaningful); its leaves are.
+        report.add(
+            "RECORD_DUPLICATE_IN_STORE",
+            batch_id=where[1][0],
+            leaf_index=where[1][1],
+            expected=f"{where[0][0]}:{where[0][1]}",
+            found=count,
+        )

@@ -1,0 +1,235 @@
+"""``ledger audit`` (auditor) and ``ledger export`` (operator)."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Final
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn
+from rich.table import Table
+
+from ledger.audit import AuditReport, AuditTarget, audit, export_records, render_html
+from ledger.audit.replay import DEFAULT_RANGE
+from ledger.audit.replay import Progress as ProgressFn
+from ledger.chain import Deployment, open_chain
+from ledger.cli._common import (
+    DataDirOpt,
+    JsonOpt,
+    RpcOpt,
+    command,
+    console,
+    err_console,
+    print_json,
+    settings_for,
+)
+from ledger.config import Settings
+from ledger.errors import InputError, LedgerError
+from ledger.store import Store
+from ledger.store.db import STORE_FILE
+
+#: Exit codes of ``ledger audit``: clean, findings, could not audit.
+EXIT_CLEAN: Final = 0
+EXIT_FINDINGS: Final = 1
+EXIT_UNAUDITABLE: Final = 2
+#: Findings listed in the table; the rest are in --json / --report / --html.
+SHOWN: Final = 30
+
+
+@contextmanager
+def _progress(enabled: bool) -> Iterator[ProgressFn | None]:
+    if not enabled:
+        yield None
+        return
+    bar = Progress(
+        TextColumn("{task.description:>14}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        console=err_console,
+        transient=True,
+    )
+    tasks: dict[str, TaskID] = {}
+
+    def update(phase: str, done: int, total: int) -> None:
+        if phase not in tasks:
+            tasks[phase] = bar.add_task(phase, total=total)
+        bar.update(tasks[phase], completed=done, total=total)
+
+    with bar:
+        yield update
+
+
+def _target(
+    settings: Settings,
+    deployment: Path | None,
+    registry: str | None,
+    consent_registry: str | None,
+    from_block: int | None,
+) -> AuditTarget:
+    if registry or consent_registry:
+        if not (registry and consent_registry):
+            raise InputError("give both --registry and --consent-registry (or --deployment)")
+        return AuditTarget(
+            anchor_registry=registry, consent_registry=consent_registry, from_block=from_block or 0
+        )
+    loaded = Deployment.load(deployment or settings.deployment_file)
+    target = AuditTarget.of(loaded)
+    if from_block is not None:
+        return AuditTarget(
+            anchor_registry=target.anchor_registry,
+            consent_registry=target.consent_registry,
+            from_block=from_block,
+        )
+    return target
+
+
+def _store(settings: Settings, db: str | None) -> Store | None:
+    if db is not None:
+        return Store(db)
+    if (settings.data_dir / STORE_FILE).exists():
+        return Store.open(settings.data_dir, settings.db_url)
+    return None
+
+
+def _show(report: AuditReport) -> None:
+    checked = ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in sorted(report.checked.items()))
+    console.print(f"checked: {checked}")
+    if report.findings:
+        table = Table("severity", "code", "where", "expected", "found")
+        for f in report.findings[:SHOWN]:
+            where = " ".join(
+                f"{name}={getattr(f, name)}"
+                for name in ("batch_id", "leaf_index", "consent_id", "inquiry_id", "line")
+                if getattr(f, name) is not None
+            )
+            table.add_row(f.severity.label, f.code, where, str(f.expected), str(f.found))
+        console.print(table)
+        if len(report.findings) > SHOWN:
+            console.print(f"... and {len(report.findings) - SHOWN} more (see --report / --json)")
+    verdict = "CLEAN" if report.clean else f"FINDINGS: {len(report.failing)}"
+    console.print(f"{verdict} (log head {report.chain.get('log_head')})")
+
+
+def _write(path: Path, text: str) -> None:
+    path.write_text(text, encoding="utf-8")
+    os.chmod(path, 0o600)
+
+
+def audit_cmd(
+    data_dir: DataDirOpt = None,
+    rpc: RpcOpt = None,
+    deployment: Annotated[
+        Path | None, typer.Option("--deployment", help="deployment.json to audit.")
+    ] = None,
+    registry: Annotated[
+        str | None, typer.Option("--registry", help="AnchorRegistry address.")
+    ] = None,
+    consent_registry: Annotated[
+        str | None, typer.Option("--consent-registry", help="ConsentRegistry address.")
+    ] = None,
+    from_block: Annotated[
+        int | None, typer.Option("--from-block", min=0, help="First block to replay.")
+    ] = None,
+    db: Annotated[
+        str | None, typer.Option("--db", help="Store to cross-check (SQLAlchemy URL).")
+    ] = None,
+    records: Annotated[
+        Path | None, typer.Option("--records", help="Exported records (ledger export).")
+    ] = None,
+    report_file: Annotated[
+        Path | None, typer.Option("--report", help="Write the report as JSON.")
+    ] = None,
+    html_file: Annotated[Path | None, typer.Option("--html", help="Write an HTML report.")] = None,
+    checkpoint: Annotated[
+        Path | None, typer.Option("--checkpoint", help="Save the replay here; resume from it.")
+    ] = None,
+    rebuild: Annotated[
+        str | None,
+        typer.Option("--rebuild", help="Write the verified state into this empty store (URL)."),
+    ] = None,
+    block_range: Annotated[
+        int, typer.Option("--range", min=1, help="Blocks per eth_getLogs request.")
+    ] = DEFAULT_RANGE,
+    as_json: JsonOpt = False,
+) -> None:
+    """Replay the registries from the chain, cross-check the store and records, report.
+
+    Exit 0 clean, 1 findings, 2 could not audit.
+
+    Example: ledger audit --rpc http://127.0.0.1:8545 --records export.jsonl --report audit.json
+    """
+    try:
+        settings = settings_for(data_dir, rpc)
+        target = _target(settings, deployment, registry, consent_registry, from_block)
+        if records is not None and not records.is_file():
+            raise InputError(f"no records file at {records}")
+        store = _store(settings, db)
+        fresh = None if rebuild is None else Store(rebuild)
+        try:
+            with (
+                open_chain(settings, holder="ledger audit", read_only=True) as chain,
+                _progress(sys.stderr.isatty() and not as_json) as progress,
+            ):
+                report, _ = audit(
+                    chain,
+                    target,
+                    store=store,
+                    records=records,
+                    checkpoint=checkpoint,
+                    step=block_range,
+                    progress=progress,
+                    rebuild=fresh,
+                )
+        finally:
+            for opened in (store, fresh):
+                if opened is not None:
+                    opened.close()
+    except LedgerError as exc:
+        err_console.print(f"error: could not audit: {exc.message}", markup=False, soft_wrap=True)
+        raise typer.Exit(EXIT_UNAUDITABLE) from None
+    data = report.to_json()
+    if report_file is not None:
+        _write(report_file, json.dumps(data, indent=2, sort_keys=True) + "\n")
+    if html_file is not None:
+        _write(html_file, render_html(report))
+    if as_json:
+        print_json(data)
+    else:
+        _show(report)
+    raise typer.Exit(EXIT_CLEAN if report.clean else EXIT_FINDINGS)
+
+
+@command
+def export_cmd(
+    output: Annotated[
+        Path | None, typer.Option("-o", "--output", help="Write the JSONL here (default stdout).")
+    ] = None,
+    kind: Annotated[
+        list[int] | None, typer.Option("--kind", help="Only batches of this kind (1, 2, 3).")
+    ] = None,
+    data_dir: DataDirOpt = None,
+) -> None:
+    """Export every anchored record with its proof bundle, one JSON line each, for an auditor.
+
+    Records are desensitised and salted; erased ones go out as their hash only.
+
+    Example: ledger export -o export.jsonl
+    """
+    settings = settings_for(data_dir)
+    store = Store.open(settings.data_dir, settings.db_url)
+    kinds = frozenset(kind) if kind else None
+    try:
+        if output is None:
+            written = export_records(store, sys.stdout, kinds=kinds)
+            return
+        with output.open("w", encoding="utf-8") as out:
+            os.chmod(output, 0o600)
+            written = export_records(store, out, kinds=kinds)
+    finally:
+        store.close()
+    console.print(f"wrote {written} records with their proof bundles to {output}")
