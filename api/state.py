@@ -18,6 +18,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from api.config import ApiSettings
+from api.keycache import KeyCache
 from ledger.anchoring.outbox import Outbox
 from ledger.anchoring.service import Ledger
 from ledger.anchoring.submit import Submitter
@@ -104,9 +105,11 @@ class AppState:
     limits: ApiSettings
     store: Store
     gate: ChainGate = field(init=False)
+    keys: KeyCache = field(init=False)
 
     def __post_init__(self) -> None:
         self.gate = ChainGate(self.settings, self.store)
+        self.keys = KeyCache(self.limits.key_cache_seconds)
 
     def check_store(self) -> None:
         try:
