@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections import Counter
 from typing import Annotated, Any, Final, get_args
 
 from fastapi import APIRouter, Request
@@ -10,7 +9,7 @@ from pydantic import SkipValidation
 from starlette.concurrency import run_in_threadpool
 
 from api import verify as service
-from api.auth import Reader, StateDep
+from api.auth import Reader, state_of
 from api.body import validated
 from api.metrics import Metrics
 from api.models import OutcomeName, VerifyRequest, VerifyResponse, problems
@@ -32,14 +31,14 @@ VerifyBody = Annotated[VerifyRequest, SkipValidation()]
     response_model_exclude_none=True,
     responses=problems(400, 401, 403, 413, 422),
 )
-async def verify(body: VerifyBody, state: StateDep, _key: Reader, request: Request) -> FastJSON:
+async def verify(body: VerifyBody, _key: Reader, request: Request) -> FastJSON:
     """Per item: anchored (with its proof bundle), pending, unknown or mismatch."""
     checked = validated(VerifyRequest, body, fast=VerifyRequest.plainly_valid)
-    metrics: Metrics = request.app.state.metrics
+    store, metrics = state_of(request).store, request.app.state.metrics
     items = checked.records or checked.leaf_hashes or ()
     if len(items) <= INLINE_ITEMS:
-        return FastJSON(answer(state.store, checked, metrics))
-    return FastJSON(await run_in_threadpool(answer, state.store, checked, metrics))
+        return FastJSON(answer(store, checked, metrics))
+    return FastJSON(await run_in_threadpool(answer, store, checked, metrics))
 
 
 def answer(store: Store, body: VerifyRequest, metrics: Metrics) -> dict[str, Any]:
@@ -49,7 +48,8 @@ def answer(store: Store, body: VerifyRequest, metrics: Metrics) -> dict[str, Any
     else:
         hashes = [bytes.fromhex(h[2:]) for h in body.leaf_hashes or ()]
     results = service.verify(store, hashes, body.records)
-    counts: Counter[str] = Counter(item["status"] for item in results)
-    for outcome, n in counts.items():
-        metrics.verify_outcomes.labels(outcome).inc(n)
-    return {"counts": {k: counts[k] for k in OUTCOMES}, "results": results}
+    counts = dict.fromkeys(OUTCOMES, 0)
+    for item in results:
+        counts[item["status"]] += 1
+    metrics.count_outcomes(counts)
+    return {"counts": counts, "results": results}
