@@ -10,16 +10,54 @@ driver gives them (no type processing): convert blobs with ``bytes(...)``.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any, Final
 
-from sqlalchemy import BindParameter, Engine, bindparam
+from sqlalchemy import BindParameter, Engine, PoolProxiedConnection, bindparam
 from sqlalchemy.sql import ClauseElement
 from sqlalchemy.sql.compiler import SQLCompiler
 
 #: List lengths compiled; a longer key list is cut into chunks of the last one.
 SIZES: Final = (1, 16, 500)
 Build = Callable[[list[BindParameter[Any]]], ClauseElement]
+
+
+class Connections:
+    """DBAPI connections for these queries. The thread that made this object (the
+    event loop's) keeps one, saving a pool checkout per request; it runs one
+    query at a time and ends each read with a rollback, so the next sees new
+    commits. Other threads check a connection out of the pool for each use."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._owner = threading.get_ident()
+        self._held: PoolProxiedConnection | None = None
+
+    @contextmanager
+    def connection(self) -> Iterator[PoolProxiedConnection]:
+        if threading.get_ident() != self._owner:
+            raw = self.engine.raw_connection()
+            try:
+                yield raw
+            finally:
+                raw.close()
+            return
+        if self._held is None:
+            self._held = self.engine.raw_connection()
+        try:
+            yield self._held
+            self._held.rollback()
+        except BaseException:
+            self._held.invalidate()  # unknown state: never reuse it
+            self._held = None
+            raise
+
+    def close(self) -> None:
+        if self._held is not None:
+            self._held.close()
+            self._held = None
 
 
 class KeyedSelect:
@@ -39,21 +77,20 @@ class KeyedSelect:
             self._compiled[key] = (str(compiled), order)
         return self._compiled[key]
 
-    def rows(self, engine: Engine, keys: Sequence[Any]) -> Iterator[Sequence[Any]]:
+    def rows(self, connections: Connections, keys: Sequence[Any]) -> list[Sequence[Any]]:
         """Every row matching one of ``keys`` (duplicates among keys are harmless)."""
+        found: list[Sequence[Any]] = []
         if not keys:
-            return
-        raw = engine.raw_connection()
-        try:
+            return found
+        with connections.connection() as raw:
             cursor = raw.cursor()
             for start in range(0, len(keys), SIZES[-1]):
                 chunk = list(keys[start : start + SIZES[-1]])
                 size = next(n for n in SIZES if n >= len(chunk))
                 chunk += [chunk[0]] * (size - len(chunk))
-                sql, order = self._sql(engine, size)
+                sql, order = self._sql(connections.engine, size)
                 named = {f"k{i}": key for i, key in enumerate(chunk)}
                 cursor.execute(sql, named if order is None else [named[n] for n in order])
-                yield from cursor.fetchall()
+                found.extend(cursor.fetchall())
             cursor.close()
-        finally:
-            raw.close()
+        return found

@@ -19,6 +19,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from api.config import ApiSettings
 from api.keycache import KeyCache
+from api.rawsql import Connections
 from ledger.anchoring.outbox import Outbox
 from ledger.anchoring.service import Ledger
 from ledger.anchoring.submit import Submitter
@@ -106,10 +107,13 @@ class AppState:
     store: Store
     gate: ChainGate = field(init=False)
     keys: KeyCache = field(init=False)
+    #: Connections for the hot-path queries; made on the event loop's thread (lifespan).
+    db: Connections = field(init=False)
 
     def __post_init__(self) -> None:
         self.gate = ChainGate(self.settings, self.store)
         self.keys = KeyCache(self.limits.key_cache_seconds)
+        self.db = Connections(self.store.engine)
 
     def check_store(self) -> None:
         try:
@@ -120,4 +124,5 @@ class AppState:
 
     def close(self) -> None:
         self.gate.close()
+        self.db.close()
         self.store.close()

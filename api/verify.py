@@ -15,7 +15,7 @@ from typing import Any, Final
 from sqlalchemy import select
 
 from api.models import OutcomeName
-from api.rawsql import KeyedSelect
+from api.rawsql import Connections, KeyedSelect
 from ledger.anchoring.bundles import TREES, AnchoredBatch, attestation
 from ledger.errors import InputError
 from ledger.proofs import CanonicalFormError
@@ -46,21 +46,21 @@ def record_hashes(records: Sequence[Mapping[str, Any]]) -> list[bytes]:
     return hashes
 
 
-def _leaves(store: Store, hashes: Sequence[bytes]) -> dict[bytes, tuple[str, int, bool]]:
+def _leaves(db: Connections, hashes: Sequence[bytes]) -> dict[bytes, tuple[str, int, bool]]:
     """Leaf hash -> (batch id, leaf index, whether the batch is anchored), for stored ones."""
-    rows = _LEAVES.rows(store.engine, list(dict.fromkeys(hashes)))
+    rows = _LEAVES.rows(db, list(dict.fromkeys(hashes)))
     return {
         bytes(h): (b, n, status == "anchored" and tx is not None) for h, b, n, status, tx in rows
     }
 
 
-def _record_batches(store: Store, record_ids: Sequence[str]) -> dict[str, str]:
-    rows = _RECORD_BATCHES.rows(store.engine, list(dict.fromkeys(record_ids)))
+def _record_batches(db: Connections, record_ids: Sequence[str]) -> dict[str, str]:
+    rows = _RECORD_BATCHES.rows(db, list(dict.fromkeys(record_ids)))
     return {record_id: batch_id for record_id, batch_id in rows}
 
 
 def _mismatched(
-    store: Store,
+    db: Connections,
     hashes: Sequence[bytes],
     records: Sequence[Mapping[str, Any]],
     leaves: Mapping[bytes, object],
@@ -71,19 +71,20 @@ def _mismatched(
         for i, r in enumerate(records)
         if hashes[i] not in leaves and r.get("record_id") is not None
     }
-    by_record = _record_batches(store, list(ids.values())) if ids else {}
+    by_record = _record_batches(db, list(ids.values())) if ids else {}
     return {i: by_record[rid] for i, rid in ids.items() if rid in by_record}
 
 
 def verify(
     store: Store,
+    db: Connections,
     hashes: Sequence[bytes],
     records: Sequence[Mapping[str, Any]] | None = None,
 ) -> list[Item]:
     """One result item per hash (as ``VerifyItem`` documents it, ``None`` members left out);
     ``records`` (same order) enable ``mismatch`` and go in the bundles."""
-    leaves = _leaves(store, hashes)
-    mismatched = _mismatched(store, hashes, records, leaves) if records is not None else {}
+    leaves = _leaves(db, hashes)
+    mismatched = _mismatched(db, hashes, records, leaves) if records is not None else {}
     batches: dict[str, AnchoredBatch | None] = {}
     results: list[Item] = []
     for i, digest in enumerate(hashes):

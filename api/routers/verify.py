@@ -14,7 +14,7 @@ from api.body import validated
 from api.metrics import Metrics
 from api.models import OutcomeName, VerifyRequest, VerifyResponse, problems
 from api.responses import FastJSON
-from ledger.store import Store
+from api.state import AppState
 
 router = APIRouter(prefix="/v1", tags=["verify"])
 OUTCOMES: tuple[str, ...] = get_args(OutcomeName)
@@ -34,20 +34,20 @@ VerifyBody = Annotated[VerifyRequest, SkipValidation()]
 async def verify(body: VerifyBody, _key: Reader, request: Request) -> FastJSON:
     """Per item: anchored (with its proof bundle), pending, unknown or mismatch."""
     checked = validated(VerifyRequest, body, fast=VerifyRequest.plainly_valid)
-    store, metrics = state_of(request).store, request.app.state.metrics
+    state, metrics = state_of(request), request.app.state.metrics
     items = checked.records or checked.leaf_hashes or ()
     if len(items) <= INLINE_ITEMS:
-        return FastJSON(answer(store, checked, metrics))
-    return FastJSON(await run_in_threadpool(answer, store, checked, metrics))
+        return FastJSON(answer(state, checked, metrics))
+    return FastJSON(await run_in_threadpool(answer, state, checked, metrics))
 
 
-def answer(store: Store, body: VerifyRequest, metrics: Metrics) -> dict[str, Any]:
+def answer(state: AppState, body: VerifyRequest, metrics: Metrics) -> dict[str, Any]:
     """The ``VerifyResponse`` as plain data."""
     if body.records is not None:
         hashes = service.record_hashes(body.records)
     else:
         hashes = [bytes.fromhex(h[2:]) for h in body.leaf_hashes or ()]
-    results = service.verify(store, hashes, body.records)
+    results = service.verify(state.store, state.db, hashes, body.records)
     counts = dict.fromkeys(OUTCOMES, 0)
     for item in results:
         counts[item["status"]] += 1
