@@ -16,6 +16,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPBearer
+from fastapi.security.utils import get_authorization_scheme_param
 
 from api.errors import AuthenticationError, PermissionDeniedError
 from api.state import AppState
@@ -50,10 +51,11 @@ class KeyBearer(HTTPBearer):
         self.allowed = ", ".join(str(r) for r in roles)
 
     async def __call__(self, request: Request) -> KeyInfo:  # type: ignore[override]
-        credentials = await super().__call__(request)
-        if credentials is None:
+        # As HTTPBearer reads the header, without building its credentials model.
+        scheme, credentials = get_authorization_scheme_param(request.headers.get("Authorization"))
+        if not credentials or scheme.lower() != "bearer":
             raise AuthenticationError("an API key is required: Authorization: Bearer <key>")
-        presented = presented_hash(credentials.credentials)
+        presented = presented_hash(credentials)
         key = None
         if presented is not None:
             state = state_of(request)
