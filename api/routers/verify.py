@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Final, get_args
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Body, Request
 from pydantic import SkipValidation
 from starlette.concurrency import run_in_threadpool
 
@@ -22,7 +22,7 @@ OUTCOMES: tuple[str, ...] = get_args(OutcomeName)
 #: millisecond each); larger ones go to the threadpool so they do not stall others.
 INLINE_ITEMS: Final = 16
 #: Documented as VerifyRequest, parsed by FastAPI, validated by api.body.validated.
-VerifyBody = Annotated[VerifyRequest, SkipValidation()]
+VerifyBody = Annotated[VerifyRequest, SkipValidation(), Body(title="VerifyRequest")]
 
 
 @router.post(
