@@ -8,11 +8,12 @@ path parameters are never logged.
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from api.responses import dumps
 
 log = logging.getLogger("api.access")
 
@@ -40,7 +41,7 @@ class AccessLog:
             await self.app(scope, receive, record_status)
         finally:
             seconds = time.perf_counter() - start
-            log.info(json.dumps(entry(scope, status, seconds)))
+            log.info(dumps(entry(scope, status, seconds)).decode())
             metrics = getattr(scope["app"].state, "metrics", None) if "app" in scope else None
             if metrics is not None:
                 metrics.observe(scope["method"], _route(scope), status, seconds)

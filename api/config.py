@@ -24,3 +24,7 @@ class ApiSettings(BaseSettings):
     max_body_bytes: int = Field(default=16 * 1024 * 1024, ge=1024, description="413 beyond")
     max_json_depth: int = Field(default=MAX_JSON_DEPTH, ge=2, le=256, description="400 beyond")
     retry_after_seconds: int = Field(default=5, ge=1, description="Retry-After on a 503")
+    # A key revoked by `ledger partner revoke` (another process) works at most this long.
+    key_cache_seconds: float = Field(
+        default=1.0, ge=0, le=60, description="how long a verified API key is remembered"
+    )

@@ -8,7 +8,8 @@ With several uvicorn workers each process reports its own counters.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily
@@ -63,6 +64,7 @@ class Metrics:
             ["outcome"],
             registry=self.registry,
         )
+        self._children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
         self.anchors = Counter(
             "creditanchor_anchors",
             "Batches anchored by this process (submissions through the API)",
@@ -73,6 +75,20 @@ class Metrics:
         self.registry.register(BatchCollector(store))
 
     def observe(self, method: str, route: str | None, status: int, seconds: float) -> None:
-        name = route or "unmatched"
-        self.requests.labels(method, name, str(status)).inc()
-        self.latency.labels(method, name).observe(seconds)
+        key = (method, route or "unmatched", status)
+        children = self._children.get(key)
+        if children is None:  # labels() costs more than the update itself: once per key
+            name = key[1]
+            children = (
+                self.requests.labels(method, name, str(status)),
+                self.latency.labels(method, name),
+            )
+            self._children[key] = children
+        children[0].inc()
+        children[1].observe(seconds)
+
+    def count_outcomes(self, counts: Mapping[str, int]) -> None:
+        """Add a verify request's item counts by outcome."""
+        for outcome, n in counts.items():
+            if n:
+                self.verify_outcomes.labels(outcome).inc(n)

@@ -18,6 +18,8 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from api.config import ApiSettings
+from api.keycache import KeyCache
+from api.rawsql import Connections
 from ledger.anchoring.outbox import Outbox
 from ledger.anchoring.service import Ledger, default_desensitiser
 from ledger.anchoring.submit import Submitter
@@ -127,9 +129,14 @@ class AppState:
     limits: ApiSettings
     store: Store
     gate: ChainGate = field(init=False)
+    keys: KeyCache = field(init=False)
+    #: Connections for the hot-path queries; made on the event loop's thread (lifespan).
+    db: Connections = field(init=False)
 
     def __post_init__(self) -> None:
         self.gate = ChainGate(self.settings, self.store)
+        self.keys = KeyCache(self.limits.key_cache_seconds)
+        self.db = Connections(self.store.engine)
         self.sealer = Sealer(self.gate, self.settings.inquiry_seal_seconds)
         self._desensitiser: Desensitiser | None = None
         self._unsealed = 0
@@ -161,6 +168,7 @@ class AppState:
     def close(self) -> None:
         self.sealer.stop()
         self.gate.close()
+        self.db.close()
         self.store.close()
 
 

@@ -6,13 +6,22 @@ import json
 import re
 import threading
 from collections import OrderedDict
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
 
 from ledger.anchoring.outbox import unhex
 from ledger.errors import ConflictError, ErasedError, NotFoundError
-from ledger.proofs import AnchorAttestation, MerkleTree, ProofBundle, make_bundle
+from ledger.proofs import (
+    BUNDLE_FORMAT,
+    HASH_ALG,
+    AnchorAttestation,
+    MerkleTree,
+    ProofBundle,
+    make_bundle,
+)
 from ledger.store import Batch, Leaf, Store
 
 _LEAF_HASH = re.compile(r"0x[0-9a-f]{64}")
@@ -21,8 +30,67 @@ _LEAF_HASH = re.compile(r"0x[0-9a-f]{64}")
 MAX_CACHED_TREES = 32
 
 
+@dataclass(frozen=True, slots=True)
+class AnchoredBatch:
+    """An anchored batch's tree and what all its bundles share (it never changes)."""
+
+    tree: MerkleTree
+    batch_id: bytes
+    anchor: AnchorAttestation
+    #: ``tree_size``, ``root``, ``batch_id`` and ``anchor`` as bundle JSON, made once.
+    shared: dict[str, object]
+
+    @classmethod
+    def of(cls, batch: Batch, tree: MerkleTree) -> AnchoredBatch:
+        anchor = attestation(batch)
+        shared = {
+            "tree_size": tree.size,
+            "root": "0x" + tree.root.hex(),
+            "batch_id": batch.batch_id,
+            "anchor": anchor.to_json(),
+        }
+        return cls(tree, unhex(batch.batch_id), anchor, shared)
+
+    def bundle(
+        self, record: Mapping[str, object] | None, index: int, leaf_hash: bytes
+    ) -> ProofBundle:
+        """The checked :class:`ProofBundle` of leaf ``index``."""
+        return make_bundle(
+            record, index, self.tree, self.batch_id, self.anchor, leaf_hash=leaf_hash
+        )
+
+    def bundle_json(
+        self, index: int, leaf_hash: bytes, record: Mapping[str, object] | None = None
+    ) -> dict[str, object]:
+        """``bundle(record, index, leaf_hash).to_json()``, without the per-bundle checks.
+
+        For a leaf the caller found in this batch's store rows: the path comes from
+        the same tree, so it verifies by construction (``make_bundle`` re-checks it
+        with ~log2(n) hashes, which a 10000-item verify cannot afford per item).
+        ``record`` is shared, not copied: serialise the result, do not keep it.
+        """
+        path = ["0x" + node.hex() for node in self.tree.inclusion_proof(index)]
+        s = self.shared
+        head: dict[str, object] = {"format": BUNDLE_FORMAT, "hash_alg": HASH_ALG}
+        if record is not None:
+            head["record"] = record
+        return head | {
+            "leaf_hash": "0x" + leaf_hash.hex(),
+            "leaf_index": index,
+            "tree_size": s["tree_size"],
+            "audit_path": path,
+            "root": s["root"],
+            "batch_id": s["batch_id"],
+            "anchor": s["anchor"],
+        }
+
+
+def is_anchored(batch: Batch) -> bool:
+    return batch.status == "anchored" and batch.tx_hash is not None
+
+
 class TreeCache:
-    """The Merkle trees of anchored batches, least recently used dropped first.
+    """Anchored batches with their Merkle trees, least recently used dropped first.
 
     Rebuilding a 10,000-leaf tree (one query plus 10,000 hashes) costs ~20 ms, which
     would otherwise be paid by every single-record proof or verify request.
@@ -30,22 +98,32 @@ class TreeCache:
 
     def __init__(self, size: int = MAX_CACHED_TREES) -> None:
         self.size = size
-        self._trees: OrderedDict[str, MerkleTree] = OrderedDict()
+        self._batches: OrderedDict[str, AnchoredBatch] = OrderedDict()
         self._lock = threading.Lock()
 
-    def tree(self, store: Store, batch_id: str) -> MerkleTree:
-        """The tree of an anchored batch (pending batches are never cached)."""
+    def cached(self, batch_id: str) -> AnchoredBatch | None:
+        """The batch if it is cached (then it is anchored): no store access."""
         with self._lock:
-            cached = self._trees.get(batch_id)
-            if cached is not None:
-                self._trees.move_to_end(batch_id)
-                return cached
-        tree = _build_tree(store, batch_id)
+            found = self._batches.get(batch_id)
+            if found is not None:
+                self._batches.move_to_end(batch_id)
+            return found
+
+    def anchored(self, store: Store, batch_id: str) -> AnchoredBatch | None:
+        """The anchored batch ``batch_id``; None while it is pending (never cached)."""
+        found = self.cached(batch_id)
+        if found is not None:
+            return found
+        with store.session() as s:
+            batch = s.get_one(Batch, batch_id)
+        if not is_anchored(batch):
+            return None
+        found = AnchoredBatch.of(batch, _build_tree(store, batch_id))
         with self._lock:
-            self._trees[batch_id] = tree
-            while len(self._trees) > self.size:
-                self._trees.popitem(last=False)
-        return tree
+            self._batches[batch_id] = found
+            while len(self._batches) > self.size:
+                self._batches.popitem(last=False)
+        return found
 
 
 def _build_tree(store: Store, batch_id: str) -> MerkleTree:
@@ -80,25 +158,16 @@ def find_leaf(store: Store, key: str) -> Leaf:
 def bundle_for(store: Store, key: str, *, with_record: bool = True) -> ProofBundle:
     """The proof bundle of one stored leaf; its batch must be anchored."""
     leaf = find_leaf(store, key)
-    with store.session() as s:
-        batch = s.get_one(Batch, leaf.batch_id)
-    if batch.status != "anchored" or batch.tx_hash is None:
+    batch = TREES.anchored(store, leaf.batch_id)
+    if batch is None:
         raise ConflictError(
-            f"batch {batch.batch_id} is not anchored yet",
+            f"batch {leaf.batch_id} is not anchored yet",
             hint="run `ledger submit` again to resume its anchor",
         )
     if with_record and leaf.canonical is None:
         raise erased(leaf)
-    tree = TREES.tree(store, batch.batch_id)
     record = json.loads(leaf.canonical) if with_record and leaf.canonical else None
-    return make_bundle(
-        record,
-        leaf.leaf_index,
-        tree,
-        unhex(batch.batch_id),
-        attestation(batch),
-        leaf_hash=leaf.leaf_hash,
-    )
+    return batch.bundle(record, leaf.leaf_index, leaf.leaf_hash)
 
 
 def erased(leaf: Leaf) -> ErasedError:

@@ -256,7 +256,9 @@ def export_records(
         query = select(Batch).where(Batch.status == "anchored").order_by(Batch.seq)
         batches = [b for b in s.scalars(query) if kinds is None or b.kind in kinds]
     for done, batch in enumerate(batches, 1):
-        tree = trees.tree(store, batch.batch_id)
+        found = trees.anchored(store, batch.batch_id)
+        assert found is not None  # only anchored batches were selected
+        tree = found.tree
         anchor = attestation(batch)
         batch_id = bytes.fromhex(batch.batch_id[2:])
         with store.session() as s:

@@ -153,7 +153,7 @@ class CreditAnchorClient:
         return bundle
 
     def verify_records(self, records: Sequence[Mapping[str, object]]) -> list[VerifyResult]:
-        """Per desensitised record (with its salt): anchored, pending, unknown or mismatch.
+        """Per desensitised record (with its salt): anchored, pending, unknown, mismatch or erased.
 
         Each record's leaf hash is computed here too: an answer for another leaf,
         or an anchored bundle for another record, raises :class:`IntegrityError`.

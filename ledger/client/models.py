@@ -15,7 +15,7 @@ from typing import Literal, NoReturn, TypeVar, get_args
 from ledger.client.errors import UnexpectedResponseError
 from ledger.proofs import ProofBundle
 
-Status = Literal["anchored", "pending", "unknown", "mismatch"]
+Status = Literal["anchored", "pending", "unknown", "mismatch", "erased"]
 STATUSES: tuple[str, ...] = get_args(Status)
 _T = TypeVar("_T")
 

@@ -71,9 +71,15 @@ Institution = Annotated[str, Field(pattern=INSTITUTION, examples=["BANK-A"])]
 Text = Annotated[str, Field(min_length=1, max_length=200)]
 
 
+#: Times go on chain as unsigned seconds (the registry stores 40 bits).
+EPOCH: Final = datetime(1970, 1, 2, tzinfo=UTC)
+
+
 def _utc(value: datetime) -> datetime:
     if value.tzinfo is None:
         raise ValueError("give a time zone, e.g. 2026-11-26T08:00:00Z")
+    if value < EPOCH:
+        raise ValueError("must be after 1970-01-02T00:00:00Z")
     return value.astimezone(UTC).replace(microsecond=0)
 
 
@@ -151,8 +157,9 @@ class ConsentGrant(_Model):
 
     @model_validator(mode="after")
     def _rules(self) -> ConsentGrant:
-        if self.valid_from and self.valid_until and self.valid_until <= self.valid_from:
-            raise ValueError("valid_until must be after valid_from")
+        start = self.valid_from or datetime.now(UTC)
+        if self.valid_until and self.valid_until <= start:
+            raise ValueError("valid_until must be after valid_from (default: now)")
         if self.sensitive and not self.separate_consent:
             # PIPL Art. 29: processing sensitive personal information needs separate consent.
             raise ValueError("sensitive personal information needs separate_consent: true")

@@ -146,11 +146,15 @@ def revoke_key(store: Store, name: str) -> KeyInfo:
     return _info(row)
 
 
-def authenticate(store: Store, key: str) -> KeyInfo | None:
-    """The live key matching ``key``, or None (unknown, malformed or revoked)."""
+def presented_hash(key: str) -> str | None:
+    """The SHA-256 (hex) of a presented key, or None when it cannot be one of ours."""
     if not key.startswith(KEY_PREFIX) or len(key) > MAX_KEY_CHARS:
         return None
-    presented = hash_key(key)
+    return hash_key(key)
+
+
+def authenticate_hash(store: Store, presented: str) -> KeyInfo | None:
+    """The live key whose hash is ``presented`` (from :func:`presented_hash`), or None."""
     with store.session() as s:
         row = s.scalar(select(ApiKey).where(ApiKey.key_hash == presented))
     # The lookup is by hash, so its timing reveals nothing about the key; the
@@ -160,3 +164,9 @@ def authenticate(store: Store, key: str) -> KeyInfo | None:
     if row.revoked_at is not None:
         return None
     return _info(row)
+
+
+def authenticate(store: Store, key: str) -> KeyInfo | None:
+    """The live key matching ``key``, or None (unknown, malformed or revoked)."""
+    presented = presented_hash(key)
+    return None if presented is None else authenticate_hash(store, presented)

@@ -137,6 +137,18 @@ def test_erasure_over_http(api: Api) -> None:
     leaf_hash = _leaf_hash(target)
     gone = api.client.get(f"/v1/proofs/{leaf_hash}", headers=api.headers("auditor"))
     assert gone.status_code == 410 and gone.json()["code"] == "erased"
+    for body in ({"records": [target]}, {"leaf_hashes": [leaf_hash]}):
+        answer = api.client.post("/v1/verify", json=body, headers=api.headers("auditor"))
+        assert answer.status_code == 200, answer.text
+        (item,) = answer.json()["results"]
+        assert item["status"] == "erased" and "bundle" not in item and item["batch_id"]
+        assert answer.json()["counts"]["erased"] == 1
+        assert subject_pseudonym not in answer.text
+    others = [r for r in records if r["subject_pseudonym"] != subject_pseudonym]
+    answer = api.client.post(
+        "/v1/verify", json={"records": others}, headers=api.headers("auditor")
+    ).json()
+    assert answer["counts"]["anchored"] == len(others)  # the rest of the batch still proves
     again = api.client.post("/v1/erasures", json={"subject": who}, headers=api.headers("operator"))
     assert again.status_code == 404
 

@@ -10,6 +10,8 @@ from typing import Any
 import pytest
 from sqlalchemy import delete
 
+from api.models import VerifyResponse
+from ledger.anchoring.bundles import TREES, find_leaf
 from ledger.chain import Chain
 from ledger.proofs import ProofBundle, canonical_bytes, leaf_hash, record_leaf_hash, verify_bundle
 from ledger.store import Batch, Leaf, Store
@@ -26,6 +28,8 @@ def post_verify(api: Api, body: dict[str, Any], who: str = "partner") -> dict[st
     answer = api.client.post("/v1/verify", json=body, headers=api.headers(who))
     assert answer.status_code == 200, answer.text
     result: dict[str, Any] = answer.json()
+    # Served without response validation (api.responses): check it against the model here.
+    VerifyResponse.model_validate(result)
     return result
 
 
@@ -64,7 +68,13 @@ def test_records_are_anchored_with_bundles_that_verify(api: Api) -> None:
     records = api.stored_records()
     assert len(records) == ROWS
     result = post_verify(api, {"records": records})
-    assert result["counts"] == {"anchored": ROWS, "pending": 0, "unknown": 0, "mismatch": 0}
+    assert result["counts"] == {
+        "anchored": ROWS,
+        "pending": 0,
+        "unknown": 0,
+        "mismatch": 0,
+        "erased": 0,
+    }
     batches = {b["batch_id"]: b for b in api.submitted["batches"]}
     for item, record in zip(result["results"], records, strict=True):
         assert item["status"] == "anchored"
@@ -73,6 +83,22 @@ def test_records_are_anchored_with_bundles_that_verify(api: Api) -> None:
         assert bundle.record == record
         assert item["leaf_hash"] == hx(record_leaf_hash(record))
         assert hx(bundle.root) == batches[item["batch_id"]]["root"]
+
+
+def test_unchecked_bundle_json_equals_the_checked_bundle(api: Api) -> None:
+    store = Store.open(api.settings.data_dir)
+    try:
+        for record in api.stored_records():
+            digest = record_leaf_hash(record)
+            leaf = find_leaf(store, hx(digest))
+            batch = TREES.anchored(store, leaf.batch_id)
+            assert batch is not None
+            for shown in (record, None):
+                checked = batch.bundle(shown, leaf.leaf_index, digest).to_json()
+                assert batch.bundle_json(leaf.leaf_index, digest, shown) == checked
+                assert list(batch.bundle_json(leaf.leaf_index, digest, shown)) == list(checked)
+    finally:
+        store.close()
 
 
 def test_bundles_are_anchored_on_chain(api: Api) -> None:

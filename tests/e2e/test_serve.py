@@ -12,6 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from api.config import ApiSettings
 from ledger.records import synthetic_rows, write_csv
 from tests.conftest import free_port, ledger_cli
 
@@ -90,3 +91,19 @@ def test_a_partner_verifies_over_http_while_the_cli_is_told_to_use_the_api(
     assert held.returncode == 1
     assert "in use by ledger serve" in held.stderr
     assert "API" in held.stderr
+
+
+def test_a_key_revoked_with_the_cli_stops_working_at_once(
+    served: tuple[str, Path, dict[str, object]],
+) -> None:
+    url, data_dir, _report = served
+    added = _ledger(data_dir, "partner", "add", "bank-b", "--role", "auditor", "--json")
+    assert added.returncode == 0, added.stderr
+    headers = {"Authorization": f"Bearer {json.loads(added.stdout)['key']}"}
+    body = {"leaf_hashes": ["0x" + "00" * 32]}
+    assert httpx.post(url + "/v1/verify", json=body, headers=headers).status_code == 200
+    assert _ledger(data_dir, "partner", "revoke", "bank-b").returncode == 0
+    # The server remembers a verified key for at most ApiSettings.key_cache_seconds.
+    time.sleep(ApiSettings().key_cache_seconds)
+    answer = httpx.post(url + "/v1/verify", json=body, headers=headers)
+    assert answer.status_code == 401, answer.text
