@@ -92,6 +92,8 @@ class ChainGate:
 
     def consent_service(self) -> ConsentService:
         """The consent service, not locked: its checks take the chain lock per chain call."""
+        if (service := self._consents) is not None:
+            return service
         with self.hold() as ledger:
             if self._consents is None:
                 self._consents = ledger.consents(lock=self.lock)

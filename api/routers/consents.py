@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Body, Depends, Path
+from starlette.concurrency import run_in_threadpool
 
 from api.auth import Operator, StateDep, require
 from api.consent_models import (
@@ -17,6 +18,7 @@ from api.consent_models import (
     RevokeBody,
 )
 from api.models import problems
+from api.responses import FastJSON
 from ledger.consent import consent_json
 from ledger.consent.receipt import HEX32
 from ledger.store.apikeys import KeyInfo, Role
@@ -40,20 +42,30 @@ def record_consents(body: GrantBody, state: StateDep, _key: Operator) -> Consent
 
 
 @router.post(
-    "/check", responses=problems(401, 403, 413, 422, 503), openapi_extra={"x-logged": "inquiry"}
+    "/check",
+    response_model=CheckOut,
+    responses=problems(401, 403, 413, 422, 503),
+    openapi_extra={"x-logged": "inquiry"},
 )
-def check_consent(body: CheckBody, state: StateDep, key: Partner) -> CheckOut:
+async def check_consent(body: CheckBody, state: StateDep, key: Partner) -> FastJSON:
     """Is this use (this partner's institution, this purpose, now) covered by a consent?
 
     Every check, granted or refused, is logged as an inquiry and later anchored.
     """
     assert key.institution is not None  # a partner key is always bound to one
-    service = state.gate.consent_service()  # store work unlocked, chain reads locked
-    result = service.check(
-        body.subject, institution=key.institution, purpose=body.purpose, requested_by=key.name
-    )
-    state.inquiry_logged()
-    return CheckOut.model_validate(result.to_json())
+    institution = key.institution
+
+    def run() -> dict[str, object]:
+        # Store work unlocked, chain reads under the chain lock; the inquiry's commit
+        # may wait on a shared fsync, so this runs off the event loop.
+        service = state.gate.consent_service()
+        result = service.check(
+            body.subject, institution=institution, purpose=body.purpose, requested_by=key.name
+        )
+        state.inquiry_logged()
+        return result.to_json()
+
+    return FastJSON(await run_in_threadpool(run))
 
 
 @router.post("/{consent_id}/revoke", responses=problems(401, 403, 404, 409, 422, 503))

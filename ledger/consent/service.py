@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Final
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from ledger._failpoints import failpoint
@@ -166,6 +166,27 @@ def consent_json(row: Consent, on_chain: ConsentRecord | None = None) -> dict[st
             "recorded_block": on_chain.recorded_block,
         }
     return data
+
+
+#: A subject's consents, newest window first, as plain rows (what a check reads).
+_CANDIDATES: Final = (
+    select(
+        Consent.consent_id,
+        Consent.subject_pseudonym,
+        Consent.receipt,
+        Consent.commitment,
+        Consent.valid_from,
+        Consent.valid_until,
+        Consent.revoked_at,
+        Consent.superseded_by,
+        Consent.chain_id,
+        Consent.registry_address.label("registry_address"),
+        Consent.tx_hash,
+        Consent.block_number,
+    )
+    .where(Consent.subject_pseudonym == bindparam("pseudonym"))
+    .order_by(Consent.valid_from.desc())
+)
 
 
 class StatusCache:
@@ -443,16 +464,10 @@ class ConsentService:
         when = at or self.clock()
         t = seconds(when)
         pseudonym = self.pseudonym(subject)
-        with self.store.session() as s:
-            candidates = list(
-                s.scalars(
-                    select(Consent)
-                    .where(Consent.subject_pseudonym == pseudonym)
-                    .order_by(Consent.valid_from.desc())
-                )
-            )
-        best: tuple[int, Consent | None, ConsentRecord | None] = (len(REASONS) - 1, None, None)
-        chosen: Consent | None = None
+        with self.store.engine.connect() as conn:  # plain rows: no ORM bookkeeping per check
+            candidates = conn.execute(_CANDIDATES, {"pseudonym": pseudonym}).all()
+        best: tuple[int, Any, ConsentRecord | None] = (len(REASONS) - 1, None, None)
+        chosen: Any = None
         on_chain: ConsentRecord | None = None
         reason = REASONS[-1]
         for row in candidates:
@@ -489,7 +504,7 @@ class ConsentService:
 
     def _judge(
         self,
-        row: Consent,
+        row: Any,
         institution: str,
         purpose: str,
         t: int,
@@ -535,7 +550,7 @@ class ConsentService:
         granted: bool,
         reason: str,
         inquiry: dict[str, Any],
-        row: Consent | None,
+        row: Any,
         on_chain: ConsentRecord | None,
     ) -> CheckResult:
         base = {

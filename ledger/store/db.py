@@ -13,6 +13,8 @@ from ledger.errors import UnavailableError
 from ledger.store.models import Base
 
 STORE_FILE = "ledger.sqlite"
+#: Pooled SQLite connections kept open (as many again may overflow).
+POOL_SIZE = 40
 
 
 def default_url(data_dir: Path) -> str:
@@ -34,7 +36,13 @@ class Store:
 
     def __init__(self, url: str) -> None:
         self.url = url
-        self.engine: Engine = create_engine(url)
+        options: dict[str, Any] = {}
+        if url.startswith("sqlite:///"):
+            # The API serves from a thread pool (40 threads): with the default 5 + 10
+            # connections, threads queued for one and overflow connections were opened,
+            # set up and thrown away per request.
+            options = {"pool_size": POOL_SIZE, "max_overflow": POOL_SIZE}
+        self.engine: Engine = create_engine(url, **options)
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
         try:
