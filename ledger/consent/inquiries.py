@@ -115,6 +115,10 @@ def inquiry_record(row: Inquiry, salt: bytes) -> dict[str, Any]:
     }
 
 
+#: Built once: a fresh ``insert()`` per commit re-derives its cache key every time.
+_INSERT: Final = insert(Inquiry)
+
+
 class _Entry:
     __slots__ = ("done", "error", "values")
 
@@ -148,7 +152,7 @@ class GroupCommit:
                     batch, self._queue = self._queue, []
                 try:
                     with self.store.engine.begin() as conn:
-                        conn.execute(insert(Inquiry), [e.values for e in batch])
+                        conn.execute(_INSERT, [e.values for e in batch])
                 except BaseException as exc:
                     for e in batch:
                         e.error = exc
