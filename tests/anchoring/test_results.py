@@ -1,0 +1,90 @@
+"""Columnar results: splitting into batches and skipping rows match a row-by-row reading."""
+
+from __future__ import annotations
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from ledger.anchoring.process import Accepted, Refused, Results
+
+# Per row: accepted (True) or refused with 1-2 problems (False).
+_OUTCOMES = st.lists(st.tuples(st.booleans(), st.integers(1, 2)), max_size=40)
+
+
+def _per_row(outcomes: list[tuple[bool, int]]) -> list[Accepted | list[Refused]]:
+    items: list[Accepted | list[Refused]] = []
+    for row, (ok, problems) in enumerate(outcomes, 1):
+        if ok:
+            items.append(Accepted(row, f"id-{row}", bytes([row]) * 32, b'{"r":%d}' % row))
+        else:
+            items.append([Refused(row, f"f{i}", "bad") for i in range(problems)])
+    return items
+
+
+def _results(items: list[Accepted | list[Refused]]) -> Results:
+    results = Results()
+    for item in items:
+        results.add(item)
+    return results
+
+
+def _batches_row_by_row(items: list[Accepted | list[Refused]], size: int) -> list[list[object]]:
+    """The batches the former row-by-row loop made: flush right after the size-th record."""
+    batches: list[list[object]] = [[]]
+    accepted = 0
+    for item in items:
+        batches[-1].append(item)
+        accepted += isinstance(item, Accepted)
+        if accepted == size:
+            batches.append([])
+            accepted = 0
+    return batches
+
+
+@given(_OUTCOMES, st.integers(1, 7), st.integers(1, 9))
+def test_split_batches_like_a_row_by_row_loop(
+    outcomes: list[tuple[bool, int]], size: int, chunk: int
+) -> None:
+    items = _per_row(outcomes)
+    pending, batches = Results(), []
+    for start in range(0, len(items), chunk):
+        rest: Results | None = _results(items[start : start + chunk])
+        while rest is not None:
+            head, rest = rest.split(size - len(pending))
+            pending.extend(head)
+            if len(pending) >= size:
+                batches.append(pending)
+                pending = Results(last_row=pending.last_row)
+    batches.append(pending)
+    assert [list(b.items()) for b in batches] == _batches_row_by_row(items, size)
+    for batch in batches:
+        rows = [r.row_number for r in batch.refused] + batch.rows
+        assert batch.last_row == max(rows, default=batch.last_row)
+
+
+@given(_OUTCOMES, st.integers(0, 45))
+def test_after_drops_the_rows_already_done(outcomes: list[tuple[bool, int]], skip: int) -> None:
+    items = _per_row(outcomes)
+    kept = _results(items).after(skip)
+    expected = [
+        i for i in items if (i.row_number if isinstance(i, Accepted) else i[0].row_number) > skip
+    ]
+    assert list(kept.items()) == expected
+    if items:
+        assert kept.last_row == max(len(items), skip)
+
+
+@given(_OUTCOMES, st.integers(0, 1000))
+def test_wire_round_trip_moves_rows_by_the_offset(
+    outcomes: list[tuple[bool, int]], offset: int
+) -> None:
+    results = _results(_per_row(outcomes))
+    back = Results.from_wire(results.to_wire(), offset)
+    assert back.rows == [r + offset for r in results.rows]
+    assert back.record_ids == results.record_ids
+    assert back.leaf_hashes == results.leaf_hashes
+    assert back.canonicals == results.canonicals
+    assert back.refused == [
+        Refused(r.row_number + offset, r.field, r.reason) for r in results.refused
+    ]
+    assert back.last_row == (results.last_row + offset if results.last_row else 0)
