@@ -21,8 +21,8 @@ from itertools import accumulate
 
 from ledger.privacy import Desensitiser, LeakDetected, LeakGuard, Policy
 from ledger.proofs import canonical_bytes, leaf_hash
-from ledger.records import RecordRejected, personal_values, validate_record
-from ledger.records.readers import RawRow
+from ledger.records import CsvFastPath, RecordRejected, personal_values, validate_record
+from ledger.records.readers import RawRow, csv_cells_from_text, rows_from_text
 
 SALT_BYTES = 32
 _HASH_BYTES = 32
@@ -191,19 +191,48 @@ class RecordProcessor:
             return [Refused(row.row_number, "-", row.error or "unreadable row")]
         try:
             record = validate_record(row.fields)
-            out = self.desensitiser.apply(record)
-            self.guard.check(out, personal_values(record))
         except RecordRejected as exc:
             return [Refused(row.row_number, p.field, p.reason) for p in exc.problems]
+        return self._finish(row.row_number, record)
+
+    def _finish(self, row_number: int, record: dict[str, object]) -> Accepted | list[Refused]:
+        """A validated record's leaf, or the leak guard's refusal."""
+        try:
+            out = self.desensitiser.apply(record)
+            self.guard.check(out, personal_values(record))
         except LeakDetected as exc:
-            return [Refused(row.row_number, exc.field, f"leak guard: output has a {exc.kind}")]
+            return [Refused(row_number, exc.field, f"leak guard: output has a {exc.kind}")]
         out["salt"] = "0x" + os.urandom(SALT_BYTES).hex()
         canonical = canonical_bytes(out)
-        return Accepted(row.row_number, str(out["record_id"]), leaf_hash(canonical), canonical)
+        return Accepted(row_number, str(out["record_id"]), leaf_hash(canonical), canonical)
 
     def process_many(self, rows: Iterable[RawRow]) -> Results:
         """The results of ``rows``, in their order."""
         results = Results()
         for row in rows:
             results.add(self.process(row))
+        return results
+
+    def process_text(self, text: str, *, jsonl: bool) -> Results:
+        """The results of the rows of a piece of a file (CSV: its header line first).
+
+        The same as ``process_many(rows_from_text(text, jsonl=jsonl))``; CSV rows
+        whose cells are all values seen valid before skip the field-by-field
+        validation (:class:`~ledger.records.CsvFastPath`).
+        """
+        if jsonl:
+            return self.process_many(rows_from_text(text, jsonl=True))
+        results = Results()
+        fast, header = None, None
+        for item in csv_cells_from_text(text):
+            if isinstance(item, RawRow):
+                results.add(self.process(item))
+                continue
+            if fast is None or item.header is not header:
+                header, fast = item.header, CsvFastPath(item.header)
+            record = fast.validate(item.cells)
+            if record is None:
+                results.add(self.process(item.raw_row()))
+            else:
+                results.add(self._finish(item.row_number, record))
         return results
