@@ -35,6 +35,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Collection, Mapping
+from itertools import compress
 from typing import Final, NoReturn
 
 import orjson
@@ -134,7 +135,8 @@ def _is_plain(value: object, depth: int) -> bool:
         return True
     if not kinds - _SCALAR_TYPES <= _CONTAINER_TYPES:
         return False
-    return all(_is_plain(item, depth + 1) for item in items if type(item) in _CONTAINER_TYPES)
+    nested = compress(items, map(_CONTAINER_TYPES.__contains__, map(type, items)))
+    return all(_is_plain(item, depth + 1) for item in nested)
 
 
 def _check(value: object, path: str, depth: int, *, strings: bool = False) -> None:

@@ -18,6 +18,7 @@ So rejections, their reasons and their order never come from here.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from operator import call
 from typing import Final
@@ -109,6 +110,16 @@ def _resolver(name: str) -> _Getter:
 def _checked(name: str, *, optional: bool) -> _Getter:
     check = CHECKS[name]
     empty = _ABSENT if optional else None
+    spec = FIELDS_BY_NAME[name]
+    if spec.kind in ("code", "text"):  # the check's own first step, without two calls
+        match = re.compile(spec.pattern).fullmatch
+
+        def matching(cell: str) -> object:
+            if match(cell):
+                return cell
+            return empty if not cell else None
+
+        return matching
 
     def get(cell: str) -> object:
         if not cell:
