@@ -16,6 +16,8 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import queue
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -115,15 +117,23 @@ class Submitter:
             report.rejections = self._stored_rejections(sub.id)
             return report
         pending = Results(last_row=sub.rows_done)
-        for results in self._results(path, skip=sub.rows_done):
-            rest: Results | None = results
-            while rest is not None:
-                head, rest = rest.split(self.batch_size - len(pending))
-                pending.extend(head)
-                if len(pending) >= self.batch_size:
-                    report.batches.extend(self._flush(sub.id, pending, report))
-                    pending = Results(last_row=pending.last_row)
-        report.batches.extend(self._flush(sub.id, pending, report, final=True))
+        flusher = _Flusher(
+            lambda batch, final: report.batches.extend(
+                self._flush(sub.id, batch, report, final=final)
+            )
+        )
+        try:
+            for results in self._results(path, skip=sub.rows_done):
+                rest: Results | None = results
+                while rest is not None:
+                    head, rest = rest.split(self.batch_size - len(pending))
+                    pending.extend(head)
+                    if len(pending) >= self.batch_size:
+                        flusher.put(pending)
+                        pending = Results(last_row=pending.last_row)
+            flusher.put(pending, final=True)
+        finally:
+            flusher.close()
         return report
 
     def _stored_rejections(self, sub_id: str) -> list[Refused]:
@@ -295,6 +305,54 @@ class Submitter:
             ),
         )
         return batch_id
+
+
+class _Flusher:
+    """Stores and anchors batches one after another on a background thread, in order.
+
+    Reading goes on meanwhile: SQLite releases the GIL while it writes and
+    syncs, so the workers are not left waiting on the parent's disk. Order and
+    durability are a serial run's: the thread handles one batch at a time, each
+    stored before it is anchored, the next one's duplicate check after the
+    previous one's commit. At most ``QUEUED_BATCHES`` wait for it.
+    """
+
+    QUEUED_BATCHES = 2
+
+    def __init__(self, flush: Callable[[Results, bool], None]) -> None:
+        self._flush = flush
+        self._queue: queue.Queue[tuple[Results, bool] | None] = queue.Queue(self.QUEUED_BATCHES)
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="ledger-flush", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while (item := self._queue.get()) is not None:
+            if self._error is None:  # after a failure, later batches are not stored
+                try:
+                    self._flush(*item)
+                except BaseException as exc:  # re-raised in the submitting thread
+                    self._error = exc
+
+    def put(self, batch: Results, final: bool = False) -> None:
+        """Queue a batch; raises what an earlier batch's flush raised."""
+        while True:
+            self._raise()
+            try:
+                self._queue.put((batch, final), timeout=0.2)
+                return
+            except queue.Full:
+                continue
+
+    def close(self) -> None:
+        """Wait for the queued batches; raises what a flush raised."""
+        self._queue.put(None)
+        self._thread.join()
+        self._raise()
+
+    def _raise(self) -> None:
+        if self._error is not None:
+            raise self._error
 
 
 def _insert_leaves(s: Session, rows: Iterable[tuple[str, int, str, bytes, bytes]]) -> None:

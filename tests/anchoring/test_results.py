@@ -112,3 +112,28 @@ def test_process_text_gives_the_results_of_process_many(
     expected = processor.process_many(rows_from_text(text, jsonl=False))
     assert len(expected) > 250 and expected.refused
     assert processor.process_text(text, jsonl=False) == expected
+
+
+def test_flusher_keeps_order_and_reraises_a_failed_flush() -> None:
+    from ledger.anchoring.submit import _Flusher
+
+    seen: list[tuple[int, bool]] = []
+
+    def flush(batch: Results, final: bool) -> None:
+        if batch.last_row == 3:
+            raise RuntimeError("store down")
+        seen.append((batch.last_row, final))
+
+    flusher = _Flusher(flush)
+    for row in (1, 2):
+        flusher.put(Results(last_row=row))
+    flusher.put(Results(last_row=9), final=True)
+    flusher.close()
+    assert seen == [(1, False), (2, False), (9, True)]
+
+    failing = _Flusher(flush)
+    failing.put(Results(last_row=3))
+    failing.put(Results(last_row=4))  # queued behind the failure: never flushed
+    with pytest.raises(RuntimeError, match="store down"):
+        failing.close()
+    assert (4, False) not in seen
