@@ -157,13 +157,18 @@ def bench_ingest(rows: int, work: Path) -> dict[str, Any]:
     ledger = str(Path(sys.executable).with_name("ledger"))
     env = {**os.environ, "LEDGER_DATA_DIR": str(data_dir)}
     subprocess.run([ledger, "deploy"], env=env, check=True, capture_output=True)
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     done = subprocess.run(
         [ledger, "submit", str(portfolio), "--json"], env=env, check=True, capture_output=True
     )
     elapsed = time.perf_counter() - start
-    peak_kib = max(before, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    peak_kib = max(usage.ru_maxrss, after.ru_maxrss)
+    # CPU of the command and its worker processes: on a shared machine this says
+    # more about the code than wall time does (the cores bound the rate at
+    # cores / cpu per record).
+    cpu_s = after.ru_utime + after.ru_stime - usage.ru_utime - usage.ru_stime
     report = json.loads(done.stdout)
     return {
         "ingest_rows": rows,
@@ -171,6 +176,7 @@ def bench_ingest(rows: int, work: Path) -> dict[str, Any]:
         "ingest_seconds": round(elapsed, 2),
         "ingest_records_per_s": round(rows / elapsed),
         "ingest_peak_rss_mib": round(peak_kib / 1024, 1),
+        "ingest_cpu_us_per_record": round(cpu_s / rows * 1e6, 1),
         "ingest_batches": len(report["batches"]),
         "ingest_generate_seconds": round(generated_s, 2),
         "_data_dir": data_dir,

@@ -70,12 +70,17 @@ class Outbox:
         for batch_id in self.pending():
             yield self.anchor(batch_id)
 
-    def anchor(self, batch_id: str) -> AnchoredBatch:
-        """Anchor one stored batch unless the chain already has it; record the result."""
+    def anchor(self, batch_id: str, *, fresh: bool = False) -> AnchoredBatch:
+        """Anchor one stored batch unless the chain already has it; record the result.
+
+        ``fresh`` says this process made the batch (with a new random id) and has
+        not sent it yet, so the look-up on chain is skipped: the registry still
+        refuses a reused id, which lands in the same checks as a found one.
+        """
         with self.store.session() as s:
             batch = s.get_one(Batch, batch_id)
         bid, root = unhex(batch.batch_id), unhex(batch.root)
-        on_chain = self.registry.anchor_by_batch(bid)
+        on_chain = None if fresh else self.registry.anchor_by_batch(bid)
         resumed = on_chain is not None
         if on_chain is None:
             try:

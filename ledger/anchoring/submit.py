@@ -16,9 +16,12 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-from collections.abc import Callable, Iterator
+import queue
+import threading
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from itertools import count, repeat
 from pathlib import Path
 from typing import cast
 
@@ -28,7 +31,7 @@ from sqlalchemy.orm import Session
 from ledger._failpoints import failpoint
 from ledger.anchoring.manifest import build_manifest, manifest_hash
 from ledger.anchoring.outbox import AnchoredBatch, Outbox, hx
-from ledger.anchoring.process import Accepted, RecordProcessor, Refused
+from ledger.anchoring.process import RecordProcessor, Refused, Results
 from ledger.chain.registry import BatchKind
 from ledger.errors import InputError
 from ledger.logs import event
@@ -46,6 +49,7 @@ _SQLITE_INSERT_LEAF = (
 )
 #: Record ids are looked up in chunks this size (SQLite's bound-parameter limit is 32766).
 _ID_CHUNK = 500
+_SQLITE_KNOWN_IDS = "SELECT record_id FROM leaves WHERE record_id IN ({})"
 
 
 log = logging.getLogger(__name__)
@@ -78,16 +82,6 @@ class SubmitReport:
     rejections: list[Refused] = field(default_factory=list)
 
 
-@dataclass
-class _Pending:
-    accepted: list[Accepted] = field(default_factory=list)
-    refused: list[Refused] = field(default_factory=list)
-    last_row: int = 0
-
-    def refused_rows(self) -> set[int]:
-        return {r.row_number for r in self.refused}
-
-
 class Submitter:
     """Runs submissions against one store, one registry and one processor."""
 
@@ -100,7 +94,7 @@ class Submitter:
         submitter: str,
         batch_size: int,
         progress: Callable[[int], None] | None = None,
-        source: Callable[[Path], Iterator[Accepted | list[Refused]]] | None = None,
+        source: Callable[[Path], Iterator[Results]] | None = None,
     ) -> None:
         self.store = store
         self.outbox = outbox
@@ -122,18 +116,24 @@ class Submitter:
             report.already_complete = True
             report.rejections = self._stored_rejections(sub.id)
             return report
-        pending = _Pending(last_row=sub.rows_done)
-        for result in self._results(path, skip=sub.rows_done):
-            if isinstance(result, Accepted):
-                pending.accepted.append(result)
-                pending.last_row = result.row_number
-            else:
-                pending.refused.extend(result)
-                pending.last_row = result[0].row_number
-            if len(pending.accepted) >= self.batch_size:
-                report.batches.extend(self._flush(sub.id, pending, report))
-                pending = _Pending(last_row=pending.last_row)
-        report.batches.extend(self._flush(sub.id, pending, report, final=True))
+        pending = Results(last_row=sub.rows_done)
+        flusher = _Flusher(
+            lambda batch, final: report.batches.extend(
+                self._flush(sub.id, batch, report, final=final)
+            )
+        )
+        try:
+            for results in self._results(path, skip=sub.rows_done):
+                rest: Results | None = results
+                while rest is not None:
+                    head, rest = rest.split(self.batch_size - len(pending))
+                    pending.extend(head)
+                    if len(pending) >= self.batch_size:
+                        flusher.put(pending)
+                        pending = Results(last_row=pending.last_row)
+            flusher.put(pending, final=True)
+        finally:
+            flusher.close()
         return report
 
     def _stored_rejections(self, sub_id: str) -> list[Refused]:
@@ -145,16 +145,20 @@ class Submitter:
             )
             return [Refused(r.row_number, r.field, r.reason) for r in rows]
 
-    def _results(self, path: Path, skip: int) -> Iterator[Accepted | list[Refused]]:
-        for result in self.source(path):
-            row = result.row_number if isinstance(result, Accepted) else result[0].row_number
-            if row > skip:  # rows a killed run already stored are not redone
-                yield result
+    def _results(self, path: Path, skip: int) -> Iterator[Results]:
+        done = skip
+        for results in self.source(path):
+            results = results.after(skip)  # rows a killed run already stored are not redone
+            yield results
+            for row in range(done + 1, results.last_row + 1):
                 self.progress(row)
+            done = max(done, results.last_row)
 
-    def _serial(self, path: Path) -> Iterator[Accepted | list[Refused]]:
+    def _serial(self, path: Path) -> Iterator[Results]:
         for row in read_rows(path):
-            yield self.processor.process(row)
+            results = Results()
+            results.add(self.processor.process(row))
+            yield results
             failpoint("row-processed")
 
     def _open_submission(self, path: Path) -> Submission:
@@ -178,17 +182,18 @@ class Submitter:
         return sub
 
     def _flush(
-        self, sub_id: str, pending: _Pending, report: SubmitReport, *, final: bool = False
+        self, sub_id: str, pending: Results, report: SubmitReport, *, final: bool = False
     ) -> list[AnchoredBatch]:
         accepted = self._drop_duplicates(pending)
         batch_id = self._store(sub_id, accepted, pending, final=final)
+        refused_rows = len({r.row_number for r in pending.refused})
         event(
             log,
             "batch stored",
             submission=sub_id,
             batch_id=batch_id,
             accepted=len(accepted),
-            rejected_rows=len(pending.refused_rows()),
+            rejected_rows=refused_rows,
             rows_done=pending.last_row,
         )
         if log.isEnabledFor(logging.DEBUG):
@@ -203,30 +208,43 @@ class Submitter:
                 )
         failpoint("batch-stored")
         report.accepted += len(accepted)
-        report.rejected += len(pending.refused_rows())
+        report.rejected += refused_rows
         report.rejections.extend(pending.refused)
-        return [] if batch_id is None else [self.outbox.anchor(batch_id)]
+        return [] if batch_id is None else [self.outbox.anchor(batch_id, fresh=True)]
 
-    def _drop_duplicates(self, pending: _Pending) -> list[Accepted]:
-        ids = [a.record_id for a in pending.accepted]
-        known: set[str] = set()
-        with self.store.session() as s:
-            for i in range(0, len(ids), _ID_CHUNK):
-                chunk = ids[i : i + _ID_CHUNK]
-                known.update(s.scalars(select(Leaf.record_id).where(Leaf.record_id.in_(chunk))))
-        kept, seen = [], set()
-        for acc in pending.accepted:
+    def _drop_duplicates(self, pending: Results) -> Results:
+        """The accepted records whose ids are new; the others become refusals of ``pending``."""
+        ids = pending.record_ids
+        known = self._known_ids(ids)
+        if not known and len(set(ids)) == len(ids):
+            return pending  # the usual case: nothing to drop
+        kept, seen = Results(last_row=pending.last_row), set()
+        for acc in pending.accepted():
             if acc.record_id in known or acc.record_id in seen:
                 pending.refused.append(
                     Refused(acc.row_number, "report_id", "duplicate record id: already submitted")
                 )
                 continue
             seen.add(acc.record_id)
-            kept.append(acc)
+            kept.add(acc)
         return kept
 
+    def _known_ids(self, ids: list[str]) -> set[str]:
+        """Those of ``ids`` that stored leaves already have."""
+        known: set[str] = set()
+        with self.store.session() as s:
+            conn = s.connection()
+            for i in range(0, len(ids), _ID_CHUNK):
+                chunk = ids[i : i + _ID_CHUNK]
+                if conn.dialect.name == "sqlite":  # the driver: no statement compiled per chunk
+                    sql = _SQLITE_KNOWN_IDS.format(",".join("?" * len(chunk)))
+                    known.update(row[0] for row in conn.exec_driver_sql(sql, tuple(chunk)))
+                else:
+                    known.update(s.scalars(select(Leaf.record_id).where(Leaf.record_id.in_(chunk))))
+        return known
+
     def _store(
-        self, sub_id: str, accepted: list[Accepted], pending: _Pending, *, final: bool
+        self, sub_id: str, accepted: Results, pending: Results, *, final: bool
     ) -> str | None:
         """One transaction: batch + leaves + rejections + progress. Returns the batch id."""
         batch_id = None
@@ -238,16 +256,16 @@ class Submitter:
                 s.execute(insert(Rejection), [_rejection_row(sub_id, r) for r in pending.refused])
             sub.rows_done = max(sub.rows_done, pending.last_row)
             sub.accepted += len(accepted)
-            sub.rejected += len(pending.refused_rows())
+            sub.rejected += len({r.row_number for r in pending.refused})
             if final:
                 sub.status = "complete"
         return batch_id
 
-    def _insert_batch(self, s: Session, sub: Submission, accepted: list[Accepted]) -> str:
+    def _insert_batch(self, s: Session, sub: Submission, accepted: Results) -> str:
         # Random, and stored before any transaction names it: unique across platforms
         # sharing a registry, and a re-run never reuses the id of an uncommitted batch.
         batch_id = hx(os.urandom(32))
-        tree = MerkleTree([a.leaf_hash for a in accepted])
+        tree = MerkleTree(accepted.leaf_hashes)
         created = now_iso()
         manifest = build_manifest(
             batch_id=batch_id,
@@ -269,8 +287,8 @@ class Submitter:
                 root=hx(tree.root),
                 manifest=canonical_bytes(manifest).decode(),
                 manifest_hash=hx(manifest_hash(manifest)),
-                first_row=accepted[0].row_number,
-                last_row=accepted[-1].row_number,
+                first_row=accepted.rows[0],
+                last_row=accepted.rows[-1],
                 status="pending",
                 created_at=created,
             )
@@ -278,16 +296,70 @@ class Submitter:
         s.flush()
         _insert_leaves(
             s,
-            [(batch_id, i, a.record_id, a.leaf_hash, a.canonical) for i, a in enumerate(accepted)],
+            zip(
+                repeat(batch_id),
+                count(),
+                accepted.record_ids,
+                accepted.leaf_hashes,
+                accepted.canonicals,
+            ),
         )
         return batch_id
 
 
-def _insert_leaves(s: Session, rows: list[tuple[str, int, str, bytes, bytes]]) -> None:
+class _Flusher:
+    """Stores and anchors batches one after another on a background thread, in order.
+
+    Reading goes on meanwhile: SQLite releases the GIL while it writes and
+    syncs, so the workers are not left waiting on the parent's disk. Order and
+    durability are a serial run's: the thread handles one batch at a time, each
+    stored before it is anchored, the next one's duplicate check after the
+    previous one's commit. At most ``QUEUED_BATCHES`` wait for it.
+    """
+
+    QUEUED_BATCHES = 2
+
+    def __init__(self, flush: Callable[[Results, bool], None]) -> None:
+        self._flush = flush
+        self._queue: queue.Queue[tuple[Results, bool] | None] = queue.Queue(self.QUEUED_BATCHES)
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="ledger-flush", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while (item := self._queue.get()) is not None:
+            if self._error is None:  # after a failure, later batches are not stored
+                try:
+                    self._flush(*item)
+                except BaseException as exc:  # re-raised in the submitting thread
+                    self._error = exc
+
+    def put(self, batch: Results, final: bool = False) -> None:
+        """Queue a batch; raises what an earlier batch's flush raised."""
+        while True:
+            self._raise()
+            try:
+                self._queue.put((batch, final), timeout=0.2)
+                return
+            except queue.Full:
+                continue
+
+    def close(self) -> None:
+        """Wait for the queued batches; raises what a flush raised."""
+        self._queue.put(None)
+        self._thread.join()
+        self._raise()
+
+    def _raise(self) -> None:
+        if self._error is not None:
+            raise self._error
+
+
+def _insert_leaves(s: Session, rows: Iterable[tuple[str, int, str, bytes, bytes]]) -> None:
     """Bulk insert; on SQLite straight to the driver's executemany (the hot path of ingest)."""
     conn = s.connection()
     if conn.dialect.name == "sqlite":
-        conn.exec_driver_sql(_SQLITE_INSERT_LEAF, rows)
+        conn.exec_driver_sql(_SQLITE_INSERT_LEAF, list(rows))
     else:
         conn.execute(insert(_LEAVES), [dict(zip(_LEAF_COLUMNS, row, strict=True)) for row in rows])
 

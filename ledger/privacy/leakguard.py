@@ -55,7 +55,10 @@ class LeakGuard:
 
     def check(self, output: dict[str, object], personal_inputs: Iterable[str]) -> None:
         """Raise :class:`LeakDetected` (field and kind, never the value) if anything leaks."""
-        texts = [v if type(v) is str else _flatten(v) for v in output.values()]
+        texts = [
+            v if type(v) is str else str(v) if type(v) is int else _flatten(v)
+            for v in output.values()
+        ]
         joined = _SEP.join(texts)
         # One byte per character ("?" for non-ASCII); the leading "." is the left
         # boundary of position 0 and shifts every position by one.

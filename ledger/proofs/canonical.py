@@ -19,18 +19,26 @@ everything else (U+007F, U+2028, U+2029, CJK, emoji) as raw UTF-8. The property
 test in ``tests/proofs/test_canonical.py`` checks all of this against the
 ``rfc8785`` package.
 
+The same holds for ``orjson`` with sorted keys, which writes the bytes
+directly (no ``str`` in between) and about ten times faster; with
+``OPT_STRICT_INTEGER`` it also refuses integers beyond ±(2**53 - 1) itself.
+
 So :func:`canonical_bytes` runs a cheap type walk over the containers and lets
-the C encoder do the writing. Values the walk does not vouch for (subclasses
+``orjson`` do the writing. Values the walk does not vouch for (subclasses
 such as ``StrEnum``, non-ASCII keys) take a slower walk that either names the
-problem or lets them through, and keys above U+FFFF get a UTF-16-sorted writer.
+problem or lets them through to the standard library's encoder, and keys
+above U+FFFF get a UTF-16-sorted writer.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Mapping
-from typing import Any, Final, NoReturn
+from collections.abc import Collection, Mapping
+from itertools import compress
+from typing import Final, NoReturn
+
+import orjson
 
 from ledger.proofs.errors import CanonicalFormError
 from ledger.proofs.merkle import leaf_hash
@@ -45,6 +53,10 @@ _HINT: Final = (
     "objects with string keys; write amounts as decimal strings."
 )
 _IDENTIFIER: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_FAST_OPTIONS: Final = orjson.OPT_SORT_KEYS | orjson.OPT_STRICT_INTEGER
+#: Types written as they are (integers: orjson refuses those out of range).
+_SCALAR_TYPES: Final = frozenset({str, int, bool, type(None)})
+_CONTAINER_TYPES: Final = frozenset({dict, list, tuple})
 
 
 def _unreachable(value: object) -> NoReturn:
@@ -72,10 +84,14 @@ def canonical_bytes(value: object) -> bytes:
     deeper than :data:`MAX_DEPTH`.
     """
     if _is_plain(value, 0):
-        text = _ENCODER.encode(value)
-    else:
-        _check(value, "$", 0)  # raises, unless only subclasses or non-ASCII keys got us here
-        text = _utf16_sorted_text(value) if _has_astral_key(value) else _ENCODER.encode(value)
+        try:
+            return orjson.dumps(value, option=_FAST_OPTIONS)
+        except orjson.JSONEncodeError:
+            pass  # an integer out of range or a lone surrogate: find its path below
+        _check(value, "$", 0, strings=True)
+        raise CanonicalFormError("cannot be written as JSON", path="$", hint=_HINT)
+    _check(value, "$", 0)  # raises, unless only subclasses or non-ASCII keys got us here
+    text = _utf16_sorted_text(value) if _has_astral_key(value) else _ENCODER.encode(value)
     try:
         return text.encode("utf-8")
     except UnicodeEncodeError:
@@ -92,39 +108,35 @@ def record_leaf_hash(record: Mapping[str, object]) -> bytes:
 
 
 def _is_plain(value: object, depth: int) -> bool:
-    """True when the C encoder writes ``value`` exactly as JCS does, with no further checks.
+    """True when ``orjson`` writes ``value`` exactly as JCS does, or refuses it itself.
 
-    That is: plain types only (no floats, no subclasses), integers in range,
-    ASCII keys (which sort the same by code point and by UTF-16 code unit),
-    at most MAX_DEPTH levels. Lone surrogates surface later, in UTF-8 encoding.
-    The hot path: scalars inside a container are checked inline, so a flat
-    record costs one loop and no calls per field.
+    That is: plain types only (no floats, no subclasses), ASCII keys (which
+    sort the same by code point and by UTF-16 code unit), at most MAX_DEPTH
+    levels. Integers out of range and lone surrogates make orjson raise. The
+    hot path: the types of a container's members are collected in one C call,
+    so a flat record costs no Python loop at all.
     """
-    items: Iterable[Any]
-    if type(value) is dict:
+    kind = type(value)
+    if kind is dict:
         try:  # one C call checks that every key is a str, and an ASCII one
-            if depth >= MAX_DEPTH or not "".join(value).isascii():
+            if depth >= MAX_DEPTH or not "".join(value).isascii():  # type: ignore[arg-type]
                 return False
         except TypeError:
             return False
-        items = value.values()
-    elif type(value) is list or type(value) is tuple:
+        items: Collection[object] = value.values()  # type: ignore[attr-defined]
+    elif kind is list or kind is tuple:
         if depth >= MAX_DEPTH:
             return False
-        items = value
+        items = value  # type: ignore[assignment]
     else:
-        items = (value,)
-    for item in items:
-        kind = type(item)
-        if kind is str or kind is bool or item is None:
-            continue
-        if kind is int:
-            if -MAX_SAFE_INTEGER <= item <= MAX_SAFE_INTEGER:
-                continue
-            return False
-        if kind not in (dict, list, tuple) or not _is_plain(item, depth + 1):
-            return False
-    return True
+        return kind in _SCALAR_TYPES
+    kinds = set(map(type, items))
+    if kinds <= _SCALAR_TYPES:
+        return True
+    if not kinds - _SCALAR_TYPES <= _CONTAINER_TYPES:
+        return False
+    nested = compress(items, map(_CONTAINER_TYPES.__contains__, map(type, items)))
+    return all(_is_plain(item, depth + 1) for item in nested)
 
 
 def _check(value: object, path: str, depth: int, *, strings: bool = False) -> None:

@@ -63,8 +63,9 @@ class RecordRejected(InputError):  # noqa: N818 - the name is part of the API
         self.problems = problems
 
 
-_CHECKS: Final = {spec.name: build_check(spec) for spec in FIELDS}
-_REQUIRED: Final = frozenset(spec.name for spec in FIELDS if spec.required)
+#: Per field: its check (raw value -> normalised value, or :class:`Bad`).
+CHECKS: Final = {spec.name: build_check(spec) for spec in FIELDS}
+REQUIRED: Final = frozenset(spec.name for spec in FIELDS if spec.required)
 _NONE_FAILED: Final[frozenset[str]] = frozenset()
 _ORDER: Final = {spec.name: position for position, spec in enumerate(FIELDS)}
 
@@ -73,7 +74,7 @@ def validate_record(raw: Mapping[str, object]) -> dict[str, object]:
     """The normalised record, or :class:`RecordRejected` with every problem of the row."""
     record: dict[str, object] = {}
     problems: list[Problem] = []
-    known = _CHECKS.get
+    known = CHECKS.get
     unknown = False
     for name, value in raw.items():
         check = known(name)
@@ -90,9 +91,9 @@ def validate_record(raw: Mapping[str, object]) -> dict[str, object]:
         problems.extend(_unexpected(raw))
     if "currency" not in record:
         record["currency"] = DEFAULT_CURRENCY
-    if problems or not _REQUIRED.issubset(record):
+    if problems or not REQUIRED.issubset(record):
         failed = frozenset(p.field for p in problems)
-        missing = _REQUIRED.difference(record, failed)
+        missing = REQUIRED.difference(record, failed)
         problems.extend(Problem(field, MISSING) for field in missing)
         failed |= missing
     else:
@@ -114,7 +115,7 @@ def is_c3_field(name: str) -> bool:
 def _unexpected(raw: Mapping[str, object]) -> list[Problem]:
     found = []
     for position, name in enumerate(raw, 1):
-        if name in _CHECKS:
+        if name in CHECKS:
             continue
         c3 = isinstance(name, str) and is_c3_field(name)
         reason = _C3_REASON if c3 else "unknown field"

@@ -51,11 +51,13 @@ def test_chunks_on_workers_match_a_serial_run(
         lines[10:10] = ["\n", "{not json\n"]  # blank lines count, bad lines are refused
         path.write_text("".join(lines))
     monkeypatch.setattr(parallel, "CHUNK_ROWS", 7)
-    got = list(
+    chunks = list(
         parallel.parallel_results(
             path, workers=2, policy_file=None, data_dir=data_dir, key_names=NAMES
         )
     )
+    assert len(chunks) > 5  # really cut into chunks
+    got = [item for chunk in chunks for item in chunk.items()]
     expected = _serial(path, data_dir)
     assert _shape(got) == _shape(expected)
     assert sum(isinstance(r, Accepted) for r in got) > 30

@@ -21,7 +21,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ledger.errors import InputError
-from ledger.proofs import CanonicalFormError, canonical_bytes, leaf_hash, record_leaf_hash
+from ledger.proofs import (
+    CanonicalFormError,
+    canonical,
+    canonical_bytes,
+    leaf_hash,
+    record_leaf_hash,
+)
 from ledger.proofs.canonical import MAX_DEPTH, MAX_SAFE_INTEGER
 
 # Characters whose handling differs between naive JSON writers: every short
@@ -54,6 +60,24 @@ ORDER_KEYS = st.text(st.sampled_from("a\u00e9\ue000\ufb33\uffff\U00010000\U0001f
 @settings(max_examples=2000, deadline=None)
 @given(JSON_VALUES)
 def test_agrees_with_rfc8785_package(value: object) -> None:
+    assert canonical_bytes(value) == rfc8785.dumps(value)  # type: ignore[arg-type]
+
+
+# ASCII keys only: the values the fast (orjson) writer takes, records above all.
+ASCII_KEYS = st.text(st.characters(max_codepoint=0x7F), max_size=6)
+FAST_VALUES = st.recursive(
+    SCALARS,
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=5), st.dictionaries(ASCII_KEYS, inner, max_size=6)
+    ),
+    max_leaves=24,
+)
+
+
+@settings(max_examples=2000, deadline=None)
+@given(st.dictionaries(ASCII_KEYS, FAST_VALUES, max_size=8))
+def test_fast_path_agrees_with_rfc8785_package(value: dict[str, object]) -> None:
+    assert canonical._is_plain(value, 0)  # this test is about the orjson writer
     assert canonical_bytes(value) == rfc8785.dumps(value)  # type: ignore[arg-type]
 
 
