@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from ledger._failpoints import failpoint
@@ -99,7 +99,7 @@ class InquiryEntry:
         }
 
 
-def inquiry_record(row: Inquiry, salt: bytes) -> dict[str, Any]:
+def inquiry_record(row: Any, salt: bytes) -> dict[str, Any]:
     """The leaf record of one inquiry (what its leaf hash commits to)."""
     return {
         "format": INQUIRY_FORMAT,
@@ -115,6 +115,18 @@ def inquiry_record(row: Inquiry, salt: bytes) -> dict[str, Any]:
     }
 
 
+#: What a sealed inquiry's leaf is made of.
+_LEAF_COLUMNS: Final = (
+    Inquiry.seq,
+    Inquiry.inquiry_id,
+    Inquiry.institution,
+    Inquiry.subject_pseudonym,
+    Inquiry.purpose,
+    Inquiry.consent_id,
+    Inquiry.result,
+    Inquiry.reason,
+    Inquiry.checked_at,
+)
 #: Built once: a fresh ``insert()`` per commit re-derives its cache key every time.
 _INSERT: Final = insert(Inquiry)
 
@@ -225,25 +237,25 @@ class InquiryLog:
         return (now or now_utc()) - started >= timedelta(seconds=seconds)
 
     def seal(self, *, limit: int = MAX_BATCH) -> str | None:
-        """Put the oldest unsealed inquiries (up to ``limit``) into a pending batch."""
+        """Put the oldest unsealed inquiries (up to ``limit``) into a pending batch.
+
+        Core statements, not ORM objects: it runs beside live checks, whose
+        commits wait while this transaction writes.
+        """
         with self.store.session() as s, s.begin():
-            rows = list(
-                s.scalars(
-                    select(Inquiry)
-                    .where(Inquiry.batch_id.is_(None))
-                    .order_by(Inquiry.seq)
-                    .limit(limit)
-                    .with_for_update()
-                )
-            )
+            rows = s.execute(
+                select(*_LEAF_COLUMNS)
+                .where(Inquiry.batch_id.is_(None))
+                .order_by(Inquiry.seq)
+                .limit(limit)
+                .with_for_update()
+            ).all()
             if not rows:
                 return None
             batch_id = hx(os.urandom(32))
-            leaves = []
-            for index, row in enumerate(rows):
-                data = canonical_bytes(inquiry_record(row, os.urandom(32)))
-                leaves.append((index, row, data, hashlib.sha256(b"\x00" + data).digest()))
-            tree = MerkleTree([leaf_hash for *_, leaf_hash in leaves])
+            datas = [canonical_bytes(inquiry_record(row, os.urandom(32))) for row in rows]
+            hashes = [hashlib.sha256(b"\x00" + data).digest() for data in datas]
+            tree = MerkleTree(hashes)
             created = iso(now_utc())
             manifest = build_manifest(
                 batch_id=batch_id,
@@ -272,18 +284,21 @@ class InquiryLog:
                 )
             )
             s.flush()
-            s.add_all(
-                Leaf(
-                    batch_id=batch_id,
-                    leaf_index=index,
-                    record_id=row.inquiry_id,
-                    leaf_hash=leaf_hash,
-                    canonical=data,
-                )
-                for index, row, data, leaf_hash in leaves
+            leaves = zip(rows, datas, hashes, strict=True)
+            s.execute(
+                insert(Leaf),
+                [
+                    {"batch_id": batch_id, "leaf_index": i, "record_id": row.inquiry_id,
+                     "leaf_hash": leaf_hash, "canonical": data}
+                    for i, (row, data, leaf_hash) in enumerate(leaves)
+                ],
+            )  # fmt: skip
+            s.connection().execute(
+                update(Inquiry)
+                .where(Inquiry.seq == bindparam("row_seq"))
+                .values(batch_id=batch_id, leaf_index=bindparam("index")),
+                [{"row_seq": row.seq, "index": i} for i, row in enumerate(rows)],
             )
-            for index, row, *_ in leaves:
-                row.batch_id, row.leaf_index = batch_id, index
         failpoint("inquiries-sealed")
         return batch_id
 
