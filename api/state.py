@@ -90,6 +90,10 @@ class ChainGate:
         with self.lock:
             yield self.consent_service()
 
+    def connected_consent_service(self) -> ConsentService | None:
+        """The consent service if it exists already (never blocks)."""
+        return self._consents
+
     def consent_service(self) -> ConsentService:
         """The consent service, not locked: its checks take the chain lock per chain call."""
         if (service := self._consents) is not None:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Final
 
 from fastapi import APIRouter, Body, Depends, Path
+from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
 from api.auth import Operator, StateDep, require
@@ -18,12 +19,22 @@ from api.consent_models import (
     RevokeBody,
 )
 from api.models import problems
+from api.rawsql import KeyedSelect
 from api.responses import FastJSON
 from ledger.consent import consent_json
 from ledger.consent.receipt import HEX32
+from ledger.consent.service import CANDIDATE_COLUMNS, Candidate
+from ledger.store import Consent
 from ledger.store.apikeys import KeyInfo, Role
 
 router = APIRouter(prefix="/v1/consents", tags=["consents"])
+_CANDIDATES: Final = KeyedSelect(
+    lambda keys: (
+        select(*CANDIDATE_COLUMNS)
+        .where(Consent.subject_pseudonym.in_(keys))
+        .order_by(Consent.valid_from.desc())
+    )
+)
 ConsentIdPath = Annotated[str, Path(pattern=HEX32, examples=["0x" + "ab" * 32])]
 Partner = Annotated[KeyInfo, Depends(require(Role.PARTNER))]
 OperatorOrAuditor = Annotated[KeyInfo, Depends(require(Role.OPERATOR, Role.AUDITOR))]
@@ -53,19 +64,28 @@ async def check_consent(body: CheckBody, state: StateDep, key: Partner) -> FastJ
     Every check, granted or refused, is logged as an inquiry and later anchored.
     """
     assert key.institution is not None  # a partner key is always bound to one
-    institution = key.institution
-
-    def run() -> dict[str, object]:
-        # Store work unlocked, chain reads under the chain lock; the inquiry's commit
-        # may wait on a shared fsync, so this runs off the event loop.
-        service = state.gate.consent_service()
-        result = service.check(
-            body.subject, institution=institution, purpose=body.purpose, requested_by=key.name
+    institution, purpose = key.institution, body.purpose
+    service = state.gate.connected_consent_service()
+    if service is None:
+        service = await run_in_threadpool(state.gate.consent_service)
+    # The verdict on the event loop when the store (one held connection) and cached
+    # chain statuses suffice; otherwise in a thread, which may read the chain.
+    decision = service.decide(
+        body.subject,
+        institution=institution,
+        purpose=purpose,
+        candidates=lambda p: [Candidate._make(r) for r in _CANDIDATES.rows(state.db, [p])],
+        cached_only=True,
+    )
+    if decision is None:
+        decision = await run_in_threadpool(
+            lambda: service.decide(body.subject, institution=institution, purpose=purpose)
         )
-        state.inquiry_logged()
-        return result.to_json()
-
-    return FastJSON(await run_in_threadpool(run))
+    assert decision is not None
+    # Logging waits for a (shared) commit: off the event loop.
+    result = await run_in_threadpool(lambda: service.record(decision, requested_by=key.name))
+    state.inquiry_logged()
+    return FastJSON(result.to_json())
 
 
 @router.post("/{consent_id}/revoke", responses=problems(401, 403, 404, 409, 422, 503))

@@ -29,7 +29,7 @@ from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
@@ -169,24 +169,63 @@ def consent_json(row: Consent, on_chain: ConsentRecord | None = None) -> dict[st
 
 
 #: A subject's consents, newest window first, as plain rows (what a check reads).
+CANDIDATE_COLUMNS: Final = (
+    Consent.consent_id,
+    Consent.subject_pseudonym,
+    Consent.receipt,
+    Consent.commitment,
+    Consent.valid_from,
+    Consent.valid_until,
+    Consent.revoked_at,
+    Consent.superseded_by,
+    Consent.chain_id,
+    Consent.registry_address.label("registry_address"),
+    Consent.tx_hash,
+    Consent.block_number,
+)
 _CANDIDATES: Final = (
-    select(
-        Consent.consent_id,
-        Consent.subject_pseudonym,
-        Consent.receipt,
-        Consent.commitment,
-        Consent.valid_from,
-        Consent.valid_until,
-        Consent.revoked_at,
-        Consent.superseded_by,
-        Consent.chain_id,
-        Consent.registry_address.label("registry_address"),
-        Consent.tx_hash,
-        Consent.block_number,
-    )
-    .where(Consent.subject_pseudonym == bindparam("pseudonym"))
+    select(*CANDIDATE_COLUMNS)
+    .where(Consent.subject_pseudonym == bindparam("p"))
     .order_by(Consent.valid_from.desc())
 )
+
+
+#: ``StatusCache.get(..., cached_only=True)`` could not answer without the chain.
+NEEDS_CHAIN: Final = object()
+
+
+class Candidate(NamedTuple):
+    """One of a subject's consents, in the column order of :data:`_CANDIDATES`."""
+
+    consent_id: str
+    subject_pseudonym: str | None
+    receipt: bytes | None
+    commitment: str
+    valid_from: int
+    valid_until: int
+    revoked_at: int | None
+    superseded_by: str | None
+    chain_id: int | None
+    registry_address: str | None
+    tx_hash: str | None
+    block_number: int | None
+
+
+@dataclass(frozen=True)
+class Decision:
+    """A check's verdict before it is logged."""
+
+    reason: str
+    consent: Candidate | None
+    on_chain: ConsentRecord | None
+    pseudonym: str
+    institution: str
+    purpose: str
+    at: datetime
+
+    @property
+    def granted(self) -> bool:
+        return self.reason == GRANTED
 
 
 class StatusCache:
@@ -212,9 +251,12 @@ class StatusCache:
         self._looked = -math.inf
         self._known: dict[str, ConsentRecord] = {}
 
-    def get(self, consent_id: str) -> ConsentRecord | None:
+    def get(self, consent_id: str, *, cached_only: bool = False) -> ConsentRecord | object | None:
+        """The status (None: not on chain); :data:`NEEDS_CHAIN` if ``cached_only`` cannot say."""
         now = time.monotonic()
         if now - self._looked >= self.max_age:
+            if cached_only:
+                return NEEDS_CHAIN
             with self.lock:
                 head = self.registry.chain.block_number()
             self._looked = now
@@ -224,6 +266,8 @@ class StatusCache:
         known = self._known.get(consent_id)
         if known is not None:
             return known
+        if cached_only:
+            return NEEDS_CHAIN
         with self.lock:
             status = self.registry.status(unhex(consent_id))
         if status is not None:
@@ -458,57 +502,78 @@ class ConsentService:
         at: datetime | None = None,
     ) -> CheckResult:
         """Is there a consent for this subject, institution and purpose at ``at``? Logged."""
+        decision = self.decide(subject, institution=institution, purpose=purpose, at=at)
+        assert decision is not None
+        return self.record(decision, requested_by=requested_by)
+
+    def candidates(self, pseudonym: str) -> list[Candidate]:
+        """A subject's consents as the check reads them (newest window first)."""
+        with self.store.engine.connect() as conn:  # plain rows: no ORM bookkeeping per check
+            return [Candidate._make(row) for row in conn.execute(_CANDIDATES, {"p": pseudonym})]
+
+    def decide(
+        self,
+        subject: Subject,
+        *,
+        institution: str,
+        purpose: str,
+        at: datetime | None = None,
+        candidates: Callable[[str], list[Candidate]] | None = None,
+        cached_only: bool = False,
+    ) -> Decision | None:
+        """The verdict of a check, not yet logged (see :meth:`record`).
+
+        ``candidates`` reads the subject's consents (default: :meth:`candidates`).
+        With ``cached_only`` nothing touches the chain: None when the verdict
+        would need a chain read (the caller then decides again without it).
+        """
         if purpose not in PURPOSES:
             raise InputError(f"purpose must be one of {', '.join(PURPOSES)}")
         self._registry()
         when = at or self.clock()
         t = seconds(when)
         pseudonym = self.pseudonym(subject)
-        with self.store.engine.connect() as conn:  # plain rows: no ORM bookkeeping per check
-            candidates = conn.execute(_CANDIDATES, {"pseudonym": pseudonym}).all()
-        best: tuple[int, Any, ConsentRecord | None] = (len(REASONS) - 1, None, None)
-        chosen: Any = None
-        on_chain: ConsentRecord | None = None
-        reason = REASONS[-1]
-        for row in candidates:
-            verdict, status = self._judge(row, institution, purpose, t)
+        rows = (candidates or self.candidates)(pseudonym)
+        best: tuple[int, Candidate | None, ConsentRecord | None] = (len(REASONS) - 1, None, None)
+        for row in rows:
+            verdict, status = self._judge(row, institution, purpose, t, cached_only)
+            if verdict is None:
+                return None
             if verdict == GRANTED:
-                reason, chosen, on_chain = GRANTED, row, status
-                break
+                return Decision(GRANTED, row, status, pseudonym, institution, purpose, when)
             rank = REASONS.index(verdict)
             if rank < best[0]:
                 best = (rank, row, status)
-        if reason != GRANTED:
-            reason, chosen, on_chain = REASONS[best[0]], best[1], best[2]
-            if reason in ("purpose_not_covered", "no_consent"):
-                chosen = None  # nothing about another consent leaks to this partner
-        granted = reason == GRANTED
+        reason, chosen, on_chain = REASONS[best[0]], best[1], best[2]
+        if reason in ("purpose_not_covered", "no_consent"):
+            chosen = None  # nothing about another consent leaks to this partner
+        return Decision(reason, chosen, on_chain, pseudonym, institution, purpose, when)
+
+    def record(self, decision: Decision, *, requested_by: str) -> CheckResult:
+        """Log the decision as an inquiry (returns once durable) and answer it."""
+        chosen = decision.consent
         inquiry = self.inquiries.log(
-            institution=institution,
+            institution=decision.institution,
             requested_by=requested_by,
-            subject_pseudonym=pseudonym,
-            purpose=purpose,
+            subject_pseudonym=decision.pseudonym,
+            purpose=decision.purpose,
             consent_id=None if chosen is None else chosen.consent_id,
-            result="granted" if granted else "refused",
-            reason=reason,
-            checked_at=when,
+            result="granted" if decision.granted else "refused",
+            reason=decision.reason,
+            checked_at=decision.at,
         )
-        if reason == "receipt_mismatch":
+        if decision.reason == "receipt_mismatch":
             log_event(
                 log,
                 "consent receipt does not match its commitment",
                 logging.ERROR,
                 consent_id=None if chosen is None else chosen.consent_id,
             )
-        return self._result(granted, reason, inquiry, chosen, on_chain)
+        return self._result(decision.granted, decision.reason, inquiry, chosen, decision.on_chain)
 
     def _judge(
-        self,
-        row: Any,
-        institution: str,
-        purpose: str,
-        t: int,
-    ) -> tuple[str, ConsentRecord | None]:
+        self, row: Candidate, institution: str, purpose: str, t: int, cached_only: bool = False
+    ) -> tuple[str | None, ConsentRecord | None]:
         if row.receipt is None:
             return "no_consent", None  # erased
         try:
@@ -527,9 +592,12 @@ class ConsentService:
         if purpose not in purposes:
             return "purpose_not_covered", None
         assert self.statuses is not None
-        on_chain = self.statuses.get(row.consent_id)
+        on_chain = self.statuses.get(row.consent_id, cached_only=cached_only)
+        if on_chain is NEEDS_CHAIN:
+            return None, None
         if on_chain is None:
             return "not_on_chain", None
+        assert isinstance(on_chain, ConsentRecord)
         if (
             "0x" + on_chain.commitment.hex() != row.commitment
             or (on_chain.valid_from, on_chain.valid_until) != (start, end)
