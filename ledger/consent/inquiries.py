@@ -19,7 +19,9 @@ from __future__ import annotations
 
 import hashlib
 import os
+import queue
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
@@ -115,6 +117,10 @@ def inquiry_record(row: Any, salt: bytes) -> dict[str, Any]:
     }
 
 
+#: Rows one commit of the writer thread carries at most.
+MAX_GROUP: Final = 1000
+Done = Callable[[BaseException | None], None]
+
 #: What a sealed inquiry's leaf is made of.
 _LEAF_COLUMNS: Final = (
     Inquiry.seq,
@@ -153,6 +159,39 @@ class GroupCommit:
         self._queue_lock = threading.Lock()
         self._commit_lock = threading.Lock()
         self._queue: list[_Entry] = []
+        self._pending: queue.SimpleQueue[tuple[dict[str, Any], Done]] = queue.SimpleQueue()
+        self._writer: threading.Thread | None = None
+
+    def submit(self, values: dict[str, Any], done: Done) -> None:
+        """Queue a row for the writer thread; ``done(error)`` is called once it is durable.
+
+        For event loops: no thread is held while the commit waits, and the writer
+        commits whatever queued meanwhile in one transaction.
+        """
+        with self._queue_lock:
+            if self._writer is None or not self._writer.is_alive():
+                self._writer = threading.Thread(
+                    target=self._drain, name="inquiry-writer", daemon=True
+                )
+                self._writer.start()
+        self._pending.put((values, done))
+
+    def _drain(self) -> None:
+        while True:
+            batch = [self._pending.get()]
+            while len(batch) < MAX_GROUP:
+                try:
+                    batch.append(self._pending.get_nowait())
+                except queue.Empty:
+                    break
+            error: BaseException | None = None
+            try:
+                with self._commit_lock, self.store.engine.begin() as conn:
+                    conn.execute(_INSERT, [values for values, _ in batch])
+            except Exception as exc:  # each waiting caller gets it
+                error = exc
+            for _, done in batch:
+                done(error)
 
     def write(self, values: dict[str, Any]) -> None:
         entry = _Entry(values)
@@ -185,7 +224,21 @@ class InquiryLog:
         self.key_ids = key_ids
         self._writer = GroupCommit(store)
 
-    def log(
+    def log(self, **fields: Any) -> dict[str, Any]:
+        """Write one inquiry and return once it is committed (its row, as a dict)."""
+        row = self.row(**fields)
+        self.write(row)
+        return row
+
+    def write(self, row: dict[str, Any]) -> None:
+        """Write ``row`` (from :meth:`row`); returns once it is committed."""
+        self._writer.write(row)
+
+    def submit(self, row: dict[str, Any], done: Done) -> None:
+        """Write ``row`` (from :meth:`row`) on the writer thread; ``done(error)`` when durable."""
+        self._writer.submit(row, done)
+
+    def row(
         self,
         *,
         institution: str,
@@ -197,8 +250,8 @@ class InquiryLog:
         reason: str,
         checked_at: datetime,
     ) -> dict[str, Any]:
-        """Write one inquiry and return once it is committed (its row, as a dict)."""
-        row = {
+        """A new inquiry's row (not written yet)."""
+        return {
             "inquiry_id": "0x" + os.urandom(32).hex(),
             "institution": institution,
             "requested_by": requested_by[:64],
@@ -210,8 +263,6 @@ class InquiryLog:
             "checked_at": iso(checked_at),
             "logged_at": iso(now_utc()),
         }
-        self._writer.write(row)
-        return row
 
     def unsealed(self) -> tuple[int, str | None]:
         """How many inquiries wait for a batch, and when the oldest was logged."""

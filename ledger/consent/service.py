@@ -551,8 +551,14 @@ class ConsentService:
 
     def record(self, decision: Decision, *, requested_by: str) -> CheckResult:
         """Log the decision as an inquiry (returns once durable) and answer it."""
+        inquiry = self.inquiry(decision, requested_by=requested_by)
+        self.inquiries.write(inquiry)
+        return self.answer(decision, inquiry)
+
+    def inquiry(self, decision: Decision, *, requested_by: str) -> dict[str, Any]:
+        """The inquiry row of a decision (write it, then :meth:`answer`)."""
         chosen = decision.consent
-        inquiry = self.inquiries.log(
+        return self.inquiries.row(
             institution=decision.institution,
             requested_by=requested_by,
             subject_pseudonym=decision.pseudonym,
@@ -562,6 +568,10 @@ class ConsentService:
             reason=decision.reason,
             checked_at=decision.at,
         )
+
+    def answer(self, decision: Decision, inquiry: dict[str, Any]) -> CheckResult:
+        """The answer to a decision whose inquiry is durable."""
+        chosen = decision.consent
         if decision.reason == "receipt_mismatch":
             log_event(
                 log,

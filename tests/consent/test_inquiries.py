@@ -141,3 +141,53 @@ def test_a_failed_group_commit_fails_its_callers(ledger: Ledger) -> None:
     with pytest.raises(Exception, match="UNIQUE"):
         writer.write(dict(row))  # the same inquiry id twice
     writer.write({**row, "inquiry_id": "0x" + "02" * 32})  # the writer still works
+
+
+def test_the_writer_thread_calls_back_once_each_row_is_durable(ledger: Ledger) -> None:
+    import threading
+
+    from ledger.consent.inquiries import InquiryLog
+
+    log = InquiryLog(ledger.store, submitter="x", key_ids={})
+    rows = [
+        log.row(
+            institution="B",
+            requested_by="p",
+            subject_pseudonym="0x" + "ab" * 32,
+            purpose="LOAN_APPROVAL",
+            consent_id=None,
+            result="refused",
+            reason="no_consent",
+            checked_at=T0,
+        )
+        for _ in range(300)
+    ]
+    rows.append(dict(rows[0]))  # a duplicate inquiry id: its commit fails
+    results: dict[int, BaseException | None] = {}
+    durable: dict[int, bool] = {}
+    finished = threading.Event()
+
+    def done_for(i: int) -> Callable[[BaseException | None], None]:
+        def done(error: BaseException | None) -> None:
+            with ledger.store.session() as s:
+                durable[i] = bool(
+                    s.scalar(select(Inquiry).where(Inquiry.inquiry_id == rows[i]["inquiry_id"]))
+                )
+            results[i] = error
+            if len(results) == len(rows):
+                finished.set()
+
+        return done
+
+    import time
+
+    for i, row in enumerate(rows[:-1]):
+        log.submit(row, done_for(i))
+    deadline = time.monotonic() + 30
+    while len(results) < len(rows) - 1:
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    assert all(results[i] is None and durable[i] for i in range(len(rows) - 1))
+    log.submit(rows[-1], done_for(len(rows) - 1))
+    assert finished.wait(30)
+    assert results[len(rows) - 1] is not None  # the duplicate was refused, and said so
