@@ -21,7 +21,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -271,6 +272,29 @@ def _medians(runs: list[dict[str, Any]]) -> dict[str, Any]:
     return {key: statistics.median(run[key] for run in runs) for key in runs[0]}
 
 
+@contextmanager
+def _servers(ledger: str, env: dict[str, str]) -> Iterator[tuple[str, str]]:
+    """``ledger serve`` and the trivial app, served the same way; their base URLs."""
+    port, trivial_port = _free_port(), _free_port()
+    server = subprocess.Popen([ledger, "serve", "--port", str(port)], env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    trivial = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "bench_trivial:app", "--app-dir",
+         str(Path(__file__).parent), "--port", str(trivial_port), "--no-access-log",
+         "--log-level", "warning"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        base, tbase = f"http://127.0.0.1:{port}", f"http://127.0.0.1:{trivial_port}"
+        _wait_ready(base + "/healthz", server)
+        _wait_ready(tbase + "/docs", trivial)
+        yield base, tbase
+    finally:
+        for proc in (server, trivial):
+            proc.terminate()
+            proc.wait(timeout=30)
+
+
 def bench_api(work: Path, quick: bool) -> dict[str, Any]:
     """verify_rps / p99 against trivial_rps, and 10000-record verify throughput."""
     data_dir = work / "api"
@@ -294,28 +318,12 @@ def bench_api(work: Path, quick: bool) -> dict[str, Any]:
     (work / "many.json").write_text(json.dumps({"records": records}))
     (work / "noop.json").write_text("{}")
     seconds = 3.0 if quick else 10.0
-    port, trivial_port = _free_port(), _free_port()
-    server = subprocess.Popen([ledger, "serve", "--port", str(port)], env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
-    trivial = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "bench_trivial:app", "--app-dir",
-         str(Path(__file__).parent), "--port", str(trivial_port), "--no-access-log",
-         "--log-level", "warning"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    try:
-        base, tbase = f"http://127.0.0.1:{port}", f"http://127.0.0.1:{trivial_port}"
-        _wait_ready(base + "/healthz", server)
-        _wait_ready(tbase + "/docs", trivial)
+    with _servers(ledger, env) as (base, tbase):
         verify, noop = _alternate(
             lambda: _loadgen(base + "/v1/verify", work / "one.json", seconds / ROUNDS, auth),
             lambda: _loadgen(tbase + "/noop", work / "noop.json", seconds / ROUNDS, []),
         )
         batch = _batch_verify(base + "/v1/verify", work / "many.json", auth, len(records))
-    finally:
-        for proc in (server, trivial):
-            proc.terminate()
-            proc.wait(timeout=30)
     return {
         "verify_rps": verify["rps"],
         "verify_p99_ms": verify["p99_ms"],
@@ -368,25 +376,13 @@ def bench_consent(work: Path, quick: bool) -> dict[str, Any]:
     (work / "check.json").write_text(json.dumps(body))
     (work / "noop.json").write_text("{}")
     seconds = 3.0 if quick else 10.0
-    port, trivial_port = _free_port(), _free_port()
-    server = subprocess.Popen([ledger, "serve", "--port", str(port)], env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
-    trivial = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "bench_trivial:app", "--app-dir",
-         str(Path(__file__).parent), "--port", str(trivial_port), "--no-access-log",
-         "--log-level", "warning"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    try:
-        base, tbase = f"http://127.0.0.1:{port}", f"http://127.0.0.1:{trivial_port}"
-        _wait_ready(base + "/healthz", server)
-        _wait_ready(tbase + "/docs", trivial)
-        check = _loadgen(base + "/v1/consents/check", work / "check.json", seconds, auth)
-        noop = _loadgen(tbase + "/noop", work / "noop.json", seconds, [])
-    finally:
-        for proc in (server, trivial):
-            proc.terminate()
-            proc.wait(timeout=30)
+    with _servers(ledger, env) as (base, tbase):
+        check, noop = _alternate(
+            lambda: _loadgen(
+                base + "/v1/consents/check", work / "check.json", seconds / ROUNDS, auth
+            ),
+            lambda: _loadgen(tbase + "/noop", work / "noop.json", seconds / ROUNDS, []),
+        )
     return {
         "consent_check_rps": check["rps"],
         "consent_check_p99_ms": check["p99_ms"],
