@@ -7,6 +7,7 @@ import os
 import subprocess
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -32,6 +33,32 @@ def _ledger(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+@contextmanager
+def serving(env: dict[str, str], log_path: Path) -> Iterator[str]:
+    """A real ``ledger serve`` on a free loopback port, ready; its base URL."""
+    port = free_port()
+    with log_path.open("wb") as log:
+        proc = subprocess.Popen(
+            [ledger_cli(), "serve", "--port", str(port)], env=env, stdout=log, stderr=log
+        )
+        try:
+            url = f"http://127.0.0.1:{port}"
+            deadline = time.monotonic() + START_TIMEOUT
+            while True:
+                try:
+                    if httpx.get(url + "/readyz", timeout=2).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                assert proc.poll() is None, log_path.read_text()
+                assert time.monotonic() < deadline, "ledger serve did not become ready"
+                time.sleep(0.2)
+            yield url
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)
+
+
 @pytest.fixture
 def served(tmp_path: Path) -> Iterator[tuple[str, Path, dict[str, object]]]:
     data_dir = tmp_path / "data"
@@ -40,26 +67,8 @@ def served(tmp_path: Path) -> Iterator[tuple[str, Path, dict[str, object]]]:
     write_csv(synthetic_rows(30, seed=11), portfolio)
     submitted = _ledger(data_dir, "submit", str(portfolio), "--json")
     assert submitted.returncode == 0, submitted.stderr
-    port = free_port()
-    log = (tmp_path / "serve.log").open("wb")
-    proc = subprocess.Popen(
-        [ledger_cli(), "serve", "--port", str(port)], env=_env(data_dir), stdout=log, stderr=log
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + START_TIMEOUT
-    while True:
-        try:
-            if httpx.get(url + "/readyz", timeout=2).status_code == 200:
-                break
-        except httpx.TransportError:
-            pass
-        assert proc.poll() is None, (tmp_path / "serve.log").read_text()
-        assert time.monotonic() < deadline, "ledger serve did not become ready"
-        time.sleep(0.2)
-    yield url, data_dir, json.loads(submitted.stdout)
-    proc.terminate()
-    proc.wait(timeout=30)
-    log.close()
+    with serving(_env(data_dir), tmp_path / "serve.log") as url:
+        yield url, data_dir, json.loads(submitted.stdout)
 
 
 def test_a_partner_verifies_over_http_while_the_cli_is_told_to_use_the_api(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -11,9 +10,8 @@ from pathlib import Path
 import httpx
 
 from ledger.proofs import ProofBundle, verify_bundle
-from tests.conftest import free_port, ledger_cli
 from tests.consent.conftest import grant_json
-from tests.e2e.test_serve import START_TIMEOUT, _env, _ledger
+from tests.e2e.test_serve import _env, _ledger, serving
 from tests.records.sample import ID_NUMBER
 
 
@@ -29,50 +27,32 @@ def test_checks_are_sealed_on_the_timer_and_provable(tmp_path: Path) -> None:
     operator = _key(data_dir, "ops", "operator")
     partner = _key(data_dir, "bank-a", "partner", "--institution", "BANK-A")
     auditor = _key(data_dir, "reg", "auditor")
-    port = free_port()
     env = {**_env(data_dir), "LEDGER_INQUIRY_SEAL_SECONDS": "1"}
-    with (tmp_path / "serve.log").open("wb") as log:
-        proc = subprocess.Popen(
-            [ledger_cli(), "serve", "--port", str(port)], env=env, stdout=log, stderr=log
+    with serving(env, tmp_path / "serve.log") as url:
+        now = datetime.now(UTC).replace(microsecond=0)
+        grant = grant_json(
+            valid_from=(now - timedelta(days=1)).isoformat(),
+            valid_until=(now + timedelta(days=1)).isoformat(),
         )
-        try:
-            url = f"http://127.0.0.1:{port}"
-            deadline = time.monotonic() + START_TIMEOUT
-            while True:
-                try:
-                    if httpx.get(url + "/readyz", timeout=2).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                assert proc.poll() is None and time.monotonic() < deadline
-                time.sleep(0.2)
-            now = datetime.now(UTC).replace(microsecond=0)
-            grant = grant_json(
-                valid_from=(now - timedelta(days=1)).isoformat(),
-                valid_until=(now + timedelta(days=1)).isoformat(),
-            )
-            assert httpx.post(url + "/v1/consents", json=grant, headers=operator).status_code == 201
-            body = {
-                "subject": {"id_type": "10", "id_number": ID_NUMBER},
-                "purpose": "LOAN_APPROVAL",
-            }
-            answer = httpx.post(url + "/v1/consents/check", json=body, headers=partner).json()
-            assert answer["granted"], answer
-            deadline = time.monotonic() + 30
-            while True:  # the sealer runs every half interval
-                page = httpx.get(url + "/v1/inquiries", headers=auditor).json()
-                (entry,) = page["inquiries"]
-                batch_id = entry["batch_id"]
-                if batch_id is not None:
-                    batch = httpx.get(f"{url}/v1/batches/{batch_id}", headers=auditor).json()
-                    if batch["status"] == "anchored":
-                        break
-                assert time.monotonic() < deadline, "the inquiry was never anchored"
-                time.sleep(0.3)
-            assert batch["kind"] == 2 and batch["tree_size"] == 1
-        finally:
-            proc.terminate()
-            proc.wait(timeout=30)
+        assert httpx.post(url + "/v1/consents", json=grant, headers=operator).status_code == 201
+        body = {
+            "subject": {"id_type": "10", "id_number": ID_NUMBER},
+            "purpose": "LOAN_APPROVAL",
+        }
+        answer = httpx.post(url + "/v1/consents/check", json=body, headers=partner).json()
+        assert answer["granted"], answer
+        deadline = time.monotonic() + 30
+        while True:  # the sealer runs every half interval
+            page = httpx.get(url + "/v1/inquiries", headers=auditor).json()
+            (entry,) = page["inquiries"]
+            batch_id = entry["batch_id"]
+            if batch_id is not None:
+                batch = httpx.get(f"{url}/v1/batches/{batch_id}", headers=auditor).json()
+                if batch["status"] == "anchored":
+                    break
+            assert time.monotonic() < deadline, "the inquiry was never anchored"
+            time.sleep(0.3)
+        assert batch["kind"] == 2 and batch["tree_size"] == 1
     # offline: the inquiry's bundle (from the store, server stopped) proves against the anchor
     done = _ledger(data_dir, "bundle", answer["inquiry_id"], "-o", str(tmp_path / "q.json"))
     assert done.returncode == 0, done.stderr
