@@ -10,9 +10,11 @@ against the chain.
 from __future__ import annotations
 
 import hashlib
+import os
 from typing import Any
 
-from ledger.proofs import canonical_bytes
+from ledger.proofs import MerkleTree, canonical_bytes
+from ledger.store import Batch
 
 MANIFEST_FORMAT = "credit-anchor/manifest/v1"
 
@@ -45,3 +47,50 @@ def build_manifest(
 
 def manifest_hash(manifest: dict[str, Any]) -> bytes:
     return hashlib.sha256(canonical_bytes(manifest)).digest()
+
+
+def pending_batch(
+    *,
+    kind: int,
+    submitter: str,
+    schema: str,
+    policy: str,
+    key_ids: dict[str, str],
+    tree: MerkleTree,
+    first_row: int,
+    last_row: int,
+    created_at: str,
+    submission_id: str | None = None,
+) -> Batch:
+    """A new outbox row: a random batch id, its manifest and manifest hash, ``pending``.
+
+    The id is random and stored before any transaction names it: unique across
+    platforms sharing a registry, and a re-run never reuses the id of an
+    uncommitted batch.
+    """
+    batch_id = "0x" + os.urandom(32).hex()
+    root = "0x" + tree.root.hex()
+    manifest = build_manifest(
+        batch_id=batch_id,
+        kind=kind,
+        submitter=submitter,
+        schema=schema,
+        policy=policy,
+        key_ids=key_ids,
+        tree_size=tree.size,
+        root=root,
+        created_at=created_at,
+    )
+    return Batch(
+        batch_id=batch_id,
+        submission_id=submission_id,
+        kind=kind,
+        tree_size=tree.size,
+        root=root,
+        manifest=canonical_bytes(manifest).decode(),
+        manifest_hash="0x" + manifest_hash(manifest).hex(),
+        first_row=first_row,
+        last_row=last_row,
+        status="pending",
+        created_at=created_at,
+    )

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 import queue
 import threading
 from collections.abc import Callable, Iterable, Iterator
@@ -29,16 +28,16 @@ from sqlalchemy import Table, insert, select
 from sqlalchemy.orm import Session
 
 from ledger._failpoints import failpoint
-from ledger.anchoring.manifest import build_manifest, manifest_hash
-from ledger.anchoring.outbox import AnchoredBatch, Outbox, hx
+from ledger.anchoring.manifest import pending_batch
+from ledger.anchoring.outbox import AnchoredBatch, Outbox
 from ledger.anchoring.process import RecordProcessor, Refused, Results
 from ledger.chain.registry import BatchKind
 from ledger.errors import InputError
 from ledger.logs import event
-from ledger.proofs import MerkleTree, canonical_bytes
+from ledger.proofs import MerkleTree
 from ledger.records import SCHEMA_ID, SCHEMA_VERSION
 from ledger.records.readers import read_rows
-from ledger.store import Batch, Leaf, Rejection, Store, Submission
+from ledger.store import Leaf, Rejection, Store, Submission
 
 #: Core (not ORM) inserts: the ORM's per-object bookkeeping is a third of the store's time.
 _LEAVES = cast(Table, Leaf.__table__)
@@ -262,37 +261,20 @@ class Submitter:
         return batch_id
 
     def _insert_batch(self, s: Session, sub: Submission, accepted: Results) -> str:
-        # Random, and stored before any transaction names it: unique across platforms
-        # sharing a registry, and a re-run never reuses the id of an uncommitted batch.
-        batch_id = hx(os.urandom(32))
-        tree = MerkleTree(accepted.leaf_hashes)
-        created = now_iso()
-        manifest = build_manifest(
-            batch_id=batch_id,
+        batch = pending_batch(
             kind=int(BatchKind.CREDIT_DATA),
             submitter=self.submitter,
             schema=sub.schema,
             policy=sub.policy,
             key_ids=self.processor.desensitiser.key_ids,
-            tree_size=tree.size,
-            root=hx(tree.root),
-            created_at=created,
+            tree=MerkleTree(accepted.leaf_hashes),
+            first_row=accepted.rows[0],
+            last_row=accepted.rows[-1],
+            created_at=now_iso(),
+            submission_id=sub.id,
         )
-        s.add(
-            Batch(
-                batch_id=batch_id,
-                submission_id=sub.id,
-                kind=int(BatchKind.CREDIT_DATA),
-                tree_size=tree.size,
-                root=hx(tree.root),
-                manifest=canonical_bytes(manifest).decode(),
-                manifest_hash=hx(manifest_hash(manifest)),
-                first_row=accepted.rows[0],
-                last_row=accepted.rows[-1],
-                status="pending",
-                created_at=created,
-            )
-        )
+        batch_id = batch.batch_id
+        s.add(batch)
         s.flush()
         _insert_leaves(
             s,

@@ -30,11 +30,10 @@ from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from ledger._failpoints import failpoint
-from ledger.anchoring.manifest import build_manifest, manifest_hash
-from ledger.anchoring.outbox import hx
+from ledger.anchoring.manifest import pending_batch
 from ledger.chain.registry import BatchKind
 from ledger.proofs import MerkleTree, canonical_bytes
-from ledger.store import Batch, Inquiry, Leaf, Store
+from ledger.store import Inquiry, Leaf, Store
 
 INQUIRY_FORMAT: Final = "credit-anchor/inquiry/v1"
 INQUIRY_SCHEMA: Final = "credit-anchor-inquiry/1"
@@ -303,37 +302,21 @@ class InquiryLog:
             ).all()
             if not rows:
                 return None
-            batch_id = hx(os.urandom(32))
             datas = [canonical_bytes(inquiry_record(row, os.urandom(32))) for row in rows]
             hashes = [hashlib.sha256(b"\x00" + data).digest() for data in datas]
-            tree = MerkleTree(hashes)
-            created = iso(now_utc())
-            manifest = build_manifest(
-                batch_id=batch_id,
+            batch = pending_batch(
                 kind=int(BatchKind.INQUIRY_LOG),
                 submitter=self.submitter,
                 schema=INQUIRY_SCHEMA,
                 policy="none",
                 key_ids=self.key_ids,
-                tree_size=tree.size,
-                root=hx(tree.root),
-                created_at=created,
+                tree=MerkleTree(hashes),
+                first_row=rows[0].seq,
+                last_row=rows[-1].seq,
+                created_at=iso(now_utc()),
             )
-            s.add(
-                Batch(
-                    batch_id=batch_id,
-                    submission_id=None,
-                    kind=int(BatchKind.INQUIRY_LOG),
-                    tree_size=tree.size,
-                    root=hx(tree.root),
-                    manifest=canonical_bytes(manifest).decode(),
-                    manifest_hash=hx(manifest_hash(manifest)),
-                    first_row=rows[0].seq,
-                    last_row=rows[-1].seq,
-                    status="pending",
-                    created_at=created,
-                )
-            )
+            batch_id = batch.batch_id
+            s.add(batch)
             s.flush()
             leaves = zip(rows, datas, hashes, strict=True)
             s.execute(
