@@ -12,17 +12,20 @@ not per-row Python work.
 
 from __future__ import annotations
 
+import hashlib
 import os
 from array import array
 from bisect import bisect_right
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from itertools import accumulate
+from typing import cast
 
+from ledger.anchoring.fastrows import FastCsv, SlowAnswer
 from ledger.privacy import Desensitiser, LeakDetected, LeakGuard, Policy
 from ledger.proofs import canonical_bytes, leaf_hash
 from ledger.records import CsvFastPath, RecordRejected, personal_values, validate_record
-from ledger.records.readers import RawRow, csv_cells_from_text, rows_from_text
+from ledger.records.readers import RawRow, csv_cells_from_text, csv_header, rows_from_text
 
 SALT_BYTES = 32
 _HASH_BYTES = 32
@@ -179,12 +182,31 @@ class Results:
 
 
 class RecordProcessor:
-    """Validate -> desensitise -> leak guard -> salt -> RFC 8785 -> leaf hash."""
+    """Validate -> desensitise -> leak guard -> salt -> RFC 8785 -> leaf hash.
 
-    def __init__(self, policy: Policy, desensitiser: Desensitiser) -> None:
+    CSV text goes through the compiled fast path (:mod:`ledger.anchoring.fastrows`)
+    when it is available; this class is also its reference: rows the fast path
+    does not take are processed here, one by one. ``seed`` makes salts a
+    function of the row number (tests compare the two paths byte for byte);
+    without it every salt is ``os.urandom``.
+    """
+
+    def __init__(
+        self, policy: Policy, desensitiser: Desensitiser, *, seed: bytes | None = None
+    ) -> None:
         self.policy = policy
         self.desensitiser = desensitiser
         self.guard = LeakGuard()
+        self.seed = seed
+        #: Rows the fast path accepted by itself (the rest went through Python).
+        self.native_rows = 0
+        self._fast: dict[str, FastCsv | None] = {}
+        self._validators: dict[tuple[str, ...], CsvFastPath] = {}
+
+    def salt(self, row_number: int) -> bytes:
+        if self.seed is None:
+            return os.urandom(SALT_BYTES)
+        return hashlib.sha256(self.seed + row_number.to_bytes(8, "big")).digest()
 
     def process(self, row: RawRow) -> Accepted | list[Refused]:
         if row.fields is None:
@@ -202,7 +224,7 @@ class RecordProcessor:
             self.guard.check(out, personal_values(record))
         except LeakDetected as exc:
             return [Refused(row_number, exc.field, f"leak guard: output has a {exc.kind}")]
-        out["salt"] = "0x" + os.urandom(SALT_BYTES).hex()
+        out["salt"] = "0x" + self.salt(row_number).hex()
         canonical = canonical_bytes(out)
         return Accepted(row_number, str(out["record_id"]), leaf_hash(canonical), canonical)
 
@@ -214,25 +236,63 @@ class RecordProcessor:
         return results
 
     def process_text(self, text: str, *, jsonl: bool) -> Results:
-        """The results of the rows of a piece of a file (CSV: its header line first).
-
-        The same as ``process_many(rows_from_text(text, jsonl=jsonl))``; CSV rows
-        whose cells are all values seen valid before skip the field-by-field
-        validation (:class:`~ledger.records.CsvFastPath`).
-        """
+        """The results of the rows of a piece of a file (CSV: its header line first)."""
         if jsonl:
             return self.process_many(rows_from_text(text, jsonl=True))
+        header, newline, body = text.partition("\n")
+        return Results.from_wire(self.process_csv(header + newline, body))
+
+    def process_csv(self, header: str, body: str) -> Wire:
+        """The results of CSV rows ``body`` under the header line ``header``, in wire form."""
+        fast = self._fast_path(header)
+        if fast is not None:
+            try:
+                done = fast.process(body, lambda row, line: self._one_row(header, row, line),
+                                    seed=self.seed)  # fmt: skip
+            except UnicodeEncodeError:  # bytes that were not UTF-8: the reference path
+                done = None
+            if done is not None:
+                *wire, native, rest = done
+                self.native_rows += native
+                head = cast(Wire, tuple(wire))
+                if rest is None:
+                    return head
+                results = Results.from_wire(head)
+                results.extend(self._reference(header + rest, offset=results.last_row))
+                return results.to_wire()
+        return self._reference(header + body, offset=0).to_wire()
+
+    def _fast_path(self, header: str) -> FastCsv | None:
+        if header not in self._fast:
+            names = csv_header(header)
+            self._fast[header] = None if names is None else FastCsv.build(names, self.desensitiser)
+        return self._fast[header]
+
+    def _one_row(self, header: str, row: int, line: str) -> SlowAnswer:
+        """The fast path's question about one line: what the reference path makes of it."""
+        results = self._reference(header + line, offset=row - 1)
+        if results.rows:
+            return results.record_ids[0], results.leaf_hashes[0], results.canonicals[0]
+        return [(r.field, r.reason) for r in results.refused]
+
+    def _reference(self, text: str, *, offset: int) -> Results:
+        """CSV text (its header line first) through Python; rows numbered after ``offset``.
+
+        CSV rows whose cells are all values seen valid before skip the
+        field-by-field validation (:class:`~ledger.records.CsvFastPath`).
+        """
         results = Results()
-        fast, header = None, None
         for item in csv_cells_from_text(text):
+            row = item.row_number + offset
             if isinstance(item, RawRow):
-                results.add(self.process(item))
+                results.add(self.process(item._replace(row_number=row)))
                 continue
-            if fast is None or item.header is not header:
-                header, fast = item.header, CsvFastPath(item.header)
+            key = tuple(item.header)
+            if (fast := self._validators.get(key)) is None:
+                fast = self._validators[key] = CsvFastPath(item.header)
             record = fast.validate(item.cells)
             if record is None:
-                results.add(self.process(item.raw_row()))
+                results.add(self.process(item.raw_row()._replace(row_number=row)))
             else:
-                results.add(self._finish(item.row_number, record))
+                results.add(self._finish(row, record))
         return results

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from ledger.anchoring.outbox import Outbox
-from ledger.anchoring.parallel import parallel_results
+from ledger.anchoring.parallel import results_source
 from ledger.anchoring.process import RecordProcessor
 from ledger.anchoring.submit import Submitter
 from ledger.chain import Chain, Deployment, check_deployment, open_chain
@@ -60,20 +60,25 @@ class Ledger:
         progress: Callable[[int], None] | None = None,
         workers: int = 1,
     ) -> Submitter:
-        """A submitter; ``workers > 1`` processes records on that many processes."""
+        """A submitter: CSV on ``workers`` threads, JSON Lines on processes when ``workers > 1``."""
         policy = Policy.load(policy_file)
         names = tuple(sorted(policy.key_names))
-        keyring = Keyring.load_or_create(self.settings.data_dir, names)
-        processor = RecordProcessor(policy, Desensitiser(policy, keyring))
-        source = None
-        if workers > 1:
-            source = functools.partial(
-                parallel_results,
-                workers=workers,
-                policy_file=policy_file,
-                data_dir=self.settings.data_dir,
-                key_names=names,
+        data_dir = self.settings.data_dir
+
+        def make_processor() -> RecordProcessor:
+            return RecordProcessor(
+                policy, Desensitiser(policy, Keyring.load_or_create(data_dir, names))
             )
+
+        processor = make_processor()
+        source = functools.partial(
+            results_source,
+            workers=workers,
+            make_processor=make_processor,
+            policy_file=policy_file,
+            data_dir=data_dir,
+            key_names=names,
+        )
         return Submitter(
             self.store,
             self.outbox,

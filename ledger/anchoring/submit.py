@@ -30,13 +30,13 @@ from sqlalchemy.orm import Session
 from ledger._failpoints import failpoint
 from ledger.anchoring.manifest import pending_batch
 from ledger.anchoring.outbox import AnchoredBatch, Outbox
+from ledger.anchoring.parallel import serial_results
 from ledger.anchoring.process import RecordProcessor, Refused, Results
 from ledger.chain.registry import BatchKind
 from ledger.errors import InputError
 from ledger.logs import event
 from ledger.proofs import MerkleTree
 from ledger.records import SCHEMA_ID, SCHEMA_VERSION
-from ledger.records.readers import read_rows
 from ledger.store import Leaf, Rejection, Store, Submission
 
 #: Core (not ORM) inserts: the ORM's per-object bookkeeping is a third of the store's time.
@@ -145,20 +145,14 @@ class Submitter:
             return [Refused(r.row_number, r.field, r.reason) for r in rows]
 
     def _results(self, path: Path, skip: int) -> Iterator[Results]:
-        done = skip
         for results in self.source(path):
             results = results.after(skip)  # rows a killed run already stored are not redone
+            failpoint("chunk-processed")
             yield results
-            for row in range(done + 1, results.last_row + 1):
-                self.progress(row)
-            done = max(done, results.last_row)
+            self.progress(results.last_row)
 
     def _serial(self, path: Path) -> Iterator[Results]:
-        for row in read_rows(path):
-            results = Results()
-            results.add(self.processor.process(row))
-            yield results
-            failpoint("row-processed")
+        return serial_results(path, self.processor)
 
     def _open_submission(self, path: Path) -> Submission:
         digest = file_sha256(path)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -85,7 +86,7 @@ def submit(
             task = bar.add_task("submitting", total=total)
             submitter = ledger.submitter(
                 policy_file=policy,
-                progress=lambda row: _tick(bar, task, row),
+                progress=_ticker(bar, task),
                 workers=workers or default_workers(total or 0),
             )
             report = submitter.submit(file)
@@ -97,9 +98,17 @@ def submit(
         _show(report)
 
 
-def _tick(bar: Progress, task: TaskID, row: int) -> None:
-    if row % PROGRESS_EVERY == 0:
-        bar.update(task, completed=row)
+def _ticker(bar: Progress, task: TaskID) -> Callable[[int], None]:
+    """A progress callback for the last row done (per row, or per chunk of rows)."""
+    shown = 0
+
+    def tick(row: int) -> None:
+        nonlocal shown
+        if row - shown >= PROGRESS_EVERY:
+            bar.update(task, completed=row)
+            shown = row
+
+    return tick
 
 
 def _progress(enabled: bool) -> Progress:

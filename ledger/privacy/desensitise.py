@@ -21,9 +21,11 @@ record says which key generation made its pseudonyms; the same map is
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import hmac
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Final
 
@@ -45,11 +47,30 @@ PSEUDONYM_CACHE_SIZE: Final = 1 << 16  # per output; ~15 MB at most, then it sta
 AGE_BANDS: Final = (*(f"{a // 10 * 10}-{a // 10 * 10 + 9}" for a in range(80)), "80+")
 
 
+@dataclass(frozen=True)
+class Output:
+    """One output field of the policy, as a compiled (C) desensitiser needs it.
+
+    ``kind`` is ``keep``, ``mask`` (``style``), ``hmac`` (``secret``, ``label``
+    and the ``context`` field, see :data:`HMAC_INPUTS`), ``age_band``,
+    ``province`` or ``month``; ``field`` is the input it is made from.
+    """
+
+    name: str
+    kind: str
+    field: str
+    style: str | None = None
+    secret: bytes | None = dataclasses.field(default=None, repr=False)
+    label: bytes | None = None
+    context: str | None = None
+
+
 class Desensitiser:
     """Turns a validated record into the output record the policy describes."""
 
     def __init__(self, policy: Policy, keyring: Keyring) -> None:
         self.policy = policy
+        self._keyring = keyring
         self.key_ids: dict[str, str] = {n: keyring.key(n).key_id for n in sorted(policy.key_names)}
         self._inputs = frozenset(FIELD_NAMES)
         kept_as_is = {a.field for a in policy.actions if a.kind == "keep" and a.output == a.field}
@@ -73,6 +94,26 @@ class Desensitiser:
         if self.key_ids:
             out[KEY_IDS_OUTPUT] = dict(self.key_ids)
         return out
+
+    def outputs(self) -> list[Output]:
+        """Every output field :meth:`apply` can write, except ``pseudonym_key_ids``."""
+        found = [Output(name, "keep", name) for name in FIELD_NAMES if name not in self._removed]
+        for a in self.policy.actions:
+            if not _needs_step(a):
+                continue
+            name, kind = str(a.output), a.kind
+            if kind == "hmac":
+                label, context = HMAC_INPUTS.get(a.field, (a.field, ""))
+                secret = self._keyring.key(str(a.key)).secret
+                found.append(
+                    Output(name, kind, a.field, secret=secret, label=label.encode() + b":",
+                           context=context or None)
+                )  # fmt: skip
+            elif kind == "generalise":
+                found.append(Output(name, str(a.style), a.field))
+            else:
+                found.append(Output(name, kind, a.field, style=a.style))
+        return found
 
     def pseudonym(self, output: str, record: Record) -> str:
         """One pseudonym output (e.g. ``subject_pseudonym``) from the fields it is made of.

@@ -23,7 +23,7 @@ import json
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Final, NamedTuple, TextIO, TypeVar
+from typing import Final, NamedTuple, Protocol, TextIO, TypeVar
 
 from ledger.errors import InputError
 from ledger.records._breakage import INJECTED_FIELDS
@@ -102,13 +102,27 @@ def csv_cells_from_text(text: str) -> Iterator[RawRow | CsvCells]:
     return _csv_rows(io.StringIO(text, newline=""), make)
 
 
+def csv_header(line: str) -> list[str] | None:
+    """The column names of a CSV header line, as the reader takes them; None if it refuses it."""
+    try:
+        return _header(csv.reader([line], strict=True))
+    except ReaderError:
+        return None
+
+
 def _cells_or_row(number: int, header: list[str], cells: list[str]) -> RawRow | CsvCells:
     if len(cells) != len(header):
         return _csv_row(number, header, cells)
     return CsvCells(number, header, cells)
 
 
-def bounded_lines(handle: TextIO) -> Iterator[tuple[str, bool]]:
+class LineSource(Protocol):
+    """Anything text can be read from line by line (a text file, or a stand-in for one)."""
+
+    def readline(self, size: int = -1, /) -> str: ...
+
+
+def bounded_lines(handle: LineSource) -> Iterator[tuple[str, bool]]:
     """Lines of at most MAX_LINE_CHARS, each with a flag: False if it was cut short."""
     return _lines(handle)
 
@@ -126,7 +140,7 @@ def _is_jsonl(path: Path, handle: TextIO) -> bool:
     return first == "{"
 
 
-def _lines(handle: TextIO) -> Iterator[tuple[str, bool]]:
+def _lines(handle: LineSource) -> Iterator[tuple[str, bool]]:
     """Lines of at most MAX_LINE_CHARS, each with a flag: False if it was cut short."""
     while line := handle.readline(MAX_LINE_CHARS):
         if len(line) == MAX_LINE_CHARS and not line.endswith("\n"):

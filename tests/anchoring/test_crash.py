@@ -8,6 +8,7 @@ once, and the chain and the store agree batch by batch.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -20,7 +21,7 @@ from sqlalchemy import func, select
 from ledger.chain import Chain, Deployment
 from ledger.chain.registry import AnchorRegistryClient
 from ledger.records.generate import synthetic_rows
-from ledger.records.readers import write_csv
+from ledger.records.readers import write_csv, write_jsonl
 from ledger.store import Batch, Leaf, Store, Submission
 from tests.conftest import ledger_cli
 
@@ -34,6 +35,12 @@ def portfolio(tmp_path: Path) -> tuple[Path, int]:
     path = tmp_path / "portfolio.csv"
     write_csv(rows, path)
     return path, ROWS
+
+
+def _as_jsonl(path: Path) -> Path:
+    jsonl = path.with_suffix(".jsonl")
+    write_jsonl(synthetic_rows(ROWS, seed=7, invalid_ratio=0.1), jsonl)
+    return jsonl
 
 
 def _ledger(data_dir: Path, *args: str, failpoints: str = "") -> subprocess.Popen[str]:
@@ -80,34 +87,63 @@ def _check_exactly_once(data_dir: Path, valid_rows: int) -> None:
             assert record.tree_size == b.tree_size
 
 
-def _valid_rows(data_dir: Path, portfolio: Path) -> int:
+def _valid_rows(data_dir: Path, portfolio: Path, *args: str, rows: int = ROWS) -> int:
     """How many rows a clean, uninterrupted run accepts (in a separate data dir)."""
     clean = data_dir.parent / "clean"
     _deployed(clean)
-    done = _run(clean, "submit", str(portfolio), "--batch-size", str(BATCH), "--json")
+    done = _run(clean, "submit", str(portfolio), "--batch-size", str(BATCH), *args, "--json")
     assert done.returncode == 0, done.stderr
-    import json
-
     accepted = int(json.loads(done.stdout)["accepted"])
-    assert 0 < accepted < ROWS
+    assert 0 < accepted < rows
     return accepted
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize(
-    "failpoint",
-    ["row-processed@30", "batch-stored@1", "batch-stored@3", "anchor-mined@1", "anchor-mined@2"],
+    ("fmt", "failpoint"),
+    [
+        ("jsonl", "row-processed@30"),  # JSON Lines, row by row
+        ("csv", "chunk-processed@1"),  # processed, nothing stored yet
+        ("csv", "batch-stored@1"),
+        ("csv", "batch-stored@3"),
+        ("csv", "anchor-mined@1"),
+        ("csv", "anchor-mined@2"),
+    ],
 )
 def test_killed_at_a_failpoint_then_resumed(
-    data_dir: Path, portfolio: tuple[Path, int], failpoint: str
+    data_dir: Path, portfolio: tuple[Path, int], fmt: str, failpoint: str
 ) -> None:
-    path, _ = portfolio
+    path = portfolio[0] if fmt == "csv" else _as_jsonl(portfolio[0])
     valid = _valid_rows(data_dir, path)
     _deployed(data_dir)
     killed = _run(data_dir, "submit", str(path), "--batch-size", str(BATCH), failpoints=failpoint)
     assert killed.returncode == -signal.SIGKILL
     resumed = _run(data_dir, "submit", str(path), "--batch-size", str(BATCH), "--json")
     assert resumed.returncode == 0, resumed.stderr
+    _check_exactly_once(data_dir, valid)
+
+
+@pytest.mark.slow
+def test_killed_while_threads_process_a_large_file_then_resumed(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    """Several chunks on two threads, several batches: killed after the 3rd is stored."""
+    rows = 4_000
+    path = tmp_path / "large.csv"
+    write_csv(synthetic_rows(rows, seed=8, invalid_ratio=0.05), path)
+    args = ("--batch-size", "500", "--workers", "2")
+    clean = data_dir.parent / "clean"
+    _deployed(clean)
+    done = _run(clean, "submit", str(path), *args, "--json")
+    assert done.returncode == 0, done.stderr
+    valid = int(json.loads(done.stdout)["accepted"])
+    assert 0 < valid < rows
+    _deployed(data_dir)
+    killed = _run(data_dir, "submit", str(path), *args, failpoints="batch-stored@3")
+    assert killed.returncode == -signal.SIGKILL
+    resumed = _run(data_dir, "submit", str(path), *args, "--json")
+    assert resumed.returncode == 0, resumed.stderr
+    assert json.loads(resumed.stdout)["accepted"] == valid
     _check_exactly_once(data_dir, valid)
 
 
