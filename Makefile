@@ -12,7 +12,7 @@ BENCH_JSON ?= bench-results.json
 
 setup: $(STAMP) $(NODE_STAMP)
 
-$(STAMP): pyproject.toml ledger/anchoring/_rowfast.c
+$(STAMP): pyproject.toml ledger/_speedups.c
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
 	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]'

@@ -20,24 +20,23 @@ from ledger.anchoring.bundles import TREES, AnchoredBatch, attestation
 from ledger.errors import InputError
 from ledger.proofs import CanonicalFormError
 from ledger.proofs import record_leaf_hash as leaf_hash_of
-from ledger.store import Batch, Leaf, Store
+from ledger.store import Batch, Store, leaves
+from ledger.store.leaves import LeafKey
 
-_LEAVES: Final = KeyedSelect(
+#: Candidate leaves by the 64-bit key of their hash, with their batch's status.
+_LEAF_KEYS: Final = KeyedSelect(
     lambda keys: (
         select(
-            Leaf.leaf_hash,
-            Leaf.batch_id,
-            Leaf.leaf_index,
+            LeafKey.key,
+            Batch.batch_id,
+            LeafKey.leaf_index,
             Batch.status,
             Batch.tx_hash,
-            Leaf.canonical.is_(None),
+            LeafKey.erased,
         )
-        .join(Batch, Batch.batch_id == Leaf.batch_id)
-        .where(Leaf.leaf_hash.in_(keys))
+        .join(Batch, Batch.batch_key == LeafKey.batch_key)
+        .where(LeafKey.key.in_(keys))
     )
-)
-_RECORD_BATCHES: Final = KeyedSelect(
-    lambda keys: select(Leaf.record_id, Leaf.batch_id).where(Leaf.record_id.in_(keys))
 )
 Item = dict[str, Any]
 
@@ -53,33 +52,55 @@ def record_hashes(records: Sequence[Mapping[str, Any]]) -> list[bytes]:
     return hashes
 
 
-def _leaves(db: Connections, hashes: Sequence[bytes]) -> dict[bytes, tuple[str, int, bool, bool]]:
-    """Leaf hash -> (batch id, leaf index, batch anchored?, record erased?), for stored ones."""
-    rows = _LEAVES.rows(db, list(dict.fromkeys(hashes)))
-    return {
-        bytes(h): (b, n, status == "anchored" and tx is not None, bool(gone))
-        for h, b, n, status, tx, gone in rows
-    }
+def _leaves(
+    store: Store, db: Connections, hashes: Sequence[bytes]
+) -> dict[bytes, tuple[str, int, bool, bool]]:
+    """Leaf hash -> (batch id, leaf index, batch anchored?, record erased?), for stored ones.
+
+    Keys are 64-bit prefixes: each candidate is confirmed against the full hash,
+    from the cached tree of an anchored batch, or from the store for a pending one.
+    """
+    wanted: dict[int, list[bytes]] = {}
+    for h in dict.fromkeys(hashes):
+        wanted.setdefault(leaves.leaf_key(h), []).append(h)
+    found: dict[bytes, tuple[str, int, bool, bool]] = {}
+    pending: list[tuple[list[bytes], str, int, bool]] = []
+    for key, batch_id, index, status, tx, erased in _LEAF_KEYS.rows(db, list(wanted)):
+        if status == "anchored" and tx is not None:
+            batch = TREES.anchored(store, batch_id)
+            stored = None if batch is None else batch.tree.leaf(index)
+            if stored is not None and stored in wanted[key]:
+                found[stored] = (batch_id, index, True, bool(erased))
+        else:
+            pending.append((wanted[key], batch_id, index, bool(erased)))
+    if pending:
+        with store.session() as s:
+            for digests, batch_id, index, erased in pending:
+                for digest, refs in leaves.find_by_hash(s, digests).items():
+                    if any(r.batch_id == batch_id and r.leaf_index == index for r in refs):
+                        found.setdefault(digest, (batch_id, index, False, erased))
+    return found
 
 
-def _record_batches(db: Connections, record_ids: Sequence[str]) -> dict[str, str]:
-    rows = _RECORD_BATCHES.rows(db, list(dict.fromkeys(record_ids)))
-    return {record_id: batch_id for record_id, batch_id in rows if record_id is not None}
+def _record_batches(store: Store, record_ids: Sequence[str]) -> dict[str, str]:
+    with store.session() as s:
+        found = leaves.find_by_record_id(s, dict.fromkeys(record_ids))
+    return {record_id: refs[0].batch_id for record_id, refs in found.items()}
 
 
 def _mismatched(
-    db: Connections,
+    store: Store,
     hashes: Sequence[bytes],
     records: Sequence[Mapping[str, Any]],
-    leaves: Mapping[bytes, object],
+    stored: Mapping[bytes, object],
 ) -> dict[int, str]:
     """Item index -> batch holding a stored record with its record id (content differs)."""
     ids = {
         i: str(r.get("record_id"))
         for i, r in enumerate(records)
-        if hashes[i] not in leaves and r.get("record_id") is not None
+        if hashes[i] not in stored and r.get("record_id") is not None
     }
-    by_record = _record_batches(db, list(ids.values())) if ids else {}
+    by_record = _record_batches(store, list(ids.values())) if ids else {}
     return {i: by_record[rid] for i, rid in ids.items() if rid in by_record}
 
 
@@ -91,12 +112,12 @@ def verify(
 ) -> list[Item]:
     """One result item per hash (as ``VerifyItem`` documents it, ``None`` members left out);
     ``records`` (same order) enable ``mismatch`` and go in the bundles."""
-    leaves = _leaves(db, hashes)
-    mismatched = _mismatched(db, hashes, records, leaves) if records is not None else {}
+    stored = _leaves(store, db, hashes)
+    mismatched = _mismatched(store, hashes, records, stored) if records is not None else {}
     batches: dict[str, AnchoredBatch | None] = {}
     results: list[Item] = []
     for i, digest in enumerate(hashes):
-        found = leaves.get(digest)
+        found = stored.get(digest)
         if found is None:
             batch_id = mismatched.get(i)
             status: OutcomeName = "unknown" if batch_id is None else "mismatch"

@@ -24,7 +24,6 @@ from pathlib import Path
 from typing import Any
 
 from eth_account import Account
-from sqlalchemy import insert
 
 from ledger.anchoring.bundles import attestation
 from ledger.anchoring.manifest import build_manifest, manifest_hash
@@ -35,7 +34,7 @@ from ledger.chain import Chain, Deployment, deploy
 from ledger.chain.registry import AnchorRegistryClient, BatchKind, ConsentRegistryClient
 from ledger.consent.receipt import commitment
 from ledger.proofs import AnchorAttestation, MerkleTree, canonical_bytes, leaf_hash, make_bundle
-from ledger.store import Batch, Consent, Leaf, Store
+from ledger.store import Batch, Consent, Store, StoredLeaf, leaves
 
 REPO = Path(__file__).resolve().parent.parent
 CONSENTS_PER_TX = 200
@@ -147,13 +146,11 @@ def _ledger(chain: Chain, deployment: Deployment, store: Store, export: Path, ba
             with store.session() as s, s.begin():
                 s.add(batch)
                 s.flush()
-                s.execute(
-                    insert(Leaf),
-                    [
-                        {"batch_id": batch_id, "leaf_index": i, "record_id": r["report_id"],
-                         "leaf_hash": leaf_hash(d), "canonical": d}
-                        for i, (r, d) in enumerate(zip(records, data, strict=True))
-                    ],
+                leaves.add_leaves(
+                    s,
+                    batch_id,
+                    [StoredLeaf(batch_id, i, str(r["report_id"]), leaf_hash(d), d)
+                     for i, (r, d) in enumerate(zip(records, data, strict=True))],
                 )  # fmt: skip
             for i, record in enumerate(records):
                 bundle = make_bundle(

@@ -156,14 +156,12 @@ def stored_records(data_dir: Path) -> list[dict[str, object]]:
     """The desensitised records (with salts) as the store holds them, in leaf order."""
     import json
 
-    from sqlalchemy import select
-
-    from ledger.store import Leaf, Store
+    from ledger.store import Store
+    from tests._leaves import all_leaves
 
     store = Store.open(data_dir)
     try:
         with store.session() as s:
-            rows = s.scalars(select(Leaf.canonical).order_by(Leaf.batch_id, Leaf.leaf_index))
-            return [json.loads(c) for c in rows]
+            return [json.loads(x.canonical) for x in all_leaves(s) if x.canonical is not None]
     finally:
         store.close()

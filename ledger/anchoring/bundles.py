@@ -10,8 +10,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
-
 from ledger.anchoring.outbox import unhex
 from ledger.errors import ConflictError, ErasedError, NotFoundError
 from ledger.proofs import (
@@ -22,7 +20,7 @@ from ledger.proofs import (
     ProofBundle,
     make_bundle,
 )
-from ledger.store import Batch, Leaf, Store
+from ledger.store import Batch, LeafRef, Store, StoredLeaf, leaves
 
 _LEAF_HASH = re.compile(r"0x[0-9a-f]{64}")
 #: Trees kept in memory. An anchored batch never changes, so its tree can be reused;
@@ -128,24 +126,22 @@ class TreeCache:
 
 def _build_tree(store: Store, batch_id: str) -> MerkleTree:
     with store.session() as s:
-        hashes = s.scalars(
-            select(Leaf.leaf_hash).where(Leaf.batch_id == batch_id).order_by(Leaf.leaf_index)
-        )
-        return MerkleTree(list(hashes))
+        return MerkleTree(leaves.batch_hashes(s, batch_id))
 
 
 #: One cache per process: batches are immutable once anchored, whoever asks.
 TREES = TreeCache()
 
 
-def find_leaf(store: Store, key: str) -> Leaf:
+def find_leaf(store: Store, key: str) -> StoredLeaf:
     """A leaf by its hash (``0x`` + 64 hex) or, failing that, by record id."""
     with store.session() as s:
-        leaf = None
+        refs: list[LeafRef] = []
         if _LEAF_HASH.fullmatch(key.lower()):
-            leaf = s.scalar(select(Leaf).where(Leaf.leaf_hash == unhex(key.lower())))
-        if leaf is None:
-            leaf = s.scalar(select(Leaf).where(Leaf.record_id == key))
+            refs = next(iter(leaves.find_by_hash(s, [unhex(key.lower())]).values()), [])
+        if not refs:
+            refs = leaves.find_by_record_id(s, [key]).get(key, [])
+        leaf = leaves.leaf_at(s, refs[0].batch_id, refs[0].leaf_index) if refs else None
     if leaf is None:
         # The key is not echoed: a mistyped argument may be an ID number or a phone.
         raise NotFoundError(
@@ -170,7 +166,7 @@ def bundle_for(store: Store, key: str, *, with_record: bool = True) -> ProofBund
     return batch.bundle(record, leaf.leaf_index, leaf.leaf_hash)
 
 
-def erased(leaf: Leaf) -> ErasedError:
+def erased(leaf: StoredLeaf) -> ErasedError:
     """The error for a leaf whose record (and salt) were erased."""
     return ErasedError(
         f"the record of this leaf was erased at the borrower's request; its hash stays "

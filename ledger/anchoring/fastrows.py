@@ -1,7 +1,7 @@
-"""The CSV fast path: chunks of rows through the C extension ``_rowfast``.
+"""The CSV fast path: chunks of rows through the C extension ``_speedups``.
 
 :class:`FastCsv` compiles one CSV header and one desensitiser into a
-``_rowfast.Plan``; the plan runs validate -> desensitise -> leak guard -> salt
+``_speedups.Plan``; the plan runs validate -> desensitise -> leak guard -> salt
 -> RFC 8785 -> leaf hash for a whole chunk in one C call. It accepts a row only
 when every cell is already in normal form and nothing at all is in doubt;
 every other row goes to ``slow(row_number, line)``, the Python reference path,
@@ -33,13 +33,13 @@ from ledger.records.identifiers import resident_id_facts
 from ledger.records.schema import FIELDS_BY_NAME, FieldSpec
 
 if TYPE_CHECKING:
-    from ledger.anchoring import _rowfast as _rowfast_t
+    from ledger import _speedups as _speedups_t
 
-_rowfast: ModuleType | None
+_speedups: ModuleType | None
 try:
-    from ledger.anchoring import _rowfast
+    from ledger import _speedups
 except ImportError:  # not built (no compiler or no OpenSSL headers): the Python path only
-    _rowfast = None
+    _speedups = None
 
 SALT_BYTES: Final = 32
 SALT_OUTPUT: Final = "salt"
@@ -61,11 +61,11 @@ Processed = tuple[
 
 def available() -> bool:
     """True when the extension is built and describes the schema this code has."""
-    return _rowfast is not None and describe(FIELDS) == _rowfast.SCHEMA
+    return _speedups is not None and describe(FIELDS) == _speedups.SCHEMA
 
 
 def describe(fields: tuple[FieldSpec, ...]) -> tuple[tuple[str, str, bool, bool, str], ...]:
-    """The schema in the form ``_rowfast.SCHEMA`` has: (name, kind, required, personal, detail)."""
+    """The schema in the form ``_speedups.SCHEMA`` has: (name, kind, required, personal, detail)."""
     return tuple(
         (f.name, f.kind, f.required, f.personal, " ".join(sorted(f.choices)) or f.pattern)
         for f in fields
@@ -73,22 +73,22 @@ def describe(fields: tuple[FieldSpec, ...]) -> tuple[tuple[str, str, bool, bool,
 
 
 class FastCsv:
-    """One header and one desensitiser compiled for ``_rowfast``."""
+    """One header and one desensitiser compiled for ``_speedups``."""
 
-    def __init__(self, plan: _rowfast_t.Plan) -> None:
+    def __init__(self, plan: _speedups_t.Plan) -> None:
         self._plan = plan
 
     @classmethod
     def build(cls, header: list[str], desensitiser: Desensitiser) -> FastCsv | None:
         """The compiled plan, or None when this header or policy needs the Python path."""
-        if _rowfast is None or not available() or len(set(header)) != len(header):
+        if _speedups is None or not available() or len(set(header)) != len(header):
             return None
         slots = _slots(desensitiser)
         if slots is None:
             return None
         key_ids = desensitiser.key_ids
         try:
-            plan = _rowfast.Plan(
+            plan = _speedups.Plan(
                 header=tuple(header),
                 slots=tuple(slots),
                 key_ids_json=canonical_bytes(dict(key_ids)) if key_ids else None,

@@ -13,7 +13,7 @@ import hashlib
 import os
 from typing import Any
 
-from ledger.proofs import MerkleTree, canonical_bytes
+from ledger.proofs import canonical_bytes
 from ledger.store import Batch
 
 MANIFEST_FORMAT = "credit-anchor/manifest/v1"
@@ -56,7 +56,8 @@ def pending_batch(
     schema: str,
     policy: str,
     key_ids: dict[str, str],
-    tree: MerkleTree,
+    root: bytes,
+    tree_size: int,
     first_row: int,
     last_row: int,
     created_at: str,
@@ -69,7 +70,6 @@ def pending_batch(
     uncommitted batch.
     """
     batch_id = "0x" + os.urandom(32).hex()
-    root = "0x" + tree.root.hex()
     manifest = build_manifest(
         batch_id=batch_id,
         kind=kind,
@@ -77,16 +77,16 @@ def pending_batch(
         schema=schema,
         policy=policy,
         key_ids=key_ids,
-        tree_size=tree.size,
-        root=root,
+        tree_size=tree_size,
+        root="0x" + root.hex(),
         created_at=created_at,
     )
     return Batch(
         batch_id=batch_id,
         submission_id=submission_id,
         kind=kind,
-        tree_size=tree.size,
-        root=root,
+        tree_size=tree_size,
+        root="0x" + root.hex(),
         manifest=canonical_bytes(manifest).decode(),
         manifest_hash="0x" + manifest_hash(manifest).hex(),
         first_row=first_row,

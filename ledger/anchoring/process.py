@@ -17,7 +17,7 @@ import os
 from array import array
 from bisect import bisect_right
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from itertools import accumulate
 from typing import cast
 
@@ -46,38 +46,74 @@ class Refused:
     reason: str
 
 
-#: What :meth:`Results.to_wire` sends between processes: few, large objects
-#: (pickle memoises every object it writes, so a million small ones cost more).
+#: What :meth:`Results.to_wire` sends between processes (and what the C pass returns):
+#: few, large objects — row numbers and canonical-record lengths as int64 arrays, the
+#: leaf hashes and the canonical records each concatenated, the record ids, refusals.
 Wire = tuple[bytes, list[str], bytes, bytes, bytes, list[tuple[int, str, str]], int]
 
 
-@dataclass(slots=True)
 class Results:
     """The results of consecutive rows, in file order, as columns.
 
-    ``rows``, ``record_ids``, ``leaf_hashes`` and ``canonicals`` describe the
-    accepted records; ``refused`` holds the problems of refused rows, in row
-    order; ``last_row`` is the last row covered (accepted or refused).
+    Accepted records: ``rows`` (row numbers), ``record_ids``, ``hashes`` (the
+    leaf hashes, 32 bytes each, concatenated), ``blob`` (the canonical records
+    concatenated) with ``ends`` (where each record ends in it). ``refused``
+    holds the problems of refused rows, in row order; ``last_row`` is the last
+    row covered (accepted or refused). Batches are cut and stored from these
+    columns without a Python object per record.
     """
 
-    rows: list[int] = field(default_factory=list)
-    record_ids: list[str] = field(default_factory=list)
-    leaf_hashes: list[bytes] = field(default_factory=list)
-    canonicals: list[bytes] = field(default_factory=list)
-    refused: list[Refused] = field(default_factory=list)
-    last_row: int = 0
+    __slots__ = ("blob", "ends", "hashes", "last_row", "record_ids", "refused", "rows")
+
+    def __init__(self, *, last_row: int = 0) -> None:
+        self.rows = array("q")
+        self.record_ids: list[str] = []
+        self.hashes = bytearray()
+        self.blob = bytearray()
+        self.ends = array("q")
+        self.refused: list[Refused] = []
+        self.last_row = last_row
 
     def __len__(self) -> int:
         """The number of accepted records."""
         return len(self.rows)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Results):
+            return NotImplemented
+        return (
+            list(self.rows) == list(other.rows)
+            and self.record_ids == other.record_ids
+            and self.hashes == other.hashes
+            and self.blob == other.blob
+            and list(self.ends) == list(other.ends)
+            and self.refused == other.refused
+            and self.last_row == other.last_row
+        )
+
+    __hash__ = None  # type: ignore[assignment]  # mutable
+
+    @property
+    def leaf_hashes(self) -> list[bytes]:
+        h = bytes(self.hashes)
+        return [h[i : i + _HASH_BYTES] for i in range(0, len(h), _HASH_BYTES)]
+
+    @property
+    def canonicals(self) -> list[bytes]:
+        data = bytes(self.blob)
+        return [data[a:b] for a, b in zip(self._starts(), self.ends, strict=True)]
+
+    def _starts(self) -> list[int]:
+        return [0, *self.ends[:-1]] if self.ends else []
 
     def add(self, result: Accepted | list[Refused]) -> None:
         """Append the result of the next row."""
         if isinstance(result, Accepted):
             self.rows.append(result.row_number)
             self.record_ids.append(result.record_id)
-            self.leaf_hashes.append(result.leaf_hash)
-            self.canonicals.append(result.canonical)
+            self.hashes += result.leaf_hash
+            self.blob += result.canonical
+            self.ends.append(len(self.blob))
             self.last_row = result.row_number
         elif result:
             self.refused.extend(result)
@@ -85,10 +121,12 @@ class Results:
 
     def extend(self, other: Results) -> None:
         """Append ``other``, whose rows all come after these."""
+        base = len(self.blob)
         self.rows += other.rows
         self.record_ids += other.record_ids
-        self.leaf_hashes += other.leaf_hashes
-        self.canonicals += other.canonicals
+        self.hashes += other.hashes
+        self.blob += other.blob
+        self.ends += array("q", [e + base for e in other.ends]) if base else other.ends
         self.refused += other.refused
         self.last_row = max(self.last_row, other.last_row)
 
@@ -139,24 +177,27 @@ class Results:
         return head, self._slice(count, len(self.rows), tail_refused, self.last_row)
 
     def _slice(self, start: int, stop: int, refused: list[Refused], last_row: int) -> Results:
-        return Results(
-            self.rows[start:stop],
-            self.record_ids[start:stop],
-            self.leaf_hashes[start:stop],
-            self.canonicals[start:stop],
-            refused,
-            last_row,
-        )
+        out = Results(last_row=last_row)
+        out.rows = self.rows[start:stop]
+        out.record_ids = self.record_ids[start:stop]
+        out.hashes = self.hashes[start * _HASH_BYTES : stop * _HASH_BYTES]
+        first = self.ends[start - 1] if start else 0
+        last = self.ends[stop - 1] if stop else 0
+        out.blob = self.blob[first:last]
+        ends = self.ends[start:stop]
+        out.ends = array("q", [e - first for e in ends]) if first else ends
+        out.refused = refused
+        return out
 
     def to_wire(self) -> Wire:
-        """A compact, picklable form: the bytes columns joined, numbers as machine arrays."""
-        lengths = array("q", map(len, self.canonicals))
+        """A compact, picklable form: few large objects."""
+        lengths = array("q", [b - a for a, b in zip(self._starts(), self.ends, strict=True)])
         refused = [(r.row_number, r.field, r.reason) for r in self.refused]
         return (
-            array("q", self.rows).tobytes(),
+            self.rows.tobytes(),
             self.record_ids,
-            b"".join(self.leaf_hashes),
-            b"".join(self.canonicals),
+            bytes(self.hashes),
+            bytes(self.blob),
             lengths.tobytes(),
             refused,
             self.last_row,
@@ -166,19 +207,18 @@ class Results:
     def from_wire(cls, wire: Wire, offset: int = 0) -> Results:
         """The results :meth:`to_wire` encoded, with every row number moved by ``offset``."""
         rows_raw, record_ids, hashes, blob, lengths_raw, refused, last_row = wire
-        rows, lengths = array("q"), array("q")
-        rows.frombytes(rows_raw)
+        out = cls(last_row=last_row + offset if last_row else 0)
+        out.rows.frombytes(rows_raw)
+        if offset:
+            out.rows = array("q", [r + offset for r in out.rows])
+        lengths = array("q")
         lengths.frombytes(lengths_raw)
-        ends = list(accumulate(lengths))
-        starts = [0, *ends[:-1]] if ends else []
-        return cls(
-            [r + offset for r in rows] if offset else rows.tolist(),
-            record_ids,
-            [hashes[i : i + _HASH_BYTES] for i in range(0, len(hashes), _HASH_BYTES)],
-            [blob[a:b] for a, b in zip(starts, ends, strict=True)],
-            [Refused(row + offset, name, reason) for row, name, reason in refused],
-            last_row + offset if last_row else 0,
-        )
+        out.ends = array("q", accumulate(lengths))
+        out.record_ids = record_ids
+        out.hashes = bytearray(hashes)
+        out.blob = bytearray(blob)
+        out.refused = [Refused(row + offset, name, reason) for row, name, reason in refused]
+        return out
 
 
 class RecordProcessor:

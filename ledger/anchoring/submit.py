@@ -17,14 +17,12 @@ import hashlib
 import logging
 import queue
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from itertools import count, repeat
 from pathlib import Path
-from typing import cast
 
-from sqlalchemy import Table, insert, select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from ledger._failpoints import failpoint
@@ -35,21 +33,9 @@ from ledger.anchoring.process import RecordProcessor, Refused, Results
 from ledger.chain.registry import BatchKind
 from ledger.errors import InputError
 from ledger.logs import event
-from ledger.proofs import MerkleTree
+from ledger.proofs import root_of
 from ledger.records import SCHEMA_ID, SCHEMA_VERSION
-from ledger.store import Leaf, Rejection, Store, Submission
-
-#: Core (not ORM) inserts: the ORM's per-object bookkeeping is a third of the store's time.
-_LEAVES = cast(Table, Leaf.__table__)
-_LEAF_COLUMNS = ("batch_id", "leaf_index", "record_id", "leaf_hash", "canonical")
-_SQLITE_INSERT_LEAF = (
-    "INSERT INTO leaves (batch_id, leaf_index, record_id, leaf_hash, canonical) "
-    "VALUES (?, ?, ?, ?, ?)"
-)
-#: Record ids are looked up in chunks this size (SQLite's bound-parameter limit is 32766).
-_ID_CHUNK = 500
-_SQLITE_KNOWN_IDS = "SELECT record_id FROM leaves WHERE record_id IN ({})"
-
+from ledger.store import Rejection, Store, Submission, leaves
 
 log = logging.getLogger(__name__)
 
@@ -116,11 +102,7 @@ class Submitter:
             report.rejections = self._stored_rejections(sub.id)
             return report
         pending = Results(last_row=sub.rows_done)
-        flusher = _Flusher(
-            lambda batch, final: report.batches.extend(
-                self._flush(sub.id, batch, report, final=final)
-            )
-        )
+        flusher = _Flusher(lambda group: report.batches.extend(self._flush(sub.id, group, report)))
         try:
             for results in self._results(path, skip=sub.rows_done):
                 rest: Results | None = results
@@ -175,42 +157,46 @@ class Submitter:
         return sub
 
     def _flush(
-        self, sub_id: str, pending: Results, report: SubmitReport, *, final: bool = False
+        self, sub_id: str, group: list[_Queued], report: SubmitReport
     ) -> list[AnchoredBatch]:
-        accepted = self._drop_duplicates(pending)
-        batch_id = self._store(sub_id, accepted, pending, final=final)
-        refused_rows = len({r.row_number for r in pending.refused})
-        event(
-            log,
-            "batch stored",
-            submission=sub_id,
-            batch_id=batch_id,
-            accepted=len(accepted),
-            rejected_rows=refused_rows,
-            rows_done=pending.last_row,
-        )
-        if log.isEnabledFor(logging.DEBUG):
-            for r in pending.refused:  # reasons name fields, never values
-                event(
-                    log,
-                    "row rejected",
-                    logging.DEBUG,
-                    row=r.row_number,
-                    field=r.field,
-                    reason=r.reason,
-                )
-        failpoint("batch-stored")
-        report.accepted += len(accepted)
-        report.rejected += refused_rows
-        report.rejections.extend(pending.refused)
-        return [] if batch_id is None else [self.outbox.anchor(batch_id, fresh=True)]
+        """Store a group of batches in one transaction, then anchor each (in order)."""
+        stored = self._store(sub_id, group)
+        anchors = []
+        for (pending, _), (batch_id, accepted) in zip(group, stored, strict=True):
+            refused_rows = len({r.row_number for r in pending.refused})
+            event(
+                log,
+                "batch stored",
+                submission=sub_id,
+                batch_id=batch_id,
+                accepted=accepted,
+                rejected_rows=refused_rows,
+                rows_done=pending.last_row,
+            )
+            if log.isEnabledFor(logging.DEBUG):
+                for r in pending.refused:  # reasons name fields, never values
+                    event(log, "row rejected", logging.DEBUG, row=r.row_number, field=r.field,
+                          reason=r.reason)  # fmt: skip
+            failpoint("batch-stored")
+            report.accepted += accepted
+            report.rejected += refused_rows
+            report.rejections.extend(pending.refused)
+        for batch_id, _ in stored:
+            if batch_id is not None:
+                anchors.append(self.outbox.anchor(batch_id, fresh=True))
+        return anchors
 
-    def _drop_duplicates(self, pending: Results) -> Results:
-        """The accepted records whose ids are new; the others become refusals of ``pending``."""
+    def _drop_duplicates(self, s: Session, pending: Results) -> tuple[Results, list[int]]:
+        """The accepted records whose ids are new, and their record keys; the others become
+        refusals of ``pending``.
+
+        Runs in the storing transaction, so it sees the batches stored before it in it.
+        """
         ids = pending.record_ids
-        known = self._known_ids(ids)
+        keys = leaves.record_keys(ids)
+        known = set(leaves.find_by_record_id(s, ids, keys=keys))
         if not known and len(set(ids)) == len(ids):
-            return pending  # the usual case: nothing to drop
+            return pending, keys  # the usual case: nothing to drop
         kept, seen = Results(last_row=pending.last_row), set()
         for acc in pending.accepted():
             if acc.record_id in known or acc.record_id in seen:
@@ -220,93 +206,99 @@ class Submitter:
                 continue
             seen.add(acc.record_id)
             kept.add(acc)
-        return kept
+        return kept, leaves.record_keys(kept.record_ids)
 
-    def _known_ids(self, ids: list[str]) -> set[str]:
-        """Those of ``ids`` that stored leaves already have."""
-        known: set[str] = set()
-        with self.store.session() as s:
-            conn = s.connection()
-            for i in range(0, len(ids), _ID_CHUNK):
-                chunk = ids[i : i + _ID_CHUNK]
-                if conn.dialect.name == "sqlite":  # the driver: no statement compiled per chunk
-                    sql = _SQLITE_KNOWN_IDS.format(",".join("?" * len(chunk)))
-                    known.update(row[0] for row in conn.exec_driver_sql(sql, tuple(chunk)))
-                else:
-                    known.update(s.scalars(select(Leaf.record_id).where(Leaf.record_id.in_(chunk))))
-        return known
-
-    def _store(
-        self, sub_id: str, accepted: Results, pending: Results, *, final: bool
-    ) -> str | None:
-        """One transaction: batch + leaves + rejections + progress. Returns the batch id."""
-        batch_id = None
+    def _store(self, sub_id: str, group: list[_Queued]) -> list[tuple[str | None, int]]:
+        """One transaction: per batch its leaves, rejections and progress; (batch id, accepted)."""
+        out: list[tuple[str | None, int]] = []
         with self.store.session() as s, s.begin():
             sub = s.get_one(Submission, sub_id)
-            if accepted:
-                batch_id = self._insert_batch(s, sub, accepted)
-            if pending.refused:
-                s.execute(insert(Rejection), [_rejection_row(sub_id, r) for r in pending.refused])
-            sub.rows_done = max(sub.rows_done, pending.last_row)
-            sub.accepted += len(accepted)
-            sub.rejected += len({r.row_number for r in pending.refused})
-            if final:
-                sub.status = "complete"
-        return batch_id
+            for pending, final in group:
+                accepted, keys = self._drop_duplicates(s, pending)
+                batch_id = self._insert_batch(s, sub, accepted, keys) if accepted else None
+                if pending.refused:
+                    s.execute(
+                        insert(Rejection), [_rejection_row(sub_id, r) for r in pending.refused]
+                    )
+                sub.rows_done = max(sub.rows_done, pending.last_row)
+                sub.accepted += len(accepted)
+                sub.rejected += len({r.row_number for r in pending.refused})
+                if final:
+                    sub.status = "complete"
+                out.append((batch_id, len(accepted)))
+        return out
 
-    def _insert_batch(self, s: Session, sub: Submission, accepted: Results) -> str:
+    def _insert_batch(self, s: Session, sub: Submission, accepted: Results, keys: list[int]) -> str:
+        hashes = bytes(accepted.hashes)
         batch = pending_batch(
             kind=int(BatchKind.CREDIT_DATA),
             submitter=self.submitter,
             schema=sub.schema,
             policy=sub.policy,
             key_ids=self.processor.desensitiser.key_ids,
-            tree=MerkleTree(accepted.leaf_hashes),
+            root=root_of(hashes),
+            tree_size=len(accepted),
             first_row=accepted.rows[0],
             last_row=accepted.rows[-1],
             created_at=now_iso(),
             submission_id=sub.id,
         )
-        batch_id = batch.batch_id
         s.add(batch)
         s.flush()
-        _insert_leaves(
+        leaves.add_batch_leaves(
             s,
-            zip(
-                repeat(batch_id),
-                count(),
-                accepted.record_ids,
-                accepted.leaf_hashes,
-                accepted.canonicals,
-            ),
+            batch.batch_id,
+            accepted.record_ids,
+            hashes,
+            bytes(accepted.blob),
+            accepted.ends,
+            keys=keys,
         )
-        return batch_id
+        return batch.batch_id
+
+
+_Queued = tuple[Results, bool]  # a batch, and whether it is the submission's last
 
 
 class _Flusher:
-    """Stores and anchors batches one after another on a background thread, in order.
+    """Stores and anchors batches on a background thread, in order, a group at a time.
 
     Reading goes on meanwhile: SQLite releases the GIL while it writes and
-    syncs, so the workers are not left waiting on the parent's disk. Order and
-    durability are a serial run's: the thread handles one batch at a time, each
-    stored before it is anchored, the next one's duplicate check after the
-    previous one's commit. At most ``QUEUED_BATCHES`` wait for it.
+    syncs, so the record threads are not left waiting on the disk. Whatever
+    batches are waiting when the thread is free go into one transaction (at
+    most ``MAX_GROUP``): every commit rewrites the index pages it touched, so
+    fewer, larger commits write far less when reading outpaces storing.
+    Durability is a serial run's: every batch is committed before its anchor is
+    sent, and each batch's duplicate check sees the batches before it.
     """
 
-    QUEUED_BATCHES = 2
+    QUEUED_BATCHES = 8
+    MAX_GROUP = 8
 
-    def __init__(self, flush: Callable[[Results, bool], None]) -> None:
+    def __init__(self, flush: Callable[[list[_Queued]], None]) -> None:
         self._flush = flush
-        self._queue: queue.Queue[tuple[Results, bool] | None] = queue.Queue(self.QUEUED_BATCHES)
+        self._queue: queue.Queue[_Queued | None] = queue.Queue(self.QUEUED_BATCHES)
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, name="ledger-flush", daemon=True)
         self._thread.start()
 
     def _run(self) -> None:
-        while (item := self._queue.get()) is not None:
-            if self._error is None:  # after a failure, later batches are not stored
+        done = False
+        while not done:
+            group: list[_Queued] = []
+            item = self._queue.get()
+            while item is not None:
+                group.append(item)
+                if len(group) >= self.MAX_GROUP:
+                    break
                 try:
-                    self._flush(*item)
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+            done = item is None
+            if group and self._error is None:  # after a failure, later batches are not stored
+                try:
+                    self._flush(group)
                 except BaseException as exc:  # re-raised in the submitting thread
                     self._error = exc
 
@@ -329,15 +321,6 @@ class _Flusher:
     def _raise(self) -> None:
         if self._error is not None:
             raise self._error
-
-
-def _insert_leaves(s: Session, rows: Iterable[tuple[str, int, str, bytes, bytes]]) -> None:
-    """Bulk insert; on SQLite straight to the driver's executemany (the hot path of ingest)."""
-    conn = s.connection()
-    if conn.dialect.name == "sqlite":
-        conn.exec_driver_sql(_SQLITE_INSERT_LEAF, list(rows))
-    else:
-        conn.execute(insert(_LEAVES), [dict(zip(_LEAF_COLUMNS, row, strict=True)) for row in rows])
 
 
 def _rejection_row(sub_id: str, r: Refused) -> dict[str, object]:

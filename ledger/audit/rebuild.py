@@ -21,7 +21,7 @@ from ledger.audit.replay import ChainState
 from ledger.consent.inquiries import INQUIRY_FORMAT
 from ledger.errors import ConflictError
 from ledger.proofs import canonical_bytes
-from ledger.store import Batch, Consent, Inquiry, Leaf, Store
+from ledger.store import Batch, Consent, Inquiry, Store, StoredLeaf, leaves
 
 #: Leaves written per store transaction.
 FLUSH_EVERY: Final = 5000
@@ -37,7 +37,9 @@ class Rebuilder:
                 raise ConflictError("the store to rebuild into is not empty")
         self.store = store
         self.state = state
-        self._leaves: list[Leaf | Inquiry] = []
+        self._leaves: dict[str, dict[int, StoredLeaf]] = {}
+        self._inquiries: list[Inquiry] = []
+        self._pending = 0
         self.leaf_count = 0
 
     def write_chain(self, platform: Store | None) -> None:
@@ -104,27 +106,35 @@ class Rebuilder:
         """A verified exported record (the sink of the records check)."""
         record, record_id = item.record, None
         if record is not None:
-            record_id = str(record.get("report_id") or record.get("inquiry_id") or "") or None
+            found = record.get("record_id") or record.get("inquiry_id")
+            record_id = str(found) if found else None
             if record.get("format") == INQUIRY_FORMAT:
-                self._leaves.append(_inquiry(record, item.batch_id, item.leaf_index))
-        self._leaves.append(
-            Leaf(
-                batch_id=item.batch_id,
-                leaf_index=item.leaf_index,
-                record_id=record_id,
-                leaf_hash=item.leaf_hash,
-                canonical=None if record is None else canonical_bytes(record),
-            )
+                self._inquiries.append(_inquiry(record, item.batch_id, item.leaf_index))
+        leaf = StoredLeaf(
+            item.batch_id,
+            item.leaf_index,
+            record_id,
+            item.leaf_hash,
+            None if record is None else canonical_bytes(record),
         )
+        self._leaves.setdefault(item.batch_id, {})[item.leaf_index] = leaf
         self.leaf_count += 1
-        if len(self._leaves) >= FLUSH_EVERY:
+        self._pending += 1
+        if self._pending >= FLUSH_EVERY:
             self.flush()
 
     def flush(self) -> None:
-        if self._leaves:
-            with self.store.session() as s, s.begin():
-                s.add_all(self._leaves)
-            self._leaves = []
+        """Write what was added; a batch written before gets these leaves merged in."""
+        if not (self._leaves or self._inquiries):
+            return
+        with self.store.session() as s, s.begin():
+            for batch_id, added in self._leaves.items():
+                earlier = {x.leaf_index: x for x in leaves.batch_leaves(s, batch_id)}
+                if earlier:
+                    leaves.delete_batch_leaves(s, batch_id)
+                leaves.add_leaves(s, batch_id, [*(earlier | added).values()])
+            s.add_all(self._inquiries)
+        self._leaves, self._inquiries, self._pending = {}, [], 0
 
 
 def _inquiry(record: Mapping[str, object], batch_id: str, index: int) -> Inquiry:

@@ -34,7 +34,7 @@ from ledger.proofs import (
     verify_inclusion,
 )
 from ledger.proofs import root as merkle_root
-from ledger.store import Batch, Leaf, Store
+from ledger.store import Batch, Store, leaves
 
 _HEX32: Final = re.compile(r"0x[0-9a-f]{64}")
 #: A line longer than a bundle may be (ledger.proofs.MAX_BUNDLE_BYTES) is not read.
@@ -103,10 +103,7 @@ class _StoreLeaves:
     def get(self, batch_id: str, index: int) -> bytes | None:
         if batch_id != self.batch_id:
             with self.store.session() as s:
-                rows = s.execute(
-                    select(Leaf.leaf_index, Leaf.leaf_hash).where(Leaf.batch_id == batch_id)
-                )
-                self.hashes = {int(i): bytes(h) for i, h in rows}
+                self.hashes = {x.leaf_index: x.leaf_hash for x in leaves.batch_leaves(s, batch_id)}
             self.batch_id = batch_id
         return self.hashes.get(index)
 
@@ -262,16 +259,14 @@ def export_records(
         anchor = attestation(batch)
         batch_id = bytes.fromhex(batch.batch_id[2:])
         with store.session() as s:
-            rows = s.execute(
-                select(Leaf.leaf_index, Leaf.leaf_hash, Leaf.canonical)
-                .where(Leaf.batch_id == batch.batch_id)
-                .order_by(Leaf.leaf_index)
-            )
-            for index, leaf_hash, canonical in rows:
-                record = None if canonical is None else json.loads(canonical)
-                bundle = make_bundle(record, index, tree, batch_id, anchor, leaf_hash=leaf_hash)
-                out.write(json.dumps(bundle.to_json(), ensure_ascii=False) + "\n")
-                written += 1
+            stored = leaves.batch_leaves(s, batch.batch_id)
+        for index, leaf_hash, canonical in (
+            (x.leaf_index, x.leaf_hash, x.canonical) for x in stored
+        ):
+            record = None if canonical is None else json.loads(canonical)
+            bundle = make_bundle(record, index, tree, batch_id, anchor, leaf_hash=leaf_hash)
+            out.write(json.dumps(bundle.to_json(), ensure_ascii=False) + "\n")
+            written += 1
         if progress is not None:
             progress("export", done, len(batches))
     return written

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ledger.anchoring.manifest import manifest_hash
@@ -23,7 +23,7 @@ from ledger.audit.findings import AuditReport
 from ledger.audit.replay import ChainAnchor, ChainState, Progress, hx
 from ledger.chain.registry import AnchorRegistryClient, BatchKind
 from ledger.proofs import root as merkle_root
-from ledger.store import Batch, Erasure, Leaf, Store
+from ledger.store import Batch, Erasure, Store, leaves
 
 
 @dataclass
@@ -113,13 +113,9 @@ def _compare_batch(batch: Batch, anchor: ChainAnchor, report: AuditReport) -> No
         report.add("STORE_MANIFEST_MISMATCH", **where, expected=anchor.manifest_hash, found=hashed)
 
 
-def _leaf_rows(s: Session, batch_id: str) -> Iterator[Any]:
-    query = (
-        select(Leaf.leaf_index, Leaf.leaf_hash, Leaf.canonical)
-        .where(Leaf.batch_id == batch_id)
-        .order_by(Leaf.leaf_index)
-    )
-    return iter(s.execute(query.execution_options(yield_per=5000)))
+def _leaf_rows(s: Session, batch_id: str) -> Iterator[tuple[int, bytes, bytes | None]]:
+    for leaf in leaves.batch_leaves(s, batch_id):
+        yield leaf.leaf_index, leaf.leaf_hash, leaf.canonical
 
 
 def _check_leaves(
@@ -169,21 +165,13 @@ def _inquiry_leaf(batch_id: str, index: int, canonical: bytes | None, facts: Sto
 
 def _duplicate_records(s: Session, report: AuditReport) -> None:
     """Record ids stored in more than one leaf (a record submitted twice)."""
-    query = (
-        select(Leaf.record_id, func.count())
-        .where(Leaf.record_id.is_not(None))
-        .group_by(Leaf.record_id)
-        .having(func.count() > 1)
-    )
-    for record_id, count in s.execute(query):
-        where = s.execute(
-            select(Leaf.batch_id, Leaf.leaf_index).where(Leaf.record_id == record_id).limit(2)
-        ).all()
+    for refs in leaves.duplicate_record_ids(s).values():
+        first, second = sorted(refs, key=lambda r: (r.batch_id, r.leaf_index))[:2]
         # The record id is not reported (it may be meaningful); its leaves are.
         report.add(
             "RECORD_DUPLICATE_IN_STORE",
-            batch_id=where[1][0],
-            leaf_index=where[1][1],
-            expected=f"{where[0][0]}:{where[0][1]}",
-            found=count,
+            batch_id=second.batch_id,
+            leaf_index=second.leaf_index,
+            expected=f"{first.batch_id}:{first.leaf_index}",
+            found=len(refs),
         )

@@ -166,13 +166,10 @@ def _consent_steps(
 
 
 def _some_leaf(ledger: Ledger, batch_id: str) -> str:
-    from sqlalchemy import select
-
-    from ledger.store import Leaf
+    from ledger.store import leaves
 
     with ledger.store.session() as s:
-        leaf = s.scalar(select(Leaf).where(Leaf.batch_id == batch_id, Leaf.leaf_index == 17))
-        leaf = leaf or s.scalar(select(Leaf).where(Leaf.batch_id == batch_id))
+        leaf = leaves.leaf_at(s, batch_id, 17) or leaves.leaf_at(s, batch_id, 0)
     assert leaf is not None and leaf.record_id is not None
     return leaf.record_id
 

@@ -24,6 +24,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from itertools import accumulate
 from typing import Any, Final
 
 from sqlalchemy import bindparam, func, insert, select, update
@@ -32,8 +33,8 @@ from sqlalchemy.orm import Session
 from ledger._failpoints import failpoint
 from ledger.anchoring.manifest import pending_batch
 from ledger.chain.registry import BatchKind
-from ledger.proofs import MerkleTree, canonical_bytes
-from ledger.store import Inquiry, Leaf, Store
+from ledger.proofs import canonical_bytes, root_of
+from ledger.store import Inquiry, Store, leaves
 
 INQUIRY_FORMAT: Final = "credit-anchor/inquiry/v1"
 INQUIRY_SCHEMA: Final = "credit-anchor-inquiry/1"
@@ -310,7 +311,8 @@ class InquiryLog:
                 schema=INQUIRY_SCHEMA,
                 policy="none",
                 key_ids=self.key_ids,
-                tree=MerkleTree(hashes),
+                root=root_of(b"".join(hashes)),
+                tree_size=len(hashes),
                 first_row=rows[0].seq,
                 last_row=rows[-1].seq,
                 created_at=iso(now_utc()),
@@ -318,15 +320,14 @@ class InquiryLog:
             batch_id = batch.batch_id
             s.add(batch)
             s.flush()
-            leaves = zip(rows, datas, hashes, strict=True)
-            s.execute(
-                insert(Leaf),
-                [
-                    {"batch_id": batch_id, "leaf_index": i, "record_id": row.inquiry_id,
-                     "leaf_hash": leaf_hash, "canonical": data}
-                    for i, (row, data, leaf_hash) in enumerate(leaves)
-                ],
-            )  # fmt: skip
+            leaves.add_batch_leaves(
+                s,
+                batch_id,
+                [row.inquiry_id for row in rows],
+                b"".join(hashes),
+                b"".join(datas),
+                list(accumulate(map(len, datas))),
+            )
             s.connection().execute(
                 update(Inquiry)
                 .where(Inquiry.seq == bindparam("row_seq"))

@@ -27,18 +27,16 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final
 
-from sqlalchemy import ColumnElement, TextClause, func, select, text, update
+from sqlalchemy import select
 
 from ledger.chain.registry import BatchKind
 from ledger.errors import NotFoundError
 from ledger.logs import event as log_event
-from ledger.store import Batch, Erasure, Leaf, Store
+from ledger.store import Erasure, Store, leaves
 
 log = logging.getLogger(__name__)
 
 PSEUDONYM_FIELD: Final = "subject_pseudonym"
-#: Candidate leaves are read in pages this size while scanning.
-_PAGE: Final = 2000
 
 
 @dataclass(frozen=True)
@@ -73,28 +71,18 @@ def erase_subject(store: Store, pseudonym: str, *, requested_by: str) -> Erasure
         sqlite = conn.dialect.name == "sqlite"
         if sqlite:
             conn.exec_driver_sql("PRAGMA secure_delete=ON")
-        leaves: list[tuple[str, int]] = []
-        query = (
-            select(Leaf.batch_id, Leaf.leaf_index, Leaf.canonical)
-            .join(Batch, Batch.batch_id == Leaf.batch_id)
-            .where(Batch.kind == int(BatchKind.CREDIT_DATA), _contains(conn.dialect.name, needle))
-        )
-        for batch_id, index, canonical in s.execute(query):
-            record = json.loads(canonical or b"{}")
+        found: list[tuple[str, int]] = []
+        for leaf in leaves.scan(s, needle, kind=int(BatchKind.CREDIT_DATA)):
+            record = json.loads(leaf.canonical or b"{}")
             if record.get(PSEUDONYM_FIELD) == pseudonym:  # exact, not just a substring
-                leaves.append((batch_id, index))
+                found.append((leaf.batch_id, leaf.leaf_index))
         inquiries, inquiry_leaves = forget_subject(s, pseudonym)
         consents = erase_consents(s, pseudonym, erased_at)
-        records = len(leaves)
+        records = len(found)
         if not (records or consents or inquiries):
             raise NotFoundError("nothing is stored about this subject")
-        for batch_id, index in leaves + inquiry_leaves:
-            s.execute(
-                update(Leaf)
-                .where(Leaf.batch_id == batch_id, Leaf.leaf_index == index)
-                .values(canonical=None, record_id=None)
-            )
-        batches = sorted({b for b, _ in leaves + inquiry_leaves})
+        leaves.erase_leaves(s, found + inquiry_leaves)
+        batches = sorted({b for b, _ in found + inquiry_leaves})
         report = ErasureReport(
             "0x" + os.urandom(32).hex(),
             erased_at,
@@ -126,15 +114,6 @@ def erase_subject(store: Store, pseudonym: str, *, requested_by: str) -> Erasure
         inquiries=inquiries,
     )
     return report
-
-
-def _contains(dialect: str, needle: bytes) -> ColumnElement[bool] | TextClause:
-    """Leaves whose bytes contain ``needle``, found by the database (a full scan)."""
-    if dialect == "sqlite":
-        return func.instr(Leaf.canonical, needle) > 0
-    if dialect == "postgresql":
-        return text("position(:needle in leaves.canonical) > 0").bindparams(needle=needle)
-    return Leaf.canonical.is_not(None)  # any other database: every leaf, checked one by one
 
 
 def erasures(store: Store) -> list[dict[str, Any]]:

@@ -37,6 +37,7 @@ from ledger.proofs.merkle import (
     node_hash,
     root,
     root_from_inclusion_proof,
+    root_of,
     verify_consistency,
     verify_inclusion,
 )
@@ -70,6 +71,7 @@ __all__ = [
     "record_leaf_hash",
     "root",
     "root_from_inclusion_proof",
+    "root_of",
     "verify_bundle",
     "verify_consistency",
     "verify_inclusion",

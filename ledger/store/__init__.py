@@ -1,16 +1,20 @@
 """The store: SQLAlchemy 2 models and repositories (SQLite by default, any URL)."""
 
+from ledger.store import leaves as leaves
 from ledger.store.apikeys import ApiKey as ApiKey  # registers the api_keys table on Base
 from ledger.store.db import Store
-from ledger.store.models import Batch, Consent, Erasure, Inquiry, Leaf, Rejection, Submission
+from ledger.store.leaves import LeafRef, StoredLeaf
+from ledger.store.models import Batch, Consent, Erasure, Inquiry, Rejection, Submission
 
 __all__ = [
     "Batch",
     "Consent",
     "Erasure",
     "Inquiry",
-    "Leaf",
+    "LeafRef",
     "Rejection",
     "Store",
+    "StoredLeaf",
     "Submission",
+    "leaves",
 ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, inspect
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -15,6 +15,10 @@ from ledger.store.models import Base
 STORE_FILE = "ledger.sqlite"
 #: Pooled SQLite connections kept open (as many again may overflow).
 POOL_SIZE = 40
+#: Bytes per page of a new SQLite store. Large pages make the random inserts into the
+#: leaf indexes (and committing them) about twice as cheap as 4 KiB ones (bench:
+#: ingest of 1M records 31 s -> 23 s); records are read a segment at a time anyway.
+PAGE_SIZE = 32768
 
 
 def default_url(data_dir: Path) -> str:
@@ -23,11 +27,15 @@ def default_url(data_dir: Path) -> str:
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur = dbapi_conn.cursor()
+    cur.execute(f"PRAGMA page_size={PAGE_SIZE}")  # takes effect only in a new file
     cur.execute("PRAGMA journal_mode=WAL")
     # FULL: a committed batch survives power loss, not only a killed process.
     cur.execute("PRAGMA synchronous=FULL")
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute("PRAGMA busy_timeout=30000")
+    # 64 MiB of page cache (allocated as used): bulk ingest keeps the leaf indexes
+    # in memory instead of re-reading them for every batch.
+    cur.execute("PRAGMA cache_size=-65536")
     cur.close()
 
 
@@ -46,6 +54,12 @@ class Store:
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
         try:
+            if inspect(self.engine).has_table("leaves"):
+                raise UnavailableError(
+                    "this store was written by an earlier CreditAnchor (it has a `leaves` "
+                    "table); use a fresh data dir, or rebuild one from the chain and an "
+                    "export with `ledger audit --rebuild URL`"
+                )
             Base.metadata.create_all(self.engine)
         except OperationalError as exc:
             raise UnavailableError(

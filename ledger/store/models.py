@@ -10,7 +10,6 @@ from __future__ import annotations
 from sqlalchemy import (
     BigInteger,
     ForeignKey,
-    Index,
     Integer,
     LargeBinary,
     String,
@@ -21,6 +20,11 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 class Base(DeclarativeBase):
     pass
+
+
+def batch_key(batch_id: str) -> int:
+    """The first 8 bytes of a (random, 32-byte hex) batch id, as a signed integer."""
+    return int.from_bytes(bytes.fromhex(batch_id[2:18]), "big", signed=True)
 
 
 class Submission(Base):
@@ -58,6 +62,12 @@ class Batch(Base):
     __tablename__ = "batches"
 
     batch_id: Mapped[str] = mapped_column(String(66), primary_key=True)
+    #: The batch id's first 8 bytes as a signed integer: how the leaf indexes name it.
+    batch_key: Mapped[int] = mapped_column(
+        BigInteger,
+        unique=True,
+        default=lambda ctx: batch_key(ctx.get_current_parameters()["batch_id"]),
+    )
     submission_id: Mapped[str | None] = mapped_column(ForeignKey("submissions.id"), index=True)
     kind: Mapped[int] = mapped_column(Integer)
     tree_size: Mapped[int] = mapped_column(BigInteger)
@@ -74,27 +84,6 @@ class Batch(Base):
     block_number: Mapped[int | None] = mapped_column(BigInteger)
     block_timestamp: Mapped[str | None] = mapped_column(String(32))
     seq: Mapped[int | None] = mapped_column(BigInteger)
-
-
-class Leaf(Base):
-    """One desensitised, salted record and its place in its batch's tree."""
-
-    __tablename__ = "leaves"
-
-    batch_id: Mapped[str] = mapped_column(ForeignKey("batches.batch_id"), primary_key=True)
-    leaf_index: Mapped[int] = mapped_column(Integer, primary_key=True)
-    #: The record's id (an inquiry's id for inquiry-log leaves); None once erased.
-    record_id: Mapped[str | None] = mapped_column(String(64))
-    #: Kept after erasure: the batch's tree, and so every other leaf's proof, needs it.
-    leaf_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
-    #: RFC 8785 bytes of the desensitised record, salt included (what the leaf hashes);
-    #: None once erased (PIPL Art. 47): without record and salt the hash links to no one.
-    canonical: Mapped[bytes | None] = mapped_column(LargeBinary)
-
-    __table_args__ = (
-        Index("ix_leaves_leaf_hash", "leaf_hash", unique=True),
-        Index("ix_leaves_record_id", "record_id"),
-    )
 
 
 class Consent(Base):

@@ -65,7 +65,7 @@ def test_split_batches_like_a_row_by_row_loop(
     batches.append(pending)
     assert [list(b.items()) for b in batches] == _batches_row_by_row(items, size)
     for batch in batches:
-        rows = [r.row_number for r in batch.refused] + batch.rows
+        rows = [r.row_number for r in batch.refused] + list(batch.rows)
         assert batch.last_row == max(rows, default=batch.last_row)
 
 
@@ -87,7 +87,7 @@ def test_wire_round_trip_moves_rows_by_the_offset(
 ) -> None:
     results = _results(_per_row(outcomes))
     back = Results.from_wire(results.to_wire(), offset)
-    assert back.rows == [r + offset for r in results.rows]
+    assert list(back.rows) == [r + offset for r in results.rows]
     assert back.record_ids == results.record_ids
     assert back.leaf_hashes == results.leaf_hashes
     assert back.canonicals == results.canonicals
@@ -114,26 +114,36 @@ def test_process_text_gives_the_results_of_process_many(
     assert processor.process_text(text, jsonl=False) == expected
 
 
-def test_flusher_keeps_order_and_reraises_a_failed_flush() -> None:
+def test_flusher_keeps_order_groups_what_waits_and_reraises_a_failed_flush() -> None:
+    import threading
+
     from ledger.anchoring.submit import _Flusher
 
-    seen: list[tuple[int, bool]] = []
+    seen: list[list[tuple[int, bool]]] = []
+    gate = threading.Event()
 
-    def flush(batch: Results, final: bool) -> None:
-        if batch.last_row == 3:
+    def flush(group: list[tuple[Results, bool]]) -> None:
+        gate.wait(5)  # the first group holds the thread while the others queue up
+        if any(batch.last_row == 3 for batch, _ in group):
             raise RuntimeError("store down")
-        seen.append((batch.last_row, final))
+        seen.append([(batch.last_row, final) for batch, final in group])
 
     flusher = _Flusher(flush)
-    for row in (1, 2):
+    for row in (1, 2, 5, 6):
         flusher.put(Results(last_row=row))
     flusher.put(Results(last_row=9), final=True)
+    gate.set()
     flusher.close()
-    assert seen == [(1, False), (2, False), (9, True)]
+    assert [item for group in seen for item in group] == [
+        (1, False), (2, False), (5, False), (6, False), (9, True)
+    ]  # fmt: skip
+    assert len(seen) < 5  # some waited together and went in one transaction
+    assert all(len(group) <= _Flusher.MAX_GROUP for group in seen)
 
+    seen.clear()
     failing = _Flusher(flush)
     failing.put(Results(last_row=3))
     failing.put(Results(last_row=4))  # queued behind the failure: never flushed
     with pytest.raises(RuntimeError, match="store down"):
         failing.close()
-    assert (4, False) not in seen
+    assert not any((4, False) in group for group in seen)

@@ -14,7 +14,7 @@ from api.models import VerifyResponse
 from ledger.anchoring.bundles import TREES, find_leaf
 from ledger.chain import Chain
 from ledger.proofs import ProofBundle, canonical_bytes, leaf_hash, record_leaf_hash, verify_bundle
-from ledger.store import Batch, Leaf, Store
+from ledger.store import Batch, Store, StoredLeaf, leaves
 from tests.api.conftest import ROWS, Api
 
 PENDING_BATCH = "0x" + "5e" * 32
@@ -48,18 +48,14 @@ def pending(api: Api) -> Iterator[dict[str, Any]]:
             )
         )  # fmt: skip
         s.flush()
-        s.add(
-            Leaf(
-                batch_id=PENDING_BATCH,
-                leaf_index=0,
-                record_id="PENDING-1",
-                leaf_hash=leaf_hash(canonical),
-                canonical=canonical,
-            )
+        leaves.add_leaves(
+            s,
+            PENDING_BATCH,
+            [StoredLeaf(PENDING_BATCH, 0, "PENDING-1", leaf_hash(canonical), canonical)],
         )
     yield record
     with store.session() as s, s.begin():
-        s.execute(delete(Leaf).where(Leaf.batch_id == PENDING_BATCH))
+        leaves.delete_batch_leaves(s, PENDING_BATCH)
         s.execute(delete(Batch).where(Batch.batch_id == PENDING_BATCH))
     store.close()
 

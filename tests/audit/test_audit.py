@@ -6,11 +6,12 @@ import json
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import func, select
 
 from ledger.audit import AuditReport
 from ledger.privacy.erasure import erase_subject
-from ledger.store import Batch, Consent, Inquiry, Leaf, Store
+from ledger.store import Batch, Consent, Inquiry, Store
+from tests._leaves import all_leaves, drop_batch_leaves, drop_leaf, get_canonical, set_canonical
 from tests.audit.conftest import (
     Populated,
     codes,
@@ -48,10 +49,10 @@ def test_clean_ledger_audits_clean(ledger_dir: Populated, tmp_path: Path) -> Non
 
 def test_changed_byte_in_a_stored_record(ledger_dir: Populated) -> None:
     def flip(s: Any) -> None:
-        leaf = s.get_one(Leaf, (_first_batch(s).batch_id, 3))
-        data = bytearray(leaf.canonical)
+        batch_id = _first_batch(s).batch_id
+        data = bytearray(get_canonical(s, batch_id, 3) or b"")
         data[data.index(b'"salt":"0x') + 12] ^= 0x01  # a hex digit of the salt: still JSON
-        leaf.canonical = bytes(data)
+        set_canonical(s, batch_id, 3, bytes(data))
 
     edit_store(ledger_dir, flip)
     (finding,) = _only(run_audit(ledger_dir), "LEAF_RECORD_MISMATCH")
@@ -82,9 +83,7 @@ def test_record_exported_twice(ledger_dir: Populated, tmp_path: Path) -> None:
 
 def test_deleted_leaf_row(ledger_dir: Populated) -> None:
     def drop(s: Any) -> None:
-        s.execute(
-            delete(Leaf).where(Leaf.batch_id == _first_batch(s).batch_id, Leaf.leaf_index == 6)
-        )
+        drop_leaf(s, _first_batch(s).batch_id, 6)
 
     edit_store(ledger_dir, drop)
     (finding,) = _only(run_audit(ledger_dir), "LEAF_MISSING")
@@ -97,7 +96,7 @@ def test_deleted_batch_rows(ledger_dir: Populated) -> None:
     def drop(s: Any) -> None:
         batch = _first_batch(s)
         dropped.append(batch.batch_id)
-        s.execute(delete(Leaf).where(Leaf.batch_id == batch.batch_id))
+        drop_batch_leaves(s, batch.batch_id)
         s.delete(batch)
 
     edit_store(ledger_dir, drop)
@@ -243,8 +242,7 @@ def test_erased_subject_is_reported_as_erased_not_tampered(
 
 def test_erased_leaf_without_an_erasure_record_is_an_error(ledger_dir: Populated) -> None:
     def wipe(s: Any) -> None:
-        leaf = s.get_one(Leaf, (_first_batch(s).batch_id, 0))
-        leaf.canonical = leaf.record_id = None
+        set_canonical(s, _first_batch(s).batch_id, 0, None)
 
     edit_store(ledger_dir, wipe)
     (finding,) = _only(run_audit(ledger_dir), "LEAF_ERASED_UNRECORDED")
@@ -261,7 +259,7 @@ def test_rebuilt_store_holds_the_chain_state_and_audits_clean(
         assert report.clean and report.checked["rebuilt_leaves"] == 27
         with rebuilt.session() as s:
             assert s.scalar(select(func.count()).select_from(Batch)) == 4
-            assert s.scalar(select(func.count()).select_from(Leaf)) == 27
+            assert len(all_leaves(s)) == 27
             assert s.scalar(select(func.count()).select_from(Inquiry)) == 2
             revoked = s.get_one(Consent, ledger_dir.revoked_consent)
             assert revoked.revoked_at and revoked.receipt is not None
@@ -289,7 +287,7 @@ def test_rebuild_takes_only_records_that_pass(ledger_dir: Populated, tmp_path: P
         report = run_audit(ledger_dir, records=export, rebuild=rebuilt)
         assert codes(report) == {"RECORD_HASH_MISMATCH", "STORE_ROOT_MISMATCH"}
         with rebuilt.session() as s:
-            assert s.scalar(select(func.count()).select_from(Leaf)) == 26
+            assert len(all_leaves(s)) == 26
             roots = set(s.scalars(select(Batch.root)))
         assert "0x" + "ee" * 32 not in roots
     finally:
@@ -329,8 +327,7 @@ def test_exported_leaf_the_store_does_not_hold(ledger_dir: Populated, tmp_path: 
     export, _ = _export_lines(ledger_dir, tmp_path)
 
     def drop(s: Any) -> None:
-        batch = _first_batch(s)
-        s.execute(delete(Leaf).where(Leaf.batch_id == batch.batch_id, Leaf.leaf_index == 1))
+        drop_leaf(s, _first_batch(s).batch_id, 1)
 
     edit_store(ledger_dir, drop)
     report = run_audit(ledger_dir, records=export)

@@ -11,7 +11,8 @@ from sqlalchemy import select
 
 from ledger.chain import Deployment
 from ledger.records.generate import synthetic_rows
-from ledger.store import Batch, Leaf
+from ledger.store import Batch
+from tests._leaves import get_canonical, set_canonical
 from tests.audit.conftest import ROWS, Populated, edit_store
 from tests.cli._cli import one_error_line, run
 
@@ -49,8 +50,8 @@ def test_export_then_audit_clean_with_json_and_html_reports(
 def test_findings_exit_1_and_carry_no_personal_data(ledger_dir: Populated, tmp_path: Path) -> None:
     def tamper(s: Any) -> None:
         batch = s.scalars(select(Batch).where(Batch.kind == 1).order_by(Batch.seq)).first()
-        leaf = s.get_one(Leaf, (batch.batch_id, 2))
-        leaf.canonical = leaf.canonical.replace(b'"salt":"0x', b'"salt":"0X')
+        data = get_canonical(s, batch.batch_id, 2) or b""
+        set_canonical(s, batch.batch_id, 2, data.replace(b'"salt":"0x', b'"salt":"0X'))
         batch.root = "0x" + "ee" * 32
 
     edit_store(ledger_dir, tamper)

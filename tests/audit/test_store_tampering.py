@@ -10,7 +10,8 @@ import pytest
 from sqlalchemy import delete, select
 
 from ledger.anchoring.manifest import manifest_hash
-from ledger.store import Batch, Consent, Inquiry, Leaf
+from ledger.store import Batch, Consent, Inquiry, leaves
+from tests._leaves import add_extra_leaf, set_record_id, swap_leaves
 from tests.audit.conftest import Populated, codes, edit_store, inquiry_row, run_audit
 
 Mutation = Callable[[Any, Populated], None]
@@ -41,25 +42,19 @@ def _pending(s: Any, p: Populated) -> None:
 
 def _extra_leaf(s: Any, p: Populated) -> None:
     batch = _batch(s)
-    s.add(Leaf(batch_id=batch.batch_id, leaf_index=batch.tree_size, leaf_hash=b"\x07" * 32))
+    assert add_extra_leaf(s, batch.batch_id, b"\x07" * 32) == batch.tree_size
 
 
 def _swapped_leaves(s: Any, p: Populated) -> None:
     """Two records trade places: each hashes right, the tree does not."""
-    batch = _batch(s)
-    a, b = (s.get_one(Leaf, (batch.batch_id, i)) for i in (0, 1))
-    moved = [(x.record_id, x.leaf_hash, x.canonical) for x in (a, b)]
-    s.execute(delete(Leaf).where(Leaf.batch_id == batch.batch_id, Leaf.leaf_index.in_((0, 1))))
-    s.flush()
-    for index, (record_id, leaf_hash, canonical) in zip((1, 0), moved, strict=True):
-        s.add(Leaf(batch_id=batch.batch_id, leaf_index=index, record_id=record_id,
-                   leaf_hash=leaf_hash, canonical=canonical))  # fmt: skip
+    swap_leaves(s, _batch(s).batch_id, 0, 1)
 
 
 def _duplicate_record_id(s: Any, p: Populated) -> None:
-    batch = _batch(s)
-    first = s.get_one(Leaf, (batch.batch_id, 0))
-    s.get_one(Leaf, (batch.batch_id, 1)).record_id = first.record_id
+    batch_id = _batch(s).batch_id
+    first = leaves.leaf_at(s, batch_id, 0)
+    assert first is not None and first.record_id is not None
+    set_record_id(s, batch_id, 1, first.record_id)
 
 
 def _consent_not_on_chain(s: Any, p: Populated) -> None:

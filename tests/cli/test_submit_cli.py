@@ -28,7 +28,8 @@ from ledger.proofs import MerkleTree
 from ledger.records import PERSONAL_FIELDS, RecordRejected, validate_record
 from ledger.records.generate import synthetic_rows
 from ledger.records.readers import write_csv, write_jsonl
-from ledger.store import Batch, Leaf, Store
+from ledger.store import Batch, Store
+from ledger.store.leaves import batch_leaves
 from tests.cli._cli import one_error_line, run, run_all
 
 HEX32 = re.compile(r"0x[0-9a-f]{64}")
@@ -129,13 +130,7 @@ def store_batches(data_dir: Path) -> dict[str, tuple[list[bytes], list[str]]]:
         with store.session() as s:
             out: dict[str, tuple[list[bytes], list[str]]] = {}
             for batch in s.scalars(select(Batch)):
-                leaves = list(
-                    s.scalars(
-                        select(Leaf)
-                        .where(Leaf.batch_id == batch.batch_id)
-                        .order_by(Leaf.leaf_index)
-                    )
-                )
+                leaves = batch_leaves(s, batch.batch_id)
                 out[batch.batch_id] = (
                     [bytes(leaf.leaf_hash) for leaf in leaves],
                     [leaf.record_id for leaf in leaves],

@@ -6,14 +6,12 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from sqlalchemy import select
-
 from ledger.anchoring.bundles import bundle_for
 from ledger.anchoring.service import Ledger
 from ledger.chain import Chain, deploy
 from ledger.config import Settings
 from ledger.records import synthetic_rows, write_csv
-from ledger.store import Leaf
+from tests._leaves import all_leaves
 from tests.conftest import ledger_cli
 
 
@@ -27,7 +25,7 @@ def test_verify_writes_nothing(tmp_path: Path) -> None:
     with Ledger.open(Settings(data_dir=data, batch_size=50)) as ledger:
         report = ledger.submitter().submit(portfolio)
         with ledger.store.session() as s:
-            leaf = s.scalars(select(Leaf.record_id)).first()
+            leaf = next(x.record_id for x in all_leaves(s))
         assert leaf is not None
         bundle = bundle_for(ledger.store, leaf)
     assert report.accepted > 0

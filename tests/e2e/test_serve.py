@@ -82,12 +82,12 @@ def test_a_partner_verifies_over_http_while_the_cli_is_told_to_use_the_api(
     listed = _ledger(data_dir, "partner", "list", "--json")
     assert key not in listed.stdout
 
-    from ledger.store import Leaf, Store
+    from ledger.store import Store
+    from tests._leaves import all_leaves
 
     store = Store.open(data_dir)
     with store.session() as s:
-        leaf = s.query(Leaf).first()
-        assert leaf is not None
+        leaf = all_leaves(s)[0]
         leaf_hash = "0x" + leaf.leaf_hash.hex()
     store.close()
     headers = {"Authorization": f"Bearer {key}"}

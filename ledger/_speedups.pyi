@@ -1,4 +1,4 @@
-"""Type stub of the C extension ``_rowfast`` (ledger/anchoring/_rowfast.c)."""
+"""Type stub of the C extension ``_speedups`` (ledger._speedups.c)."""
 
 from collections.abc import Callable
 
@@ -29,3 +29,6 @@ class Plan:
     ) -> tuple[
         bytes, list[str], bytes, bytes, bytes, list[tuple[int, str, str]], int, int, str | None
     ]: ...
+
+def merkle_root(hashes: bytes, /) -> bytes: ...
+def record_keys(ids: list[str], /) -> list[int]: ...

@@ -1,5 +1,11 @@
 /*
- * The CSV fast path of a submission: one C pass per chunk of rows that does what
+ * C speed-ups, each with a Python reference it is tested against:
+ *
+ * - Plan: the CSV fast path of a submission (below);
+ * - merkle_root: the RFC 6962 root of concatenated leaf hashes (ledger.proofs.MerkleTree);
+ * - record_keys: the 64-bit look-up keys of record ids (ledger.store.leaves.record_key).
+ *
+ * The CSV fast path: one C pass per chunk of rows that does what
  * ledger/anchoring/process.py does per row in Python (validate, desensitise,
  * leak guard, salt, RFC 8785 canonical bytes, RFC 6962 leaf hash).
  *
@@ -1292,7 +1298,7 @@ static PyMethodDef Plan_methods[] = {
 
 static PyTypeObject PlanType = {
     PyVarObject_HEAD_INIT(NULL, 0)
-    .tp_name = "ledger.anchoring._rowfast.Plan",
+    .tp_name = "ledger._speedups.Plan",
     .tp_basicsize = sizeof(Plan),
     .tp_flags = Py_TPFLAGS_DEFAULT,
     .tp_doc = "A header and a policy compiled for the CSV fast path.",
@@ -1300,6 +1306,78 @@ static PyTypeObject PlanType = {
     .tp_init = (initproc)Plan_init,
     .tp_dealloc = (destructor)Plan_dealloc,
     .tp_methods = Plan_methods,
+};
+
+/* ---------------------------------------------------------------- helpers */
+
+/* merkle_root(hashes) -> 32 bytes: RFC 6962 MTH of the 32-byte leaf hashes, level by level
+ * (a node without a partner moves up unchanged, which is RFC 6962's split at powers of 2). */
+static PyObject *merkle_root(PyObject *self, PyObject *arg) {
+    Py_buffer in;
+    if (PyObject_GetBuffer(arg, &in, PyBUF_SIMPLE) < 0) return NULL;
+    if (in.len == 0 || in.len % 32) {
+        PyBuffer_Release(&in);
+        PyErr_SetString(PyExc_ValueError, "leaf hashes: a non-empty multiple of 32 bytes");
+        return NULL;
+    }
+    Py_ssize_t n = in.len / 32;
+    unsigned char *level = PyMem_RawMalloc(in.len);
+    if (!level) { PyBuffer_Release(&in); return PyErr_NoMemory(); }
+    memcpy(level, in.buf, in.len);
+    PyBuffer_Release(&in);
+    Py_BEGIN_ALLOW_THREADS
+    while (n > 1) {
+        Py_ssize_t up = 0;
+        for (Py_ssize_t i = 0; i + 1 < n; i += 2, up++) {
+            SHA256_CTX c;
+            SHA256_Init(&c);
+            SHA256_Update(&c, "\x01", 1);
+            SHA256_Update(&c, level + 32 * i, 64);
+            SHA256_Final(level + 32 * up, &c);
+        }
+        if (n % 2) { memmove(level + 32 * up, level + 32 * (n - 1), 32); up++; }
+        n = up;
+    }
+    Py_END_ALLOW_THREADS
+    PyObject *root = PyBytes_FromStringAndSize((char *)level, 32);
+    PyMem_RawFree(level);
+    return root;
+}
+
+/* record_keys(ids) -> [int]: the signed big-endian first 8 bytes of SHA-256(UTF-8 id). */
+static PyObject *record_keys(PyObject *self, PyObject *arg) {
+    PyObject *seq = PySequence_Fast(arg, "record ids: a sequence of str");
+    if (!seq) return NULL;
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
+    PyObject *out = PyList_New(n);
+    for (Py_ssize_t i = 0; out && i < n; i++) {
+        PyObject *item = PySequence_Fast_GET_ITEM(seq, i);
+        Py_ssize_t len;
+        const char *text = PyUnicode_Check(item) ? PyUnicode_AsUTF8AndSize(item, &len) : NULL;
+        if (!text) {
+            if (!PyErr_Occurred()) PyErr_SetString(PyExc_TypeError, "record ids must be str");
+            Py_CLEAR(out);
+            break;
+        }
+        unsigned char d[32];
+        SHA256_CTX c;   /* the low-level API: SHA256() fetches the algorithm on every call */
+        SHA256_Init(&c);
+        SHA256_Update(&c, text, len);
+        SHA256_Final(d, &c);
+        uint64_t u = 0;
+        for (int b = 0; b < 8; b++) u = (u << 8) | d[b];
+        PyObject *key = PyLong_FromLongLong((long long)(int64_t)u);
+        if (!key) { Py_CLEAR(out); break; }
+        PyList_SET_ITEM(out, i, key);
+    }
+    Py_DECREF(seq);
+    return out;
+}
+
+static PyMethodDef module_methods[] = {
+    {"merkle_root", merkle_root, METH_O, "merkle_root(hashes) -> RFC 6962 root of 32-byte leaf hashes"},
+    {"record_keys", record_keys, METH_O, "record_keys(ids) -> signed 64-bit prefixes of SHA-256(id)"},
+    {NULL}
 };
 
 /* ---------------------------------------------------------------- module */
@@ -1320,11 +1398,12 @@ static PyObject *schema_table(void) {
 }
 
 static struct PyModuleDef rowfast_module = {
-    PyModuleDef_HEAD_INIT, "ledger.anchoring._rowfast",
-    "The CSV fast path of a submission (see _rowfast.c).", -1, NULL,
+    PyModuleDef_HEAD_INIT, "ledger._speedups",
+    "C speed-ups: the CSV fast path, Merkle roots, record keys (see _speedups.c).", -1,
+    module_methods,
 };
 
-PyMODINIT_FUNC PyInit__rowfast(void) {
+PyMODINIT_FUNC PyInit__speedups(void) {
     for (int c = 0; c < C_NONE; c++)
         for (const char *m = CLASS_MEMBERS[c]; *m; m++) CLASS_TABLE[c][(unsigned char)*m] = 1;
     if (PyType_Ready(&PlanType) < 0) return NULL;

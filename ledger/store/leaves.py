@@ -1,0 +1,543 @@
+"""Leaves: every batch's records (desensitised, salted) and leaf hashes, and how to find them.
+
+One interface for everything that reads or writes leaves; no other module
+touches these tables.
+
+Layout, chosen for bulk ingest (a million leaves a run) on SQLite:
+
+* ``leaf_segments`` — per batch, rows of up to :data:`SEGMENT_LEAVES`
+  consecutive leaves: their hashes (32 bytes each), record ids (a JSON list),
+  canonical-record lengths and the canonical bytes themselves, concatenated.
+  A leaf is addressed by (batch id, leaf index). One row per 128 leaves
+  writes the data once, in large pieces, instead of a B-tree row per leaf.
+* ``leaf_keys`` and ``record_keys`` — (key, batch key, leaf index) with the
+  key a signed 64-bit prefix of the leaf hash, or of SHA-256 of the record id,
+  and the batch key the same prefix of the batch id. Small integer keys keep
+  both indexes compact; every match is confirmed against the full value in its
+  segment, so a prefix collision costs a look, never a wrong answer.
+
+Erasure (PIPL Art. 47) drops a leaf's record id and canonical bytes (length 0)
+and its record key, and flags its leaf key; its hash stays, so the batch tree
+and every other leaf's proof still hold. A leaf the store does not have (an
+auditor's rebuilt store lacks what the export lacked) is a hole: an all-zero
+hash, no keys, and readers skip it.
+
+Readers are defensive: a segment whose columns were tampered with gives the
+leaves it can still make sense of (the audit reports the rest as missing or
+mismatched) instead of an exception.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import struct
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from itertools import accumulate
+from typing import Any, Final
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    Text,
+    delete,
+    func,
+    insert,
+    literal,
+    select,
+    update,
+)
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from ledger.store.models import Base, Batch, batch_key
+
+try:
+    from ledger import _speedups
+except ImportError:  # the extension is optional
+    _speedups = None  # type: ignore[assignment]
+
+#: Leaves per segment row: large enough to write in big pieces, small enough that
+#: reading one record (a bundle) reads ~100 KB.
+SEGMENT_LEAVES: Final = 128
+HASH_BYTES: Final = 32
+#: The hash of a hole (no leaf stored at that index).
+HOLE: Final = bytes(HASH_BYTES)
+#: Keys looked up per query on databases without json_each (bound-parameter limits).
+_IN_CHUNK: Final = 500
+_LENGTH = struct.Struct("<I")
+#: On SQLite, keys go in and out as one JSON array per statement (json_each); off,
+#: the portable statements every database runs. Tests run both on SQLite.
+SQLITE_BULK = True
+
+
+class LeafSegment(Base):
+    """Up to SEGMENT_LEAVES consecutive leaves of one batch."""
+
+    __tablename__ = "leaf_segments"
+
+    batch_id: Mapped[str] = mapped_column(ForeignKey("batches.batch_id"), primary_key=True)
+    #: Leaf index // SEGMENT_LEAVES.
+    segment: Mapped[int] = mapped_column(Integer, primary_key=True)
+    size: Mapped[int] = mapped_column(Integer)
+    #: ``size`` leaf hashes, 32 bytes each.
+    hashes: Mapped[bytes] = mapped_column(LargeBinary)
+    #: JSON list of ``size`` record ids (null once erased).
+    record_ids: Mapped[str] = mapped_column(Text)
+    #: ``size`` little-endian uint32 lengths of the canonical records (0 once erased).
+    lengths: Mapped[bytes] = mapped_column(LargeBinary)
+    #: The RFC 8785 bytes of the records, salts included (what the leaves hash), concatenated.
+    canonicals: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class LeafKey(Base):
+    """Find leaves by hash: a 64-bit prefix of the leaf hash -> (batch, index)."""
+
+    __tablename__ = "leaf_keys"
+    # SQLite keeps the table as its primary-key B-tree only (no rowid tree beside it).
+    __table_args__ = {"sqlite_with_rowid": False}  # noqa: RUF012 - SQLAlchemy reads it
+
+    key: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    batch_key: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    leaf_index: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    erased: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class RecordKey(Base):
+    """Find leaves by record id: a 64-bit prefix of SHA-256(record id) -> (batch, index)."""
+
+    __tablename__ = "record_keys"
+    # SQLite keeps the table as its primary-key B-tree only (no rowid tree beside it).
+    __table_args__ = {"sqlite_with_rowid": False}  # noqa: RUF012 - SQLAlchemy reads it
+
+    key: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    batch_key: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    leaf_index: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+
+
+@dataclass(frozen=True, slots=True)
+class StoredLeaf:
+    """One leaf as stored; ``record_id`` and ``canonical`` are None once erased."""
+
+    batch_id: str
+    leaf_index: int
+    record_id: str | None
+    leaf_hash: bytes
+    canonical: bytes | None
+
+    @property
+    def erased(self) -> bool:
+        return self.canonical is None
+
+
+@dataclass(frozen=True, slots=True)
+class LeafRef:
+    """Where a leaf is, and whether its record was erased."""
+
+    batch_id: str
+    leaf_index: int
+    erased: bool = False
+
+
+def leaf_key(leaf_hash: bytes) -> int:
+    return int.from_bytes(leaf_hash[:8], "big", signed=True)
+
+
+def record_key(record_id: str) -> int:
+    digest = hashlib.sha256(record_id.encode("utf-8", "surrogatepass")).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
+
+
+def record_keys(record_ids: Sequence[str]) -> list[int]:
+    """:func:`record_key` of each id (in C when the extension is built)."""
+    if _speedups is not None:
+        return _speedups.record_keys(list(record_ids))
+    return [record_key(r) for r in record_ids]
+
+
+def leaf_keys(hashes: bytes) -> list[int]:
+    """:func:`leaf_key` of each 32-byte hash in ``hashes``."""
+    return [k for (k,) in struct.iter_unpack(">q24x", hashes)]
+
+
+def _bulk(s: Session) -> bool:
+    return SQLITE_BULK and s.connection().dialect.name == "sqlite"
+
+
+# ---------------------------------------------------------------- writing
+
+
+def add_batch_leaves(
+    s: Session,
+    batch_id: str,
+    record_ids: Sequence[str | None],
+    hashes: bytes,
+    canonicals: bytes,
+    ends: Sequence[int],
+    *,
+    keys: Sequence[int | None] | None = None,
+) -> None:
+    """Store a batch's leaves: ``hashes`` (32 bytes each), their canonical records
+    concatenated in ``canonicals`` with leaf i ending at ``ends[i]`` (an erased
+    leaf: None record id, zero length). ``keys`` are the record keys of
+    ``record_ids`` when the caller has them already. The caller's transaction
+    commits it all."""
+    n = len(record_ids)
+    if len(hashes) != HASH_BYTES * n or len(ends) != n or (n and ends[-1] != len(canonicals)):
+        raise ValueError("leaf columns of different lengths")
+    if keys is None:
+        keys = _record_keys_of(record_ids)
+    elif len(keys) != n:
+        raise ValueError("leaf columns of different lengths")
+    _insert_segments(s, batch_id, record_ids, hashes, canonicals, ends)
+    bkey = batch_key(batch_id)
+    # Holes (all-zero hashes) get no leaf key; a hole's key is 0, so only then compare.
+    lkeys: list[int | None] = [
+        k if k or hashes[i * HASH_BYTES : (i + 1) * HASH_BYTES] != HOLE else None
+        for i, k in enumerate(leaf_keys(hashes))
+    ]
+    if _bulk(s):  # one statement per table, keys in order: no per-row binding
+        conn = s.connection()
+        for sql, values in ((_BULK_LEAF_KEYS, lkeys), (_BULK_RECORD_KEYS, keys)):
+            conn.exec_driver_sql(sql, (bkey, json.dumps(values)))
+        return
+    rows = [
+        {"key": k, "batch_key": bkey, "leaf_index": i} for i, k in enumerate(lkeys) if k is not None
+    ]
+    if rows:
+        s.execute(insert(LeafKey), [r | {"erased": False} for r in rows])
+    rows = [
+        {"key": k, "batch_key": bkey, "leaf_index": i} for i, k in enumerate(keys) if k is not None
+    ]
+    if rows:
+        s.execute(insert(RecordKey), rows)
+
+
+#: json_each's ``key`` is the array position, i.e. the leaf index; sorted by key, the
+#: inserts walk each index B-tree in order instead of jumping around it.
+_BULK_LEAF_KEYS: Final = (
+    "INSERT INTO leaf_keys (key, batch_key, leaf_index, erased) "
+    "SELECT value, ?, key, 0 FROM json_each(?) WHERE value IS NOT NULL ORDER BY value"
+)
+_BULK_RECORD_KEYS: Final = (
+    "INSERT INTO record_keys (key, batch_key, leaf_index) "
+    "SELECT value, ?, key FROM json_each(?) WHERE value IS NOT NULL ORDER BY value"
+)
+
+
+def _record_keys_of(record_ids: Sequence[str | None]) -> list[int | None]:
+    present = [r for r in record_ids if r is not None]
+    found = iter(record_keys(present))
+    return [None if r is None else next(found) for r in record_ids]
+
+
+def _insert_segments(
+    s: Session,
+    batch_id: str,
+    record_ids: Sequence[str | None],
+    hashes: bytes,
+    canonicals: bytes,
+    ends: Sequence[int],
+) -> None:
+    segments = []
+    for start in range(0, len(record_ids), SEGMENT_LEAVES):
+        stop = min(start + SEGMENT_LEAVES, len(record_ids))
+        first = ends[start - 1] if start else 0
+        starts = [first, *ends[start : stop - 1]]
+        lengths = [e - b for b, e in zip(starts, ends[start:stop], strict=True)]
+        segments.append(
+            (
+                batch_id,
+                start // SEGMENT_LEAVES,
+                stop - start,
+                hashes[start * HASH_BYTES : stop * HASH_BYTES],
+                json.dumps(list(record_ids[start:stop]), ensure_ascii=False),
+                struct.pack(f"<{stop - start}I", *lengths),
+                canonicals[first : ends[stop - 1]],
+            )
+        )
+    if not segments:
+        return
+    if _bulk(s):  # straight to the driver: ORM inserts copy ~10 MB of blobs per batch
+        s.connection().exec_driver_sql(_INSERT_SEGMENT, segments)
+        return
+    names = ("batch_id", "segment", "size", "hashes", "record_ids", "lengths", "canonicals")
+    s.execute(insert(LeafSegment), [dict(zip(names, row, strict=True)) for row in segments])
+
+
+_INSERT_SEGMENT: Final = (
+    "INSERT INTO leaf_segments (batch_id, segment, size, hashes, record_ids, lengths, "
+    "canonicals) VALUES (?, ?, ?, ?, ?, ?, ?)"
+)
+
+
+def add_leaves(s: Session, batch_id: str, leaves: Iterable[StoredLeaf]) -> None:
+    """Store these leaves of ``batch_id``; indexes not among them up to the last are holes."""
+    by_index = {leaf.leaf_index: leaf for leaf in leaves}
+    size = max(by_index, default=-1) + 1
+    row = [by_index.get(i) for i in range(size)]
+    datas = [b"" if leaf is None or leaf.canonical is None else leaf.canonical for leaf in row]
+    add_batch_leaves(
+        s,
+        batch_id,
+        [None if leaf is None else leaf.record_id for leaf in row],
+        b"".join(HOLE if leaf is None else leaf.leaf_hash for leaf in row),
+        b"".join(datas),
+        list(accumulate(map(len, datas))),
+    )
+
+
+def erase_leaves(s: Session, refs: Iterable[tuple[str, int]]) -> int:
+    """Drop the records, salts and record ids of these leaves; their hashes stay."""
+    by_segment: dict[tuple[str, int], set[int]] = defaultdict(set)
+    for batch_id, index in refs:
+        by_segment[(batch_id, index // SEGMENT_LEAVES)].add(index % SEGMENT_LEAVES)
+    erased = 0
+    for (batch_id, segment), offsets in by_segment.items():
+        row = s.get(LeafSegment, (batch_id, segment))
+        if row is None:
+            continue
+        ids, datas = _ids(row), _split(row)
+        for offset in offsets:
+            if offset < row.size and datas[offset] is not None:
+                ids[offset], datas[offset] = None, None
+                erased += 1
+        row.record_ids = json.dumps(ids, ensure_ascii=False)
+        row.lengths = b"".join(_LENGTH.pack(len(d or b"")) for d in datas)
+        row.canonicals = b"".join(d or b"" for d in datas)
+        indexes = [segment * SEGMENT_LEAVES + o for o in offsets]
+        bkey = batch_key(batch_id)
+        s.execute(
+            update(LeafKey)
+            .where(LeafKey.batch_key == bkey, LeafKey.leaf_index.in_(indexes))
+            .values(erased=True)
+        )
+        s.execute(
+            delete(RecordKey).where(RecordKey.batch_key == bkey, RecordKey.leaf_index.in_(indexes))
+        )
+    s.flush()
+    return erased
+
+
+def delete_batch_leaves(s: Session, batch_id: str) -> None:
+    """Remove every leaf of a batch (the batch row is the caller's)."""
+    bkey = batch_key(batch_id)
+    s.execute(delete(LeafSegment).where(LeafSegment.batch_id == batch_id))
+    s.execute(delete(LeafKey).where(LeafKey.batch_key == bkey))
+    s.execute(delete(RecordKey).where(RecordKey.batch_key == bkey))
+
+
+# ---------------------------------------------------------------- reading
+
+
+def _split(row: LeafSegment) -> list[bytes | None]:
+    """The canonical records of a segment row (None where erased), ``size`` of them."""
+    out: list[bytes | None] = []
+    at, data = 0, row.canonicals or b""
+    lengths = row.lengths or b""
+    for (length,) in _LENGTH.iter_unpack(lengths[: len(lengths) // 4 * 4]):
+        out.append(data[at : at + length] if length else None)
+        at += length
+    return (out + [None] * row.size)[: row.size]
+
+
+def _ids(row: LeafSegment) -> list[str | None]:
+    try:
+        ids = json.loads(row.record_ids)
+    except (TypeError, ValueError):
+        ids = []
+    if not isinstance(ids, list):
+        ids = []
+    ids = [i if isinstance(i, str) else None for i in ids]
+    return (ids + [None] * row.size)[: row.size]
+
+
+def _leaves_of(row: LeafSegment) -> Iterator[StoredLeaf]:
+    """The leaves of a segment row, holes (and what tampering left unreadable) skipped."""
+    base = row.segment * SEGMENT_LEAVES
+    for offset, (rid, data) in enumerate(zip(_ids(row), _split(row), strict=True)):
+        h = (row.hashes or b"")[offset * HASH_BYTES : (offset + 1) * HASH_BYTES]
+        if len(h) == HASH_BYTES and h != HOLE:
+            yield StoredLeaf(row.batch_id, base + offset, rid, h, data)
+
+
+def batch_leaves(s: Session, batch_id: str) -> list[StoredLeaf]:
+    """Every leaf of a batch, in index order."""
+    rows = s.scalars(
+        select(LeafSegment).where(LeafSegment.batch_id == batch_id).order_by(LeafSegment.segment)
+    )
+    return [leaf for row in rows for leaf in _leaves_of(row)]
+
+
+def batch_hashes(s: Session, batch_id: str) -> list[bytes]:
+    """The leaf hashes of a batch, in index order (the tree's leaves)."""
+    blobs = s.scalars(
+        select(LeafSegment.hashes)
+        .where(LeafSegment.batch_id == batch_id)
+        .order_by(LeafSegment.segment)
+    )
+    joined = b"".join(blobs)
+    return [
+        joined[i : i + HASH_BYTES]
+        for i in range(0, len(joined) // HASH_BYTES * HASH_BYTES, HASH_BYTES)
+    ]
+
+
+def leaf_at(s: Session, batch_id: str, index: int) -> StoredLeaf | None:
+    if index < 0:
+        return None
+    row = s.get(LeafSegment, (batch_id, index // SEGMENT_LEAVES))
+    if row is None:
+        return None
+    return next((leaf for leaf in _leaves_of(row) if leaf.leaf_index == index), None)
+
+
+def _segment_hashes(s: Session, wanted: Iterable[tuple[str, int]]) -> dict[tuple[str, int], bytes]:
+    """(batch id, leaf index) -> stored leaf hash, reading each needed segment once."""
+    segments: dict[tuple[str, int], bytes] = {}
+    out = {}
+    for batch_id, index in wanted:
+        where = (batch_id, index // SEGMENT_LEAVES)
+        if where not in segments:
+            segments[where] = (
+                s.scalar(
+                    select(LeafSegment.hashes).where(
+                        LeafSegment.batch_id == batch_id, LeafSegment.segment == where[1]
+                    )
+                )
+                or b""
+            )
+        offset = (index % SEGMENT_LEAVES) * HASH_BYTES
+        out[(batch_id, index)] = segments[where][offset : offset + HASH_BYTES]
+    return out
+
+
+def _candidates(
+    s: Session, table: type[LeafKey] | type[RecordKey], keys: list[int]
+) -> list[tuple[int, str, int, bool]]:
+    """(key, batch id, leaf index, erased) of the rows of ``table`` with these keys."""
+    if not keys:
+        return []
+    conn = s.connection()
+    erased = "t.erased" if table is LeafKey else "0"
+    if _bulk(s):  # the keys as one JSON array: one statement
+        sql = (
+            f"SELECT t.key, b.batch_id, t.leaf_index, {erased} "  # noqa: S608 - our names
+            f"FROM {table.__tablename__} t JOIN batches b ON b.batch_key = t.batch_key "
+            "WHERE t.key IN (SELECT value FROM json_each(?))"
+        )
+        rows: Iterable[Any] = conn.exec_driver_sql(sql, (json.dumps(keys),))
+    else:
+        flag = LeafKey.erased if table is LeafKey else literal(False)
+        query = select(table.key, Batch.batch_id, table.leaf_index, flag).join(
+            Batch, Batch.batch_key == table.batch_key
+        )
+        rows = [
+            row
+            for start in range(0, len(keys), _IN_CHUNK)
+            for row in s.execute(query.where(table.key.in_(keys[start : start + _IN_CHUNK])))
+        ]
+    return [(int(k), str(b), int(i), bool(e)) for k, b, i, e in rows]
+
+
+def find_by_hash(s: Session, hashes: Iterable[bytes]) -> dict[bytes, list[LeafRef]]:
+    """Leaf hash -> where it is stored (confirmed against the full hash)."""
+    wanted: dict[int, list[bytes]] = defaultdict(list)
+    for h in dict.fromkeys(hashes):
+        wanted[leaf_key(h)].append(h)
+    found = _candidates(s, LeafKey, list(wanted))
+    stored = _segment_hashes(s, [(b, i) for _, b, i, _ in found])
+    out: dict[bytes, list[LeafRef]] = defaultdict(list)
+    for key, batch_id, index, erased in found:
+        digest = stored[(batch_id, index)]
+        if digest in wanted[key]:
+            out[digest].append(LeafRef(batch_id, index, erased))
+    return dict(out)
+
+
+def find_by_record_id(
+    s: Session, record_ids: Iterable[str], *, keys: Sequence[int] | None = None
+) -> dict[str, list[LeafRef]]:
+    """Record id -> the (not erased) leaves holding it, confirmed against the stored id.
+
+    ``keys``: the record keys of ``record_ids`` (same order), when the caller has them.
+    """
+    ids = list(record_ids)
+    key_list = record_keys(ids) if keys is None else list(keys)
+    if len(key_list) != len(ids):
+        raise ValueError("record ids and keys of different lengths")
+    by_key = dict(zip(key_list, ids, strict=True))
+    wanted: dict[int, list[str]] = {k: [rid] for k, rid in by_key.items()}
+    if len(by_key) < len(set(ids)):  # two different ids with one key (1 in 2**64 a pair)
+        wanted = defaultdict(list)
+        for key, rid in zip(key_list, ids, strict=True):
+            if rid not in wanted[key]:
+                wanted[key].append(rid)
+    found = _candidates(s, RecordKey, list(wanted))
+    stored_ids = _stored_ids(s, [(b, i) for _, b, i, _ in found])
+    out: dict[str, list[LeafRef]] = defaultdict(list)
+    for key, batch_id, index, _ in found:
+        stored = stored_ids.get((batch_id, index))
+        if stored is not None and stored in wanted[key]:
+            out[stored].append(LeafRef(batch_id, index))
+    return dict(out)
+
+
+def _stored_ids(s: Session, wanted: Iterable[tuple[str, int]]) -> dict[tuple[str, int], str | None]:
+    segments: dict[tuple[str, int], list[str | None]] = {}
+    out = {}
+    for batch_id, index in wanted:
+        where = (batch_id, index // SEGMENT_LEAVES)
+        if where not in segments:
+            text = s.scalar(
+                select(LeafSegment.record_ids).where(
+                    LeafSegment.batch_id == batch_id, LeafSegment.segment == where[1]
+                )
+            )
+            try:
+                segments[where] = list(json.loads(text)) if text else []
+            except (TypeError, ValueError):
+                segments[where] = []
+        ids = segments[where]
+        offset = index % SEGMENT_LEAVES
+        rid = ids[offset] if offset < len(ids) else None
+        out[(batch_id, index)] = rid if isinstance(rid, str) else None
+    return out
+
+
+def scan(s: Session, needle: bytes, *, kind: int | None = None) -> Iterator[StoredLeaf]:
+    """Leaves whose canonical bytes contain ``needle`` (a full scan, for erasure)."""
+    query = select(LeafSegment)
+    if kind is not None:
+        query = query.join(Batch, Batch.batch_id == LeafSegment.batch_id).where(Batch.kind == kind)
+    if s.connection().dialect.name == "sqlite":
+        query = query.where(func.instr(LeafSegment.canonicals, needle) > 0)
+    for row in s.scalars(query.execution_options(yield_per=64)):
+        for leaf in _leaves_of(row):
+            if leaf.canonical is not None and needle in leaf.canonical:
+                yield leaf
+
+
+def leaf_count(s: Session) -> int:
+    return int(s.scalar(select(func.coalesce(func.sum(LeafSegment.size), 0))) or 0)
+
+
+def record_count(s: Session) -> int:
+    """Leaves that still hold a record (not erased)."""
+    return int(s.scalar(select(func.count()).select_from(RecordKey)) or 0)
+
+
+def duplicate_record_ids(s: Session) -> dict[str, list[LeafRef]]:
+    """Record ids stored in more than one leaf."""
+    keys = list(s.scalars(select(RecordKey.key).group_by(RecordKey.key).having(func.count() > 1)))
+    found = _candidates(s, RecordKey, keys)
+    ids = _stored_ids(s, [(b, i) for _, b, i, _ in found])
+    out: dict[str, list[LeafRef]] = defaultdict(list)
+    for _, batch_id, index, _ in found:
+        if (rid := ids.get((batch_id, index))) is not None:
+            out[rid].append(LeafRef(batch_id, index))
+    return {rid: refs for rid, refs in out.items() if len(refs) > 1}

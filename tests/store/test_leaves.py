@@ -1,0 +1,208 @@
+"""The leaf store: one conformance suite, over SQLite's bulk statements and the portable ones."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ledger import _speedups
+from ledger.proofs import MerkleTree, leaf_hash, root_of
+from ledger.store import Batch, Store, StoredLeaf, leaves
+from ledger.store.leaves import SEGMENT_LEAVES, LeafKey, RecordKey
+from ledger.store.models import batch_key
+
+
+@pytest.fixture(params=["bulk", "portable"])
+def store(
+    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Store]:
+    monkeypatch.setattr(leaves, "SQLITE_BULK", request.param == "bulk")
+    st_ = Store.open(tmp_path)
+    yield st_
+    st_.close()
+
+
+def _batch(s: object, batch_id: str | None = None, kind: int = 1) -> str:
+    batch_id = batch_id or "0x" + os.urandom(32).hex()
+    s.add(  # type: ignore[attr-defined]
+        Batch(batch_id=batch_id, kind=kind, tree_size=0, root="0x" + os.urandom(32).hex(),
+              manifest="{}", manifest_hash="0x00", status="pending", created_at="now")
+    )  # fmt: skip
+    s.flush()  # type: ignore[attr-defined]
+    return batch_id
+
+
+def _leaves(batch_id: str, n: int, *, prefix: str = "R") -> list[StoredLeaf]:
+    out = []
+    for i in range(n):
+        data = json.dumps({"record_id": f"{prefix}-{i}", "v": "价" * (i % 5)}).encode()
+        out.append(StoredLeaf(batch_id, i, f"{prefix}-{i}", leaf_hash(data), data))
+    return out
+
+
+@pytest.mark.parametrize("n", [1, 2, SEGMENT_LEAVES - 1, SEGMENT_LEAVES, SEGMENT_LEAVES + 1, 300])
+def test_a_batch_reads_back_as_written(store: Store, n: int) -> None:
+    with store.session() as s, s.begin():
+        batch_id = _batch(s)
+        written = _leaves(batch_id, n)
+        leaves.add_leaves(s, batch_id, written)
+    with store.session() as s:
+        assert leaves.batch_leaves(s, batch_id) == written
+        assert leaves.batch_hashes(s, batch_id) == [x.leaf_hash for x in written]
+        assert leaves.leaf_at(s, batch_id, n - 1) == written[-1]
+        assert leaves.leaf_at(s, batch_id, n) is None
+        assert leaves.leaf_at(s, batch_id, -1) is None
+        assert leaves.leaf_count(s) == leaves.record_count(s) == n
+
+
+def test_columns_of_the_bulk_form_match_the_objects(store: Store) -> None:
+    with store.session() as s, s.begin():
+        a, b = _batch(s), _batch(s)
+        objects = _leaves(a, 200)
+        leaves.add_leaves(s, a, objects)
+        datas = [x.canonical or b"" for x in objects]
+        ends, at = [], 0
+        for d in datas:
+            at += len(d)
+            ends.append(at)
+        leaves.add_batch_leaves(
+            s, b, [x.record_id for x in objects], b"".join(x.leaf_hash for x in objects),
+            b"".join(datas), ends,
+        )  # fmt: skip
+    with store.session() as s:
+        got_a, got_b = leaves.batch_leaves(s, a), leaves.batch_leaves(s, b)
+    assert [(x.leaf_index, x.record_id, x.leaf_hash, x.canonical) for x in got_a] == [
+        (x.leaf_index, x.record_id, x.leaf_hash, x.canonical) for x in got_b
+    ]
+
+
+def test_columns_of_different_lengths_are_refused(store: Store) -> None:
+    with store.session() as s, s.begin():
+        batch_id = _batch(s)
+        with pytest.raises(ValueError, match="different lengths"):
+            leaves.add_batch_leaves(s, batch_id, ["a", "b"], b"\x01" * 32, b"xy", [1, 2])
+
+
+def test_found_by_hash_and_by_record_id(store: Store) -> None:
+    with store.session() as s, s.begin():
+        one, two = _batch(s), _batch(s)
+        leaves.add_leaves(s, one, _leaves(one, 150, prefix="A"))
+        leaves.add_leaves(s, two, _leaves(two, 20, prefix="B"))
+    with store.session() as s:
+        wanted = [leaves.leaf_at(s, one, 149), leaves.leaf_at(s, two, 3)]
+        assert None not in wanted
+        by_hash = leaves.find_by_hash(s, [x.leaf_hash for x in wanted] + [os.urandom(32)])  # type: ignore[union-attr]
+        assert {h: [(r.batch_id, r.leaf_index) for r in refs] for h, refs in by_hash.items()} == {
+            wanted[0].leaf_hash: [(one, 149)],  # type: ignore[union-attr]
+            wanted[1].leaf_hash: [(two, 3)],  # type: ignore[union-attr]
+        }
+        by_id = leaves.find_by_record_id(s, ["A-149", "B-3", "C-0", "A-149"])
+        assert {k: [(r.batch_id, r.leaf_index) for r in v] for k, v in by_id.items()} == {
+            "A-149": [(one, 149)],
+            "B-3": [(two, 3)],
+        }
+
+
+def test_a_key_that_matches_is_confirmed_against_the_full_value(store: Store) -> None:
+    """Keys are 64-bit prefixes: a forged key row (or a real collision) finds nothing."""
+    with store.session() as s, s.begin():
+        batch_id = _batch(s)
+        leaves.add_leaves(s, batch_id, _leaves(batch_id, 3))
+        stored = leaves.leaf_at(s, batch_id, 0)
+        assert stored is not None
+        other = stored.leaf_hash[:8] + os.urandom(24)  # same key, another hash
+        s.add(
+            RecordKey(
+                key=leaves.record_key("NOT-THERE"), batch_key=batch_key(batch_id), leaf_index=1
+            )
+        )
+    with store.session() as s:
+        assert leaves.find_by_hash(s, [other]) == {}
+        assert list(leaves.find_by_hash(s, [stored.leaf_hash])) == [stored.leaf_hash]
+        assert leaves.find_by_record_id(s, ["NOT-THERE"]) == {}
+
+
+def test_erasure_keeps_the_hash_and_unlinks_the_record(store: Store) -> None:
+    with store.session() as s, s.begin():
+        batch_id = _batch(s)
+        written = _leaves(batch_id, 140)
+        leaves.add_leaves(s, batch_id, written)
+    with store.session() as s, s.begin():
+        assert leaves.erase_leaves(s, [(batch_id, 5), (batch_id, 130), (batch_id, 5)]) == 2
+    with store.session() as s:
+        got = leaves.batch_leaves(s, batch_id)
+        assert [x.leaf_hash for x in got] == [x.leaf_hash for x in written]
+        for i in (5, 130):
+            assert got[i].erased and got[i].record_id is None and got[i].canonical is None
+        assert [x for i, x in enumerate(got) if i not in (5, 130)] == [
+            x for i, x in enumerate(written) if i not in (5, 130)
+        ]
+        assert leaves.find_by_record_id(s, ["R-5", "R-6"]).keys() == {"R-6"}
+        (ref,) = leaves.find_by_hash(s, [written[130].leaf_hash])[written[130].leaf_hash]
+        assert ref.erased and ref.leaf_index == 130
+        assert leaves.record_count(s) == 138 and leaves.leaf_count(s) == 140
+        assert not any(b'"R-5"' in (x.canonical or b"") for x in got)
+
+
+def test_holes_are_skipped_and_have_no_keys(store: Store) -> None:
+    with store.session() as s, s.begin():
+        batch_id = _batch(s)
+        some = [x for x in _leaves(batch_id, 10) if x.leaf_index in (0, 4, 9)]
+        leaves.add_leaves(s, batch_id, some)
+    with store.session() as s:
+        assert leaves.batch_leaves(s, batch_id) == some
+        assert leaves.leaf_at(s, batch_id, 3) is None
+        assert s.query(LeafKey).count() == 3
+
+
+def test_duplicates_and_the_scan(store: Store) -> None:
+    with store.session() as s, s.begin():
+        one, two = _batch(s, kind=1), _batch(s, kind=2)
+        leaves.add_leaves(s, one, _leaves(one, 5))
+        leaves.add_leaves(s, two, _leaves(two, 3))  # R-0..R-2 again, in another kind
+    with store.session() as s:
+        dups = leaves.duplicate_record_ids(s)
+        assert sorted(dups) == ["R-0", "R-1", "R-2"]
+        assert all(len(refs) == 2 for refs in dups.values())
+        found = list(leaves.scan(s, b'"R-1"'))
+        assert sorted((x.batch_id, x.leaf_index) for x in found) == sorted([(one, 1), (two, 1)])
+        assert [x.batch_id for x in leaves.scan(s, b'"R-1"', kind=2)] == [two]
+        assert list(leaves.scan(s, b"no such bytes")) == []
+
+
+def test_tampered_segment_columns_read_as_what_is_left(store: Store) -> None:
+    from ledger.store.leaves import LeafSegment
+
+    with store.session() as s, s.begin():
+        batch_id = _batch(s)
+        leaves.add_leaves(s, batch_id, _leaves(batch_id, 6))
+        row = s.get_one(LeafSegment, (batch_id, 0))
+        row.record_ids = "not json"
+        row.lengths = row.lengths[:9]  # two lengths and a stray byte
+        row.hashes = row.hashes[: 32 * 5]
+    with store.session() as s:
+        got = leaves.batch_leaves(s, batch_id)
+        assert [x.leaf_index for x in got] == [0, 1, 2, 3, 4]
+        assert all(x.record_id is None for x in got)
+        assert [x.canonical is not None for x in got] == [True, True, False, False, False]
+
+
+@settings(max_examples=60, deadline=None)
+@given(n=st.integers(1, 600))
+def test_the_c_root_is_the_merkle_tree_root(n: int) -> None:
+    hashes = [hashlib.sha256(i.to_bytes(4, "big")).digest() for i in range(n)]
+    assert root_of(b"".join(hashes)) == MerkleTree(hashes).root
+    assert _speedups.merkle_root(b"".join(hashes)) == MerkleTree(hashes).root
+
+
+@given(ids=st.lists(st.text(max_size=70), max_size=30))
+def test_the_c_record_keys_are_the_python_ones(ids: list[str]) -> None:
+    ids = [i.encode("utf-8", "surrogatepass").decode("utf-8", "replace") for i in ids]
+    assert _speedups.record_keys(ids) == [leaves.record_key(i) for i in ids]
