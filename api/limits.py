@@ -15,6 +15,7 @@ from typing import Final
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api import jsonbody
 from api.errors import problem
 
 # A JSON string (or an unterminated one, to the end: never backtracks), or a bracket.
@@ -84,7 +85,11 @@ class BodyLimits:
             chunks.append(chunk)
             more = message.get("more_body", False)
         body = b"".join(chunks)
-        if json_depth(body, self.max_depth) > self.max_depth:
+        scanned = jsonbody.scan(body)
+        if scanned is not None:
+            scope[jsonbody.SCAN] = scanned  # for the parser (api.jsonbody.loads)
+        depth = json_depth(body, self.max_depth) if scanned is None else scanned[0]
+        if depth > self.max_depth:
             detail = f"the body nests deeper than {self.max_depth} levels"
             await problem(400, "too-deep", detail)(scope, receive, send)
             return

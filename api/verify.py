@@ -41,12 +41,15 @@ _LEAF_KEYS: Final = KeyedSelect(
 Item = dict[str, Any]
 
 
-def record_hashes(records: Sequence[Mapping[str, Any]]) -> list[bytes]:
-    """Leaf hashes of submitted records, canonicalised exactly as at submission."""
+def record_hashes(records: Sequence[Mapping[str, Any]], *, plain: bool = False) -> list[bytes]:
+    """Leaf hashes of submitted records, canonicalised exactly as at submission.
+
+    ``plain``: the records come from a plain body (``api.jsonbody.is_plain``).
+    """
     hashes = []
     for index, record in enumerate(records):
         try:
-            hashes.append(leaf_hash_of(record))
+            hashes.append(leaf_hash_of(record, plain=plain))
         except CanonicalFormError as exc:
             raise InputError(f"records[{index}] has no canonical form: {exc.message}") from None
     return hashes

@@ -1374,7 +1374,56 @@ static PyObject *record_keys(PyObject *self, PyObject *arg) {
     return out;
 }
 
+/* json_scan(body) -> (depth, plain). ``depth``: the deepest nesting of brackets outside
+ * strings (the running count from 0, as api.limits.json_depth counts it). ``plain``: every
+ * number outside strings is an integer of at most 18 digits and every object key is ASCII
+ * without escapes: then orjson parses the body to exactly what the json module does, and the
+ * key order of its objects is the same by code point and by UTF-16 code unit. Not a
+ * validator: what is not JSON is left to the parser. */
+static PyObject *json_scan(PyObject *self, PyObject *arg) {
+    Py_buffer in;
+    if (PyObject_GetBuffer(arg, &in, PyBUF_SIMPLE) < 0) return NULL;
+    const unsigned char *b = in.buf;
+    Py_ssize_t n = in.len, i = 0;
+    long depth = 0, deepest = 0;
+    int plain = 1;
+    Py_BEGIN_ALLOW_THREADS
+    while (i < n) {
+        unsigned char c = b[i];
+        if (c == '"') {
+            int odd = 0;   /* a non-ASCII byte or an escape */
+            for (i++; i < n && b[i] != '"'; i++) {
+                if (b[i] == '\\') { odd = 1; i++; }
+                else if (b[i] >= 0x80) odd = 1;
+            }
+            i++;
+            if (odd && plain) {
+                Py_ssize_t j = i;
+                while (j < n && (b[j] == ' ' || b[j] == '\t' || b[j] == '\n' || b[j] == '\r')) j++;
+                if (j < n && b[j] == ':') plain = 0;
+            }
+            continue;
+        }
+        if (c == '[' || c == '{') {
+            if (++depth > deepest) deepest = depth;
+        } else if (c == ']' || c == '}') {
+            depth--;
+        } else if (c == '-' || (c >= '0' && c <= '9')) {
+            Py_ssize_t j = i + (c == '-'), digits = 0;
+            while (j < n && b[j] >= '0' && b[j] <= '9') { j++; digits++; }
+            if (digits > 18 || (j < n && (b[j] == '.' || b[j] == 'e' || b[j] == 'E'))) plain = 0;
+            i = j > i ? j : i + 1;
+            continue;
+        }
+        i++;
+    }
+    Py_END_ALLOW_THREADS
+    PyBuffer_Release(&in);
+    return Py_BuildValue("(lN)", deepest, PyBool_FromLong(plain));
+}
+
 static PyMethodDef module_methods[] = {
+    {"json_scan", json_scan, METH_O, "json_scan(body) -> (depth, plain): see the comment above"},
     {"merkle_root", merkle_root, METH_O, "merkle_root(hashes) -> RFC 6962 root of 32-byte leaf hashes"},
     {"record_keys", record_keys, METH_O, "record_keys(ids) -> signed 64-bit prefixes of SHA-256(id)"},
     {NULL}

@@ -7,12 +7,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path
 
 from api.auth import AnyRole, StateDep
+from api.jsonbody import FastJSONRoute
 from api.models import HEX32_PATTERN, BatchOut, problems
 from api.verify import batch_json
 from ledger.errors import NotFoundError
 from ledger.store import Batch
 
-router = APIRouter(prefix="/v1/batches", tags=["batches"])
+router = APIRouter(prefix="/v1/batches", tags=["batches"], route_class=FastJSONRoute)
 BatchId = Annotated[str, Path(pattern=HEX32_PATTERN, examples=["0x" + "77" * 32])]
 
 

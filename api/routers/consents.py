@@ -19,6 +19,7 @@ from api.consent_models import (
     GrantBody,
     RevokeBody,
 )
+from api.jsonbody import FastJSONRoute
 from api.models import problems
 from api.rawsql import KeyedSelect
 from api.responses import FastJSON
@@ -28,7 +29,7 @@ from ledger.consent.service import CANDIDATE_COLUMNS, Candidate
 from ledger.store import Consent
 from ledger.store.apikeys import KeyInfo, Role
 
-router = APIRouter(prefix="/v1/consents", tags=["consents"])
+router = APIRouter(prefix="/v1/consents", tags=["consents"], route_class=FastJSONRoute)
 _CANDIDATES: Final = KeyedSelect(
     lambda keys: (
         select(*CANDIDATE_COLUMNS)

@@ -20,10 +20,11 @@ from typing import Any
 from fastapi import APIRouter, Request
 
 from api.auth import Operator, StateDep
+from api.jsonbody import FastJSONRoute
 from api.models import BatchSummary, RejectionOut, SubmissionReport, SubmissionRequest, problems
 from ledger.anchoring.submit import SubmitReport
 
-router = APIRouter(prefix="/v1", tags=["submissions"])
+router = APIRouter(prefix="/v1", tags=["submissions"], route_class=FastJSONRoute)
 SPOOL_DIR = "api-submissions"
 
 

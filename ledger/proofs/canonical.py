@@ -100,8 +100,19 @@ def canonical_bytes(value: object) -> bytes:
     raise CanonicalFormError("holds a lone surrogate", path="$", hint=_HINT)  # not reached
 
 
-def record_leaf_hash(record: Mapping[str, object]) -> bytes:
-    """RFC 6962 leaf hash of a record: ``SHA-256(0x00 || JCS(record))``."""
+def record_leaf_hash(record: Mapping[str, object], *, plain: bool = False) -> bytes:
+    """RFC 6962 leaf hash of a record: ``SHA-256(0x00 || JCS(record))``.
+
+    ``plain`` is the caller's promise that ``record`` holds JSON types only (no
+    subclasses, no floats), ASCII keys and at most :data:`MAX_DEPTH` levels, as
+    a body does that orjson parsed after ``api.jsonbody`` found it plain: then
+    the type walk that proves it is skipped.
+    """
+    if plain and type(record) is dict:
+        try:
+            return leaf_hash(orjson.dumps(record, option=_FAST_OPTIONS))
+        except orjson.JSONEncodeError:
+            pass  # an integer beyond 2**53 or a lone surrogate: the error below names it
     if not isinstance(record, Mapping):
         raise CanonicalFormError("a record must be a JSON object", path="$", hint=_HINT)
     return leaf_hash(canonical_bytes(record if isinstance(record, dict) else dict(record)))

@@ -146,6 +146,15 @@ class MerkleTree:
         top = self._levels[-1]
         return top[0] if top else EMPTY_ROOT
 
+    def hex_levels(self) -> list[list[str]]:
+        """Every node as ``0x`` + hex, level by level (leaves first, the root last).
+
+        For callers that hand out many paths as JSON: with these,
+        :meth:`inclusion_proof` needs no hex conversion per proof (see
+        ``hex_inclusion_proof``).
+        """
+        return [["0x" + node.hex() for node in nodes] for nodes in self._levels]
+
     def inclusion_proof(self, index: int) -> list[bytes]:
         """RFC 6962 §2.1.1 PATH(index, D[size]): sibling hashes from the leaf up."""
         if not 0 <= index < self.size:
@@ -185,6 +194,24 @@ class MerkleTree:
                 path.append(nodes[sibling])
             index >>= 1
         return path
+
+
+def hex_inclusion_proof(hex_levels: Sequence[Sequence[str]], index: int) -> list[str]:
+    """:meth:`MerkleTree.inclusion_proof` in hex, from :meth:`MerkleTree.hex_levels`."""
+    size = len(hex_levels[0]) if hex_levels else 0
+    if not 0 <= index < size:
+        raise InclusionProofError(
+            f"no leaf at index {index} in a tree of {size} leaves",
+            leaf_index=index,
+            tree_size=size,
+        )
+    path: list[str] = []
+    for nodes in hex_levels:
+        sibling = index ^ 1
+        if sibling < len(nodes):
+            path.append(nodes[sibling])
+        index >>= 1
+    return path
 
 
 def inclusion_proof(leaf_hashes: Sequence[bytes], index: int) -> list[bytes]:

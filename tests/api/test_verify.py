@@ -11,7 +11,8 @@ import pytest
 from sqlalchemy import delete
 
 from api.models import VerifyResponse
-from ledger.anchoring.bundles import TREES, find_leaf
+from ledger.anchoring import bundles
+from ledger.anchoring.bundles import TREES, TreeCache, find_leaf
 from ledger.chain import Chain
 from ledger.proofs import ProofBundle, canonical_bytes, leaf_hash, record_leaf_hash, verify_bundle
 from ledger.store import Batch, Store, StoredLeaf, leaves
@@ -93,6 +94,31 @@ def test_unchecked_bundle_json_equals_the_checked_bundle(api: Api) -> None:
                 checked = batch.bundle(shown, leaf.leaf_index, digest).to_json()
                 assert batch.bundle_json(leaf.leaf_index, digest, shown) == checked
                 assert list(batch.bundle_json(leaf.leaf_index, digest, shown)) == list(checked)
+    finally:
+        store.close()
+
+
+def test_the_tree_cache_is_bounded_by_trees_and_by_leaves(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = Store.open(api.settings.data_dir)
+    try:
+        with store.session() as s:
+            ids = [b.batch_id for b in s.query(Batch).filter(Batch.status == "anchored")]
+        assert len(ids) >= 2
+        sizes = {i: TREES.anchored(store, i).tree.size for i in ids}  # type: ignore[union-attr]
+        by_count = TreeCache(size=1)
+        for batch_id in ids:
+            assert by_count.anchored(store, batch_id) is not None
+            assert by_count.cached(batch_id) is not None
+        assert [by_count.cached(i) is not None for i in ids] == [False] * (len(ids) - 1) + [True]
+        monkeypatch.setattr(bundles, "MAX_CACHED_LEAVES", sizes[ids[0]] + sizes[ids[1]] - 1)
+        by_leaves = TreeCache(size=100)
+        for batch_id in ids[:2]:
+            by_leaves.anchored(store, batch_id)
+            by_leaves.anchored(store, batch_id)  # a second ask is a hit, not a second entry
+        assert by_leaves.cached(ids[0]) is None  # the oldest went to make room
+        assert by_leaves.cached(ids[1]) is not None
     finally:
         store.close()
 

@@ -18,6 +18,7 @@ from ledger.proofs import (
     MerkleTree,
     ProofError,
     RootMismatchError,
+    hex_inclusion_proof,
     leaf_hash,
     root,
     root_from_inclusion_proof,
@@ -238,3 +239,16 @@ def test_random_large_trees_round_trip_and_reject_tampering(data: st.DataObject)
     bad = replace(cproof, at, flip(cproof[at], bit))
     with pytest.raises(RootMismatchError):
         verify_consistency(old_size, size, old_root, tree.root, bad)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_hex_paths_are_the_paths_in_hex(size: int) -> None:
+    tree = TREES[size]
+    levels = tree.hex_levels()
+    for index in range(size):
+        assert hex_inclusion_proof(levels, index) == [
+            "0x" + node.hex() for node in tree.inclusion_proof(index)
+        ]
+    for outside in (-1, size):
+        with pytest.raises(InclusionProofError):
+            hex_inclusion_proof(levels, outside)
