@@ -9,8 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import IntEnum
+from functools import cached_property
 from typing import Any
 
+from web3 import Web3
 from web3.types import TxReceipt
 
 from ledger.chain.connection import Chain
@@ -153,6 +155,10 @@ class AnchorRegistryClient:
         return [_anchor_event(log["args"], log) for log in logs]
 
 
+#: The ConsentRegistry events after which a consent's status may read differently.
+STATUS_EVENTS = ("ConsentRecorded", "ConsentRevoked")
+
+
 class ConsentRegistryClient:
     """``ConsentRegistry`` at one address."""
 
@@ -192,6 +198,35 @@ class ConsentRegistryClient:
         return ConsentRecord(
             bytes(commitment), valid_from, valid_until, revoked_at, recorded_at, recorded_block
         )
+
+    def changed(self, from_block: int, to_block: int) -> set[bytes] | None:
+        """Consent ids whose status a block in ``[from_block, to_block]`` may have changed.
+
+        From the registry's ``ConsentRecorded`` / ``ConsentRevoked`` logs (the id is
+        their first indexed argument). None when the registry logged anything else
+        there: then any status may have changed.
+        """
+        topics = self._status_topics
+        changed: set[bytes] = set()
+        for log in self.chain.raw_logs([self.address], from_block, to_block):
+            raw = log["topics"]
+            first = [t if isinstance(t, bytes) else bytes.fromhex(t[2:]) for t in raw[:2]]
+            if len(first) < 2 or first[0] not in topics:
+                return None
+            changed.add(first[1])
+        return changed
+
+    @cached_property
+    def _status_topics(self) -> frozenset[bytes]:
+        """topic0 of the two events that change a consent's status."""
+        found = set()
+        for entry in self.contract.abi:
+            item: dict[str, Any] = dict(entry)
+            if item.get("type") == "event" and item.get("name") in STATUS_EVENTS:
+                types = ",".join(str(arg["type"]) for arg in item["inputs"])
+                found.add(bytes(Web3.keccak(text=f"{item['name']}({types})")))
+        assert len(found) == len(STATUS_EVENTS), "the ConsentRegistry ABI lost an event"
+        return frozenset(found)
 
     def is_valid_at(self, consent_id: bytes, at: int) -> bool:
         return bool(self.chain.call(self.contract.functions.isValidAt(consent_id, at)))

@@ -41,7 +41,7 @@ from pydantic import (
 
 from ledger.errors import InputError
 from ledger.proofs import canonical_bytes
-from ledger.records.identifiers import resident_id_problem
+from ledger.records.identifiers import resident_id_facts
 from ledger.records.schema import ID_TYPE_RESIDENT
 
 RECEIPT_FORMAT: Final = "credit-anchor/consent-receipt/v1"
@@ -106,7 +106,7 @@ class Subject(_Model):
 
     @model_validator(mode="after")
     def _valid_id(self) -> Subject:
-        if self.id_type == ID_TYPE_RESIDENT and (problem := resident_id_problem(self.id_number)):
+        if self.id_type == ID_TYPE_RESIDENT and (problem := resident_id_facts(self.id_number)[0]):
             raise ValueError(problem)  # the reason, never the number
         return self
 

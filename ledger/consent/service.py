@@ -24,11 +24,13 @@ from __future__ import annotations
 import json
 import logging
 import math
+import threading
 import time
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any, Final, NamedTuple
 
 from sqlalchemy import bindparam, select
@@ -228,14 +230,24 @@ class Decision:
         return self.reason == GRANTED
 
 
-class StatusCache:
-    """On-chain consent statuses, valid until the chain moves.
+#: Stored receipts whose check against their commitment is remembered (by their text).
+RECEIPT_CACHE_SIZE: Final = 4096
+#: Blocks whose logs the status cache reads to follow the head; beyond, it starts over.
+MAX_FOLLOWED_BLOCKS: Final = 5000
 
-    A status changes only by a transaction, so a cached one holds while the
-    chain's head block stays the same; the head is looked at most every
-    ``max_age`` seconds (another writer's withdrawal is seen within that plus its
-    block time; this process's own withdrawals count at once, from the store).
-    Unknown consents are never cached: they may be recorded any moment.
+
+class StatusCache:
+    """On-chain consent statuses, valid until a transaction may have changed them.
+
+    A status changes only by a ConsentRegistry transaction. The head block is
+    looked at most every ``max_age`` seconds; when it moved, the registry's logs
+    of the new blocks say which consents changed, and only those are dropped
+    (anchors of inquiry batches, which move the head all the time, change none).
+    Another writer's withdrawal is seen within ``max_age`` plus its block time;
+    this process's own withdrawals count at once, from the store. When the logs
+    cannot say (an unknown log, a head that went back, too many blocks at once)
+    everything is dropped. Unknown consents are never cached: they may be
+    recorded any moment.
     """
 
     def __init__(
@@ -250,6 +262,7 @@ class StatusCache:
         self._head = -1
         self._looked = -math.inf
         self._known: dict[str, ConsentRecord] = {}
+        self._following = threading.Lock()
 
     def get(self, consent_id: str, *, cached_only: bool = False) -> ConsentRecord | object | None:
         """The status (None: not on chain); :data:`NEEDS_CHAIN` if ``cached_only`` cannot say."""
@@ -257,13 +270,16 @@ class StatusCache:
         if now - self._looked >= self.max_age:
             if cached_only:
                 return NEEDS_CHAIN
-            with self.lock:
-                head = self.registry.chain.block_number()
-            self._looked = now
-            if head != self._head:
-                self._known = {}
-                self._head = head
-        known = self._known.get(consent_id)
+            # One thread follows the head; the others answer from the cache meanwhile
+            # (only the very first look is waited for), instead of all queueing for
+            # the chain behind whatever transaction holds it.
+            if self._following.acquire(blocking=self._head < 0):
+                try:
+                    if time.monotonic() - self._looked >= self.max_age:
+                        self._follow_head(now)
+                finally:
+                    self._following.release()
+        known = self._known.get(consent_id.lower())
         if known is not None:
             return known
         if cached_only:
@@ -271,12 +287,52 @@ class StatusCache:
         with self.lock:
             status = self.registry.status(unhex(consent_id))
         if status is not None:
-            self._known[consent_id] = status
+            self._known[consent_id.lower()] = status
         return status
+
+    def _follow_head(self, now: float) -> None:
+        with self.lock:
+            head = self.registry.chain.block_number()
+            if head == self._head:
+                self._looked = now
+                return
+            changed = None
+            if 0 <= self._head < head <= self._head + MAX_FOLLOWED_BLOCKS:
+                changed = self.registry.changed(self._head + 1, head)
+        if changed is None:
+            self._known = {}
+        else:
+            for consent_id in changed:
+                self._known.pop("0x" + consent_id.hex(), None)
+        self._head = head
+        self._looked = now
 
     def clear(self) -> None:
         self._known = {}
         self._looked = -math.inf
+
+
+@lru_cache(maxsize=RECEIPT_CACHE_SIZE)
+def _read_receipt(
+    text: bytes, commitment_hex: str, consent_id: str, pseudonym: str
+) -> tuple[frozenset[str], frozenset[str], int, int] | None:
+    """(recipients, purposes, valid from, valid until) of a stored receipt that matches
+    its row's commitment, id and subject; None when it does not (tampered, or not a receipt).
+
+    Cached by the receipt's own text, so a changed receipt is read afresh: a check
+    proves the match each time without re-hashing an unchanged receipt.
+    """
+    try:
+        receipt = json.loads(text)
+        if commitment(text) != commitment_hex or (
+            receipt.get("consent_id") != consent_id
+            or receipt.get("subject", {}).get("pseudonym") != pseudonym
+        ):
+            return None
+        start, end = window(receipt)
+        return frozenset(receipt["recipients"]), frozenset(receipt["purposes"]), start, end
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return None
 
 
 class ConsentService:
@@ -586,17 +642,10 @@ class ConsentService:
     ) -> tuple[str | None, ConsentRecord | None]:
         if row.receipt is None:
             return "no_consent", None  # erased
-        try:
-            receipt = json.loads(row.receipt)
-            if commitment(row.receipt) != row.commitment or (
-                receipt.get("consent_id") != row.consent_id
-                or receipt.get("subject", {}).get("pseudonym") != row.subject_pseudonym
-            ):
-                return "receipt_mismatch", None
-            recipients, purposes = receipt["recipients"], receipt["purposes"]
-            start, end = window(receipt)
-        except (ValueError, KeyError, TypeError, AttributeError):
+        read = _read_receipt(row.receipt, row.commitment, row.consent_id, row.subject_pseudonym)
+        if read is None:
             return "receipt_mismatch", None
+        recipients, purposes, start, end = read
         if institution not in recipients:
             return "no_consent", None
         if purpose not in purposes:

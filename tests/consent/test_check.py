@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
@@ -10,7 +11,7 @@ import pytest
 from sqlalchemy import select, update
 
 from ledger.anchoring.service import Ledger
-from ledger.chain.registry import ConsentRegistryClient
+from ledger.chain.registry import AnchorRegistryClient, BatchKind, ConsentRegistryClient
 from ledger.consent import ConsentService
 from ledger.errors import ConflictError
 from ledger.store import Consent, Inquiry
@@ -153,6 +154,8 @@ def test_a_receipt_tampered_in_the_store_is_detected(
 ) -> None:
     (row,) = consents.grant([make_grant(purposes=["POST_LOAN_MANAGEMENT"])])
     assert row.receipt is not None
+    # checked once before: what the check remembered of the receipt must not hide the change
+    assert check(T0 + timedelta(days=1), purpose="POST_LOAN_MANAGEMENT").granted
     # the insider adds a purpose the borrower never agreed to
     forged = row.receipt.replace(
         b'"purposes":["POST_LOAN_MANAGEMENT"]',
@@ -234,3 +237,44 @@ def test_a_withdrawal_by_another_writer_is_seen_when_the_head_is_next_looked_at(
     consents.statuses.max_age = 0.0
     answer = check(at)
     assert (answer.granted, answer.reason) == (False, "revoked")
+
+
+def test_blocks_without_consent_logs_keep_cached_statuses(
+    consents: ConsentService, check: Check, ledger: Ledger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (row,) = consents.grant([make_grant()])
+    statuses = consents.statuses
+    assert statuses is not None
+    statuses.max_age = 0.0  # look at the head before every check
+    at = T0 + timedelta(days=5)
+    assert check(at).granted
+    reads: list[bytes] = []
+    real_status = statuses.registry.status
+    monkeypatch.setattr(statuses.registry, "status", lambda c: reads.append(c) or real_status(c))
+    anchors = AnchorRegistryClient.from_deployment(ledger.chain, ledger.deployment)
+    for _ in range(3):  # other transactions (here: anchors) move the head
+        anchors.anchor(os.urandom(32), os.urandom(32), 1, BatchKind.INQUIRY_LOG, os.urandom(32))
+        assert check(at).granted
+    assert reads == []  # the status stayed cached across those blocks
+    other = ConsentRegistryClient.from_deployment(ledger.chain, ledger.deployment)
+    other.revoke(bytes.fromhex(row.consent_id[2:]), int((T0 + timedelta(days=1)).timestamp()))
+    answer = check(at)
+    assert (answer.granted, answer.reason) == (False, "revoked")
+    assert reads == [bytes.fromhex(row.consent_id[2:])]  # that consent's log dropped it
+
+
+def test_the_registry_names_the_consents_its_blocks_changed(
+    consents: ConsentService, ledger: Ledger
+) -> None:
+    registry = ConsentRegistryClient.from_deployment(ledger.chain, ledger.deployment)
+    start = ledger.chain.block_number() + 1
+    (row,) = consents.grant([make_grant()])
+    consent_id = bytes.fromhex(row.consent_id[2:])
+    assert registry.changed(start, ledger.chain.block_number()) == {consent_id}
+    registry.revoke(consent_id, int(T0.timestamp()) + 60)
+    head = ledger.chain.block_number()
+    assert registry.changed(head, head) == {consent_id}
+    anchors = AnchorRegistryClient.from_deployment(ledger.chain, ledger.deployment)
+    anchors.anchor(os.urandom(32), os.urandom(32), 1, BatchKind.INQUIRY_LOG, os.urandom(32))
+    head = ledger.chain.block_number()
+    assert registry.changed(head, head) == set()
