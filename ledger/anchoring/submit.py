@@ -102,7 +102,8 @@ class Submitter:
             report.rejections = self._stored_rejections(sub.id)
             return report
         pending = Results(last_row=sub.rows_done)
-        flusher = _Flusher(lambda group: report.batches.extend(self._flush(sub.id, group, report)))
+        anchorer = _Anchorer(lambda batch_id: self.outbox.anchor(batch_id, fresh=True))
+        flusher = _Flusher(lambda group: self._flush(sub.id, group, report, anchorer.put))
         try:
             for results in self._results(path, skip=sub.rows_done):
                 rest: Results | None = results
@@ -114,7 +115,11 @@ class Submitter:
                         pending = Results(last_row=pending.last_row)
             flusher.put(pending, final=True)
         finally:
-            flusher.close()
+            try:
+                flusher.close()
+            finally:
+                anchorer.close()
+                report.batches.extend(anchorer.anchored)
         return report
 
     def _stored_rejections(self, sub_id: str) -> list[Refused]:
@@ -157,11 +162,14 @@ class Submitter:
         return sub
 
     def _flush(
-        self, sub_id: str, group: list[_Queued], report: SubmitReport
-    ) -> list[AnchoredBatch]:
-        """Store a group of batches in one transaction, then anchor each (in order)."""
+        self,
+        sub_id: str,
+        group: list[_Queued],
+        report: SubmitReport,
+        anchor: Callable[[str], None],
+    ) -> None:
+        """Store a group of batches in one transaction, then hand each to ``anchor`` (in order)."""
         stored = self._store(sub_id, group)
-        anchors = []
         for (pending, _), (batch_id, accepted) in zip(group, stored, strict=True):
             refused_rows = len({r.row_number for r in pending.refused})
             event(
@@ -183,8 +191,7 @@ class Submitter:
             report.rejections.extend(pending.refused)
         for batch_id, _ in stored:
             if batch_id is not None:
-                anchors.append(self.outbox.anchor(batch_id, fresh=True))
-        return anchors
+                anchor(batch_id)
 
     def _drop_duplicates(self, s: Session, pending: Results) -> tuple[Results, list[int]]:
         """The accepted records whose ids are new, and their record keys; the others become
@@ -319,6 +326,46 @@ class _Flusher:
         self._raise()
 
     def _raise(self) -> None:
+        if self._error is not None:
+            raise self._error
+
+
+class _Anchorer:
+    """Anchors stored batches on a thread of its own, in order, while later ones are stored.
+
+    Each batch is in the outbox (committed, pending) before it gets here, so a
+    failure or a kill leaves it for the next run's drain: nothing is lost, and
+    the registry refusing a reused batch id keeps it exactly once. After a
+    failure the queued batches stay pending, and the error reaches the
+    submitting thread at its next batch.
+    """
+
+    def __init__(self, anchor: Callable[[str], AnchoredBatch]) -> None:
+        self._anchor = anchor
+        self._queue: queue.SimpleQueue[str | None] = queue.SimpleQueue()
+        self.anchored: list[AnchoredBatch] = []
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="ledger-anchor", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while (batch_id := self._queue.get()) is not None:
+            if self._error is None:
+                try:
+                    self.anchored.append(self._anchor(batch_id))
+                except BaseException as exc:  # re-raised in the submitting thread
+                    self._error = exc
+
+    def put(self, batch_id: str) -> None:
+        """Queue a stored batch; raises what an earlier anchor raised."""
+        if self._error is not None:
+            raise self._error
+        self._queue.put(batch_id)
+
+    def close(self) -> None:
+        """Wait for the queued anchors; raises what an anchor raised."""
+        self._queue.put(None)
+        self._thread.join()
         if self._error is not None:
             raise self._error
 
