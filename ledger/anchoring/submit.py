@@ -35,7 +35,7 @@ from ledger.errors import InputError
 from ledger.logs import event
 from ledger.proofs import root_of
 from ledger.records import SCHEMA_ID, SCHEMA_VERSION
-from ledger.store import Rejection, Store, Submission, leaves
+from ledger.store import Batch, Rejection, Store, Submission, leaves
 
 log = logging.getLogger(__name__)
 
@@ -221,8 +221,12 @@ class Submitter:
         with self.store.session() as s, s.begin():
             sub = s.get_one(Submission, sub_id)
             for pending, final in group:
-                accepted, keys = self._drop_duplicates(s, pending)
-                batch_id = self._insert_batch(s, sub, accepted, keys) if accepted else None
+                batch_id = self._insert_new(s, sub, pending) if pending else None
+                if batch_id is not None:
+                    accepted = pending
+                else:
+                    accepted, keys = self._drop_duplicates(s, pending)
+                    batch_id = self._insert_batch(s, sub, accepted, keys) if accepted else None
                 if pending.refused:
                     s.execute(
                         insert(Rejection), [_rejection_row(sub_id, r) for r in pending.refused]
@@ -235,31 +239,57 @@ class Submitter:
                 out.append((batch_id, len(accepted)))
         return out
 
-    def _insert_batch(self, s: Session, sub: Submission, accepted: Results, keys: list[int]) -> str:
-        hashes = bytes(accepted.hashes)
-        batch = pending_batch(
+    def _insert_new(self, s: Session, sub: Submission, pending: Results) -> str | None:
+        """Store ``pending`` as one batch if none of its record ids is stored (the usual
+        case), checked by the key insert itself; None, with nothing stored, otherwise."""
+        ids = pending.record_ids
+        if not leaves.bulk(s) or len(set(ids)) != len(ids):
+            return None
+        keys = leaves.record_keys(ids)
+        batch = self._batch_row(sub, pending)
+        if not leaves.claim_record_keys(s, batch.batch_id, keys):
+            return None
+        return self._insert_batch(s, sub, pending, keys, batch=batch)
+
+    def _batch_row(self, sub: Submission, accepted: Results) -> Batch:
+        return pending_batch(
             kind=int(BatchKind.CREDIT_DATA),
             submitter=self.submitter,
             schema=sub.schema,
             policy=sub.policy,
             key_ids=self.processor.desensitiser.key_ids,
-            root=root_of(hashes),
+            root=root_of(bytes(accepted.hashes)),
             tree_size=len(accepted),
             first_row=accepted.rows[0],
             last_row=accepted.rows[-1],
             created_at=now_iso(),
             submission_id=sub.id,
         )
+
+    def _insert_batch(
+        self,
+        s: Session,
+        sub: Submission,
+        accepted: Results,
+        keys: list[int],
+        *,
+        batch: Batch | None = None,
+    ) -> str:
+        """Store ``accepted`` as one batch; ``batch``: its row, whose record keys are claimed."""
+        claimed = batch is not None
+        if batch is None:
+            batch = self._batch_row(sub, accepted)
         s.add(batch)
         s.flush()
         leaves.add_batch_leaves(
             s,
             batch.batch_id,
             accepted.record_ids,
-            hashes,
+            bytes(accepted.hashes),
             bytes(accepted.blob),
             accepted.ends,
             keys=keys,
+            keys_claimed=claimed,
         )
         return batch.batch_id
 

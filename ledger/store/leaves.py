@@ -180,11 +180,13 @@ def add_batch_leaves(
     ends: Sequence[int],
     *,
     keys: Sequence[int | None] | None = None,
+    keys_claimed: bool = False,
 ) -> None:
     """Store a batch's leaves: ``hashes`` (32 bytes each), their canonical records
     concatenated in ``canonicals`` with leaf i ending at ``ends[i]`` (an erased
     leaf: None record id, zero length). ``keys`` are the record keys of
-    ``record_ids`` when the caller has them already. The caller's transaction
+    ``record_ids`` when the caller has them already; ``keys_claimed``: they are
+    stored already (:func:`claim_record_keys`). The caller's transaction
     commits it all."""
     n = len(record_ids)
     if len(hashes) != HASH_BYTES * n or len(ends) != n or (n and ends[-1] != len(canonicals)):
@@ -202,9 +204,12 @@ def add_batch_leaves(
     ]
     if _bulk(s):  # one statement per table, keys in order: no per-row binding
         conn = s.connection()
-        for sql, values in ((_BULK_LEAF_KEYS, lkeys), (_BULK_RECORD_KEYS, keys)):
-            conn.exec_driver_sql(sql, (bkey, json.dumps(values)))
+        conn.exec_driver_sql(_BULK_LEAF_KEYS, (bkey, json.dumps(lkeys)))
+        if not keys_claimed:
+            conn.exec_driver_sql(_BULK_RECORD_KEYS, (bkey, json.dumps(keys)))
         return
+    if keys_claimed:
+        raise ValueError("record keys are claimed only in a SQLite store")
     rows = [
         {"key": k, "batch_key": bkey, "leaf_index": i} for i, k in enumerate(lkeys) if k is not None
     ]
@@ -227,6 +232,41 @@ _BULK_RECORD_KEYS: Final = (
     "INSERT INTO record_keys (key, batch_key, leaf_index) "
     "SELECT value, ?, key FROM json_each(?) WHERE value IS NOT NULL ORDER BY value"
 )
+
+
+_CLAIM_RECORD_KEYS: Final = (
+    "INSERT INTO record_keys (key, batch_key, leaf_index) "
+    "SELECT j.value, ?, j.key FROM json_each(?) j "
+    "WHERE NOT EXISTS (SELECT 1 FROM record_keys r WHERE r.key = j.value) ORDER BY j.value"
+)
+
+
+def claim_record_keys(s: Session, batch_id: str, keys: Sequence[int]) -> bool:
+    """Store the record keys of a new batch's leaves 0.., if no stored leaf has any of them.
+
+    The duplicate check of a submission, folded into the insert that follows it
+    anyway: the probe for a stored key walks the B-tree pages the insert then
+    writes. False (and nothing stored) when a key is taken, by a duplicate record
+    id or, one time in 2**64, another id with the same key: the caller then looks
+    the ids up (:func:`find_by_record_id`) and stores what is new. Keys repeated
+    among ``keys`` are not checked against each other: the caller checks that its
+    record ids are distinct. SQLite stores only (:func:`bulk`); call it before
+    the batch row is added.
+    """
+    conn = s.connection()
+    bkey = batch_key(batch_id)
+    if conn.exec_driver_sql("SELECT 1 FROM batches WHERE batch_key = ?", (bkey,)).first():
+        return False  # a batch has this key (1 in 2**64): the rows below would mix with its own
+    inserted = conn.exec_driver_sql(_CLAIM_RECORD_KEYS, (bkey, json.dumps(list(keys)))).rowcount
+    if inserted == len(keys):
+        return True
+    conn.exec_driver_sql("DELETE FROM record_keys WHERE batch_key = ?", (bkey,))
+    return False
+
+
+def bulk(s: Session) -> bool:
+    """Whether this session's store takes the SQLite bulk statements (json_each)."""
+    return _bulk(s)
 
 
 def _record_keys_of(record_ids: Sequence[str | None]) -> list[int | None]:

@@ -206,3 +206,37 @@ def test_the_c_root_is_the_merkle_tree_root(n: int) -> None:
 def test_the_c_record_keys_are_the_python_ones(ids: list[str]) -> None:
     ids = [i.encode("utf-8", "surrogatepass").decode("utf-8", "replace") for i in ids]
     assert _speedups.record_keys(ids) == [leaves.record_key(i) for i in ids]
+
+
+def _stored_record_keys(s: object) -> list[tuple[int, int, int]]:
+    rows = s.query(RecordKey.key, RecordKey.batch_key, RecordKey.leaf_index)  # type: ignore[attr-defined]
+    return sorted(tuple(r) for r in rows)
+
+
+def test_claiming_record_keys_stores_them_only_when_all_are_new(tmp_path: Path) -> None:
+    store = Store.open(tmp_path)
+    try:
+        with store.session() as s, s.begin():
+            first = _batch(s)
+            leaves.add_leaves(s, first, _leaves(first, 3, prefix="OLD"))
+        before_ids = [f"NEW-{i}" for i in range(4)]
+        with store.session() as s, s.begin():
+            fresh = "0x" + os.urandom(32).hex()
+            before = _stored_record_keys(s)
+            keys = leaves.record_keys(before_ids)
+            assert leaves.claim_record_keys(s, fresh, keys)
+            added = set(_stored_record_keys(s)) - set(before)
+            assert added == {(k, batch_key(fresh), i) for i, k in enumerate(keys)}
+        with store.session() as s, s.begin():
+            taken = leaves.record_keys(["NEW-9", "OLD-1", "NEW-8"])  # OLD-1 is stored
+            other = "0x" + os.urandom(32).hex()
+            before = _stored_record_keys(s)
+            assert not leaves.claim_record_keys(s, other, taken)
+            assert _stored_record_keys(s) == before  # nothing left behind
+            # a new batch whose key an existing batch has: refused before any insert
+            clash = first[:18] + os.urandom(23).hex()
+            assert batch_key(clash) == batch_key(first)
+            assert not leaves.claim_record_keys(s, clash, leaves.record_keys(["NEW-7"]))
+            assert _stored_record_keys(s) == before
+    finally:
+        store.close()
