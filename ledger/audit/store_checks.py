@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,7 +21,7 @@ from ledger.anchoring.manifest import manifest_hash
 from ledger.audit.findings import AuditReport
 from ledger.audit.replay import ChainAnchor, ChainState, Progress, hx
 from ledger.chain.registry import AnchorRegistryClient, BatchKind
-from ledger.proofs import root as merkle_root
+from ledger.proofs import root_of
 from ledger.store import Batch, Erasure, Store, leaves
 
 
@@ -113,11 +112,6 @@ def _compare_batch(batch: Batch, anchor: ChainAnchor, report: AuditReport) -> No
         report.add("STORE_MANIFEST_MISMATCH", **where, expected=anchor.manifest_hash, found=hashed)
 
 
-def _leaf_rows(s: Session, batch_id: str) -> Iterator[tuple[int, bytes, bytes | None]]:
-    for leaf in leaves.batch_leaves(s, batch_id):
-        yield leaf.leaf_index, leaf.leaf_hash, leaf.canonical
-
-
 def _check_leaves(
     s: Session, anchor: ChainAnchor, erasure_named: bool, report: AuditReport, facts: StoreFacts
 ) -> None:
@@ -125,7 +119,7 @@ def _check_leaves(
     batch_id, size = anchor.batch_id, anchor.tree_size
     hashes: list[bytes] = []
     missing = 0
-    for index, leaf_hash, canonical in _leaf_rows(s, batch_id):
+    for index, leaf_hash, canonical in leaves.batch_records(s, batch_id):
         if index >= size:
             report.add("LEAF_EXTRA", batch_id=batch_id, leaf_index=index, expected=size)
             continue
@@ -152,7 +146,7 @@ def _check_leaves(
         report.add("LEAF_MISSING", batch_id=batch_id, leaf_index=gap)
         missing += 1
     if not missing and len(hashes) == size:
-        rebuilt = hx(merkle_root(hashes))
+        rebuilt = hx(root_of(b"".join(hashes)))
         if rebuilt != anchor.root:
             report.add("LEAF_TREE_MISMATCH", batch_id=batch_id, expected=anchor.root, found=rebuilt)
 
