@@ -35,22 +35,17 @@ Scanned = tuple[int, str, int, int, bytes, str, bytes, "dict[str, Any] | None", 
 Entry = int | Scanned
 
 
-def _hex32(value: object) -> str:
-    """``value`` when it is lower-case 32-byte hex with ``0x``."""
-    if not isinstance(value, str) or not _HEX32.fullmatch(value):
+def _hashes(batch_id: Any, root: Any, leaf: Any, path: Any) -> tuple[str, str, bytes, bytes]:
+    """(batch id, root, leaf hash, audit path joined) when every one is lower-case
+    32-byte hex with ``0x`` (ValueError/TypeError otherwise): one regex call for all."""
+    values = (batch_id, root, leaf, *path)  # TypeError when the path is not iterable
+    if set(map(len, values)) != {_HEX32_CHARS}:  # TypeError for what has no length
         raise ValueError("not a 32-byte hex value")
-    return value
-
-
-def _path(value: Any) -> bytes:
-    """An audit path of 32-byte hex values, checked in one pass over its joined text."""
-    path = tuple(value)  # TypeError when it is not iterable
-    if not all(type(node) is str and len(node) == _HEX32_CHARS for node in path):
-        raise ValueError("not a 32-byte hex value")
-    joined = "".join(path)
+    joined = "".join(values)  # TypeError for what is not text
     if not _HEX32_RUN.fullmatch(joined):
         raise ValueError("not a 32-byte hex value")
-    return bytes.fromhex(joined.replace("0x", ""))  # "x" is no hex digit: only prefixes go
+    # "x" is no hex digit: the replace drops only the prefixes.
+    return batch_id, root, bytes.fromhex(leaf[2:]), bytes.fromhex(joined[198:].replace("0x", ""))
 
 
 def _load(line: str) -> Any:
@@ -89,9 +84,9 @@ def scan_line(number: int, line: str, *, keep_record: bool) -> Entry:
             raise ValueError("bad index or size")
         if record is not None and not isinstance(record, dict):
             raise ValueError("bad record")
-        batch_id, root = _hex32(data["batch_id"]), _hex32(data["root"])
-        leaf = bytes.fromhex(_hex32(data["leaf_hash"])[2:])
-        path = _path(data["audit_path"])
+        batch_id, root, leaf, path = _hashes(
+            data["batch_id"], data["root"], data["leaf_hash"], data["audit_path"]
+        )
     except (ValueError, KeyError, TypeError):
         return number
     verdict, computed = _record_verdict(record, leaf)

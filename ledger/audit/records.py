@@ -136,9 +136,20 @@ class _Checker:
             passed = group
         else:
             passed = [item for item in group if self._one(item, anchor)]
-        for item in passed:
-            if self._in_store(item) and self.sink is not None:
+        if passed is group and self._all_in_store(group):
+            stored = passed
+        else:
+            stored = [item for item in passed if self._in_store(item)]
+        if self.sink is not None:
+            for item in stored:
                 self.sink(item)
+
+    def _all_in_store(self, group: list[ExportedLeaf]) -> bool:
+        """Every leaf of a whole batch is the store's (or there is no store to ask)."""
+        if self.leaves is None:
+            return True
+        stored = self.leaves.batch(group[0].batch_id)
+        return all(stored.get(item.leaf_index) == item.leaf_hash for item in group)
 
     def _whole_tree(self, group: list[ExportedLeaf], anchor: ChainAnchor) -> bool:
         if len(group) != anchor.tree_size:

@@ -4,11 +4,19 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from ledger.audit._scan import RECORD_BAD_FORM, RECORD_OK, RECORD_OTHER_HASH, _path, scan_line
+from ledger.audit._scan import (
+    RECORD_BAD_FORM,
+    RECORD_OK,
+    RECORD_OTHER_HASH,
+    _hashes,
+    scan_line,
+    serial_scan,
+)
 from ledger.proofs import BUNDLE_FORMAT, HASH_ALG, record_leaf_hash
 
 _HEX32 = re.compile(r"0x[0-9a-f]{64}")
@@ -55,7 +63,7 @@ def test_path_as_the_regex_reads_it(path: Any) -> None:
     except (ValueError, TypeError):
         expected = "refused"
     try:
-        found: bytes | str = _path(path)
+        found: bytes | str = _hashes(H, H, H, path)[3]
     except (ValueError, TypeError):
         found = "refused"
     assert found == expected
@@ -105,3 +113,43 @@ def test_record_verdicts(line: str, verdict: int) -> None:
 )
 def test_unreadable_lines_are_their_number(line: str) -> None:
     assert scan_line(3, line, keep_record=False) == 3
+
+
+def text_reading(path: Path) -> list[tuple[int, Any]]:
+    """What the check read before: the file as UTF-8 text, universal newlines."""
+    with path.open(encoding="utf-8") as fh:
+        return [
+            (n, scan_line(n, line, keep_record=True))
+            for n, line in enumerate(fh, 1)
+            if line.strip()
+        ]
+
+
+def test_lines_are_numbered_and_skipped_as_text_reading_does(tmp_path: Path) -> None:
+    good = bundle({"a": "b"})
+    other = bundle({"a": "b"}, leaf_index=0, batch_id="0x" + "cd" * 32)
+    lines = [
+        good + "\n",
+        "\n",
+        "  \t\n",
+        "\x1c\x1f\n",  # whitespace to str.isspace, not to bytes.isspace
+        "\u00a0\u3000\n",
+        other + "\r\n",
+        good + "\r" + other + "\n",  # a lone carriage return ends a line
+        json.dumps({"record": {"region": "\u5317\u4eac"}}, ensure_ascii=False) + "\n",
+        bundle({"a": "\u5317"}).replace("\\u5317", "\u5317") + "\r\n",
+        "not json\n",
+        good,  # no final newline
+    ]
+    path = tmp_path / "export.jsonl"
+    path.write_bytes("".join(lines).encode("utf-8"))
+    scanned = [entry for _, entry in serial_scan(path, keep_record=True)]
+    assert [entry for _, entry in text_reading(path)] == scanned
+    assert len(scanned) == 8
+
+
+def test_bytes_that_are_not_utf8_stop_the_scan(tmp_path: Path) -> None:
+    path = tmp_path / "export.jsonl"
+    path.write_bytes(bundle({"a": "b"}).encode() + b"\n" + b'{"x": "\xff"}\n')
+    with pytest.raises(UnicodeDecodeError):
+        list(serial_scan(path, keep_record=False))
