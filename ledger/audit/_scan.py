@@ -1,8 +1,9 @@
 """Export lines parsed and hashed: each line to a plain tuple, or its number when unreadable.
 
 This is the per-line half of the records check (a million lines in a full
-audit), kept free of per-line objects and regex calls; judging the lines
-(duplicates, trees, the store) is :mod:`ledger.audit.records`'.
+audit): orjson for the JSON, one regex call for all of a line's hashes, no
+objects but the tuple; judging the lines (duplicates, trees, the store) is
+:mod:`ledger.audit.records`'.
 """
 
 from __future__ import annotations
@@ -19,8 +20,7 @@ import orjson
 from ledger.errors import LedgerError
 from ledger.proofs import BUNDLE_FORMAT, HASH_ALG, canonical_bytes
 
-_HEX32: Final = re.compile(r"0x[0-9a-f]{64}")
-#: A whole audit path, its hashes joined: one regex call checks them all.
+#: A line's hashes joined (batch id, root, leaf, audit path): one regex call checks them all.
 _HEX32_RUN: Final = re.compile(r"(?:0x[0-9a-f]{64})*")
 _HEX32_CHARS: Final = 66
 #: A line longer than a bundle may be (ledger.proofs.MAX_BUNDLE_BYTES) is not read.
