@@ -11,39 +11,44 @@ an export is one line per leaf.
 
 from __future__ import annotations
 
-import hashlib
+import gc
 import json
-import re
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any, Final
+from typing import IO, Any
 
 from sqlalchemy import select
 
 from ledger.anchoring.bundles import TreeCache, attestation
+from ledger.audit._scan import (
+    RECORD_BAD_FORM,
+    RECORD_OTHER_HASH,
+    Entry,
+    serial_scan,
+)
 from ledger.audit.findings import AuditReport
 from ledger.audit.replay import ChainAnchor, ChainState, Progress, hx
-from ledger.errors import InputError, LedgerError
+from ledger.errors import InputError
 from ledger.proofs import (
-    BUNDLE_FORMAT,
-    HASH_ALG,
+    HASH_SIZE,
     ProofError,
-    canonical_bytes,
     make_bundle,
+    root_of,
     verify_inclusion,
 )
-from ledger.proofs import root as merkle_root
 from ledger.store import Batch, Store, leaves
-
-_HEX32: Final = re.compile(r"0x[0-9a-f]{64}")
-#: A line longer than a bundle may be (ledger.proofs.MAX_BUNDLE_BYTES) is not read.
-MAX_LINE: Final = 1024 * 1024
 
 
 @dataclass(frozen=True, slots=True)
 class ExportedLeaf:
-    """One line of an export, parsed just enough to check it."""
+    """One line of an export, parsed just enough to check it.
+
+    ``audit_path`` holds the path's hashes joined: a complete batch is judged by
+    its whole tree, and only lines judged one by one need them apart. ``record``
+    is None when the line has none, or when no sink asked for records.
+    """
 
     line: int
     batch_id: str
@@ -51,45 +56,20 @@ class ExportedLeaf:
     tree_size: int
     leaf_hash: bytes
     root: str
-    audit_path: tuple[bytes, ...]
+    audit_path: bytes
     record: dict[str, Any] | None
 
     @property
     def where(self) -> dict[str, Any]:
         return {"batch_id": self.batch_id, "leaf_index": self.leaf_index, "line": self.line}
 
+    @property
+    def path_hashes(self) -> list[bytes]:
+        path = self.audit_path
+        return [path[i : i + HASH_SIZE] for i in range(0, len(path), HASH_SIZE)]
+
 
 Sink = Callable[[ExportedLeaf], None]
-
-
-def _hex32(value: object) -> bytes:
-    if not isinstance(value, str) or not _HEX32.fullmatch(value):
-        raise ValueError("not a 32-byte hex value")
-    return bytes.fromhex(value[2:])
-
-
-def _parse(number: int, line: str) -> ExportedLeaf:
-    """A bundle line (ValueError/KeyError/TypeError when it is not one)."""
-    if len(line) > MAX_LINE:
-        raise ValueError("line too long")
-    data = json.loads(line)
-    if data["format"] != BUNDLE_FORMAT or data["hash_alg"] != HASH_ALG:
-        raise ValueError("not a proof bundle")
-    index, size, record = data["leaf_index"], data["tree_size"], data.get("record")
-    if not (type(index) is int and type(size) is int and 0 <= index < size):
-        raise ValueError("bad index or size")
-    if record is not None and not isinstance(record, dict):
-        raise ValueError("bad record")
-    return ExportedLeaf(
-        number,
-        hx(_hex32(data["batch_id"])),
-        index,
-        size,
-        _hex32(data["leaf_hash"]),
-        hx(_hex32(data["root"])),
-        tuple(_hex32(node) for node in data["audit_path"]),
-        record,
-    )
 
 
 class _StoreLeaves:
@@ -100,12 +80,15 @@ class _StoreLeaves:
         self.batch_id: str | None = None
         self.hashes: dict[int, bytes] = {}
 
-    def get(self, batch_id: str, index: int) -> bytes | None:
+    def batch(self, batch_id: str) -> dict[int, bytes]:
         if batch_id != self.batch_id:
             with self.store.session() as s:
-                self.hashes = {x.leaf_index: x.leaf_hash for x in leaves.batch_leaves(s, batch_id)}
+                self.hashes = leaves.batch_hash_map(s, batch_id)
             self.batch_id = batch_id
-        return self.hashes.get(index)
+        return self.hashes
+
+    def get(self, batch_id: str, index: int) -> bytes | None:
+        return self.batch(batch_id).get(index)
 
 
 @dataclass
@@ -118,40 +101,30 @@ class _Checker:
     group: list[ExportedLeaf] = field(default_factory=list)
     checked: int = 0
 
-    def line(self, number: int, text: str) -> None:
+    def take(self, entry: Entry) -> None:
+        """One scanned line: unreadable, a duplicate, a record that hashes elsewhere, or kept."""
         self.checked += 1
-        try:
-            item = _parse(number, text)
-        except (ValueError, KeyError, TypeError):
-            self.report.add("RECORD_UNREADABLE", line=number)
+        if isinstance(entry, int):
+            self.report.add("RECORD_UNREADABLE", line=entry)
             return
-        if item.leaf_hash in self.seen:
-            first = self.seen[item.leaf_hash]
+        number, batch_id, index, size, leaf, root, path, record, verdict, computed = entry
+        item = ExportedLeaf(number, batch_id, index, size, leaf, root, path, record)
+        if leaf in self.seen:
+            first = self.seen[leaf]
             self.report.add("RECORD_DUPLICATE", **item.where, expected=first, found=number)
             return
-        self.seen[item.leaf_hash] = number
-        if item.record is not None and not self._hashes_right(item):
+        self.seen[leaf] = number
+        if verdict == RECORD_BAD_FORM:
+            self.report.add("RECORD_UNREADABLE", line=number)
             return
-        if self.group and self.group[0].batch_id != item.batch_id:
+        if verdict == RECORD_OTHER_HASH:
+            self.report.add(
+                "RECORD_HASH_MISMATCH", **item.where, expected=hx(leaf), found=hx(computed)
+            )
+            return
+        if self.group and self.group[0].batch_id != batch_id:
             self.finish()
         self.group.append(item)
-
-    def _hashes_right(self, item: ExportedLeaf) -> bool:
-        try:
-            data = canonical_bytes(item.record)
-        except LedgerError:
-            self.report.add("RECORD_UNREADABLE", line=item.line)
-            return False
-        computed = hashlib.sha256(b"\x00" + data).digest()
-        if computed != item.leaf_hash:
-            self.report.add(
-                "RECORD_HASH_MISMATCH",
-                **item.where,
-                expected=hx(item.leaf_hash),
-                found=hx(computed),
-            )
-            return False
-        return True
 
     def finish(self) -> None:
         """Judge the lines of one batch: by its whole tree when complete, else line by line."""
@@ -163,9 +136,20 @@ class _Checker:
             passed = group
         else:
             passed = [item for item in group if self._one(item, anchor)]
-        for item in passed:
-            if self._in_store(item) and self.sink is not None:
+        if passed is group and self._all_in_store(group):
+            stored = passed
+        else:
+            stored = [item for item in passed if self._in_store(item)]
+        if self.sink is not None:
+            for item in stored:
                 self.sink(item)
+
+    def _all_in_store(self, group: list[ExportedLeaf]) -> bool:
+        """Every leaf of a whole batch is the store's (or there is no store to ask)."""
+        if self.leaves is None:
+            return True
+        stored = self.leaves.batch(group[0].batch_id)
+        return all(stored.get(item.leaf_index) == item.leaf_hash for item in group)
 
     def _whole_tree(self, group: list[ExportedLeaf], anchor: ChainAnchor) -> bool:
         if len(group) != anchor.tree_size:
@@ -175,12 +159,14 @@ class _Checker:
             return False
         if any((item.root, item.tree_size) != (anchor.root, anchor.tree_size) for item in group):
             return False
-        return hx(merkle_root([item.leaf_hash for item in ordered])) == anchor.root
+        return hx(root_of(b"".join([item.leaf_hash for item in ordered]))) == anchor.root
 
     def _one(self, item: ExportedLeaf, anchor: ChainAnchor | None) -> bool:
         root = bytes.fromhex(item.root[2:])
         try:
-            verify_inclusion(item.leaf_hash, item.leaf_index, item.tree_size, item.audit_path, root)
+            verify_inclusion(
+                item.leaf_hash, item.leaf_index, item.tree_size, item.path_hashes, root
+            )
         except ProofError:
             self.report.add("RECORD_PROOF_INVALID", **item.where, expected=item.root)
             return False
@@ -205,14 +191,21 @@ class _Checker:
         return False
 
 
-def _lines(path: Path) -> Iterator[tuple[int, str, int]]:
+@contextmanager
+def _no_cycle_collection() -> Iterator[None]:
+    """No cycle collection while it runs: its objects hold no cycles, refcounting frees them.
+
+    A line makes a handful of dicts and tuples; the collector would otherwise run every
+    ~700 of them and walk every live object (replayed state, seen hashes, the caller's
+    own), for ~20% of the records pass.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
     try:
-        with path.open(encoding="utf-8") as fh:
-            for number, line in enumerate(fh, 1):
-                if line.strip():
-                    yield number, line, len(line)
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"cannot read the records file {path.name}: {exc}") from None
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def check_records(
@@ -226,12 +219,17 @@ def check_records(
     """Check every line; hand each leaf that passes every check to ``sink``."""
     total = path.stat().st_size if path.exists() else 0
     checker = _Checker(state, report, None if store is None else _StoreLeaves(store), sink)
+    entries = serial_scan(path, keep_record=sink is not None)
     read = 0
-    for number, line, size in _lines(path):
-        read += size
-        checker.line(number, line)
-        if progress is not None and checker.checked % 5000 == 0:
-            progress("records", read, total)
+    try:
+        with _no_cycle_collection():
+            for size, entry in entries:
+                read += size
+                checker.take(entry)
+                if progress is not None and checker.checked % 5000 == 0:
+                    progress("records", read, total)
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"cannot read the records file {path.name}: {exc}") from None
     checker.finish()
     report.checked["records"] = checker.checked
 

@@ -398,7 +398,10 @@ def test_ledger_verify_refuses_tampered_files(anchored: Anchored) -> None:
     data = anchored.data
     record = data["record"]
     pick = {
-        "salt": lambda d: {**d, "record": {**record, "salt": record["salt"][:-1] + "0"}},
+        "salt": lambda d: {
+            **d,
+            "record": {**record, "salt": other_char_at(record["salt"], len(record["salt"]) - 1)},
+        },
         "record key": lambda d: {
             **d,
             "record": {("balancf" if k == "balance" else k): v for k, v in record.items()},
