@@ -8,17 +8,23 @@ objects but the tuple; judging the lines (duplicates, trees, the store) is
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, Final
 
 import orjson
 
 from ledger.errors import LedgerError
-from ledger.proofs import BUNDLE_FORMAT, HASH_ALG, canonical_bytes
+from ledger.proofs import BUNDLE_FORMAT, HASH_ALG, record_leaf_hash
+from ledger.proofs.canonical import MAX_DEPTH
+
+json_scan: Callable[[bytes], tuple[int, bool]] | None
+try:
+    from ledger._speedups import json_scan
+except ImportError:  # built without the C extension: every record takes the type walk
+    json_scan = None
 
 #: A line's hashes joined (batch id, root, leaf, audit path): one regex call checks them all.
 _HEX32_RUN: Final = re.compile(r"(?:0x[0-9a-f]{64})*")
@@ -48,26 +54,34 @@ def _hashes(batch_id: Any, root: Any, leaf: Any, path: Any) -> tuple[str, str, b
     return batch_id, root, bytes.fromhex(leaf[2:]), bytes.fromhex(joined[198:].replace("0x", ""))
 
 
-def _load(line: str) -> Any:
-    """The JSON of a line: orjson, or the standard parser for what orjson refuses.
+def _load(line: str) -> tuple[Any, bool]:
+    """The JSON of a line, and whether it is *plain* (see ``api.jsonbody``): only
+    JSON types, ASCII keys, short integers, at most MAX_DEPTH levels, so its record
+    is written in canonical form without the type walk.
 
-    orjson refuses some JSON the standard library reads (NaN, integers beyond 64
-    bits, lone surrogates); those lines get the verdicts they always had.
+    orjson parses, or the standard parser for what orjson refuses (NaN, integers
+    beyond 64 bits, lone surrogates); those lines get the verdicts they always had.
     """
+    raw = line.encode("utf-8", "surrogatepass")
+    plain = False
+    if json_scan is not None:
+        depth, plain = json_scan(raw)
+        plain = plain and depth <= MAX_DEPTH
     try:
-        return orjson.loads(line)
+        return orjson.loads(raw), plain
     except orjson.JSONDecodeError:
-        return json.loads(line)
+        return json.loads(line), False
 
 
-def _record_verdict(record: dict[str, Any] | None, leaf: bytes) -> tuple[int, bytes]:
+def _record_verdict(
+    record: dict[str, Any] | None, leaf: bytes, plain: bool = False
+) -> tuple[int, bytes]:
     if record is None:
         return RECORD_OK, leaf
     try:
-        data = canonical_bytes(record)
+        computed = record_leaf_hash(record, plain=plain)
     except LedgerError:
         return RECORD_BAD_FORM, leaf
-    computed = hashlib.sha256(b"\x00" + data).digest()
     return (RECORD_OK if computed == leaf else RECORD_OTHER_HASH), computed
 
 
@@ -76,7 +90,7 @@ def scan_line(number: int, line: str, *, keep_record: bool) -> Entry:
     try:
         if len(line) > MAX_LINE:
             raise ValueError("line too long")
-        data = _load(line)
+        data, plain = _load(line)
         if data["format"] != BUNDLE_FORMAT or data["hash_alg"] != HASH_ALG:
             raise ValueError("not a proof bundle")
         index, size, record = data["leaf_index"], data["tree_size"], data.get("record")
@@ -89,7 +103,7 @@ def scan_line(number: int, line: str, *, keep_record: bool) -> Entry:
         )
     except (ValueError, KeyError, TypeError):
         return number
-    verdict, computed = _record_verdict(record, leaf)
+    verdict, computed = _record_verdict(record, leaf, plain)
     kept = record if keep_record else None
     return (number, batch_id, index, size, leaf, root, path, kept, verdict, computed)
 
