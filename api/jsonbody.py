@@ -13,40 +13,20 @@ is what ``record_leaf_hash(..., plain=True)`` relies on.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Coroutine
 from typing import Any, Final
 
-import orjson
 from fastapi import Request, Response
 from fastapi.routing import APIRoute
 
-from ledger.proofs.canonical import MAX_DEPTH
+from ledger.proofs.canonical import parse_json, scan_json
 
-json_scan: Callable[[bytes], tuple[int, bool]] | None
-try:
-    from ledger._speedups import json_scan
-except ImportError:  # built without the C extension: json parses everything
-    json_scan = None
-
-#: Scope key holding ``json_scan``'s ``(depth, plain)`` of the request body.
+#: Scope key holding ``scan``'s ``(depth, plain)`` of the request body.
 SCAN: Final = "ledger.json_scan"
-
-
-def scan(body: bytes) -> tuple[int, bool] | None:
-    """``(depth, plain)`` of ``body``, or None without the C extension."""
-    return None if json_scan is None else json_scan(body)
-
-
-def loads(body: bytes, scanned: tuple[int, bool] | None = None) -> tuple[Any, bool]:
-    """``(json.loads(body), plain)``, by orjson when the scan allows it."""
-    found = scanned if scanned is not None else scan(body)
-    if found is not None and found[1]:
-        try:
-            return orjson.loads(body), found[0] <= MAX_DEPTH
-        except orjson.JSONDecodeError:
-            pass  # json has the last word, and the error message FastAPI reports
-    return json.loads(body), False
+#: ``(depth, plain)`` of a body by the C scan; None without the C extension.
+scan = scan_json
+#: ``(json.loads(body), plain)``, by orjson where the scan allows it.
+loads = parse_json
 
 
 def is_plain(request: Request) -> bool:

@@ -8,23 +8,14 @@ objects but the tuple; judging the lines (duplicates, trees, the store) is
 
 from __future__ import annotations
 
-import json
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Final
 
-import orjson
-
 from ledger.errors import LedgerError
 from ledger.proofs import BUNDLE_FORMAT, HASH_ALG, record_leaf_hash
-from ledger.proofs.canonical import MAX_DEPTH
-
-json_scan: Callable[[bytes], tuple[int, bool]] | None
-try:
-    from ledger._speedups import json_scan
-except ImportError:  # built without the C extension: every record takes the type walk
-    json_scan = None
+from ledger.proofs.canonical import parse_json
 
 #: A line's hashes joined (batch id, root, leaf, audit path): one regex call checks them all.
 _HEX32_RUN: Final = re.compile(r"(?:0x[0-9a-f]{64})*")
@@ -55,22 +46,9 @@ def _hashes(batch_id: Any, root: Any, leaf: Any, path: Any) -> tuple[str, str, b
 
 
 def _load(line: str) -> tuple[Any, bool]:
-    """The JSON of a line, and whether it is *plain* (see ``api.jsonbody``): only
-    JSON types, ASCII keys, short integers, at most MAX_DEPTH levels, so its record
-    is written in canonical form without the type walk.
-
-    orjson parses, or the standard parser for what orjson refuses (NaN, integers
-    beyond 64 bits, lone surrogates); those lines get the verdicts they always had.
-    """
-    raw = line.encode("utf-8", "surrogatepass")
-    plain = False
-    if json_scan is not None:
-        depth, plain = json_scan(raw)
-        plain = plain and depth <= MAX_DEPTH
-    try:
-        return orjson.loads(raw), plain
-    except orjson.JSONDecodeError:
-        return json.loads(line), False
+    """The JSON of a line, and whether it is plain (``ledger.proofs.parse_json``):
+    then its record is written in canonical form without the type walk."""
+    return parse_json(line.encode("utf-8", "surrogatepass"))
 
 
 def _record_verdict(

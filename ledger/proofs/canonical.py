@@ -34,14 +34,20 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from itertools import compress
-from typing import Final, NoReturn
+from typing import Any, Final, NoReturn
 
 import orjson
 
 from ledger.proofs.errors import CanonicalFormError
 from ledger.proofs.merkle import leaf_hash
+
+_json_scan: Callable[[bytes], tuple[int, bool]] | None
+try:
+    from ledger._speedups import json_scan as _json_scan
+except ImportError:  # built without the C extension: json parses everything
+    _json_scan = None
 
 MAX_SAFE_INTEGER: Final = 2**53 - 1  # JCS numbers are IEEE 754 doubles: exact up to here
 # Records are flat or nearly so; the bound caps the recursion an untrusted value
@@ -228,3 +234,27 @@ def _utf16_sorted_text(value: object) -> str:
     if isinstance(value, (list, tuple)):
         return "[" + ",".join(map(_utf16_sorted_text, value)) + "]"
     return _ENCODER.encode(value)
+
+
+def scan_json(raw: bytes) -> tuple[int, bool] | None:
+    """``(depth, plain numbers and keys)`` of JSON text by the C scan
+    (``_speedups.json_scan``), or None without the C extension."""
+    return None if _json_scan is None else _json_scan(raw)
+
+
+def parse_json(raw: bytes, scanned: tuple[int, bool] | None = None) -> tuple[Any, bool]:
+    """``(json.loads(raw), plain)``: orjson parses only where it reads exactly as json does.
+
+    The scan (``scanned``, or run here) says whether every number is an integer of
+    at most 18 digits and every key plain ASCII; only then orjson parses (it turns
+    longer integers into floats and refuses NaN, lone surrogates, UTF-16), and if it
+    refuses, json parses with its own errors. ``plain`` (such a value, at most
+    :data:`MAX_DEPTH` deep) is the promise ``record_leaf_hash(..., plain=True)`` takes.
+    """
+    found = scanned if scanned is not None else scan_json(raw)
+    if found is not None and found[1]:
+        try:
+            return orjson.loads(raw), found[0] <= MAX_DEPTH
+        except orjson.JSONDecodeError:
+            pass  # json has the last word, and the error message callers report
+    return json.loads(raw), False
