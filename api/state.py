@@ -18,6 +18,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from api.config import ApiSettings
+from api.inquirywriter import LoopInquiryWriter
 from api.keycache import KeyCache
 from api.rawsql import Connections
 from ledger.anchoring.outbox import Outbox
@@ -146,6 +147,13 @@ class AppState:
         self.sealer = Sealer(self.gate, self.settings.inquiry_seal_seconds)
         self._desensitiser: Desensitiser | None = None
         self._unsealed = 0
+        self._inquiry_writer: LoopInquiryWriter | None = None
+
+    def inquiry_writer(self, log: InquiryLog) -> LoopInquiryWriter:
+        """The event loop's inquiry writer (``log``: the consent service's, for hand-overs)."""
+        if self._inquiry_writer is None:
+            self._inquiry_writer = LoopInquiryWriter(self.store, log)
+        return self._inquiry_writer
 
     def desensitiser(self) -> Desensitiser:
         """The default policy's desensitiser (pseudonyms for erasure; no chain needed)."""
@@ -175,6 +183,8 @@ class AppState:
         self.sealer.stop()
         self.gate.close()
         self.db.close()
+        if self._inquiry_writer is not None:
+            self._inquiry_writer.close()
         self.store.close()
 
 

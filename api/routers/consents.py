@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Annotated, Final
 
 from fastapi import APIRouter, Body, Depends, Path
@@ -84,28 +83,12 @@ async def check_consent(body: CheckBody, state: StateDep, key: Partner) -> FastJ
             lambda: service.decide(body.subject, institution=institution, purpose=purpose)
         )
     assert decision is not None
-    # Answered only once its inquiry is durable: the writer thread commits it with
-    # whatever else queued meanwhile, and no request thread waits on the fsync.
+    # Answered only once its inquiry is durable: committed with the other checks of
+    # this loop pass (api.inquirywriter), by the writer thread if the store is busy.
     inquiry = service.inquiry(decision, requested_by=key.name)
-    loop = asyncio.get_running_loop()
-    durable: asyncio.Future[None] = loop.create_future()
-
-    def done(error: BaseException | None) -> None:  # on the writer thread
-        loop.call_soon_threadsafe(_settle, durable, error)
-
-    service.inquiries.submit(inquiry, done)
-    await durable
+    await state.inquiry_writer(service.inquiries).write(inquiry)
     state.inquiry_logged()
     return FastJSON(service.answer(decision, inquiry).to_json())
-
-
-def _settle(future: asyncio.Future[None], error: BaseException | None) -> None:
-    if future.done():
-        return
-    if error is None:
-        future.set_result(None)
-    else:
-        future.set_exception(error)
 
 
 @router.post("/{consent_id}/revoke", responses=problems(401, 403, 404, 409, 422, 503))

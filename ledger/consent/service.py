@@ -263,19 +263,25 @@ class StatusCache:
         self._looked = -math.inf
         self._known: dict[str, ConsentRecord] = {}
         self._following = threading.Lock()
+        self._failed = False  # the last look at the head raised: read the chain again
 
     def get(self, consent_id: str, *, cached_only: bool = False) -> ConsentRecord | object | None:
         """The status (None: not on chain); :data:`NEEDS_CHAIN` if ``cached_only`` cannot say."""
         now = time.monotonic()
         if now - self._looked >= self.max_age:
             if cached_only:
-                return NEEDS_CHAIN
+                # The event loop never reads the chain: a thread follows the head
+                # while the cache answers, as it does for the other threads below.
+                # Until one look succeeded (or after a look failed) it cannot say.
+                if self._head < 0 or self._failed:
+                    return NEEDS_CHAIN
+                self._follow_in_background()
             # One thread follows the head; the others answer from the cache meanwhile
             # (only the very first look is waited for), instead of all queueing for
             # the chain behind whatever transaction holds it.
-            if self._following.acquire(blocking=self._head < 0):
+            elif self._following.acquire(blocking=self._head < 0 or self._failed):
                 try:
-                    if time.monotonic() - self._looked >= self.max_age:
+                    if self._failed or time.monotonic() - self._looked >= self.max_age:
                         self._follow_head(now)
                 finally:
                     self._following.release()
@@ -290,7 +296,30 @@ class StatusCache:
             self._known[consent_id.lower()] = status
         return status
 
+    def _follow_in_background(self) -> None:
+        if not self._following.acquire(blocking=False):
+            return  # a look is under way
+
+        def follow() -> None:
+            try:
+                if time.monotonic() - self._looked >= self.max_age:
+                    self._follow_head(time.monotonic())
+            except Exception:  # a request thread meets it again, and answers it
+                log.warning("consent statuses: following the chain head failed", exc_info=True)
+            finally:
+                self._following.release()
+
+        threading.Thread(target=follow, name="consent-status-follow", daemon=True).start()
+
     def _follow_head(self, now: float) -> None:
+        try:
+            self._look(now)
+        except BaseException:
+            self._failed = True
+            raise
+        self._failed = False
+
+    def _look(self, now: float) -> None:
         with self.lock:
             head = self.registry.chain.block_number()
             if head == self._head:

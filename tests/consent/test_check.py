@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import threading
+import time
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
@@ -11,9 +13,15 @@ import pytest
 from sqlalchemy import select, update
 
 from ledger.anchoring.service import Ledger
-from ledger.chain.registry import AnchorRegistryClient, BatchKind, ConsentRegistryClient
+from ledger.chain.registry import (
+    AnchorRegistryClient,
+    BatchKind,
+    ConsentRecord,
+    ConsentRegistryClient,
+)
 from ledger.consent import ConsentService
-from ledger.errors import ConflictError
+from ledger.consent.service import NEEDS_CHAIN
+from ledger.errors import ConflictError, UnavailableError
 from ledger.store import Consent, Inquiry
 from tests.consent.conftest import BANK, OTHER_BANK, OTHER_ID, T0, make_grant
 
@@ -278,3 +286,62 @@ def test_the_registry_names_the_consents_its_blocks_changed(
     anchors.anchor(os.urandom(32), os.urandom(32), 1, BatchKind.INQUIRY_LOG, os.urandom(32))
     head = ledger.chain.block_number()
     assert registry.changed(head, head) == set()
+
+
+def _until(condition: Callable[[], bool], seconds: float = 10.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "not within the time allowed"
+        time.sleep(0.01)
+
+
+def test_the_event_loop_answers_from_the_cache_while_a_thread_follows_the_head(
+    consents: ConsentService, check: Check, ledger: Ledger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (row,) = consents.grant([make_grant()])
+    statuses = consents.statuses
+    assert statuses is not None
+    assert check(T0 + timedelta(days=5)).granted  # looked at the head, status cached
+    statuses.max_age = 0.0  # stale from now on
+    other = ConsentRegistryClient.from_deployment(ledger.chain, ledger.deployment)
+    other.revoke(bytes.fromhex(row.consent_id[2:]), int((T0 + timedelta(days=1)).timestamp()))
+    chain, looking = statuses.registry.chain, threading.Event()
+    real_block_number = chain.block_number
+
+    def slow_block_number() -> int:
+        assert looking.wait(10)
+        return real_block_number()
+
+    monkeypatch.setattr(chain, "block_number", slow_block_number)
+    # No chain read on this call: the cached status, while a thread looks at the head.
+    cached = statuses.get(row.consent_id, cached_only=True)
+    assert isinstance(cached, ConsentRecord) and cached.revoked_at == 0
+    looking.set()
+    # That look reads the withdrawal's log and drops the status: the loop cannot say.
+    _until(lambda: statuses.get(row.consent_id, cached_only=True) is NEEDS_CHAIN)
+    answer = check(T0 + timedelta(days=5))
+    assert (answer.granted, answer.reason) == (False, "revoked")
+
+
+def test_after_a_failed_look_at_the_head_the_event_loop_defers_to_the_chain(
+    consents: ConsentService, check: Check, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (row,) = consents.grant([make_grant()])
+    statuses = consents.statuses
+    assert statuses is not None
+    assert check(T0 + timedelta(days=5)).granted
+    statuses.max_age = 0.0
+    chain = statuses.registry.chain
+
+    def down() -> int:
+        raise UnavailableError("the chain does not answer")
+
+    monkeypatch.setattr(chain, "block_number", down)
+    statuses.get(row.consent_id, cached_only=True)  # starts a look, which fails
+    _until(lambda: statuses.get(row.consent_id, cached_only=True) is NEEDS_CHAIN)
+    with pytest.raises(UnavailableError):
+        check(T0 + timedelta(days=5))  # the thread's own look meets the failure
+    monkeypatch.undo()
+    assert check(T0 + timedelta(days=5)).granted
+    statuses.max_age = 3600.0
+    assert isinstance(statuses.get(row.consent_id, cached_only=True), ConsentRecord)
