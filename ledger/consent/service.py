@@ -291,9 +291,13 @@ class StatusCache:
         if cached_only:
             return NEEDS_CHAIN
         with self.lock:
+            # Threads that missed together queue here: only the first reads the chain.
+            known = self._known.get(consent_id.lower())
+            if known is not None:
+                return known
             status = self.registry.status(unhex(consent_id))
-        if status is not None:
-            self._known[consent_id.lower()] = status
+            if status is not None:
+                self._known[consent_id.lower()] = status
         return status
 
     def _follow_in_background(self) -> None:

@@ -20,7 +20,7 @@ from ledger.chain.registry import (
     ConsentRegistryClient,
 )
 from ledger.consent import ConsentService
-from ledger.consent.service import NEEDS_CHAIN
+from ledger.consent.service import NEEDS_CHAIN, StatusCache
 from ledger.errors import ConflictError, UnavailableError
 from ledger.store import Consent, Inquiry
 from tests.consent.conftest import BANK, OTHER_BANK, OTHER_ID, T0, make_grant
@@ -345,3 +345,33 @@ def test_after_a_failed_look_at_the_head_the_event_loop_defers_to_the_chain(
     assert check(T0 + timedelta(days=5)).granted
     statuses.max_age = 3600.0
     assert isinstance(statuses.get(row.consent_id, cached_only=True), ConsentRecord)
+
+
+def test_threads_that_miss_the_cache_together_read_the_chain_once(
+    consents: ConsentService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (row,) = consents.grant([make_grant()])
+    assert consents.statuses is not None
+    registry = consents.statuses.registry
+    statuses = StatusCache(registry, threading.Lock())
+    statuses.get(row.consent_id)  # the first look at the head
+    statuses.clear()
+    statuses.max_age = 3600.0
+    statuses.get("0x" + "00" * 32)  # looked at the head again; this id is not on chain
+    reads: list[bytes] = []
+    real_status = registry.status
+    monkeypatch.setattr(registry, "status", lambda c: reads.append(c) or real_status(c))
+    start = threading.Barrier(8)
+    found: list[Any] = []
+
+    def one() -> None:
+        start.wait()
+        found.append(statuses.get(row.consent_id))
+
+    threads = [threading.Thread(target=one) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(found) == 8 and all(isinstance(f, ConsentRecord) for f in found)
+    assert reads == [bytes.fromhex(row.consent_id[2:])]
