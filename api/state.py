@@ -152,7 +152,7 @@ class AppState:
     def inquiry_writer(self, log: InquiryLog) -> LoopInquiryWriter:
         """The event loop's inquiry writer (``log``: the consent service's, for hand-overs)."""
         if self._inquiry_writer is None:
-            self._inquiry_writer = LoopInquiryWriter(self.store, log)
+            self._inquiry_writer = LoopInquiryWriter(self.store, log, self.db)
         return self._inquiry_writer
 
     def desensitiser(self) -> Desensitiser:
@@ -183,8 +183,6 @@ class AppState:
         self.sealer.stop()
         self.gate.close()
         self.db.close()
-        if self._inquiry_writer is not None:
-            self._inquiry_writer.close()
         self.store.close()
 
 

@@ -27,7 +27,7 @@ class Settings(BaseSettings):
     db_url: str | None = Field(default=None, description="SQLAlchemy URL; unset = SQLite file")
     batch_size: int = Field(default=10_000, ge=1, le=1_000_000, description="records per batch")
     inquiry_seal_size: int = Field(
-        default=1000, ge=1, le=10_000, description="inquiries that trigger a kind-2 batch"
+        default=10_000, ge=1, le=10_000, description="inquiries that trigger a kind-2 batch"
     )
     inquiry_seal_seconds: float = Field(
         default=60.0, gt=0, description="age of the oldest unsealed inquiry that triggers one"

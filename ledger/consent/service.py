@@ -134,6 +134,7 @@ class FlushReport:
     revoked: list[str] = field(default_factory=list)
 
 
+@lru_cache(maxsize=1024)
 def _iso_seconds(value: int | None) -> str | None:
     return None if not value else iso(datetime.fromtimestamp(value, UTC))
 

@@ -19,6 +19,8 @@ POOL_SIZE = 40
 #: leaf indexes (and committing them) about twice as cheap as 4 KiB ones (bench:
 #: ingest of 1M records 31 s -> 23 s); records are read a segment at a time anyway.
 PAGE_SIZE = 32768
+#: How long a connection waits for another's write lock (SQLite ``busy_timeout``).
+BUSY_TIMEOUT_MS = 30000
 
 
 def default_url(data_dir: Path) -> str:
@@ -32,7 +34,7 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     # FULL: a committed batch survives power loss, not only a killed process.
     cur.execute("PRAGMA synchronous=FULL")
     cur.execute("PRAGMA foreign_keys=ON")
-    cur.execute("PRAGMA busy_timeout=30000")
+    cur.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
     # 64 MiB of page cache (allocated as used): bulk ingest keeps the leaf indexes
     # in memory instead of re-reading them for every batch.
     cur.execute("PRAGMA cache_size=-65536")

@@ -14,6 +14,7 @@ import pytest
 
 import api.inquirywriter as inquirywriter
 from api.inquirywriter import LoopInquiryWriter
+from api.rawsql import Connections
 from ledger.consent.inquiries import InquiryLog
 from ledger.store import Inquiry, Store
 from ledger.store.db import STORE_FILE
@@ -50,7 +51,7 @@ def test_the_checks_of_one_loop_pass_share_one_commit(
     store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     log = InquiryLog(store, submitter="", key_ids={})
-    writer = LoopInquiryWriter(store, log)
+    writer = LoopInquiryWriter(store, log, Connections(store.engine))
     commits: list[int] = []
     real = inquirywriter.sqlite_insert_rows
 
@@ -66,14 +67,13 @@ def test_the_checks_of_one_loop_pass_share_one_commit(
         await writer.write(_row(log))  # a later pass: a commit of its own
 
     asyncio.run(main())
-    writer.close()
     assert commits == [25, 1]
     assert {r["inquiry_id"] for r in rows} <= _stored(store)
 
 
 def test_a_failed_commit_fails_its_checks_and_the_next_commit_works(store: Store) -> None:
     log = InquiryLog(store, submitter="", key_ids={})
-    writer = LoopInquiryWriter(store, log)
+    writer = LoopInquiryWriter(store, log, Connections(store.engine))
     first = _row(log)
 
     async def main() -> list[Any]:
@@ -87,7 +87,6 @@ def test_a_failed_commit_fails_its_checks_and_the_next_commit_works(store: Store
         return [*results, fresh]
 
     *results, fresh = asyncio.run(main())
-    writer.close()
     assert all(isinstance(r, sqlite3.IntegrityError) for r in results)
     assert _stored(store) == {first["inquiry_id"], fresh["inquiry_id"]}  # nothing half-landed
 
