@@ -26,8 +26,9 @@ $(NODE_STAMP): package.json package-lock.json
 demo: setup
 	$(VENV)/bin/ledger demo
 
+# One worker per core, at most 4 (each test may start a node or CLI processes of its own).
 test: setup
-	$(VENV)/bin/pytest -q
+	$(VENV)/bin/pytest -q -n auto --maxprocesses 4
 
 lint: setup
 	$(VENV)/bin/ruff format --check ledger api scripts tests
