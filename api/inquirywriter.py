@@ -59,23 +59,25 @@ class LoopInquiryWriter:
     def _commit(self, loop: asyncio.AbstractEventLoop) -> None:
         rows, waiting = self._rows, self._waiting
         self._rows, self._waiting, self._scheduled = [], [], False
+        locked = False
         try:
             with self.connections.connection() as raw:
                 cursor = raw.cursor()
                 cursor.execute("PRAGMA busy_timeout=0")
                 try:
-                    sqlite_insert_rows(raw, rows)
+                    sqlite_insert_rows(raw, rows)  # rolled back if it raises
+                except sqlite3.OperationalError as exc:
+                    if not _is_busy(exc):
+                        raise
+                    locked = True  # the connection stays usable: keep it (and its cache)
                 finally:
                     cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
                     cursor.close()
-        except sqlite3.OperationalError as exc:
-            if "locked" not in str(exc) and "busy" not in str(exc):
-                self._fail(waiting, exc)
-                return
-            self._hand_over(loop, rows, waiting)  # another writer holds the database
-            return
         except Exception as exc:  # each waiting check gets it
             self._fail(waiting, exc)
+            return
+        if locked:
+            self._hand_over(loop, rows, waiting)  # another writer holds the database
             return
         for future in waiting:
             settle(future, None)
@@ -96,6 +98,12 @@ class LoopInquiryWriter:
                 loop.call_soon_threadsafe(settle, future, error)  # from the writer thread
 
             self.log.submit(row, done)
+
+
+def _is_busy(exc: sqlite3.OperationalError) -> bool:
+    """SQLITE_BUSY or SQLITE_LOCKED (any extended code): another connection holds the lock."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    return code is not None and code & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
 
 
 def settle(future: asyncio.Future[None], error: BaseException | None) -> None:
