@@ -248,7 +248,9 @@ class StatusCache:
     this process's own withdrawals count at once, from the store. When the logs
     cannot say (an unknown log, a head that went back, too many blocks at once)
     everything is dropped. Unknown consents are never cached: they may be
-    recorded any moment.
+    recorded any moment. A ``cached_only`` caller (the event loop) never reads
+    the chain: when the cache is stale it starts a thread that follows the head,
+    and answers from the cache meanwhile, as request threads do.
     """
 
     def __init__(
@@ -309,8 +311,9 @@ class StatusCache:
             try:
                 if time.monotonic() - self._looked >= self.max_age:
                     self._follow_head(time.monotonic())
-            except Exception:  # a request thread meets it again, and answers it
-                log.warning("consent statuses: following the chain head failed", exc_info=True)
+            except Exception as exc:  # a request thread meets it again, and answers it
+                cause = getattr(exc, "code", type(exc).__name__)  # never the message: URLs
+                log.warning("consent statuses: following the chain head failed: %s", cause)
             finally:
                 self._following.release()
 
