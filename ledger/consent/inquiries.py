@@ -139,18 +139,10 @@ _LEAF_COLUMNS: Final = (
 )
 #: Built once: a fresh ``insert()`` per commit re-derives its cache key every time.
 _INSERT: Final = insert(Inquiry)
-#: The columns of a new inquiry's row (:meth:`InquiryLog.row`), in statement order.
-_ROW_COLUMNS: Final = (
-    "inquiry_id",
-    "institution",
-    "requested_by",
-    "subject_pseudonym",
-    "purpose",
-    "consent_id",
-    "result",
-    "reason",
-    "checked_at",
-    "logged_at",
+#: The columns a new inquiry's row (:meth:`InquiryLog.row`) gives, in statement
+#: order: all but the ones the store assigns and sealing fills in.
+_ROW_COLUMNS: Final = tuple(
+    c.name for c in Inquiry.__table__.columns if c.name not in ("seq", "batch_id", "leaf_index")
 )
 #: Rows per multi-row INSERT on SQLite (10 variables each, well under its 32766).
 SQLITE_ROWS: Final = 500

@@ -20,19 +20,11 @@ from ledger.store import Inquiry, Store
 from ledger.store.db import STORE_FILE
 from tests.api.conftest import Api
 from tests.api.test_consents import SUBJECT, _check, _grant
+from tests.consent.conftest import inquiry_row
 
 
 def _row(log: InquiryLog) -> dict[str, Any]:
-    return log.row(
-        institution="BANK-A",
-        requested_by="bank-a",
-        subject_pseudonym="0x" + "ab" * 32,
-        purpose="LOAN_APPROVAL",
-        consent_id=None,
-        result="refused",
-        reason="no_consent",
-        checked_at=datetime.now(UTC),
-    )
+    return inquiry_row(log, checked_at=datetime.now(UTC))
 
 
 def _stored(store: Store) -> set[str]:

@@ -12,7 +12,7 @@ import pytest
 from ledger.anchoring.service import Ledger
 from ledger.chain import Chain, deploy
 from ledger.config import Settings
-from ledger.consent import ConsentGrant, ConsentService, Subject
+from ledger.consent import ConsentGrant, ConsentService, InquiryLog, Subject
 from ledger.records.identifiers import gb11643_check_digit
 from tests.records.sample import ID_NUMBER, ORG
 
@@ -39,6 +39,20 @@ def grant_json(**changes: Any) -> dict[str, Any]:
     }
     data.update(changes)
     return data
+
+
+def inquiry_row(log: InquiryLog, checked_at: datetime = T0) -> dict[str, Any]:
+    """A new refused inquiry's row (not written yet), for tests of the writers."""
+    return log.row(
+        institution=BANK,
+        requested_by="pytest",
+        subject_pseudonym="0x" + "ab" * 32,
+        purpose="LOAN_APPROVAL",
+        consent_id=None,
+        result="refused",
+        reason="no_consent",
+        checked_at=checked_at,
+    )
 
 
 def make_grant(**changes: Any) -> ConsentGrant:

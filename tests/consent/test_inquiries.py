@@ -15,7 +15,7 @@ from ledger.chain.registry import BatchKind
 from ledger.consent import ConsentService
 from ledger.proofs import verify_bundle
 from ledger.store import Batch, Inquiry
-from tests.consent.conftest import T0, make_grant
+from tests.consent.conftest import T0, inquiry_row, make_grant
 
 Check = Callable[..., Any]
 
@@ -149,19 +149,7 @@ def test_the_writer_thread_calls_back_once_each_row_is_durable(ledger: Ledger) -
     from ledger.consent.inquiries import InquiryLog
 
     log = InquiryLog(ledger.store, submitter="x", key_ids={})
-    rows = [
-        log.row(
-            institution="B",
-            requested_by="p",
-            subject_pseudonym="0x" + "ab" * 32,
-            purpose="LOAN_APPROVAL",
-            consent_id=None,
-            result="refused",
-            reason="no_consent",
-            checked_at=T0,
-        )
-        for _ in range(300)
-    ]
+    rows = [inquiry_row(log) for _ in range(300)]
     rows.append(dict(rows[0]))  # a duplicate inquiry id: its commit fails
     results: dict[int, BaseException | None] = {}
     durable: dict[int, bool] = {}
