@@ -224,18 +224,22 @@ def add_batch_leaves(
 
 #: json_each's ``key`` is the array position, i.e. the leaf index; sorted by key, the
 #: inserts walk each index B-tree in order instead of jumping around it.
+#: OR FAIL: a conflict still raises (and the caller's transaction rolls back), but
+#: SQLite keeps no statement journal for undoing the statement alone. With the
+#: default (ABORT) it copied every index page each insert touched to a temp file
+#: first: 2.2 GB of temp-file writes for a 1M-row submission.
 _BULK_LEAF_KEYS: Final = (
-    "INSERT INTO leaf_keys (key, batch_key, leaf_index, erased) "
+    "INSERT OR FAIL INTO leaf_keys (key, batch_key, leaf_index, erased) "
     "SELECT value, ?, key, 0 FROM json_each(?) WHERE value IS NOT NULL ORDER BY value"
 )
 _BULK_RECORD_KEYS: Final = (
-    "INSERT INTO record_keys (key, batch_key, leaf_index) "
+    "INSERT OR FAIL INTO record_keys (key, batch_key, leaf_index) "
     "SELECT value, ?, key FROM json_each(?) WHERE value IS NOT NULL ORDER BY value"
 )
 
 
 _CLAIM_RECORD_KEYS: Final = (
-    "INSERT INTO record_keys (key, batch_key, leaf_index) "
+    "INSERT OR FAIL INTO record_keys (key, batch_key, leaf_index) "
     "SELECT j.value, ?, j.key FROM json_each(?) j "
     "WHERE NOT EXISTS (SELECT 1 FROM record_keys r WHERE r.key = j.value) ORDER BY j.value"
 )

@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from sqlalchemy import insert
+from sqlalchemy.exc import IntegrityError as SqlIntegrityError
 
 from ledger import _speedups
 from ledger.proofs import MerkleTree, leaf_hash, root_of
@@ -88,6 +90,31 @@ def test_columns_of_different_lengths_are_refused(store: Store) -> None:
         batch_id = _batch(s)
         with pytest.raises(ValueError, match="different lengths"):
             leaves.add_batch_leaves(s, batch_id, ["a", "b"], b"\x01" * 32, b"xy", [1, 2])
+
+
+def test_a_conflicting_key_insert_fails_and_rolls_the_whole_transaction_back(
+    store: Store,
+) -> None:
+    # The bulk key inserts run OR FAIL (no statement journal): a conflict must still
+    # raise, and the caller's rollback must take every row of the transaction with it.
+    with store.session() as s, s.begin():
+        kept = _batch(s)
+        leaves.add_leaves(s, kept, _leaves(kept, 5, prefix="K"))
+    with store.session() as s:
+        before = leaves.leaf_count(s), leaves.record_count(s), _stored_record_keys(s)
+    with store.session() as s:
+        batch_id = _batch(s)
+        written = _leaves(batch_id, 300)
+        # the key row leaf 250 will want, already there: the bulk insert stops midway
+        taken = {"key": leaves.leaf_key(written[250].leaf_hash), "batch_key": batch_key(batch_id)}
+        s.execute(insert(LeafKey).values(**taken, leaf_index=250, erased=False))
+        with pytest.raises(SqlIntegrityError):
+            leaves.add_leaves(s, batch_id, written)
+        s.rollback()
+    with store.session() as s:
+        assert (leaves.leaf_count(s), leaves.record_count(s), _stored_record_keys(s)) == before
+        assert s.get(Batch, batch_id) is None
+        assert [x.record_id for x in leaves.batch_leaves(s, kept)] == [f"K-{i}" for i in range(5)]
 
 
 def test_found_by_hash_and_by_record_id(store: Store) -> None:
