@@ -43,7 +43,7 @@ def create_app(settings: Settings | None = None, *, limits: ApiSettings | None =
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        store = await run_in_threadpool(Store.open, settings.data_dir, settings.db_url)
+        store = await run_in_threadpool(Store.for_settings, settings)
         state = AppState(settings, limits, store)
         await run_in_threadpool(state.gate.try_connect)
         state.sealer.start()

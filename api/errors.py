@@ -17,6 +17,7 @@ from typing import Any, Final
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ledger.chain.errors import ChainError
@@ -30,6 +31,7 @@ from ledger.errors import (
     NotFoundError,
     UnavailableError,
 )
+from ledger.store.db import store_unavailable
 
 PROBLEM_TYPE_BASE: Final = "urn:credit-anchor:problem:"
 PROBLEM_MEDIA_TYPE: Final = "application/problem+json"
@@ -158,6 +160,14 @@ def install(app: FastAPI) -> None:
         detail = exc.detail if isinstance(exc.detail, str) else "request failed"
         return problem(exc.status_code, code, detail, headers=exc.headers)
 
+    async def on_store_error(request: Request, exc: Exception) -> JSONResponse:
+        # Locked, gone or out of space: retrying may help. The driver's text can
+        # name hosts and files, so callers get the family, the log the condition.
+        assert isinstance(exc, OperationalError)
+        log.warning("store did not answer: %s", store_unavailable(exc).message)
+        unavailable = UnavailableError("the store did not answer; retry later")
+        return problem_for(unavailable, retry_after=request.app.state.retry_after)
+
     async def on_unexpected(_request: Request, exc: Exception) -> JSONResponse:
         log.error("unhandled %s", type(exc).__name__)  # no message: it may hold values
         return problem(500, "internal", "an internal error occurred")
@@ -165,4 +175,5 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(LedgerError, on_ledger_error)
     app.add_exception_handler(RequestValidationError, on_validation)
     app.add_exception_handler(StarletteHTTPException, on_http)
+    app.add_exception_handler(OperationalError, on_store_error)
     app.add_exception_handler(Exception, on_unexpected)

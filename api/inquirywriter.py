@@ -27,7 +27,6 @@ from typing import Any
 from api.rawsql import Connections
 from ledger.consent.inquiries import InquiryLog, sqlite_insert_rows
 from ledger.store import Store
-from ledger.store.db import BUSY_TIMEOUT_MS
 
 
 class LoopInquiryWriter:
@@ -41,6 +40,7 @@ class LoopInquiryWriter:
         self._waiting: list[asyncio.Future[None]] = []
         self._scheduled = False
         self.inline = store.engine.dialect.name == "sqlite"
+        self.busy_timeout_ms = store.busy_timeout_ms
 
     async def write(self, row: dict[str, Any]) -> None:
         """Return once ``row`` is committed (raises what the commit raised)."""
@@ -71,7 +71,7 @@ class LoopInquiryWriter:
                         raise
                     locked = True  # the connection stays usable: keep it (and its cache)
                 finally:
-                    cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+                    cursor.execute(f"PRAGMA busy_timeout={self.busy_timeout_ms}")
                     cursor.close()
         except Exception as exc:  # each waiting check gets it
             self._fail(waiting, exc)

@@ -25,6 +25,9 @@ class Settings(BaseSettings):
     receipt_timeout: float = Field(default=120.0, gt=0, description="seconds to await a receipt")
     request_timeout: float = Field(default=30.0, gt=0, description="seconds per RPC request")
     db_url: str | None = Field(default=None, description="SQLAlchemy URL; unset = SQLite file")
+    store_busy_timeout: float = Field(
+        default=30.0, gt=0, le=3600, description="seconds to wait for the store's write lock"
+    )
     batch_size: int = Field(default=10_000, ge=1, le=1_000_000, description="records per batch")
     inquiry_seal_size: int = Field(
         default=10_000, ge=1, le=10_000, description="inquiries that trigger a kind-2 batch"

@@ -45,7 +45,7 @@ class Ledger:
         chain = open_chain(settings, holder=holder)
         try:
             check_deployment(chain, deployment)
-            store = Store.open(settings.data_dir, settings.db_url)
+            store = Store.for_settings(settings)
         except BaseException:
             chain.close()
             raise

@@ -12,9 +12,11 @@ from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
+from sqlalchemy.exc import OperationalError
 
 from ledger.config import Settings
 from ledger.errors import InputError, LedgerError
+from ledger.store.db import store_unavailable
 
 #: Piped output is read by scripts and people alike: no wrapping at 80 columns.
 _PIPE_WIDTH = 200
@@ -70,11 +72,14 @@ def fail(exc: LedgerError) -> NoReturn:
 
 @contextmanager
 def handle_errors() -> Iterator[None]:
-    """Turn any :class:`LedgerError` raised inside into :func:`fail`."""
+    """Turn any :class:`LedgerError` raised inside into :func:`fail`, and so a database
+    that fails to answer (:func:`~ledger.store.db.store_unavailable`)."""
     try:
         yield
     except LedgerError as exc:
         fail(exc)
+    except OperationalError as exc:
+        fail(store_unavailable(exc))
 
 
 def print_json(data: Any) -> None:

@@ -37,7 +37,7 @@ def _store(data_dir: DataDirOpt) -> Store:
     settings = settings_for(data_dir)
     if settings.db_url is None:
         ensure_data_dir(settings.data_dir)
-    return Store.open(settings.data_dir, settings.db_url)
+    return Store.for_settings(settings)
 
 
 @command

@@ -90,9 +90,9 @@ def _target(
 
 def _store(settings: Settings, db: str | None) -> Store | None:
     if db is not None:
-        return Store(db)
+        return Store.for_settings(settings, db)
     if (settings.data_dir / STORE_FILE).exists():
-        return Store.open(settings.data_dir, settings.db_url)
+        return Store.for_settings(settings)
     return None
 
 
@@ -169,7 +169,7 @@ def audit_cmd(
         if records is not None and not records.is_file():
             raise InputError(f"no records file at {records}")
         store = _store(settings, db)
-        fresh = None if rebuild is None else Store(rebuild)
+        fresh = None if rebuild is None else Store.for_settings(settings, rebuild)
         try:
             with (
                 open_chain(settings, holder="ledger audit", read_only=True) as chain,
@@ -221,7 +221,7 @@ def export_cmd(
     Example: ledger export -o export.jsonl
     """
     settings = settings_for(data_dir)
-    store = Store.open(settings.data_dir, settings.db_url)
+    store = Store.for_settings(settings)
     kinds = frozenset(kind) if kind else None
     try:
         if output is None:

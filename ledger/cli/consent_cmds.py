@@ -249,7 +249,7 @@ def erase(
     pseudonym = default_desensitiser(settings.data_dir).pseudonym(
         "subject_pseudonym", who.as_record()
     )
-    store = Store.open(settings.data_dir, settings.db_url)
+    store = Store.for_settings(settings)
     try:
         report = erase_subject(store, pseudonym, requested_by="cli")
     finally:

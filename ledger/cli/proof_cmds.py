@@ -43,7 +43,7 @@ def bundle(
     Example: ledger bundle R-000017 -o R-000017.bundle.json
     """
     settings = settings_for(data_dir)
-    store = Store.open(settings.data_dir, settings.db_url)
+    store = Store.for_settings(settings)
     try:
         result = bundle_for(store, key, with_record=not hash_only)
     finally:

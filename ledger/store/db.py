@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine, create_engine, event, inspect
 from sqlalchemy.exc import OperationalError
@@ -12,6 +13,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from ledger.errors import UnavailableError
 from ledger.store.models import Base
 
+if TYPE_CHECKING:
+    from ledger.config import Settings
+
 STORE_FILE = "ledger.sqlite"
 #: Pooled SQLite connections kept open (as many again may overflow).
 POOL_SIZE = 40
@@ -19,7 +23,8 @@ POOL_SIZE = 40
 #: leaf indexes (and committing them) about twice as cheap as 4 KiB ones (bench:
 #: ingest of 1M records 31 s -> 23 s); records are read a segment at a time anyway.
 PAGE_SIZE = 32768
-#: How long a connection waits for another's write lock (SQLite ``busy_timeout``).
+#: How long a connection waits for another's write lock (SQLite ``busy_timeout``), by
+#: default; ``LEDGER_STORE_BUSY_TIMEOUT`` sets it (seconds).
 BUSY_TIMEOUT_MS = 30000
 
 
@@ -27,14 +32,29 @@ def default_url(data_dir: Path) -> str:
     return f"sqlite:///{(data_dir / STORE_FILE).resolve()}"
 
 
-def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+def store_unavailable(exc: OperationalError) -> UnavailableError:
+    """The typed form of a database failure: locked, gone, out of space, unreachable.
+
+    The driver's message names the condition ("database is locked", "disk I/O
+    error"); SQLAlchemy's own text would add the statement, so it is left out.
+    """
+    lines = str(exc.orig if exc.orig is not None else exc).strip().splitlines()
+    reason = (lines[0] if lines else type(exc).__name__)[:200]
+    return UnavailableError(
+        f"the store did not answer: {reason}",
+        hint="another process may hold its write lock, or the disk is slow or full; "
+        "run the command again (a submission resumes where it stopped)",
+    )
+
+
+def _sqlite_pragmas(busy_timeout_ms: int, dbapi_conn: Any, _record: Any) -> None:
     cur = dbapi_conn.cursor()
     cur.execute(f"PRAGMA page_size={PAGE_SIZE}")  # takes effect only in a new file
     cur.execute("PRAGMA journal_mode=WAL")
     # FULL: a committed batch survives power loss, not only a killed process.
     cur.execute("PRAGMA synchronous=FULL")
     cur.execute("PRAGMA foreign_keys=ON")
-    cur.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+    cur.execute(f"PRAGMA busy_timeout={busy_timeout_ms}")
     # 64 MiB of page cache (allocated as used): bulk ingest keeps the leaf indexes
     # in memory instead of re-reading them for every batch.
     cur.execute("PRAGMA cache_size=-65536")
@@ -44,8 +64,10 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
 class Store:
     """An engine and a session factory over one database."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, busy_timeout_ms: int = BUSY_TIMEOUT_MS) -> None:
         self.url = url
+        #: How long a SQLite connection of this store waits for another's write lock.
+        self.busy_timeout_ms = busy_timeout_ms
         options: dict[str, Any] = {}
         if url.startswith("sqlite:///"):
             # The API serves from a thread pool (40 threads): with the default 5 + 10
@@ -54,7 +76,9 @@ class Store:
             options = {"pool_size": POOL_SIZE, "max_overflow": POOL_SIZE}
         self.engine: Engine = create_engine(url, **options)
         if self.engine.dialect.name == "sqlite":
-            event.listen(self.engine, "connect", _sqlite_pragmas)
+            event.listen(
+                self.engine, "connect", functools.partial(_sqlite_pragmas, busy_timeout_ms)
+            )
         try:
             if inspect(self.engine).has_table("leaves"):
                 raise UnavailableError(
@@ -70,10 +94,20 @@ class Store:
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
 
     @classmethod
-    def open(cls, data_dir: Path, url: str | None = None) -> Store:
+    def open(
+        cls, data_dir: Path, url: str | None = None, *, busy_timeout_ms: int = BUSY_TIMEOUT_MS
+    ) -> Store:
         if url is None:
             data_dir.mkdir(parents=True, exist_ok=True)
-        return cls(url or default_url(data_dir))
+        return cls(url or default_url(data_dir), busy_timeout_ms=busy_timeout_ms)
+
+    @classmethod
+    def for_settings(cls, settings: Settings, url: str | None = None) -> Store:
+        """The store ``settings`` name (``url``: another one, with the same options)."""
+        busy = round(settings.store_busy_timeout * 1000)
+        if url is not None:
+            return cls(url, busy_timeout_ms=busy)
+        return cls.open(settings.data_dir, settings.db_url, busy_timeout_ms=busy)
 
     def session(self) -> Session:
         return self.sessions()

@@ -13,6 +13,7 @@ import json
 import random
 import re
 import shutil
+import sqlite3
 import subprocess
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -423,3 +424,29 @@ def test_submit_help_has_an_example() -> None:
     assert re.search(r"Example:\s+ledger submit \S+", done.stdout), done.stdout
     for option in ("--batch-size", "--rejections", "--json", "--data-dir"):
         assert option in done.stdout
+
+
+def test_a_locked_store_is_one_error_line_and_the_rerun_stores_everything(
+    deployed: Path, tmp_path: Path
+) -> None:
+    """Another process holds the store's write lock longer than the submit waits."""
+    path = tmp_path / "portfolio.csv"
+    rows = list(synthetic_rows(40, seed=3, invalid_ratio=0.0))
+    write_csv(rows, path)
+    Store.open(deployed).close()  # tables and WAL mode in place, as any used store has
+    holder = sqlite3.connect(deployed / "ledger.sqlite", isolation_level=None)
+    env = {"LEDGER_STORE_BUSY_TIMEOUT": "0.3"}
+    try:
+        holder.execute("BEGIN IMMEDIATE")  # the write lock, as a long writer holds it
+        done = run("submit", str(path), "--data-dir", str(deployed), "--json", env=env)
+        line = one_error_line(done)
+        assert "the store did not answer: database is locked" in line
+        assert done.returncode == 1
+    finally:
+        holder.close()
+    assert read_chain(deployed, [], []).anchor_count == 0
+    again = run("submit", str(path), "--data-dir", str(deployed), "--json", env=env)
+    assert again.returncode == 0, again.stderr
+    report = json.loads(again.stdout)
+    assert report["accepted"] == len(rows)
+    assert read_chain(deployed, [], []).anchor_count == len(report["batches"]) == 1
