@@ -10,7 +10,7 @@ chain with a different root or size is tampering or a bug, never papered over.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -50,6 +50,16 @@ class AnchoredBatch:
     resumed: bool
 
 
+@dataclass(frozen=True)
+class Sent:
+    """A batch whose anchor is on chain, not yet recorded in the store."""
+
+    batch: Batch
+    event: AnchorEvent
+    block_timestamp: str
+    resumed: bool
+
+
 class Outbox:
     """Sends pending batches to the AnchorRegistry and records their anchors."""
 
@@ -77,6 +87,15 @@ class Outbox:
         not sent it yet, so the look-up on chain is skipped: the registry still
         refuses a reused id, which lands in the same checks as a found one.
         """
+        (done,) = self.record([self.send(batch_id, fresh=fresh)])
+        return done
+
+    def send(self, batch_id: str, *, fresh: bool = False) -> Sent:
+        """The chain half of :meth:`anchor`: the batch's anchor, sent now or found on chain.
+
+        Nothing is written to the store: until :meth:`record` runs, the batch stays
+        pending, and a later :meth:`drain` finds its anchor by batch id.
+        """
         with self.store.session() as s:
             batch = s.get_one(Batch, batch_id)
         bid, root = unhex(batch.batch_id), unhex(batch.root)
@@ -91,12 +110,12 @@ class Outbox:
                 resumed = True
             else:
                 failpoint("anchor-mined")
-                return self._record(batch, event, resumed=False)
+                return self._sent(batch, event, resumed=False)
             on_chain = self.registry.anchor_by_batch(bid)
         assert on_chain is not None
         self._check_same(batch, on_chain)
         (event,) = self.registry.events(on_chain.block_number, on_chain.block_number, batch_id=bid)
-        return self._record(batch, event, resumed=resumed)
+        return self._sent(batch, event, resumed=resumed)
 
     def _check_same(self, batch: Batch, on_chain: AnchorRecord) -> None:
         if hx(on_chain.root) != batch.root or on_chain.tree_size != batch.tree_size:
@@ -107,30 +126,42 @@ class Outbox:
                 hint="run `ledger audit`; do not re-anchor",
             )
 
-    def _record(self, batch: Batch, event: AnchorEvent, *, resumed: bool) -> AnchoredBatch:
+    def _sent(self, batch: Batch, event: AnchorEvent, *, resumed: bool) -> Sent:
         if hx(event.root) != batch.root or event.tree_size != batch.tree_size:
             raise IntegrityError(f"anchor event of {batch.batch_id} does not match the store")
         block = self.registry.chain.w3.eth.get_block(event.block_number)
+        return Sent(batch, event, iso_utc(int(block["timestamp"])), resumed)
+
+    def record(self, sent: Sequence[Sent]) -> list[AnchoredBatch]:
+        """The store half of :meth:`anchor`: mark these batches anchored, in one transaction."""
+        if not sent:
+            return []
         with self.store.session() as s, s.begin():
-            row = s.get_one(Batch, batch.batch_id)
-            row.status = "anchored"
-            row.chain_id = self.registry.chain.chain_id
-            row.registry_address = self.registry.address
-            row.tx_hash = event.tx_hash
-            row.block_number = event.block_number
-            row.block_timestamp = iso_utc(int(block["timestamp"]))
-            row.seq = event.seq
-        log_event(
-            log,
-            "batch anchored",
-            batch_id=batch.batch_id,
-            root=batch.root,
-            tree_size=batch.tree_size,
-            tx_hash=event.tx_hash,
-            block=event.block_number,
-            gas=event.gas_used,
-            resumed=resumed,
-        )
-        return AnchoredBatch(
-            batch.batch_id, batch.root, batch.tree_size, event.tx_hash, event.block_number, resumed
-        )
+            for one in sent:
+                row = s.get_one(Batch, one.batch.batch_id)
+                row.status = "anchored"
+                row.chain_id = self.registry.chain.chain_id
+                row.registry_address = self.registry.address
+                row.tx_hash = one.event.tx_hash
+                row.block_number = one.event.block_number
+                row.block_timestamp = one.block_timestamp
+                row.seq = one.event.seq
+        out = []
+        for one in sent:
+            batch, event = one.batch, one.event
+            log_event(
+                log,
+                "batch anchored",
+                batch_id=batch.batch_id,
+                root=batch.root,
+                tree_size=batch.tree_size,
+                tx_hash=event.tx_hash,
+                block=event.block_number,
+                gas=event.gas_used,
+                resumed=one.resumed,
+            )
+            out.append(
+                AnchoredBatch(batch.batch_id, batch.root, batch.tree_size, event.tx_hash,
+                              event.block_number, one.resumed)
+            )  # fmt: skip
+        return out

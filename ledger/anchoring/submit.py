@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 
 from ledger._failpoints import failpoint
 from ledger.anchoring.manifest import pending_batch
-from ledger.anchoring.outbox import AnchoredBatch, Outbox
+from ledger.anchoring.outbox import AnchoredBatch, Outbox, Sent
 from ledger.anchoring.parallel import serial_results
 from ledger.anchoring.process import RecordProcessor, Refused, Results
 from ledger.chain.registry import BatchKind
@@ -102,7 +102,9 @@ class Submitter:
             report.rejections = self._stored_rejections(sub.id)
             return report
         pending = Results(last_row=sub.rows_done)
-        anchorer = _Anchorer(lambda batch_id: self.outbox.anchor(batch_id, fresh=True))
+        anchorer = _Anchorer(
+            lambda batch_id: self.outbox.send(batch_id, fresh=True), self.outbox.record
+        )
         flusher = _Flusher(lambda group: self._flush(sub.id, group, report, anchorer.put))
         try:
             for results in self._results(path, skip=sub.rows_done):
@@ -371,10 +373,21 @@ class _Anchorer:
     the registry refusing a reused batch id keeps it exactly once. After a
     failure the queued batches stay pending, and the error reaches the
     submitting thread at its next batch.
+
+    The chain work goes first: the anchors of whatever batches are queued are
+    sent, and only when the queue is empty are they recorded, in one store
+    transaction. Recording waits for the store's write lock, which the flush
+    thread holds for seconds at a time; waiting with batches queued left most of
+    a 1M-row submission's anchors to be sent after its last batch was stored.
     """
 
-    def __init__(self, anchor: Callable[[str], AnchoredBatch]) -> None:
-        self._anchor = anchor
+    def __init__(
+        self,
+        send: Callable[[str], Sent],
+        record: Callable[[list[Sent]], list[AnchoredBatch]],
+    ) -> None:
+        self._send = send
+        self._record = record
         self._queue: queue.SimpleQueue[str | None] = queue.SimpleQueue()
         self.anchored: list[AnchoredBatch] = []
         self._error: BaseException | None = None
@@ -382,12 +395,26 @@ class _Anchorer:
         self._thread.start()
 
     def _run(self) -> None:
-        while (batch_id := self._queue.get()) is not None:
-            if self._error is None:
+        done = False
+        while not done:
+            sent: list[Sent] = []
+            batch_id = self._queue.get()
+            while batch_id is not None:
+                if self._error is None:
+                    try:
+                        sent.append(self._send(batch_id))
+                    except BaseException as exc:  # re-raised in the submitting thread
+                        self._error = exc
                 try:
-                    self.anchored.append(self._anchor(batch_id))
-                except BaseException as exc:  # re-raised in the submitting thread
-                    self._error = exc
+                    batch_id = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+            done = batch_id is None
+            if sent:  # even after a failure: what is on chain is recorded
+                try:
+                    self.anchored.extend(self._record(sent))
+                except BaseException as exc:  # the batches stay pending: the next drain
+                    self._error = self._error or exc
 
     def put(self, batch_id: str) -> None:
         """Queue a stored batch; raises what an earlier anchor raised."""

@@ -30,16 +30,16 @@ def test_an_anchor_failing_midway_keeps_every_batch_for_the_next_run(
 ) -> None:
     path = tmp_path / "p.csv"
     write_csv(synthetic_rows(400, seed=3, invalid_ratio=0.0), path)
-    real_anchor = ledger.outbox.anchor
+    real_send = ledger.outbox.send  # the chain half of an anchor
     calls: list[str] = []
 
     def flaky(batch_id: str, **kwargs: object):  # type: ignore[no-untyped-def]
         calls.append(batch_id)
         if len(calls) >= 3:
             raise UnavailableError("the node went away")
-        return real_anchor(batch_id, **kwargs)  # type: ignore[arg-type]
+        return real_send(batch_id, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(ledger.outbox, "anchor", flaky)
+    monkeypatch.setattr(ledger.outbox, "send", flaky)
     with pytest.raises(UnavailableError, match="went away"):
         ledger.submitter().submit(path)
     with ledger.store.session() as s:
@@ -47,7 +47,7 @@ def test_an_anchor_failing_midway_keeps_every_batch_for_the_next_run(
         statuses = {status: count for status, count in rows}
     assert statuses["anchored"] == 2  # the two anchors before the failure
     assert statuses["pending"] >= 1  # stored, not anchored: waiting in the outbox
-    monkeypatch.setattr(ledger.outbox, "anchor", real_anchor)
+    monkeypatch.setattr(ledger.outbox, "send", real_send)
     again = ledger.submitter().submit(path)
     with ledger.store.session() as s:
         batches = list(s.scalars(select(Batch)))
