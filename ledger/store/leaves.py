@@ -29,13 +29,14 @@ mismatched) instead of an exception.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import struct
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from itertools import accumulate
+from itertools import accumulate, chain
 from typing import Any, Final
 
 from sqlalchemy import (
@@ -307,16 +308,27 @@ def _insert_segments(
     if not segments:
         return
     if _bulk(s):  # straight to the driver: ORM inserts copy ~10 MB of blobs per batch
-        s.connection().exec_driver_sql(_INSERT_SEGMENT, segments)
+        conn = s.connection()
+        # Many rows per statement: each statement is one wait to get the GIL back
+        # after SQLite ran (on a busy submit, up to a switch interval each).
+        for at in range(0, len(segments), _SEGMENTS_PER_INSERT):
+            rows = segments[at : at + _SEGMENTS_PER_INSERT]
+            conn.exec_driver_sql(_insert_segments_sql(len(rows)), tuple(chain(*rows)))
         return
     names = ("batch_id", "segment", "size", "hashes", "record_ids", "lengths", "canonicals")
     s.execute(insert(LeafSegment), [dict(zip(names, row, strict=True)) for row in segments])
 
 
-_INSERT_SEGMENT: Final = (
-    "INSERT INTO leaf_segments (batch_id, segment, size, hashes, record_ids, lengths, "
-    "canonicals) VALUES (?, ?, ?, ?, ?, ?, ?)"
-)
+#: 7 values a row, far below SQLite's 32766 bound parameters; a 10000-leaf batch
+#: is one statement.
+_SEGMENTS_PER_INSERT: Final = 128
+
+
+@functools.cache
+def _insert_segments_sql(rows: int) -> str:
+    values = ", ".join(["(?, ?, ?, ?, ?, ?, ?)"] * rows)  # placeholders, no value
+    columns = "batch_id, segment, size, hashes, record_ids, lengths, canonicals"
+    return f"INSERT OR FAIL INTO leaf_segments ({columns}) VALUES {values}"  # noqa: S608
 
 
 def add_leaves(s: Session, batch_id: str, leaves: Iterable[StoredLeaf]) -> None:
