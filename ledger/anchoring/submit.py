@@ -375,11 +375,14 @@ class _Anchorer:
     submitting thread at its next batch.
 
     The chain work goes first: the anchors of whatever batches are queued are
-    sent, and only when the queue is empty are they recorded, in one store
-    transaction. Recording waits for the store's write lock, which the flush
-    thread holds for seconds at a time; waiting with batches queued left most of
-    a 1M-row submission's anchors to be sent after its last batch was stored.
+    sent, and only when the queue is empty (or ``RECORD_EVERY`` are sent, for a
+    chain slower than the store) are they recorded, in one store transaction.
+    Recording waits for the store's write lock, which the flush thread holds for
+    seconds at a time; waiting with batches queued left most of a 1M-row
+    submission's anchors to be sent after its last batch was stored.
     """
+
+    RECORD_EVERY = 16
 
     def __init__(
         self,
@@ -405,6 +408,8 @@ class _Anchorer:
                         sent.append(self._send(batch_id))
                     except BaseException as exc:  # re-raised in the submitting thread
                         self._error = exc
+                if len(sent) >= self.RECORD_EVERY:
+                    break
                 try:
                     batch_id = self._queue.get_nowait()
                 except queue.Empty:
