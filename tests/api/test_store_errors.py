@@ -36,6 +36,7 @@ def test_a_locked_store_is_503_with_retry_after_and_the_retry_lands(tmp_path: Pa
             holder.execute("BEGIN IMMEDIATE")  # another writer, holding the lock too long
             answer = client.post("/v1/submissions", json={"records": rows}, headers=operator)
             body = assert_problem(answer, 503, "unavailable")
+            assert body["detail"] == "the store did not answer; retry later"
             assert int(answer.headers["retry-after"]) > 0
             assert "locked" not in answer.text  # the driver's words stay in the log
         finally:
@@ -49,4 +50,3 @@ def test_a_locked_store_is_503_with_retry_after_and_the_retry_lands(tmp_path: Pa
         again = client.post("/v1/submissions", json={"records": rows}, headers=operator)
         assert again.status_code == 200, again.text
         assert again.json()["accepted"] == len(rows)
-        assert body["detail"]
