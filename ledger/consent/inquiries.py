@@ -36,6 +36,7 @@ from ledger.anchoring.manifest import pending_batch
 from ledger.chain.registry import BatchKind
 from ledger.proofs import canonical_bytes, root_of
 from ledger.store import Inquiry, Store, leaves
+from ledger.store.db import multi_row_insert
 
 INQUIRY_FORMAT: Final = "credit-anchor/inquiry/v1"
 INQUIRY_SCHEMA: Final = "credit-anchor-inquiry/1"
@@ -148,16 +149,6 @@ _ROW_COLUMNS: Final = tuple(
 SQLITE_ROWS: Final = 500
 
 
-@lru_cache(maxsize=64)
-def _sqlite_insert(rows: int) -> str:
-    # Fixed identifiers and placeholders only: every value is bound.
-    one = "(" + ",".join("?" * len(_ROW_COLUMNS)) + ")"
-    columns = ",".join(_ROW_COLUMNS)
-    return f"INSERT INTO {Inquiry.__tablename__} ({columns}) VALUES " + ",".join(  # noqa: S608
-        [one] * rows
-    )
-
-
 def insert_rows(store: Store, rows: list[dict[str, Any]]) -> None:
     """Insert and commit new inquiry rows in one transaction.
 
@@ -186,7 +177,8 @@ def sqlite_insert_rows(raw: Any, rows: list[dict[str, Any]]) -> None:
         for start in range(0, len(rows), SQLITE_ROWS):
             chunk = rows[start : start + SQLITE_ROWS]
             cursor.execute(
-                _sqlite_insert(len(chunk)), [row[c] for row in chunk for c in _ROW_COLUMNS]
+                multi_row_insert(Inquiry.__tablename__, _ROW_COLUMNS, len(chunk)),
+                [row[c] for row in chunk for c in _ROW_COLUMNS],
             )
         raw.commit()
     except BaseException:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -30,6 +31,18 @@ BUSY_TIMEOUT_MS = 30000
 
 def default_url(data_dir: Path) -> str:
     return f"sqlite:///{(data_dir / STORE_FILE).resolve()}"
+
+
+@functools.lru_cache(maxsize=1024)  # every row count of every table
+def multi_row_insert(table: str, columns: Sequence[str], rows: int, *, verb: str = "INSERT") -> str:
+    """``{verb} INTO table (columns) VALUES (?, ...), ...``: ``rows`` rows of placeholders.
+
+    One statement, one SQLite step, for many rows. Only our own identifiers go in
+    (``columns`` a tuple, for the cache); every value is bound.
+    """
+    one = "(" + ", ".join("?" * len(columns)) + ")"
+    values = ", ".join([one] * rows)
+    return f"{verb} INTO {table} ({', '.join(columns)}) VALUES {values}"
 
 
 def store_unavailable(exc: OperationalError) -> UnavailableError:

@@ -29,7 +29,6 @@ mismatched) instead of an exception.
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
 import struct
@@ -55,6 +54,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from ledger.store.db import multi_row_insert
 from ledger.store.models import Base, Batch, batch_key
 
 try:
@@ -313,22 +313,22 @@ def _insert_segments(
         # after SQLite ran (on a busy submit, up to a switch interval each).
         for at in range(0, len(segments), _SEGMENTS_PER_INSERT):
             rows = segments[at : at + _SEGMENTS_PER_INSERT]
-            conn.exec_driver_sql(_insert_segments_sql(len(rows)), tuple(chain(*rows)))
+            sql = multi_row_insert(
+                LeafSegment.__tablename__, _SEGMENT_COLUMNS, len(rows), verb="INSERT OR FAIL"
+            )
+            conn.exec_driver_sql(sql, tuple(chain(*rows)))
         return
-    names = ("batch_id", "segment", "size", "hashes", "record_ids", "lengths", "canonicals")
-    s.execute(insert(LeafSegment), [dict(zip(names, row, strict=True)) for row in segments])
+    s.execute(
+        insert(LeafSegment), [dict(zip(_SEGMENT_COLUMNS, row, strict=True)) for row in segments]
+    )
 
 
 #: 7 values a row: 896 a statement, under the 999 bound parameters even SQLite
 #: before 3.32 allows. A 10000-leaf batch (79 segments) is one statement.
 _SEGMENTS_PER_INSERT: Final = 128
-
-
-@functools.cache
-def _insert_segments_sql(rows: int) -> str:
-    values = ", ".join(["(?, ?, ?, ?, ?, ?, ?)"] * rows)  # placeholders, no value
-    columns = "batch_id, segment, size, hashes, record_ids, lengths, canonicals"
-    return f"INSERT OR FAIL INTO leaf_segments ({columns}) VALUES {values}"  # noqa: S608
+_SEGMENT_COLUMNS: Final = (
+    "batch_id", "segment", "size", "hashes", "record_ids", "lengths", "canonicals",
+)  # fmt: skip
 
 
 def add_leaves(s: Session, batch_id: str, leaves: Iterable[StoredLeaf]) -> None:

@@ -41,18 +41,23 @@ def grant_json(**changes: Any) -> dict[str, Any]:
     return data
 
 
+def refused_inquiry(institution: str = BANK, checked_at: datetime = T0) -> dict[str, Any]:
+    """The fields of a refused check, as :meth:`InquiryLog.log` and ``row`` take them."""
+    return {
+        "institution": institution,
+        "requested_by": "pytest",
+        "subject_pseudonym": "0x" + "ab" * 32,
+        "purpose": "LOAN_APPROVAL",
+        "consent_id": None,
+        "result": "refused",
+        "reason": "no_consent",
+        "checked_at": checked_at,
+    }
+
+
 def inquiry_row(log: InquiryLog, checked_at: datetime = T0) -> dict[str, Any]:
     """A new refused inquiry's row (not written yet), for tests of the writers."""
-    return log.row(
-        institution=BANK,
-        requested_by="pytest",
-        subject_pseudonym="0x" + "ab" * 32,
-        purpose="LOAN_APPROVAL",
-        consent_id=None,
-        result="refused",
-        reason="no_consent",
-        checked_at=checked_at,
-    )
+    return log.row(**refused_inquiry(checked_at=checked_at))
 
 
 def make_grant(**changes: Any) -> ConsentGrant:

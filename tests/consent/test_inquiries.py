@@ -15,7 +15,7 @@ from ledger.chain.registry import BatchKind
 from ledger.consent import ConsentService
 from ledger.proofs import verify_bundle
 from ledger.store import Batch, Inquiry
-from tests.consent.conftest import T0, inquiry_row, make_grant
+from tests.consent.conftest import T0, inquiry_row, make_grant, refused_inquiry
 
 Check = Callable[..., Any]
 
@@ -102,16 +102,7 @@ def test_concurrent_checks_share_commits_and_lose_nothing(ledger: Ledger) -> Non
 
     def worker(n: int) -> None:
         for i in range(25):
-            row = log.log(
-                institution=f"BANK-{n}",
-                requested_by="pytest",
-                subject_pseudonym="0x" + "ab" * 32,
-                purpose="LOAN_APPROVAL",
-                consent_id=None,
-                result="refused",
-                reason="no_consent",
-                checked_at=T0 + timedelta(seconds=i),
-            )
+            row = log.log(**refused_inquiry(f"BANK-{n}", checked_at=T0 + timedelta(seconds=i)))
             with ledger.store.session() as s:  # committed before log() returned
                 assert s.scalar(select(Inquiry).where(Inquiry.inquiry_id == row["inquiry_id"]))
             with lock:
