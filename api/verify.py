@@ -3,23 +3,24 @@
 Leaves and their batches' status come in one query per chunk; anchored batches
 and their trees come from the process-wide cache. A mismatch (record id known,
 leaf hash not) names only the stored batch: stored content is never echoed.
-Results are plain JSON data, built once (see :mod:`api.responses`).
+Results are plain JSON data with each bundle written as JSON already, serialised once
+(see :mod:`api.responses`).
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from typing import Any, Final
+from typing import Any, Final, overload
 
+import orjson
 from sqlalchemy import select
 
 from api.models import OutcomeName
 from api.rawsql import Connections, KeyedSelect
 from ledger.anchoring.bundles import TREES, AnchoredBatch, attestation
 from ledger.errors import InputError
-from ledger.proofs import CanonicalFormError
-from ledger.proofs import record_leaf_hash as leaf_hash_of
+from ledger.proofs import CanonicalFormError, record_canonical
 from ledger.store import Batch, Store, leaves
 from ledger.store.leaves import LeafKey
 
@@ -41,18 +42,18 @@ _LEAF_KEYS: Final = KeyedSelect(
 Item = dict[str, Any]
 
 
-def record_hashes(records: Sequence[Mapping[str, Any]], *, plain: bool = False) -> list[bytes]:
-    """Leaf hashes of submitted records, canonicalised exactly as at submission.
+def record_texts(records: Sequence[Mapping[str, Any]], *, plain: bool = False) -> list[bytes]:
+    """JCS bytes of submitted records, canonicalised exactly as at submission.
 
     ``plain``: the records come from a plain body (``api.jsonbody.is_plain``).
     """
-    hashes = []
+    texts = []
     for index, record in enumerate(records):
         try:
-            hashes.append(leaf_hash_of(record, plain=plain))
+            texts.append(record_canonical(record, plain=plain))
         except CanonicalFormError as exc:
             raise InputError(f"records[{index}] has no canonical form: {exc.message}") from None
-    return hashes
+    return texts
 
 
 def _leaves(
@@ -68,9 +69,12 @@ def _leaves(
         wanted.setdefault(leaves.leaf_key(h), []).append(h)
     found: dict[bytes, tuple[str, int, bool, bool]] = {}
     pending: list[tuple[list[bytes], str, int, bool]] = []
+    trees: dict[str, AnchoredBatch | None] = {}
     for key, batch_id, index, status, tx, erased in _LEAF_KEYS.rows(db, list(wanted)):
         if status == "anchored" and tx is not None:
-            batch = TREES.anchored(store, batch_id)
+            if batch_id not in trees:
+                trees[batch_id] = TREES.anchored(store, batch_id)
+            batch = trees[batch_id]
             stored = None if batch is None else batch.tree.leaf(index)
             if stored is not None and stored in wanted[key]:
                 found[stored] = (batch_id, index, True, bool(erased))
@@ -98,13 +102,34 @@ def _mismatched(
     stored: Mapping[bytes, object],
 ) -> dict[int, str]:
     """Item index -> batch holding a stored record with its record id (content differs)."""
-    ids = {
-        i: str(r.get("record_id"))
-        for i, r in enumerate(records)
-        if hashes[i] not in stored and r.get("record_id") is not None
-    }
+    ids: dict[int, str] = {}
+    for i, digest in enumerate(hashes):
+        if digest not in stored:  # only these records are looked at (see ParsedOnDemand)
+            record_id = records[i].get("record_id")
+            if record_id is not None:
+                ids[i] = str(record_id)
     by_record = _record_batches(store, list(ids.values())) if ids else {}
     return {i: by_record[rid] for i, rid in ids.items() if rid in by_record}
+
+
+class ParsedOnDemand(Sequence[Mapping[str, Any]]):
+    """Records given as their JCS bytes, each parsed only when it is looked at."""
+
+    def __init__(self, texts: Sequence[bytes]) -> None:
+        self.texts = texts
+
+    def __len__(self) -> int:
+        return len(self.texts)
+
+    @overload
+    def __getitem__(self, index: int) -> Mapping[str, Any]: ...
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[Mapping[str, Any]]: ...
+    def __getitem__(self, index: int | slice) -> Any:
+        if isinstance(index, slice):
+            return [orjson.loads(text) for text in self.texts[index]]
+        record: Mapping[str, Any] = orjson.loads(self.texts[index])
+        return record
 
 
 def verify(
@@ -112,9 +137,14 @@ def verify(
     db: Connections,
     hashes: Sequence[bytes],
     records: Sequence[Mapping[str, Any]] | None = None,
+    texts: Sequence[bytes] | None = None,
 ) -> list[Item]:
-    """One result item per hash (as ``VerifyItem`` documents it, ``None`` members left out);
-    ``records`` (same order) enable ``mismatch`` and go in the bundles."""
+    """One result item per hash (as ``VerifyItem`` documents it, ``None`` members left out).
+
+    ``records`` (same order) enable ``mismatch``; their JCS ``texts`` (same order) go
+    in the bundles. A bundle is JSON already (an ``orjson.Fragment``): serialise the
+    items with orjson (``api.responses.dumps``).
+    """
     stored = _leaves(store, db, hashes)
     mismatched = _mismatched(store, hashes, records, stored) if records is not None else {}
     batches: dict[str, AnchoredBatch | None] = {}
@@ -137,7 +167,8 @@ def verify(
             results.append(_item(i, "pending", digest, batch_id))
             continue
         item = _item(i, "anchored", digest, batch_id)
-        item["bundle"] = batch.bundle_json(index, digest, None if records is None else records[i])
+        text = None if texts is None else texts[i]
+        item["bundle"] = orjson.Fragment(batch.bundle_bytes(index, text))
         results.append(item)
     return results
 
@@ -167,4 +198,4 @@ def batch_json(batch: Batch) -> dict[str, Any]:
     }
 
 
-__all__ = ["batch_json", "record_hashes", "verify"]
+__all__ = ["ParsedOnDemand", "batch_json", "record_texts", "verify"]

@@ -1422,7 +1422,429 @@ static PyObject *json_scan(PyObject *self, PyObject *arg) {
     return Py_BuildValue("(lN)", deepest, PyBool_FromLong(plain));
 }
 
+/* ---------------------------------------------------------------- verify bodies */
+
+/* jcs_records(body, max_items) -> [bytes] | None: the RFC 8785 bytes of each record of a
+ * verify body {"records": [{...}, ...]}, read straight from the JSON text, with no Python
+ * objects per value. None means "not on the fast path": the caller parses and validates the
+ * body as before, and that path gives every answer and error. It is None unless the body is
+ * exactly one member "records" holding 1..max_items objects, in which
+ *  - every key is ASCII without escapes (so byte order is RFC 8785's UTF-16 order), and no
+ *    object repeats a key;
+ *  - every number is an integer of at most 15 digits (exact as a double; "-0" is 0);
+ *  - every string is valid UTF-8 without raw control characters, its escapes valid and no
+ *    lone surrogates (a string is decoded, then written as RFC 8785 writes it);
+ *  - nesting stays within JCS_MAX_DEPTH levels;
+ * and the text is JSON (RFC 8259) with nothing after it but whitespace. */
+#define JCS_MAX_DEPTH 60
+
+typedef struct { const unsigned char *b; Py_ssize_t n, i; } Src;
+typedef struct { Py_ssize_t key, key_len, val, val_len; } Member;
+
+static inline void skip_ws(Src *s) {
+    while (s->i < s->n) {
+        unsigned char c = s->b[s->i];
+        if (c != ' ' && c != '\t' && c != '\n' && c != '\r') break;
+        s->i++;
+    }
+}
+
+static int hex4(const unsigned char *p, unsigned *out) {
+    unsigned v = 0;
+    for (int k = 0; k < 4; k++) {
+        unsigned char c = p[k];
+        v <<= 4;
+        if (c >= '0' && c <= '9') v |= c - '0';
+        else if (c >= 'a' && c <= 'f') v |= c - 'a' + 10;
+        else if (c >= 'A' && c <= 'F') v |= c - 'A' + 10;
+        else return 0;
+    }
+    *out = v;
+    return 1;
+}
+
+/* Length of the valid UTF-8 sequence at p (lead byte >= 0x80), 0 if invalid. */
+static int utf8_len(const unsigned char *p, Py_ssize_t left) {
+    unsigned char c = p[0];
+    int n;
+    unsigned lo = 0x80, hi = 0xBF;
+    if (c >= 0xC2 && c <= 0xDF) n = 2;
+    else if (c >= 0xE0 && c <= 0xEF) {
+        n = 3;
+        if (c == 0xE0) lo = 0xA0;
+        if (c == 0xED) hi = 0x9F;   /* no UTF-16 surrogates */
+    } else if (c >= 0xF0 && c <= 0xF4) {
+        n = 4;
+        if (c == 0xF0) lo = 0x90;
+        if (c == 0xF4) hi = 0x8F;
+    } else return 0;
+    if (left < n || p[1] < lo || p[1] > hi) return 0;
+    for (int k = 2; k < n; k++) if (p[k] < 0x80 || p[k] > 0xBF) return 0;
+    return n;
+}
+
+/* A string at s->i (the opening quote), decoded to UTF-8 into *tmp (reset first).
+ * 1: done; 0: off the fast path; -1: out of memory. */
+static int read_string(Src *s, Buf *tmp) {
+    tmp->len = 0;
+    Py_ssize_t i = s->i + 1;
+    const unsigned char *b = s->b;
+    for (;;) {
+        Py_ssize_t start = i;
+        while (i < s->n && b[i] != '"' && b[i] != '\\' && b[i] >= 0x20 && b[i] < 0x80) i++;
+        if (i > start && buf_put(tmp, b + start, i - start) < 0) return -1;
+        if (i >= s->n) return 0;
+        unsigned char c = b[i];
+        if (c == '"') { s->i = i + 1; return 1; }
+        if (c < 0x20) return 0;
+        if (c >= 0x80) {
+            int k = utf8_len(b + i, s->n - i);
+            if (!k) return 0;
+            if (buf_put(tmp, b + i, k) < 0) return -1;
+            i += k;
+            continue;
+        }
+        /* an escape */
+        if (i + 1 >= s->n) return 0;
+        unsigned char e = b[i + 1];
+        char one = 0;
+        switch (e) {
+            case '"': one = '"'; break;
+            case '\\': one = '\\'; break;
+            case '/': one = '/'; break;
+            case 'b': one = '\b'; break;
+            case 'f': one = '\f'; break;
+            case 'n': one = '\n'; break;
+            case 'r': one = '\r'; break;
+            case 't': one = '\t'; break;
+            case 'u': break;
+            default: return 0;
+        }
+        if (e != 'u') {
+            if (buf_putc(tmp, one) < 0) return -1;
+            i += 2;
+            continue;
+        }
+        unsigned u;
+        if (i + 6 > s->n || !hex4(b + i + 2, &u)) return 0;
+        i += 6;
+        if (u >= 0xDC00 && u <= 0xDFFF) return 0;            /* a lone low surrogate */
+        if (u >= 0xD800 && u <= 0xDBFF) {                     /* needs its low half */
+            unsigned low;
+            if (i + 6 > s->n || b[i] != '\\' || b[i + 1] != 'u' || !hex4(b + i + 2, &low)
+                || low < 0xDC00 || low > 0xDFFF)
+                return 0;
+            i += 6;
+            u = 0x10000 + ((u - 0xD800) << 10) + (low - 0xDC00);
+        }
+        char o[4];
+        int k;
+        if (u < 0x80) { o[0] = (char)u; k = 1; }
+        else if (u < 0x800) { o[0] = (char)(0xC0 | u >> 6); o[1] = (char)(0x80 | (u & 63)); k = 2; }
+        else if (u < 0x10000) {
+            o[0] = (char)(0xE0 | u >> 12); o[1] = (char)(0x80 | ((u >> 6) & 63));
+            o[2] = (char)(0x80 | (u & 63)); k = 3;
+        } else {
+            o[0] = (char)(0xF0 | u >> 18); o[1] = (char)(0x80 | ((u >> 12) & 63));
+            o[2] = (char)(0x80 | ((u >> 6) & 63)); o[3] = (char)(0x80 | (u & 63)); k = 4;
+        }
+        if (buf_put(tmp, o, k) < 0) return -1;
+    }
+}
+
+typedef struct { Buf out, tmp; Member *members; Py_ssize_t nmembers, cap; } Jcs;
+
+static int jcs_value(Src *s, Jcs *j, int depth);
+
+static int member_cmp(const void *pa, const void *pb, const unsigned char *keys) {
+    const Member *a = pa, *b = pb;
+    Py_ssize_t n = a->key_len < b->key_len ? a->key_len : b->key_len;
+    int c = memcmp(keys + a->key, keys + b->key, n);
+    if (c) return c;
+    return (a->key_len > b->key_len) - (a->key_len < b->key_len);
+}
+
+/* Insertion sort of members by key (objects are small; keys point into the body). */
+static int sort_members(Member *m, Py_ssize_t n, const unsigned char *keys) {
+    for (Py_ssize_t a = 1; a < n; a++) {
+        Member x = m[a];
+        Py_ssize_t b = a;
+        while (b > 0) {
+            int c = member_cmp(&m[b - 1], &x, keys);
+            if (c == 0) return 0;   /* a repeated key */
+            if (c < 0) break;
+            m[b] = m[b - 1];
+            b--;
+        }
+        m[b] = x;
+    }
+    return 1;
+}
+
+/* An object at s->i ('{'): its members' values are written to j->out in input order,
+ * then copied back sorted. 1 / 0 / -1 as read_string. */
+static int jcs_object(Src *s, Jcs *j, int depth) {
+    s->i++;
+    Py_ssize_t base = j->nmembers, start = j->out.len;
+    skip_ws(s);
+    if (s->i < s->n && s->b[s->i] == '}') {
+        s->i++;
+        return buf_put(&j->out, "{}", 2) < 0 ? -1 : 1;
+    }
+    for (;;) {
+        skip_ws(s);
+        if (s->i >= s->n || s->b[s->i] != '"') return 0;
+        Py_ssize_t key = s->i + 1, k = key;
+        while (k < s->n && s->b[k] != '"' && s->b[k] != '\\' && s->b[k] >= 0x20 && s->b[k] < 0x80) k++;
+        if (k >= s->n || s->b[k] != '"') return 0;   /* escapes or non-ASCII: the slow path */
+        s->i = k + 1;
+        skip_ws(s);
+        if (s->i >= s->n || s->b[s->i] != ':') return 0;
+        s->i++;
+        skip_ws(s);
+        if (j->nmembers == j->cap) {
+            Py_ssize_t cap = j->cap ? j->cap * 2 : 256;
+            Member *m = PyMem_RawRealloc(j->members, cap * sizeof(Member));
+            if (!m) return -1;
+            j->members = m;
+            j->cap = cap;
+        }
+        Py_ssize_t val = j->out.len;
+        int r = jcs_value(s, j, depth + 1);
+        if (r <= 0) return r;
+        j->members[j->nmembers++] = (Member){key, k - key, val, j->out.len - val};
+        skip_ws(s);
+        if (s->i >= s->n) return 0;
+        if (s->b[s->i] == ',') { s->i++; continue; }
+        if (s->b[s->i] != '}') return 0;
+        s->i++;
+        break;
+    }
+    Member *m = j->members + base;
+    Py_ssize_t n = j->nmembers - base, values = j->out.len - start, size = 2 + values;
+    if (!sort_members(m, n, s->b)) return 0;
+    for (Py_ssize_t a = 0; a < n; a++) size += m[a].key_len + 4;   /* "key": and a comma */
+    /* The values, as written, move up by ``size`` (at least the object's length); the object
+     * is then written from ``start``, never reaching a value it has still to copy. */
+    if (buf_reserve(&j->out, size + values) < 0) return -1;
+    char *vals = j->out.p + start + size;
+    memmove(vals, j->out.p + start, values);
+    char *o = j->out.p + start;
+    *o++ = '{';
+    for (Py_ssize_t a = 0; a < n; a++) {
+        if (a) *o++ = ',';
+        *o++ = '"';
+        memcpy(o, s->b + m[a].key, m[a].key_len);
+        o += m[a].key_len;
+        *o++ = '"';
+        *o++ = ':';
+        memcpy(o, vals + (m[a].val - start), m[a].val_len);
+        o += m[a].val_len;
+    }
+    *o++ = '}';
+    j->out.len = o - j->out.p;
+    j->nmembers = base;
+    return 1;
+}
+
+static int jcs_value(Src *s, Jcs *j, int depth) {
+    if (depth > JCS_MAX_DEPTH || s->i >= s->n) return 0;
+    unsigned char c = s->b[s->i];
+    if (c == '{') return jcs_object(s, j, depth);
+    if (c == '[') {
+        s->i++;
+        if (buf_putc(&j->out, '[') < 0) return -1;
+        skip_ws(s);
+        if (s->i < s->n && s->b[s->i] == ']') { s->i++; return buf_putc(&j->out, ']') < 0 ? -1 : 1; }
+        for (;;) {
+            skip_ws(s);
+            int r = jcs_value(s, j, depth + 1);
+            if (r <= 0) return r;
+            skip_ws(s);
+            if (s->i >= s->n) return 0;
+            if (s->b[s->i] == ']') { s->i++; return buf_putc(&j->out, ']') < 0 ? -1 : 1; }
+            if (s->b[s->i] != ',') return 0;
+            s->i++;
+            if (buf_putc(&j->out, ',') < 0) return -1;
+        }
+    }
+    if (c == '"') {
+        /* Without escapes a string's text is already as RFC 8785 writes it: copy it. */
+        Py_ssize_t i = s->i + 1;
+        while (i < s->n && s->b[i] != '"' && s->b[i] != '\\' && s->b[i] >= 0x20) {
+            if (s->b[i] < 0x80) { i++; continue; }
+            int k = utf8_len(s->b + i, s->n - i);
+            if (!k) return 0;
+            i += k;
+        }
+        if (i < s->n && s->b[i] == '"') {
+            Py_ssize_t start = s->i;
+            s->i = i + 1;
+            return buf_put(&j->out, s->b + start, s->i - start) < 0 ? -1 : 1;
+        }
+        int r = read_string(s, &j->tmp);
+        if (r <= 0) return r;
+        return put_json_str(&j->out, j->tmp.p ? j->tmp.p : "", j->tmp.len) < 0 ? -1 : 1;
+    }
+    if (c == '-' || is_digit(c)) {
+        Py_ssize_t start = s->i, i = s->i + (c == '-');
+        if (i >= s->n || !is_digit(s->b[i])) return 0;
+        Py_ssize_t first = i;
+        if (s->b[i] == '0') i++;
+        else while (i < s->n && is_digit(s->b[i])) i++;
+        if (i - first > 15) return 0;
+        if (i < s->n && (s->b[i] == '.' || s->b[i] == 'e' || s->b[i] == 'E' || is_digit(s->b[i])))
+            return 0;   /* a fraction, an exponent, or a leading zero */
+        s->i = i;
+        if (i - first == 1 && s->b[first] == '0') return buf_putc(&j->out, '0') < 0 ? -1 : 1;
+        return buf_put(&j->out, s->b + start, i - start) < 0 ? -1 : 1;
+    }
+    static const char *words[] = {"true", "false", "null"};
+    for (int w = 0; w < 3; w++) {
+        Py_ssize_t len = (Py_ssize_t)strlen(words[w]);
+        if (s->n - s->i >= len && !memcmp(s->b + s->i, words[w], len)) {
+            s->i += len;
+            return buf_put(&j->out, words[w], len) < 0 ? -1 : 1;
+        }
+    }
+    return 0;
+}
+
+static int expect(Src *s, const char *text) {
+    skip_ws(s);
+    Py_ssize_t len = (Py_ssize_t)strlen(text);
+    if (s->n - s->i < len || memcmp(s->b + s->i, text, len)) return 0;
+    s->i += len;
+    return 1;
+}
+
+static PyObject *jcs_records(PyObject *self, PyObject *args) {
+    Py_buffer in;
+    Py_ssize_t max_items;
+    if (!PyArg_ParseTuple(args, "y*n", &in, &max_items)) return NULL;
+    Src s = {in.buf, in.len, 0};
+    Jcs j = {{0}, {0}, NULL, 0, 0};
+    PyObject *out = PyList_New(0);
+    int r = 0;
+    if (!out) goto done;
+    if (!expect(&s, "{") || !expect(&s, "\"records\"") || !expect(&s, ":") || !expect(&s, "["))
+        goto done;
+    for (;;) {
+        skip_ws(&s);
+        if (s.i >= s.n || s.b[s.i] != '{' || PyList_GET_SIZE(out) >= max_items) { r = 0; goto done; }
+        j.out.len = 0;
+        r = jcs_object(&s, &j, 1);
+        if (r <= 0) goto done;
+        PyObject *text = PyBytes_FromStringAndSize(j.out.p, j.out.len);
+        if (!text || PyList_Append(out, text) < 0) { Py_XDECREF(text); r = -1; goto done; }
+        Py_DECREF(text);
+        skip_ws(&s);
+        if (s.i < s.n && s.b[s.i] == ',') { s.i++; continue; }
+        break;
+    }
+    r = expect(&s, "]") && expect(&s, "}");
+    if (r) { skip_ws(&s); r = s.i == s.n; }
+done:
+    PyBuffer_Release(&in);
+    buf_free(&j.out);
+    buf_free(&j.tmp);
+    PyMem_RawFree(j.members);
+    if (r == 1) return out;
+    Py_XDECREF(out);
+    if (r < 0) return PyErr_Occurred() ? NULL : PyErr_NoMemory();
+    Py_RETURN_NONE;
+}
+
+/* inclusion_json(levels, index, head, record, tail) -> bytes: a proof bundle's JSON, written in
+ * one piece: head, then '"record":' record ',' (unless record is None), then
+ *   "leaf_hash":"0x..","leaf_index":index,"tree_size":n,"audit_path":["0x..",...]
+ * then tail. levels: the tree as ledger.proofs.merkle keeps it (lists of 32-byte nodes, leaves
+ * first); the path is RFC 6962 PATH(index): at each level the sibling of the node on the way
+ * up, if it has one (a node without a partner moved up unchanged). */
+#define MAX_LEVELS 64
+static PyObject *inclusion_json(PyObject *self, PyObject *args) {
+    PyObject *levels, *record;
+    Py_ssize_t index;
+    Py_buffer head, tail, rec = {0};
+    if (!PyArg_ParseTuple(args, "O!ny*Oy*", &PyList_Type, &levels, &index, &head, &record, &tail))
+        return NULL;
+    PyObject *out = NULL;
+    char *o = NULL;
+    if (record != Py_None && PyObject_GetBuffer(record, &rec, PyBUF_SIMPLE) < 0) goto done;
+    Py_ssize_t depth = PyList_GET_SIZE(levels);
+    if (depth < 1 || depth > MAX_LEVELS) {
+        PyErr_SetString(PyExc_ValueError, "levels: 1 to 64 lists of nodes");
+        goto done;
+    }
+    PyObject *leaves = PyList_GET_ITEM(levels, 0);
+    if (!PyList_Check(leaves) || index < 0 || index >= PyList_GET_SIZE(leaves)) {
+        PyErr_SetString(PyExc_IndexError, "no leaf at that index");
+        goto done;
+    }
+    Py_ssize_t size = PyList_GET_SIZE(leaves);
+    /* '"record":' and ','; the leaf hash and the two numbers with their names (under 200);
+     * and per path node ',"0x' + 64 hex + '"' (69) */
+    Py_ssize_t cap = head.len + (rec.buf ? rec.len + 10 : 0) + tail.len + 200 + 70 * MAX_LEVELS;
+    out = PyBytes_FromStringAndSize(NULL, cap);
+    if (!out) goto done;
+    o = PyBytes_AS_STRING(out);
+    char *p = o;
+#define PUT(text, n) do { memcpy(p, (text), (n)); p += (n); } while (0)
+#define PUTS(text) PUT(text, sizeof(text) - 1)
+    PUT(head.buf, head.len);
+    if (rec.buf) { PUTS("\"record\":"); PUT(rec.buf, rec.len); *p++ = ','; }
+    Py_ssize_t at = index;
+    for (Py_ssize_t level = 0; level < depth; level++, at >>= 1) {
+        PyObject *nodes = PyList_GET_ITEM(levels, level);
+        if (!PyList_Check(nodes)) {
+            PyErr_SetString(PyExc_TypeError, "levels: lists of nodes");
+            goto fail;
+        }
+        Py_ssize_t n = PyList_GET_SIZE(nodes);
+        Py_ssize_t sibling = at ^ 1;
+        if (level == 0) {
+            PyObject *leaf = PyList_GET_ITEM(nodes, at);
+            if (!PyBytes_Check(leaf) || PyBytes_GET_SIZE(leaf) != 32) goto bad_node;
+            PUTS("\"leaf_hash\":\"0x");
+            hex_into(p, (const unsigned char *)PyBytes_AS_STRING(leaf), 32);
+            p += 64;
+            PUTS("\",\"leaf_index\":");
+            p += utoa(index, p);
+            PUTS(",\"tree_size\":");
+            p += utoa(size, p);
+            PUTS(",\"audit_path\":[");
+        }
+        if (sibling >= n) continue;
+        PyObject *node = PyList_GET_ITEM(nodes, sibling);
+        if (!PyBytes_Check(node) || PyBytes_GET_SIZE(node) != 32) goto bad_node;
+        if (p[-1] != '[') *p++ = ',';
+        PUTS("\"0x");
+        hex_into(p, (const unsigned char *)PyBytes_AS_STRING(node), 32);
+        p += 64;
+        *p++ = '"';
+    }
+    *p++ = ']';
+    PUT(tail.buf, tail.len);
+#undef PUTS
+#undef PUT
+    if (_PyBytes_Resize(&out, p - o) < 0) out = NULL;
+    goto done;
+bad_node:
+    PyErr_SetString(PyExc_ValueError, "nodes: 32-byte hashes");
+fail:
+    Py_CLEAR(out);
+done:
+    PyBuffer_Release(&head);
+    PyBuffer_Release(&tail);
+    if (rec.buf) PyBuffer_Release(&rec);
+    return out;
+}
+
 static PyMethodDef module_methods[] = {
+    {"jcs_records", jcs_records, METH_VARARGS,
+     "jcs_records(body, max_items) -> RFC 8785 bytes of a verify body's records, or None"},
+    {"inclusion_json", inclusion_json, METH_VARARGS,
+     "inclusion_json(levels, index, head, record, tail) -> a proof bundle's JSON (see above)"},
     {"json_scan", json_scan, METH_O, "json_scan(body) -> (depth, plain): see the comment above"},
     {"merkle_root", merkle_root, METH_O, "merkle_root(hashes) -> RFC 6962 root of 32-byte leaf hashes"},
     {"record_keys", record_keys, METH_O, "record_keys(ids) -> signed 64-bit prefixes of SHA-256(id)"},

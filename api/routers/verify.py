@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping, Sequence
+from functools import partial
 from typing import Annotated, Any, Final, get_args
 
 from fastapi import APIRouter, Body, Request
@@ -11,18 +13,26 @@ from starlette.concurrency import run_in_threadpool
 from api import verify as service
 from api.auth import Reader, state_of
 from api.body import validated
-from api.jsonbody import FastJSONRoute, is_plain
+from api.jsonbody import FastJSONRoute, RecordTexts, is_plain, record_texts
 from api.metrics import Metrics
 from api.models import OutcomeName, VerifyRequest, VerifyResponse, problems
 from api.responses import FastJSON
 from api.state import AppState
+from ledger.proofs import leaf_hash
 
-router = APIRouter(prefix="/v1", tags=["verify"], route_class=FastJSONRoute)
+
+class _VerifyRoute(FastJSONRoute):
+    #: A records body is read straight to its records' JCS bytes where it can be.
+    reader = staticmethod(record_texts)
+
+
+router = APIRouter(prefix="/v1", tags=["verify"], route_class=_VerifyRoute)
 OUTCOMES: tuple[str, ...] = get_args(OutcomeName)
 #: Requests of up to this many items are answered on the event loop (well under a
 #: millisecond each); larger ones go to the threadpool so they do not stall others.
 INLINE_ITEMS: Final = 16
-#: Documented as VerifyRequest, parsed by FastAPI, validated by api.body.validated.
+#: Documented as VerifyRequest, parsed by FastAPI (or read by ``record_texts``),
+#: validated by api.body.validated.
 VerifyBody = Annotated[VerifyRequest, SkipValidation(), Body(title="VerifyRequest")]
 
 
@@ -34,13 +44,18 @@ VerifyBody = Annotated[VerifyRequest, SkipValidation(), Body(title="VerifyReques
 )
 async def verify(body: VerifyBody, _key: Reader, request: Request) -> FastJSON:
     """Per item: anchored (with its proof bundle), pending, unknown or mismatch."""
-    checked = validated(VerifyRequest, body, fast=VerifyRequest.plainly_valid)
     state, metrics = state_of(request), request.app.state.metrics
-    items = checked.records or checked.leaf_hashes or ()
-    plain = is_plain(request)
-    if len(items) <= INLINE_ITEMS:
-        return FastJSON(answer(state, checked, metrics, plain=plain))
-    return FastJSON(await run_in_threadpool(answer, state, checked, metrics, plain=plain))
+    job: Callable[[], dict[str, Any]]
+    if isinstance(body, RecordTexts):  # valid as it stands (see api.jsonbody.record_texts)
+        size = len(body.texts)
+        job = partial(answer_texts, state, body.texts, metrics)
+    else:
+        checked = validated(VerifyRequest, body, fast=VerifyRequest.plainly_valid)
+        size = len(checked.records or checked.leaf_hashes or ())
+        job = partial(answer, state, checked, metrics, plain=is_plain(request))
+    if size <= INLINE_ITEMS:
+        return FastJSON(job())
+    return FastJSON(await run_in_threadpool(job))
 
 
 def answer(
@@ -48,10 +63,26 @@ def answer(
 ) -> dict[str, Any]:
     """The ``VerifyResponse`` as plain data (``plain``: see ``api.jsonbody.is_plain``)."""
     if body.records is not None:
-        hashes = service.record_hashes(body.records, plain=plain)
-    else:
-        hashes = [bytes.fromhex(h[2:]) for h in body.leaf_hashes or ()]
-    results = service.verify(state.store, state.db, hashes, body.records)
+        texts = service.record_texts(body.records, plain=plain)
+        return _answer(state, metrics, list(map(leaf_hash, texts)), body.records, texts)
+    hashes = [bytes.fromhex(h[2:]) for h in body.leaf_hashes or ()]
+    return _answer(state, metrics, hashes)
+
+
+def answer_texts(state: AppState, texts: list[bytes], metrics: Metrics) -> dict[str, Any]:
+    """The ``VerifyResponse`` for records given as their JCS bytes."""
+    hashes = list(map(leaf_hash, texts))
+    return _answer(state, metrics, hashes, service.ParsedOnDemand(texts), texts)
+
+
+def _answer(
+    state: AppState,
+    metrics: Metrics,
+    hashes: list[bytes],
+    records: Sequence[Mapping[str, Any]] | None = None,
+    texts: Sequence[bytes] | None = None,
+) -> dict[str, Any]:
+    results = service.verify(state.store, state.db, hashes, records, texts)
     counts = dict.fromkeys(OUTCOMES, 0)
     for item in results:
         counts[item["status"]] += 1

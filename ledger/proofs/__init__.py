@@ -13,7 +13,7 @@ from ledger.proofs.bundle import (
     make_bundle,
     verify_bundle,
 )
-from ledger.proofs.canonical import canonical_bytes, record_leaf_hash
+from ledger.proofs.canonical import canonical_bytes, record_canonical, record_leaf_hash
 from ledger.proofs.errors import (
     BundleFormatError,
     CanonicalFormError,
@@ -32,7 +32,6 @@ from ledger.proofs.merkle import (
     MAX_TREE_SIZE,
     MerkleTree,
     consistency_proof,
-    hex_inclusion_proof,
     inclusion_proof,
     leaf_hash,
     node_hash,
@@ -65,11 +64,11 @@ __all__ = [
     "RootMismatchError",
     "canonical_bytes",
     "consistency_proof",
-    "hex_inclusion_proof",
     "inclusion_proof",
     "leaf_hash",
     "make_bundle",
     "node_hash",
+    "record_canonical",
     "record_leaf_hash",
     "root",
     "root_from_inclusion_proof",

@@ -109,6 +109,14 @@ def canonical_bytes(value: object) -> bytes:
 def record_leaf_hash(record: Mapping[str, object], *, plain: bool = False) -> bytes:
     """RFC 6962 leaf hash of a record: ``SHA-256(0x00 || JCS(record))``.
 
+    ``plain``: as for :func:`record_canonical`.
+    """
+    return leaf_hash(record_canonical(record, plain=plain))
+
+
+def record_canonical(record: Mapping[str, object], *, plain: bool = False) -> bytes:
+    """JCS bytes of a record (a JSON object), as its leaf hash takes them.
+
     ``plain`` is the caller's promise that ``record`` holds JSON types only (no
     subclasses, no floats), ASCII keys and at most :data:`MAX_DEPTH` levels, as
     a body does that orjson parsed after ``api.jsonbody`` found it plain: then
@@ -116,12 +124,12 @@ def record_leaf_hash(record: Mapping[str, object], *, plain: bool = False) -> by
     """
     if plain and type(record) is dict:
         try:
-            return leaf_hash(orjson.dumps(record, option=_FAST_OPTIONS))
+            return orjson.dumps(record, option=_FAST_OPTIONS)
         except orjson.JSONEncodeError:
             pass  # an integer beyond 2**53 or a lone surrogate: the error below names it
     if not isinstance(record, Mapping):
         raise CanonicalFormError("a record must be a JSON object", path="$", hint=_HINT)
-    return leaf_hash(canonical_bytes(record if isinstance(record, dict) else dict(record)))
+    return canonical_bytes(record if isinstance(record, dict) else dict(record))
 
 
 def _is_plain(value: object, depth: int) -> bool:

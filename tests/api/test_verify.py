@@ -7,14 +7,25 @@ import os
 from collections.abc import Iterator
 from typing import Any
 
+import orjson
 import pytest
 from sqlalchemy import delete
 
+from api import jsonbody
 from api.models import VerifyResponse
+from api.routers import verify as verify_route
+from api.routers.verify import INLINE_ITEMS
 from ledger.anchoring import bundles
 from ledger.anchoring.bundles import TREES, TreeCache, find_leaf
 from ledger.chain import Chain
-from ledger.proofs import ProofBundle, canonical_bytes, leaf_hash, record_leaf_hash, verify_bundle
+from ledger.proofs import (
+    ProofBundle,
+    canonical_bytes,
+    leaf_hash,
+    record_canonical,
+    record_leaf_hash,
+    verify_bundle,
+)
 from ledger.store import Batch, Store, StoredLeaf, leaves
 from tests.api.conftest import ROWS, Api
 
@@ -82,18 +93,24 @@ def test_records_are_anchored_with_bundles_that_verify(api: Api) -> None:
         assert hx(bundle.root) == batches[item["batch_id"]]["root"]
 
 
-def test_unchecked_bundle_json_equals_the_checked_bundle(api: Api) -> None:
+def test_written_bundle_bytes_are_the_checked_bundle_serialised(api: Api) -> None:
     store = Store.open(api.settings.data_dir)
     try:
         for record in api.stored_records():
-            digest = record_leaf_hash(record)
+            text = record_canonical(record)
+            digest = leaf_hash(text)
             leaf = find_leaf(store, hx(digest))
             batch = TREES.anchored(store, leaf.batch_id)
             assert batch is not None
-            for shown in (record, None):
-                checked = batch.bundle(shown, leaf.leaf_index, digest).to_json()
-                assert batch.bundle_json(leaf.leaf_index, digest, shown) == checked
-                assert list(batch.bundle_json(leaf.leaf_index, digest, shown)) == list(checked)
+            written = batch.bundle_bytes(leaf.leaf_index, text)
+            # The record as its JCS text has its keys sorted; the checked bundle, given
+            # the record in that order, serialises to the very same bytes.
+            sorted_record = orjson.loads(text)
+            checked = batch.bundle(sorted_record, leaf.leaf_index, digest).to_json()
+            assert written == orjson.dumps(checked)
+            assert ProofBundle.from_json(orjson.loads(written)).record == record
+            bare = batch.bundle(None, leaf.leaf_index, digest).to_json()
+            assert batch.bundle_bytes(leaf.leaf_index) == orjson.dumps(bare)
     finally:
         store.close()
 
@@ -208,3 +225,31 @@ def test_batch_shows_manifest_and_anchor(api: Api) -> None:
     assert batch["manifest"]["batch_id"] == summary["batch_id"]
     assert batch["anchor"]["tx_hash"] == summary["tx_hash"]
     assert batch["anchor"]["block_number"] == summary["block_number"]
+
+
+def test_the_record_reader_and_the_parser_give_the_same_answer(
+    api: Api, pending: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stored = [r for r in api.stored_records() if r["record_id"] != pending["record_id"]]
+    changed = {**stored[0], "salt": hx(os.urandom(32))}
+    anchored = (stored * INLINE_ITEMS)[: INLINE_ITEMS + 4]  # past the inline size
+    records = [*anchored, changed, pending, {"record_id": "NEVER-SEEN"}]
+    headers = api.headers("partner") | {"Content-Type": "application/json"}
+
+    def parsed(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("a body the reader takes is not parsed")
+
+    answers = []
+    for some in (records, records[:1]):  # in the threadpool, and on the event loop
+        body = json.dumps({"records": some}).encode()
+        with monkeypatch.context() as m:
+            m.setattr(verify_route, "answer", parsed)
+            fast = api.client.post("/v1/verify", content=body, headers=headers)
+        with monkeypatch.context() as m:
+            m.setattr(jsonbody, "_jcs_records", None)  # as without the C extension
+            slow = api.client.post("/v1/verify", content=body, headers=headers)
+        assert fast.status_code == slow.status_code == 200, fast.text
+        assert fast.content == slow.content
+        answers.append([item["status"] for item in fast.json()["results"]])
+    assert answers[0] == ["anchored"] * (INLINE_ITEMS + 4) + ["mismatch", "pending", "unknown"]
+    assert answers[1] == ["anchored"]

@@ -6,6 +6,7 @@ adds random sizes up to a few thousand leaves.
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
@@ -18,8 +19,8 @@ from ledger.proofs import (
     MerkleTree,
     ProofError,
     RootMismatchError,
-    hex_inclusion_proof,
     leaf_hash,
+    merkle,
     root,
     root_from_inclusion_proof,
     verify_consistency,
@@ -242,13 +243,47 @@ def test_random_large_trees_round_trip_and_reject_tampering(data: st.DataObject)
 
 
 @pytest.mark.parametrize("size", SIZES)
-def test_hex_paths_are_the_paths_in_hex(size: int) -> None:
+def test_inclusion_json_writes_the_leaf_and_its_path(
+    size: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
     tree = TREES[size]
-    levels = tree.hex_levels()
-    for index in range(size):
-        assert hex_inclusion_proof(levels, index) == [
-            "0x" + node.hex() for node in tree.inclusion_proof(index)
-        ]
+    written = {
+        (index, record): tree.inclusion_json(index, b'{"h":1,', record, b',"t":2}')
+        for index in range(size)
+        for record in (None, b'{"r":[1,"\xe5\xbc\xa0"]}')
+    }
+    for (index, record), text in written.items():
+        expected = {"h": 1, "t": 2} | ({} if record is None else {"record": json.loads(record)})
+        expected |= {
+            "leaf_hash": "0x" + LEAF_HASHES[index].hex(),
+            "leaf_index": index,
+            "tree_size": size,
+            "audit_path": ["0x" + node.hex() for node in tree.inclusion_proof(index)],
+        }
+        assert json.loads(text) == expected
+    assert tree.inclusion_json(0) == tree.inclusion_json(0, b"", None, b"")
+    monkeypatch.setattr(merkle, "_speedups", None)  # the pure-Python fallback, byte for byte
+    for (index, record), text in written.items():
+        assert tree.inclusion_json(index, b'{"h":1,', record, b',"t":2}') == text
     for outside in (-1, size):
         with pytest.raises(InclusionProofError):
-            hex_inclusion_proof(levels, outside)
+            tree.inclusion_json(outside)
+
+
+@pytest.mark.skipif(merkle._speedups is None, reason="the C extension is not built")
+def test_the_c_inclusion_json_refuses_what_is_not_a_tree() -> None:
+    c = merkle._speedups
+    assert c is not None
+    leaf, other = b"\0" * 32, b"\1" * 32
+    with pytest.raises(IndexError):
+        c.inclusion_json([[leaf]], 1, b"", None, b"")
+    with pytest.raises(ValueError, match="1 to 64"):
+        c.inclusion_json([], 0, b"", None, b"")
+    with pytest.raises(ValueError, match="32-byte"):
+        c.inclusion_json([[leaf, b"short"]], 0, b"", None, b"")
+    with pytest.raises(ValueError, match="32-byte"):
+        c.inclusion_json([[b"short", leaf]], 0, b"", None, b"")
+    with pytest.raises(TypeError):
+        c.inclusion_json([[leaf, other], "not a list"], 0, b"", None, b"")
+    with pytest.raises(TypeError):
+        c.inclusion_json([[leaf]], 0, b"", "not bytes", b"")
