@@ -24,19 +24,16 @@ from ledger.proofs import CanonicalFormError, record_canonical
 from ledger.store import Batch, Store, leaves
 from ledger.store.leaves import LeafKey
 
-#: Candidate leaves by the 64-bit key of their hash, with their batch's status.
+#: Candidate leaves by the 64-bit key of their hash (the primary key: no table lookups).
 _LEAF_KEYS: Final = KeyedSelect(
-    lambda keys: (
-        select(
-            LeafKey.key,
-            Batch.batch_id,
-            LeafKey.leaf_index,
-            Batch.status,
-            Batch.tx_hash,
-            LeafKey.erased,
-        )
-        .join(Batch, Batch.batch_key == LeafKey.batch_key)
-        .where(LeafKey.key.in_(keys))
+    lambda keys: select(LeafKey.key, LeafKey.batch_key, LeafKey.leaf_index, LeafKey.erased).where(
+        LeafKey.key.in_(keys)
+    )
+)
+#: Their batches (a 10000-record request names one or a few), with their status.
+_BATCHES: Final = KeyedSelect(
+    lambda keys: select(Batch.batch_key, Batch.batch_id, Batch.status, Batch.tx_hash).where(
+        Batch.batch_key.in_(keys)
     )
 )
 Item = dict[str, Any]
@@ -64,14 +61,21 @@ def _leaves(
     Keys are 64-bit prefixes: each candidate is confirmed against the full hash,
     from the cached tree of an anchored batch, or from the store for a pending one.
     """
+    unique = list(dict.fromkeys(hashes))
     wanted: dict[int, list[bytes]] = {}
-    for h in dict.fromkeys(hashes):
-        wanted.setdefault(leaves.leaf_key(h), []).append(h)
+    for key, digest in zip(leaves.leaf_keys(b"".join(unique)), unique, strict=True):
+        wanted.setdefault(key, []).append(digest)
+    rows = _LEAF_KEYS.rows(db, list(wanted))
+    batches = {
+        batch_key: (batch_id, status == "anchored" and tx is not None)
+        for batch_key, batch_id, status, tx in _BATCHES.rows(db, list({r[1] for r in rows}))
+    }
     found: dict[bytes, tuple[str, int, bool, bool]] = {}
     pending: list[tuple[list[bytes], str, int, bool]] = []
     trees: dict[str, AnchoredBatch | None] = {}
-    for key, batch_id, index, status, tx, erased in _LEAF_KEYS.rows(db, list(wanted)):
-        if status == "anchored" and tx is not None:
+    for key, batch_key, index, erased in rows:
+        batch_id, anchored = batches[batch_key]
+        if anchored:
             if batch_id not in trees:
                 trees[batch_id] = TREES.anchored(store, batch_id)
             batch = trees[batch_id]

@@ -5,7 +5,7 @@ not share the server's interpreter) and drives the trivial endpoint and the real
 one the same way, so their ratio is fair on a shared machine.
 
 Usage: python scripts/loadgen.py URL --connections 50 --seconds 10 [--body FILE] [--header H]
-Prints one JSON object: requests, errors, rps, p50_ms, p99_ms.
+Prints one JSON object: requests, errors, rps, seconds, p50_ms, p99_ms.
 """
 
 from __future__ import annotations
@@ -117,6 +117,7 @@ async def run(url: str, request: bytes, connections: int, seconds: float) -> dic
         "requests": len(ordered),
         "errors": stats.errors,
         "rps": round(len(ordered) / elapsed, 1),
+        "seconds": round(elapsed, 3),
         "p50_ms": round(statistics.median(ordered) * 1000, 2) if ordered else 0.0,
         "p99_ms": round(ordered[int(len(ordered) * 0.99) - 1] * 1000, 2) if ordered else 0.0,
     }

@@ -9,6 +9,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -22,11 +23,12 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-@pytest.fixture(scope="module")
-def trivial() -> Iterator[str]:
+@contextmanager
+def _served(app: str, app_dir: Path) -> Iterator[str]:
+    """uvicorn serving ``app`` (module:attribute) from ``app_dir``; its base URL."""
     port = _free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "bench_trivial:app", "--app-dir", str(SCRIPTS),
+        [sys.executable, "-m", "uvicorn", app, "--app-dir", str(app_dir),
          "--port", str(port), "--log-level", "warning"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
@@ -44,6 +46,12 @@ def trivial() -> Iterator[str]:
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def trivial() -> Iterator[str]:
+    with _served("bench_trivial:app", SCRIPTS) as base:
+        yield base
 
 
 def _load(url: str, body: Path) -> dict[str, float]:
@@ -70,3 +78,28 @@ def test_error_answers_are_counted_as_errors(trivial: str, tmp_path: Path) -> No
     result = _load(trivial + "/no-such-path", tmp_path / "noop.json")
     assert result["requests"] > 20
     assert result["errors"] == result["requests"]
+
+
+def test_large_answers_are_each_read_whole(tmp_path: Path) -> None:
+    # An echo server, so every answer is as large as the 3 MB body (as a 10000-record
+    # verify answer comes in hundreds of pieces); several on each connection.
+    (tmp_path / "echo_app.py").write_text(
+        "from fastapi import FastAPI, Request, Response\n"
+        "app = FastAPI()\n"
+        "@app.post('/echo')\n"
+        "async def echo(request: Request) -> Response:\n"
+        "    return Response(await request.body(), media_type='application/json')\n"
+    )
+    body = tmp_path / "big.json"
+    body.write_text(json.dumps({"blob": "x" * 3_000_000}))
+    with _served("echo_app:app", tmp_path) as base:
+        done = subprocess.run(
+            [sys.executable, str(SCRIPTS / "loadgen.py"), base + "/echo",
+             "--connections", "2", "--seconds", "1", "--body", str(body)],
+            check=True, capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+    result = json.loads(done.stdout)
+    assert result["errors"] == 0
+    assert result["requests"] > 2  # more than one whole answer on a connection
+    assert result["seconds"] >= 1
+    assert result["rps"] == round(result["requests"] / result["seconds"], 1)
