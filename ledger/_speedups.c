@@ -1781,10 +1781,21 @@ static PyObject *inclusion_json(PyObject *self, PyObject *args) {
         PyErr_SetString(PyExc_IndexError, "no leaf at that index");
         goto done;
     }
-    Py_ssize_t size = PyList_GET_SIZE(leaves);
-    /* '"record":' and ','; the leaf hash and the two numbers with their names (under 200);
-     * and per path node ',"0x' + 64 hex + '"' (69) */
-    Py_ssize_t cap = head.len + (rec.buf ? rec.len + 10 : 0) + tail.len + 200 + 70 * MAX_LEVELS;
+    Py_ssize_t size = PyList_GET_SIZE(leaves), nodes = 0;
+    for (Py_ssize_t level = 0, at = index; level < depth; level++, at >>= 1) {
+        PyObject *l = PyList_GET_ITEM(levels, level);
+        if (!PyList_Check(l)) {
+            PyErr_SetString(PyExc_TypeError, "levels: lists of nodes");
+            goto done;
+        }
+        nodes += (at ^ 1) < PyList_GET_SIZE(l);
+    }
+    char digits[24];
+    /* '"record":' and ','; the leaf hash and the two numbers with their names; per path
+     * node '"0x' + 64 hex + '"' and the commas between */
+    Py_ssize_t cap = head.len + (rec.buf ? rec.len + 10 : 0) + tail.len
+                     + 15 + 64 + 15 + utoa(index, digits) + 13 + utoa(size, digits) + 15
+                     + 68 * nodes + (nodes ? nodes - 1 : 0) + 1;
     out = PyBytes_FromStringAndSize(NULL, cap);
     if (!out) goto done;
     o = PyBytes_AS_STRING(out);
@@ -1827,7 +1838,11 @@ static PyObject *inclusion_json(PyObject *self, PyObject *args) {
     PUT(tail.buf, tail.len);
 #undef PUTS
 #undef PUT
-    if (_PyBytes_Resize(&out, p - o) < 0) out = NULL;
+    if (p - o != cap) {   /* not reached: the size above is exact */
+        Py_CLEAR(out);
+        PyErr_SetString(PyExc_SystemError, "inclusion_json: size miscounted");
+        goto done;
+    }
     goto done;
 bad_node:
     PyErr_SetString(PyExc_ValueError, "nodes: 32-byte hashes");
