@@ -10,7 +10,8 @@ Results are plain JSON data with each bundle written as JSON already, serialised
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+import weakref
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any, Final, overload
 
 import orjson
@@ -66,10 +67,7 @@ def _leaves(
     for key, digest in zip(leaves.leaf_keys(b"".join(unique)), unique, strict=True):
         wanted.setdefault(key, []).append(digest)
     rows = _LEAF_KEYS.rows(db, list(wanted))
-    batches = {
-        batch_key: (batch_id, status == "anchored" and tx is not None)
-        for batch_key, batch_id, status, tx in _BATCHES.rows(db, list({r[1] for r in rows}))
-    }
+    batches = _batches(store, db, {r[1] for r in rows})
     found: dict[bytes, tuple[str, int, bool, bool]] = {}
     pending: list[tuple[list[bytes], str, int, bool]] = []
     trees: dict[str, AnchoredBatch | None] = {}
@@ -90,6 +88,30 @@ def _leaves(
                 for digest, refs in leaves.find_by_hash(s, digests).items():
                     if any(r.batch_id == batch_id and r.leaf_index == index for r in refs):
                         found.setdefault(digest, (batch_id, index, False, erased))
+    return found
+
+
+#: Per store, anchored batches' ids by batch key: an anchored batch never changes, so a
+#: single-record verify needs one query (its leaf key), not two.
+_ANCHORED: weakref.WeakKeyDictionary[Store, dict[int, str]] = weakref.WeakKeyDictionary()
+#: Entries kept per store (~100 bytes each); past it the map starts again.
+MAX_ANCHORED = 100_000
+
+
+def _batches(
+    store: Store, db: Connections, batch_keys: Collection[int]
+) -> dict[int, tuple[str, bool]]:
+    """Batch key -> (batch id, anchored?) for the batches of the leaves found."""
+    known = _ANCHORED.setdefault(store, {})
+    found = {k: (known[k], True) for k in batch_keys if k in known}
+    missing = [k for k in batch_keys if k not in found]
+    for batch_key, batch_id, status, tx in _BATCHES.rows(db, missing) if missing else ():
+        anchored = status == "anchored" and tx is not None
+        found[batch_key] = (batch_id, anchored)
+        if anchored:
+            if len(known) >= MAX_ANCHORED:
+                known.clear()
+            known[batch_key] = batch_id
     return found
 
 

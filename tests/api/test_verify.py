@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import delete
 
 from api import jsonbody
+from api import verify as verify_service
 from api.models import VerifyResponse
 from api.routers import verify as verify_route
 from api.routers.verify import INLINE_ITEMS
@@ -253,3 +254,24 @@ def test_the_record_reader_and_the_parser_give_the_same_answer(
         answers.append([item["status"] for item in fast.json()["results"]])
     assert answers[0] == ["anchored"] * (INLINE_ITEMS + 4) + ["mismatch", "pending", "unknown"]
     assert answers[1] == ["anchored"]
+
+
+def test_an_anchored_batch_is_looked_up_once_a_pending_one_every_time(
+    api: Api, pending: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    asked: list[list[int]] = []
+    rows = verify_service._BATCHES.rows
+
+    def counted(db: Any, keys: list[int]) -> Any:
+        asked.append(sorted(keys))
+        return rows(db, keys)
+
+    monkeypatch.setattr(verify_service._BATCHES, "rows", counted)
+    verify_service._ANCHORED.clear()
+    record = next(r for r in api.stored_records() if r["record_id"] != pending["record_id"])
+    for _ in range(3):
+        assert post_verify(api, {"records": [record]})["counts"]["anchored"] == 1
+    assert len(asked) == 1
+    for _ in range(2):
+        assert post_verify(api, {"records": [pending]})["counts"]["pending"] == 1
+    assert len(asked) == 3 and asked[1] == asked[2] != asked[0]
