@@ -50,12 +50,14 @@ def is_plain(request: Request) -> bool:
 
 @dataclass(frozen=True, slots=True)
 class RecordTexts:
-    """A verify body read without parsing it: the RFC 8785 bytes of its records.
+    """A verify body read without parsing it: its records' RFC 8785 bytes and leaf hashes.
 
     What :func:`record_texts` hands a route instead of parsed JSON (see there).
     """
 
     texts: list[bytes]
+    #: Their leaf hashes, ``SHA-256(0x00 || text)``.
+    hashes: list[bytes]
 
 
 def record_texts(body: bytes) -> RecordTexts | None:
@@ -68,8 +70,8 @@ def record_texts(body: bytes) -> RecordTexts | None:
     """
     if _jcs_records is None:
         return None
-    texts = _jcs_records(body, MAX_ITEMS)
-    return None if texts is None else RecordTexts(texts)
+    read = _jcs_records(body, MAX_ITEMS)  # reads and hashes without holding the GIL
+    return None if read is None else RecordTexts(*read)
 
 
 class _Request(Request):

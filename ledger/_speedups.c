@@ -1424,7 +1424,7 @@ static PyObject *json_scan(PyObject *self, PyObject *arg) {
 
 /* ---------------------------------------------------------------- verify bodies */
 
-/* jcs_records(body, max_items) -> [bytes] | None: the RFC 8785 bytes of each record of a
+/* jcs_records(body, max_items) -> ([bytes], [hash]) | None: the RFC 8785 bytes of each record of a
  * verify body {"records": [{...}, ...]}, read straight from the JSON text, with no Python
  * objects per value. None means "not on the fast path": the caller parses and validates the
  * body as before, and that path gives every answer and error. It is None unless the body is
@@ -1718,40 +1718,82 @@ static int expect(Src *s, const char *text) {
     return 1;
 }
 
+/* The records one after another in j->out, ends[k] where record k ends. Runs without the GIL.
+ * 1 / 0 / -1 as read_string. */
+static int jcs_read_all(Src *s, Jcs *j, Py_ssize_t max_items, Py_ssize_t **ends, Py_ssize_t *count) {
+    Py_ssize_t cap = 0;
+    *count = 0;
+    if (!expect(s, "{") || !expect(s, "\"records\"") || !expect(s, ":") || !expect(s, "["))
+        return 0;
+    for (;;) {
+        skip_ws(s);
+        if (s->i >= s->n || s->b[s->i] != '{' || *count >= max_items) return 0;
+        int r = jcs_object(s, j, 1);
+        if (r <= 0) return r;
+        if (*count == cap) {
+            cap = cap ? cap * 2 : 1024;
+            Py_ssize_t *e = PyMem_RawRealloc(*ends, cap * sizeof(Py_ssize_t));
+            if (!e) return -1;
+            *ends = e;
+        }
+        (*ends)[(*count)++] = j->out.len;
+        skip_ws(s);
+        if (s->i < s->n && s->b[s->i] == ',') { s->i++; continue; }
+        break;
+    }
+    if (!expect(s, "]") || !expect(s, "}")) return 0;
+    skip_ws(s);
+    return s->i == s->n;
+}
+
+/* jcs_records(body, max_items) -> (texts, leaf hashes) | None: see the comment above. The
+ * reading and the hashing (SHA-256(0x00 || text), RFC 6962) run without the GIL. */
 static PyObject *jcs_records(PyObject *self, PyObject *args) {
     Py_buffer in;
     Py_ssize_t max_items;
     if (!PyArg_ParseTuple(args, "y*n", &in, &max_items)) return NULL;
     Src s = {in.buf, in.len, 0};
     Jcs j = {{0}, {0}, NULL, 0, 0};
-    PyObject *out = PyList_New(0);
-    int r = 0;
-    if (!out) goto done;
-    if (!expect(&s, "{") || !expect(&s, "\"records\"") || !expect(&s, ":") || !expect(&s, "["))
-        goto done;
-    for (;;) {
-        skip_ws(&s);
-        if (s.i >= s.n || s.b[s.i] != '{' || PyList_GET_SIZE(out) >= max_items) { r = 0; goto done; }
-        j.out.len = 0;
-        r = jcs_object(&s, &j, 1);
-        if (r <= 0) goto done;
-        PyObject *text = PyBytes_FromStringAndSize(j.out.p, j.out.len);
-        if (!text || PyList_Append(out, text) < 0) { Py_XDECREF(text); r = -1; goto done; }
-        Py_DECREF(text);
-        skip_ws(&s);
-        if (s.i < s.n && s.b[s.i] == ',') { s.i++; continue; }
-        break;
+    Py_ssize_t *ends = NULL, count = 0;
+    unsigned char *digests = NULL;
+    PyObject *texts = NULL, *hashes = NULL, *answer = NULL;
+    int r;
+    Py_BEGIN_ALLOW_THREADS
+    r = jcs_read_all(&s, &j, max_items, &ends, &count);
+    if (r == 1 && !(digests = PyMem_RawMalloc(32 * (count ? count : 1)))) r = -1;
+    for (Py_ssize_t k = 0; r == 1 && k < count; k++) {
+        Py_ssize_t start = k ? ends[k - 1] : 0;
+        SHA256_CTX c;
+        SHA256_Init(&c);
+        SHA256_Update(&c, "\x00", 1);
+        SHA256_Update(&c, j.out.p + start, ends[k] - start);
+        SHA256_Final(digests + 32 * k, &c);
     }
-    r = expect(&s, "]") && expect(&s, "}");
-    if (r) { skip_ws(&s); r = s.i == s.n; }
-done:
+    Py_END_ALLOW_THREADS
     PyBuffer_Release(&in);
+    if (r == 1) {
+        texts = PyList_New(count);
+        hashes = PyList_New(count);
+        for (Py_ssize_t k = 0; texts && hashes && k < count; k++) {
+            Py_ssize_t start = k ? ends[k - 1] : 0;
+            PyObject *text = PyBytes_FromStringAndSize(j.out.p + start, ends[k] - start);
+            PyObject *digest = PyBytes_FromStringAndSize((char *)digests + 32 * k, 32);
+            if (!text || !digest) { Py_XDECREF(text); Py_XDECREF(digest); Py_CLEAR(texts); break; }
+            PyList_SET_ITEM(texts, k, text);
+            PyList_SET_ITEM(hashes, k, digest);
+        }
+        if (texts && hashes) answer = PyTuple_Pack(2, texts, hashes);
+        Py_XDECREF(texts);
+        Py_XDECREF(hashes);
+        if (!answer && !PyErr_Occurred()) PyErr_NoMemory();
+    }
     buf_free(&j.out);
     buf_free(&j.tmp);
     PyMem_RawFree(j.members);
-    if (r == 1) return out;
-    Py_XDECREF(out);
-    if (r < 0) return PyErr_Occurred() ? NULL : PyErr_NoMemory();
+    PyMem_RawFree(ends);
+    PyMem_RawFree(digests);
+    if (r == 1) return answer;
+    if (r < 0) return PyErr_NoMemory();
     Py_RETURN_NONE;
 }
 
@@ -1857,7 +1899,7 @@ done:
 
 static PyMethodDef module_methods[] = {
     {"jcs_records", jcs_records, METH_VARARGS,
-     "jcs_records(body, max_items) -> RFC 8785 bytes of a verify body's records, or None"},
+     "jcs_records(body, max_items) -> (RFC 8785 bytes, leaf hashes) of a body's records, or None"},
     {"inclusion_json", inclusion_json, METH_VARARGS,
      "inclusion_json(levels, index, head, record, tail) -> a proof bundle's JSON (see above)"},
     {"json_scan", json_scan, METH_O, "json_scan(body) -> (depth, plain): see the comment above"},

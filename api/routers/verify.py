@@ -48,7 +48,7 @@ async def verify(body: VerifyBody, _key: Reader, request: Request) -> FastJSON:
     job: Callable[[], dict[str, Any]]
     if isinstance(body, RecordTexts):  # valid as it stands (see api.jsonbody.record_texts)
         size = len(body.texts)
-        job = partial(answer_texts, state, body.texts, metrics)
+        job = partial(answer_texts, state, body, metrics)
     else:
         checked = validated(VerifyRequest, body, fast=VerifyRequest.plainly_valid)
         size = len(checked.records or checked.leaf_hashes or ())
@@ -69,10 +69,10 @@ def answer(
     return _answer(state, metrics, hashes)
 
 
-def answer_texts(state: AppState, texts: list[bytes], metrics: Metrics) -> dict[str, Any]:
-    """The ``VerifyResponse`` for records given as their JCS bytes."""
-    hashes = list(map(leaf_hash, texts))
-    return _answer(state, metrics, hashes, service.ParsedOnDemand(texts), texts)
+def answer_texts(state: AppState, body: RecordTexts, metrics: Metrics) -> dict[str, Any]:
+    """The ``VerifyResponse`` for records given as their JCS bytes (and leaf hashes)."""
+    texts = body.texts
+    return _answer(state, metrics, body.hashes, service.ParsedOnDemand(texts), texts)
 
 
 def _answer(
