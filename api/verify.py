@@ -174,6 +174,8 @@ def verify(
     stored = _leaves(store, db, hashes)
     mismatched = _mismatched(store, hashes, records, stored) if records is not None else {}
     batches: dict[str, AnchoredBatch | None] = {}
+    #: Per anchored batch: its items still to get a bundle, and their leaves.
+    wanted: dict[str, tuple[list[Item], list[int], list[bytes | None]]] = {}
     results: list[Item] = []
     for i, digest in enumerate(hashes):
         found = stored.get(digest)
@@ -193,9 +195,17 @@ def verify(
             results.append(_item(i, "pending", digest, batch_id))
             continue
         item = _item(i, "anchored", digest, batch_id)
-        text = None if texts is None else texts[i]
-        item["bundle"] = orjson.Fragment(batch.bundle_bytes(index, text))
+        items, indexes, shown = wanted.setdefault(batch_id, ([], [], []))
+        items.append(item)
+        indexes.append(index)
+        shown.append(None if texts is None else texts[i])
         results.append(item)
+    for batch_id, (items, indexes, shown) in wanted.items():
+        batch = batches[batch_id]
+        assert batch is not None
+        written = batch.bundles_bytes(indexes, None if texts is None else shown)
+        for item, bundle in zip(items, written, strict=True):
+            item["bundle"] = orjson.Fragment(bundle)
     return results
 
 

@@ -37,3 +37,11 @@ def inclusion_json(
     levels: list[list[bytes]], index: int, head: bytes, record: bytes | None, tail: bytes, /
 ) -> bytes: ...
 def jcs_records(body: bytes, max_items: int, /) -> tuple[list[bytes], list[bytes]] | None: ...
+def inclusion_jsons(
+    levels: list[list[bytes]],
+    indexes: list[int],
+    head: bytes,
+    records: list[bytes | None] | None,
+    tail: bytes,
+    /,
+) -> list[bytes]: ...

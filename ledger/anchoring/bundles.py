@@ -72,6 +72,12 @@ class AnchoredBatch:
         """
         return self.tree.inclusion_json(index, _BUNDLE_HEAD, record, self.tail)
 
+    def bundles_bytes(
+        self, indexes: list[int], records: list[bytes | None] | None = None
+    ) -> list[bytes]:
+        """:meth:`bundle_bytes` of many leaves at once (``records``: one per index)."""
+        return self.tree.inclusion_jsons(indexes, _BUNDLE_HEAD, records, self.tail)
+
 
 def is_anchored(batch: Batch) -> bool:
     return batch.status == "anchored" and batch.tx_hash is not None

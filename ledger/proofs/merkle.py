@@ -164,6 +164,28 @@ class MerkleTree:
         shown = b"" if record is None else b'"record":' + record + b","
         return b"".join((head, shown, proof.encode(), tail))
 
+    def inclusion_jsons(
+        self,
+        indexes: list[int],
+        head: bytes = b"",
+        records: list[bytes | None] | None = None,
+        tail: bytes = b"",
+    ) -> list[bytes]:
+        """:meth:`inclusion_json` of each leaf in ``indexes`` (``records``: one per index).
+
+        The C extension writes them all without holding the GIL.
+        """
+        if _speedups is not None:
+            try:
+                return _speedups.inclusion_jsons(self._levels, indexes, head, records, tail)
+            except IndexError:
+                pass  # the InclusionProofError below names the index
+        shown = records if records is not None else [None] * len(indexes)
+        return [
+            self.inclusion_json(index, head, record, tail)
+            for index, record in zip(indexes, shown, strict=True)
+        ]
+
     def inclusion_proof(self, index: int) -> list[bytes]:
         """RFC 6962 §2.1.1 PATH(index, D[size]): sibling hashes from the leaf up."""
         if not 0 <= index < self.size:

@@ -270,6 +270,50 @@ def test_inclusion_json_writes_the_leaf_and_its_path(
             tree.inclusion_json(outside)
 
 
+@pytest.mark.parametrize("size", SIZES)
+def test_many_inclusion_jsons_at_once_are_each_one(
+    size: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tree = TREES[size]
+    indexes = [*range(size), 0, size - 1]  # repeats are fine
+    records = [None if i % 3 else b'{"r":%d}' % i for i in range(len(indexes))]
+    head, tail = b'{"h":1,', b',"t":2}'
+    one_by_one = [
+        tree.inclusion_json(i, head, r, tail) for i, r in zip(indexes, records, strict=True)
+    ]
+    assert tree.inclusion_jsons(indexes, head, records, tail) == one_by_one
+    bare = tree.inclusion_jsons(indexes, head, None, tail)
+    assert bare == [tree.inclusion_json(i, head, None, tail) for i in indexes]
+    assert tree.inclusion_jsons([]) == []
+    with pytest.raises(InclusionProofError):
+        tree.inclusion_jsons([0, size])
+    monkeypatch.setattr(merkle, "_speedups", None)  # the pure-Python fallback
+    assert tree.inclusion_jsons(indexes, head, records, tail) == one_by_one
+    with pytest.raises(InclusionProofError):
+        tree.inclusion_jsons([-1])
+
+
+@pytest.mark.skipif(merkle._speedups is None, reason="the C extension is not built")
+def test_the_c_inclusion_jsons_refuses_what_is_not_a_tree() -> None:
+    c = merkle._speedups
+    assert c is not None
+    leaf, other = b"\0" * 32, b"\1" * 32
+    with pytest.raises(IndexError):
+        c.inclusion_jsons([[leaf]], [1], b"", None, b"")
+    with pytest.raises(ValueError, match="1 to 64"):
+        c.inclusion_jsons([], [0], b"", None, b"")
+    with pytest.raises(ValueError, match="32-byte"):
+        c.inclusion_jsons([[leaf, b"short"]], [0], b"", None, b"")
+    with pytest.raises(TypeError, match="levels"):
+        c.inclusion_jsons([[leaf, other], "not a list"], [0], b"", None, b"")
+    with pytest.raises(TypeError, match="as long as"):
+        c.inclusion_jsons([[leaf]], [0, 0], b"", [None], b"")
+    with pytest.raises(TypeError, match="bytes or None"):
+        c.inclusion_jsons([[leaf]], [0], b"", ["text"], b"")
+    with pytest.raises(TypeError):
+        c.inclusion_jsons([[leaf]], ["0"], b"", None, b"")
+
+
 @pytest.mark.skipif(merkle._speedups is None, reason="the C extension is not built")
 def test_the_c_inclusion_json_refuses_what_is_not_a_tree() -> None:
     c = merkle._speedups
