@@ -95,7 +95,7 @@ def read(body: bytes) -> list[bytes] | None:
     return texts
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(PLAIN_RECORDS, STYLES)
 def test_plain_records_are_read_however_the_json_is_written(
     records: list[dict[str, Any]], style: dict[str, Any]
