@@ -13,7 +13,7 @@ is what ``record_leaf_hash(..., plain=True)`` relies on.
 A route can go further and not parse at all: ``POST /v1/verify`` only needs each
 record's RFC 8785 bytes (for its leaf hash and its bundle), and for a 10000-record
 body building 600,000 Python objects, validating them and freeing them again
-was most of the request. Its route sets ``reader = record_texts``: the C reader
+was most of the request. Its route sets ``reader = read_records``: the C reader
 writes the records' canonical bytes straight from the body, or says None, and
 then the body is parsed and validated as before.
 """
@@ -52,7 +52,7 @@ def is_plain(request: Request) -> bool:
 class RecordTexts:
     """A verify body read without parsing it: its records' RFC 8785 bytes and leaf hashes.
 
-    What :func:`record_texts` hands a route instead of parsed JSON (see there).
+    What :func:`read_records` hands a route instead of parsed JSON (see there).
     """
 
     texts: list[bytes]
@@ -60,7 +60,7 @@ class RecordTexts:
     hashes: list[bytes]
 
 
-def record_texts(body: bytes) -> RecordTexts | None:
+def read_records(body: bytes) -> RecordTexts | None:
     """``{"records": [...]}`` as its records' JCS bytes, by the C reader; None off its path.
 
     ``_speedups.jcs_records`` writes each record's canonical bytes straight from

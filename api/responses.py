@@ -27,7 +27,11 @@ def dumps(content: Any) -> bytes:
 
 
 class FastJSON(Response):
-    """``application/json`` from plain data (dicts, lists, str, int, bool, None)."""
+    """``application/json`` from plain data (dicts, lists, str, int, bool, None).
+
+    ``orjson.Fragment`` values (JSON text already, as verify's bundles) are copied in
+    as they are; data holding them must not need the ``json`` fallback of :func:`dumps`.
+    """
 
     media_type = "application/json"
 

@@ -1,7 +1,8 @@
 """Answering ``POST /v1/verify``: many records or leaf hashes against the store, at once.
 
-Leaves and their batches' status come in one query per chunk; anchored batches
-and their trees come from the process-wide cache. A mismatch (record id known,
+Leaves come by the 64-bit keys of their hashes in one query per chunk, their
+batches' status in one more (none for batches already known to be anchored);
+anchored batches and their trees come from the process-wide cache. A mismatch (record id known,
 leaf hash not) names only the stored batch: stored content is never echoed.
 Results are plain JSON data with each bundle written as JSON already, serialised once
 (see :mod:`api.responses`).

@@ -1797,108 +1797,16 @@ static PyObject *jcs_records(PyObject *self, PyObject *args) {
     Py_RETURN_NONE;
 }
 
-/* inclusion_json(levels, index, head, record, tail) -> bytes: a proof bundle's JSON, written in
- * one piece: head, then '"record":' record ',' (unless record is None), then
+/* A proof bundle's JSON around one leaf's inclusion proof, written in one piece: head, then
+ * '"record":' record ',' (unless record is None), then
  *   "leaf_hash":"0x..","leaf_index":index,"tree_size":n,"audit_path":["0x..",...]
  * then tail. levels: the tree as ledger.proofs.merkle keeps it (lists of 32-byte nodes, leaves
  * first); the path is RFC 6962 PATH(index): at each level the sibling of the node on the way
  * up, if it has one (a node without a partner moved up unchanged). */
 #define MAX_LEVELS 64
-static PyObject *inclusion_json(PyObject *self, PyObject *args) {
-    PyObject *levels, *record;
-    Py_ssize_t index;
-    Py_buffer head, tail, rec = {0};
-    if (!PyArg_ParseTuple(args, "O!ny*Oy*", &PyList_Type, &levels, &index, &head, &record, &tail))
-        return NULL;
-    PyObject *out = NULL;
-    char *o = NULL;
-    if (record != Py_None && PyObject_GetBuffer(record, &rec, PyBUF_SIMPLE) < 0) goto done;
-    Py_ssize_t depth = PyList_GET_SIZE(levels);
-    if (depth < 1 || depth > MAX_LEVELS) {
-        PyErr_SetString(PyExc_ValueError, "levels: 1 to 64 lists of nodes");
-        goto done;
-    }
-    PyObject *leaves = PyList_GET_ITEM(levels, 0);
-    if (!PyList_Check(leaves) || index < 0 || index >= PyList_GET_SIZE(leaves)) {
-        PyErr_SetString(PyExc_IndexError, "no leaf at that index");
-        goto done;
-    }
-    Py_ssize_t size = PyList_GET_SIZE(leaves), nodes = 0;
-    for (Py_ssize_t level = 0, at = index; level < depth; level++, at >>= 1) {
-        PyObject *l = PyList_GET_ITEM(levels, level);
-        if (!PyList_Check(l)) {
-            PyErr_SetString(PyExc_TypeError, "levels: lists of nodes");
-            goto done;
-        }
-        nodes += (at ^ 1) < PyList_GET_SIZE(l);
-    }
-    char digits[24];
-    /* '"record":' and ','; the leaf hash and the two numbers with their names; per path
-     * node '"0x' + 64 hex + '"' and the commas between */
-    Py_ssize_t cap = head.len + (rec.buf ? rec.len + 10 : 0) + tail.len
-                     + 15 + 64 + 15 + utoa(index, digits) + 13 + utoa(size, digits) + 15
-                     + 68 * nodes + (nodes ? nodes - 1 : 0) + 1;
-    out = PyBytes_FromStringAndSize(NULL, cap);
-    if (!out) goto done;
-    o = PyBytes_AS_STRING(out);
-    char *p = o;
-#define PUT(text, n) do { memcpy(p, (text), (n)); p += (n); } while (0)
-#define PUTS(text) PUT(text, sizeof(text) - 1)
-    PUT(head.buf, head.len);
-    if (rec.buf) { PUTS("\"record\":"); PUT(rec.buf, rec.len); *p++ = ','; }
-    Py_ssize_t at = index;
-    for (Py_ssize_t level = 0; level < depth; level++, at >>= 1) {
-        PyObject *nodes = PyList_GET_ITEM(levels, level);
-        if (!PyList_Check(nodes)) {
-            PyErr_SetString(PyExc_TypeError, "levels: lists of nodes");
-            goto fail;
-        }
-        Py_ssize_t n = PyList_GET_SIZE(nodes);
-        Py_ssize_t sibling = at ^ 1;
-        if (level == 0) {
-            PyObject *leaf = PyList_GET_ITEM(nodes, at);
-            if (!PyBytes_Check(leaf) || PyBytes_GET_SIZE(leaf) != 32) goto bad_node;
-            PUTS("\"leaf_hash\":\"0x");
-            hex_into(p, (const unsigned char *)PyBytes_AS_STRING(leaf), 32);
-            p += 64;
-            PUTS("\",\"leaf_index\":");
-            p += utoa(index, p);
-            PUTS(",\"tree_size\":");
-            p += utoa(size, p);
-            PUTS(",\"audit_path\":[");
-        }
-        if (sibling >= n) continue;
-        PyObject *node = PyList_GET_ITEM(nodes, sibling);
-        if (!PyBytes_Check(node) || PyBytes_GET_SIZE(node) != 32) goto bad_node;
-        if (p[-1] != '[') *p++ = ',';
-        PUTS("\"0x");
-        hex_into(p, (const unsigned char *)PyBytes_AS_STRING(node), 32);
-        p += 64;
-        *p++ = '"';
-    }
-    *p++ = ']';
-    PUT(tail.buf, tail.len);
-#undef PUTS
-#undef PUT
-    if (p - o != cap) {   /* not reached: the size above is exact */
-        Py_CLEAR(out);
-        PyErr_SetString(PyExc_SystemError, "inclusion_json: size miscounted");
-        goto done;
-    }
-    goto done;
-bad_node:
-    PyErr_SetString(PyExc_ValueError, "nodes: 32-byte hashes");
-fail:
-    Py_CLEAR(out);
-done:
-    PyBuffer_Release(&head);
-    PyBuffer_Release(&tail);
-    if (rec.buf) PyBuffer_Release(&rec);
-    return out;
-}
 
-/* inclusion_jsons(levels, indexes, head, records, tail) -> [bytes]: inclusion_json for many
- * leaves of one tree at once (records: None, or a list of bytes or None, one per index). The
+/* inclusion_jsons(levels, indexes, head, records, tail) -> [bytes]: that text for each of
+ * many leaves of one tree (records: None, or a list of bytes or None, one per index). The
  * nodes are looked up and the answers allocated with the GIL; the writing runs without it, so a
  * 10000-record verify does most of its work beside the server's other requests. */
 typedef struct { const char *rec; Py_ssize_t rec_len, index, nodes; char *out; } Job;
@@ -2038,9 +1946,7 @@ static PyMethodDef module_methods[] = {
     {"jcs_records", jcs_records, METH_VARARGS,
      "jcs_records(body, max_items) -> (RFC 8785 bytes, leaf hashes) of a body's records, or None"},
     {"inclusion_jsons", inclusion_jsons, METH_VARARGS,
-     "inclusion_jsons(levels, indexes, head, records, tail) -> [inclusion_json of each index]"},
-    {"inclusion_json", inclusion_json, METH_VARARGS,
-     "inclusion_json(levels, index, head, record, tail) -> a proof bundle's JSON (see above)"},
+     "inclusion_jsons(levels, indexes, head, records, tail) -> a bundle's JSON per index"},
     {"json_scan", json_scan, METH_O, "json_scan(body) -> (depth, plain): see the comment above"},
     {"merkle_root", merkle_root, METH_O, "merkle_root(hashes) -> RFC 6962 root of 32-byte leaf hashes"},
     {"record_keys", record_keys, METH_O, "record_keys(ids) -> signed 64-bit prefixes of SHA-256(id)"},

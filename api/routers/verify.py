@@ -13,7 +13,7 @@ from starlette.concurrency import run_in_threadpool
 from api import verify as service
 from api.auth import Reader, state_of
 from api.body import validated
-from api.jsonbody import FastJSONRoute, RecordTexts, is_plain, record_texts
+from api.jsonbody import FastJSONRoute, RecordTexts, is_plain, read_records
 from api.metrics import Metrics
 from api.models import OutcomeName, VerifyRequest, VerifyResponse, problems
 from api.responses import FastJSON
@@ -23,7 +23,7 @@ from ledger.proofs import leaf_hash
 
 class _VerifyRoute(FastJSONRoute):
     #: A records body is read straight to its records' JCS bytes where it can be.
-    reader = staticmethod(record_texts)
+    reader = staticmethod(read_records)
 
 
 router = APIRouter(prefix="/v1", tags=["verify"], route_class=_VerifyRoute)
@@ -31,7 +31,7 @@ OUTCOMES: tuple[str, ...] = get_args(OutcomeName)
 #: Requests of up to this many items are answered on the event loop (well under a
 #: millisecond each); larger ones go to the threadpool so they do not stall others.
 INLINE_ITEMS: Final = 16
-#: Documented as VerifyRequest, parsed by FastAPI (or read by ``record_texts``),
+#: Documented as VerifyRequest, parsed by FastAPI (or read by ``read_records``),
 #: validated by api.body.validated.
 VerifyBody = Annotated[VerifyRequest, SkipValidation(), Body(title="VerifyRequest")]
 
@@ -46,7 +46,7 @@ async def verify(body: VerifyBody, _key: Reader, request: Request) -> FastJSON:
     """Per item: anchored (with its proof bundle), pending, unknown or mismatch."""
     state, metrics = state_of(request), request.app.state.metrics
     job: Callable[[], dict[str, Any]]
-    if isinstance(body, RecordTexts):  # valid as it stands (see api.jsonbody.record_texts)
+    if isinstance(body, RecordTexts):  # valid as it stands (see api.jsonbody.read_records)
         size = len(body.texts)
         job = partial(answer_texts, state, body, metrics)
     else:

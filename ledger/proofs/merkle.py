@@ -152,12 +152,12 @@ class MerkleTree:
         """A proof bundle's JSON text around leaf ``index``'s inclusion proof, in one piece.
 
         ``head`` + ``"record":`` ``record`` ``,`` (unless None) + ``"leaf_hash":...,
-        "leaf_index":...,"tree_size":...,"audit_path":[...]`` + ``tail``. For callers
-        that hand out many bundles at once (a 10000-record verify): the C extension
-        writes it straight from the tree's levels, with no objects per node.
+        "leaf_index":...,"tree_size":...,"audit_path":[...]`` + ``tail``, written by the
+        C extension straight from the tree's levels, with no objects per node; for many
+        at once (a 10000-record verify), :meth:`inclusion_jsons`.
         """
         if _speedups is not None and 0 <= index < self.size:
-            return _speedups.inclusion_json(self._levels, index, head, record, tail)
+            return _speedups.inclusion_jsons(self._levels, [index], head, [record], tail)[0]
         path = ",".join(f'"0x{node.hex()}"' for node in self.inclusion_proof(index))
         proof = f'"leaf_hash":"0x{self._levels[0][index].hex()}","leaf_index":{index},'
         proof += f'"tree_size":{self.size},"audit_path":[{path}]'
