@@ -28,6 +28,7 @@
 #define OPENSSL_SUPPRESS_DEPRECATED
 #include <openssl/sha.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* ---------------------------------------------------------------- schema */
@@ -1439,7 +1440,7 @@ static PyObject *json_scan(PyObject *self, PyObject *arg) {
 #define JCS_MAX_DEPTH 60
 
 typedef struct { const unsigned char *b; Py_ssize_t n, i; } Src;
-typedef struct { Py_ssize_t key, key_len, val, val_len; } Member;
+typedef struct { const unsigned char *key; Py_ssize_t key_len, val, val_len; } Member;
 
 static inline void skip_ws(Src *s) {
     while (s->i < s->n) {
@@ -1556,21 +1557,30 @@ typedef struct { Buf out, tmp; Member *members; Py_ssize_t nmembers, cap; } Jcs;
 
 static int jcs_value(Src *s, Jcs *j, int depth);
 
-static int member_cmp(const void *pa, const void *pb, const unsigned char *keys) {
+static int member_cmp(const void *pa, const void *pb) {
     const Member *a = pa, *b = pb;
     Py_ssize_t n = a->key_len < b->key_len ? a->key_len : b->key_len;
-    int c = memcmp(keys + a->key, keys + b->key, n);
+    int c = memcmp(a->key, b->key, n);
     if (c) return c;
     return (a->key_len > b->key_len) - (a->key_len < b->key_len);
 }
 
-/* Insertion sort of members by key (objects are small; keys point into the body). */
-static int sort_members(Member *m, Py_ssize_t n, const unsigned char *keys) {
+/* Members sorted by key (the keys point into the body); 0 if a key repeats. A record's
+ * few dozen members, usually in order already, take an insertion sort; a large object
+ * takes qsort, so that no body costs quadratic time. */
+#define INSERTION_SORT_MAX 32
+static int sort_members(Member *m, Py_ssize_t n) {
+    if (n > INSERTION_SORT_MAX) {
+        qsort(m, n, sizeof(Member), member_cmp);
+        for (Py_ssize_t a = 1; a < n; a++)
+            if (member_cmp(&m[a - 1], &m[a]) == 0) return 0;   /* a repeated key */
+        return 1;
+    }
     for (Py_ssize_t a = 1; a < n; a++) {
         Member x = m[a];
         Py_ssize_t b = a;
         while (b > 0) {
-            int c = member_cmp(&m[b - 1], &x, keys);
+            int c = member_cmp(&m[b - 1], &x);
             if (c == 0) return 0;   /* a repeated key */
             if (c < 0) break;
             m[b] = m[b - 1];
@@ -1612,7 +1622,7 @@ static int jcs_object(Src *s, Jcs *j, int depth) {
         Py_ssize_t val = j->out.len;
         int r = jcs_value(s, j, depth + 1);
         if (r <= 0) return r;
-        j->members[j->nmembers++] = (Member){key, k - key, val, j->out.len - val};
+        j->members[j->nmembers++] = (Member){s->b + key, k - key, val, j->out.len - val};
         skip_ws(s);
         if (s->i >= s->n) return 0;
         if (s->b[s->i] == ',') { s->i++; continue; }
@@ -1622,7 +1632,7 @@ static int jcs_object(Src *s, Jcs *j, int depth) {
     }
     Member *m = j->members + base;
     Py_ssize_t n = j->nmembers - base, values = j->out.len - start, size = 2 + values;
-    if (!sort_members(m, n, s->b)) return 0;
+    if (!sort_members(m, n)) return 0;
     for (Py_ssize_t a = 0; a < n; a++) size += m[a].key_len + 4;   /* "key": and a comma */
     /* The values, as written, move up by ``size`` (at least the object's length); the object
      * is then written from ``start``, never reaching a value it has still to copy. */
@@ -1634,7 +1644,7 @@ static int jcs_object(Src *s, Jcs *j, int depth) {
     for (Py_ssize_t a = 0; a < n; a++) {
         if (a) *o++ = ',';
         *o++ = '"';
-        memcpy(o, s->b + m[a].key, m[a].key_len);
+        memcpy(o, m[a].key, m[a].key_len);
         o += m[a].key_len;
         *o++ = '"';
         *o++ = ':';

@@ -201,3 +201,13 @@ def test_no_more_records_than_a_request_may_hold() -> None:
 def test_a_deep_record_within_the_limit_is_read() -> None:
     body = b'{"records":[' + b'{"a":' * 59 + b"1" + b"}" * 59 + b"]}"
     assert read(body) == reference(body)
+
+
+def test_a_large_object_in_any_key_order_is_read_and_a_repeat_anywhere_found() -> None:
+    # Past the insertion sort: qsort, so no body costs quadratic time.
+    keys = [f"k{n:05d}" for n in range(20_000)]
+    record = {key: n for n, key in enumerate(reversed(keys))}
+    body = body_of([record, {"b": {k: 1 for k in keys[:40]}, "a": 1}], {})
+    assert read(body) == reference(body)
+    repeated = body_of([record], {}).replace(b'"k00007"', b'"k19990"')
+    assert read(repeated) is None
