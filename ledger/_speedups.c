@@ -1819,7 +1819,7 @@ static PyObject *jcs_records(PyObject *self, PyObject *args) {
  * many leaves of one tree (records: None, or a list of bytes or None, one per index). The
  * nodes are looked up and the answers allocated with the GIL; the writing runs without it, so a
  * 10000-record verify does most of its work beside the server's other requests. */
-typedef struct { const char *rec; Py_ssize_t rec_len, index, nodes; char *out; } Job;
+typedef struct { PyObject *rec; Py_ssize_t rec_len, index, nodes, cap; char *out; } Job;
 
 static char *put_hex_node(char *p, PyObject *node) {
     memcpy(p, "\"0x", 3);
@@ -1838,7 +1838,6 @@ static PyObject *inclusion_jsons(PyObject *self, PyObject *args) {
     PyObject *out = NULL;
     Job *jobs = NULL;
     PyObject **path = NULL;   /* per job: the leaf, then its path nodes, each a new reference */
-    Py_ssize_t held = 0;
     if (depth < 1 || depth > MAX_LEVELS) {
         PyErr_SetString(PyExc_ValueError, "levels: 1 to 64 lists of nodes");
         goto done;
@@ -1871,7 +1870,8 @@ static PyObject *inclusion_jsons(PyObject *self, PyObject *args) {
         PyObject *rec = records == Py_None ? Py_None : PyList_GET_ITEM(records, k);
         if (rec != Py_None) {
             if (!PyBytes_Check(rec)) { PyErr_SetString(PyExc_TypeError, "records: bytes or None"); goto fail; }
-            jb->rec = PyBytes_AS_STRING(rec);
+            Py_INCREF(rec);   /* held while the GIL is released, as the nodes are */
+            jb->rec = rec;
             jb->rec_len = PyBytes_GET_SIZE(rec);
         }
         PyObject **mine = path + k * (MAX_LEVELS + 1);
@@ -1889,7 +1889,6 @@ static PyObject *inclusion_jsons(PyObject *self, PyObject *args) {
                 }
                 Py_INCREF(node);
                 mine[jb->nodes++] = node;
-                held++;
             }
         }
         Py_ssize_t siblings = jb->nodes - 1;
@@ -1900,6 +1899,7 @@ static PyObject *inclusion_jsons(PyObject *self, PyObject *args) {
         if (!text) goto fail;
         PyList_SET_ITEM(out, k, text);
         jb->out = PyBytes_AS_STRING(text);
+        jb->cap = cap;
     }
     int miscounted = 0;
     Py_BEGIN_ALLOW_THREADS
@@ -1910,7 +1910,7 @@ static PyObject *inclusion_jsons(PyObject *self, PyObject *args) {
 #define PUT(text, len) do { memcpy(p, (text), (len)); p += (len); } while (0)
 #define PUTS(text) PUT(text, sizeof(text) - 1)
         PUT(head.buf, head.len);
-        if (jb->rec) { PUTS("\"record\":"); PUT(jb->rec, jb->rec_len); *p++ = ','; }
+        if (jb->rec) { PUTS("\"record\":"); PUT(PyBytes_AS_STRING(jb->rec), jb->rec_len); *p++ = ','; }
         PUTS("\"leaf_hash\":\"0x");
         hex_into(p, (const unsigned char *)PyBytes_AS_STRING(mine[0]), 32);
         p += 64;
@@ -1927,9 +1927,7 @@ static PyObject *inclusion_jsons(PyObject *self, PyObject *args) {
         PUT(tail.buf, tail.len);
 #undef PUTS
 #undef PUT
-        /* the PyBytes header (ob_size) says how much was allocated */
-        if (p - jb->out != PyBytes_GET_SIZE((PyObject *)((char *)jb->out - offsetof(PyBytesObject, ob_sval))))
-            miscounted = 1;
+        if (p - jb->out != jb->cap) miscounted = 1;
     }
     Py_END_ALLOW_THREADS
     if (miscounted) {   /* not reached: the sizes above are exact */
@@ -1940,10 +1938,9 @@ static PyObject *inclusion_jsons(PyObject *self, PyObject *args) {
 fail:
     Py_CLEAR(out);
 done:
-    if (path) {
-        for (Py_ssize_t k = 0; jobs && k < n && held > 0; k++)
-            for (Py_ssize_t m = 0; m < jobs[k].nodes; m++, held--)
-                Py_DECREF(path[k * (MAX_LEVELS + 1) + m]);
+    for (Py_ssize_t k = 0; jobs && k < n; k++) {
+        Py_XDECREF(jobs[k].rec);
+        for (Py_ssize_t m = 0; path && m < jobs[k].nodes; m++) Py_DECREF(path[k * (MAX_LEVELS + 1) + m]);
     }
     PyMem_RawFree(jobs);
     PyMem_RawFree(path);
