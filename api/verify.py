@@ -55,10 +55,13 @@ def record_texts(records: Sequence[Mapping[str, Any]], *, plain: bool = False) -
     return texts
 
 
-def _leaves(
-    store: Store, db: Connections, hashes: Sequence[bytes]
-) -> dict[bytes, tuple[str, int, bool, bool]]:
-    """Leaf hash -> (batch id, leaf index, batch anchored?, record erased?), for stored ones.
+#: Where a stored leaf is: batch id, leaf index, the batch if it is anchored (None while
+#: pending), and whether its record was erased.
+Found = tuple[str, int, AnchoredBatch | None, bool]
+
+
+def _leaves(store: Store, db: Connections, hashes: Sequence[bytes]) -> dict[bytes, Found]:
+    """Leaf hash -> where it is stored, for the stored ones.
 
     Keys are 64-bit prefixes: each candidate is confirmed against the full hash,
     from the cached tree of an anchored batch, or from the store for a pending one.
@@ -69,7 +72,7 @@ def _leaves(
         wanted.setdefault(key, []).append(digest)
     rows = _LEAF_KEYS.rows(db, list(wanted))
     batches = _batches(store, db, {r[1] for r in rows})
-    found: dict[bytes, tuple[str, int, bool, bool]] = {}
+    found: dict[bytes, Found] = {}
     pending: list[tuple[list[bytes], str, int, bool]] = []
     trees: dict[str, AnchoredBatch | None] = {}
     for key, batch_key, index, erased in rows:
@@ -80,7 +83,7 @@ def _leaves(
             batch = trees[batch_id]
             stored = None if batch is None else batch.tree.leaf(index)
             if stored is not None and stored in wanted[key]:
-                found[stored] = (batch_id, index, True, bool(erased))
+                found[stored] = (batch_id, index, batch, bool(erased))
         else:
             pending.append((wanted[key], batch_id, index, bool(erased)))
     if pending:
@@ -88,7 +91,7 @@ def _leaves(
             for digests, batch_id, index, erased in pending:
                 for digest, refs in leaves.find_by_hash(s, digests).items():
                     if any(r.batch_id == batch_id and r.leaf_index == index for r in refs):
-                        found.setdefault(digest, (batch_id, index, False, erased))
+                        found.setdefault(digest, (batch_id, index, None, erased))
     return found
 
 
@@ -174,9 +177,8 @@ def verify(
     """
     stored = _leaves(store, db, hashes)
     mismatched = _mismatched(store, hashes, records, stored) if records is not None else {}
-    batches: dict[str, AnchoredBatch | None] = {}
     #: Per anchored batch: its items still to get a bundle, and their leaves.
-    wanted: dict[str, tuple[list[Item], list[int], list[bytes | None]]] = {}
+    wanted: dict[str, tuple[AnchoredBatch, list[Item], list[int], list[bytes | None]]] = {}
     results: list[Item] = []
     for i, digest in enumerate(hashes):
         found = stored.get(digest)
@@ -185,26 +187,21 @@ def verify(
             status: OutcomeName = "unknown" if batch_id is None else "mismatch"
             results.append(_item(i, status, digest, batch_id))
             continue
-        batch_id, index, anchored, erased = found
+        batch_id, index, batch, erased = found
         if erased:  # PIPL Art. 47: the hash stays in its tree, linked to no one
             results.append(_item(i, "erased", digest, batch_id))
             continue
-        if batch_id not in batches:
-            batches[batch_id] = TREES.anchored(store, batch_id) if anchored else None
-        batch = batches[batch_id]
         if batch is None:
             results.append(_item(i, "pending", digest, batch_id))
             continue
         item = _item(i, "anchored", digest, batch_id)
-        items, indexes, shown = wanted.setdefault(batch_id, ([], [], []))
+        _, items, indexes, shown = wanted.setdefault(batch_id, (batch, [], [], []))
         items.append(item)
         indexes.append(index)
         shown.append(None if texts is None else texts[i])
         results.append(item)
-    for batch_id, (items, indexes, shown) in wanted.items():
-        batch = batches[batch_id]
-        assert batch is not None
-        written = batch.bundles_bytes(indexes, None if texts is None else shown)
+    for batch, items, indexes, shown in wanted.values():
+        written = batch.bundles_bytes(indexes, shown)
         for item, bundle in zip(items, written, strict=True):
             item["bundle"] = orjson.Fragment(bundle)
     return results

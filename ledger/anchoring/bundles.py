@@ -62,20 +62,16 @@ class AnchoredBatch:
             record, index, self.tree, self.batch_id, self.anchor, leaf_hash=leaf_hash
         )
 
-    def bundle_bytes(self, index: int, record: bytes | None = None) -> bytes:
-        """``orjson.dumps(bundle(record, index, leaf hash).to_json())``, written directly.
-
-        ``record`` is the record's JSON text (its JCS bytes). For a leaf the caller
-        found in this batch's tree: the path comes from the same tree, so it verifies
-        by construction (``make_bundle`` re-checks it with ~log2(n) hashes, and builds
-        objects a 10000-item verify cannot afford per item).
-        """
-        return self.tree.inclusion_json(index, _BUNDLE_HEAD, record, self.tail)
-
     def bundles_bytes(
         self, indexes: list[int], records: list[bytes | None] | None = None
     ) -> list[bytes]:
-        """:meth:`bundle_bytes` of many leaves at once (``records``: one per index)."""
+        """``orjson.dumps(bundle(record, index, leaf hash).to_json())`` of each leaf, written
+        directly (``records``: each record's JSON text, its JCS bytes, one per index).
+
+        For leaves the caller found in this batch's tree: the paths come from the same
+        tree, so they verify by construction (``make_bundle`` re-checks each with
+        ~log2(n) hashes, and builds objects a 10000-item verify cannot afford per item).
+        """
         return self.tree.inclusion_jsons(indexes, _BUNDLE_HEAD, records, self.tail)
 
 

@@ -103,7 +103,7 @@ def test_written_bundle_bytes_are_the_checked_bundle_serialised(api: Api) -> Non
             leaf = find_leaf(store, hx(digest))
             batch = TREES.anchored(store, leaf.batch_id)
             assert batch is not None
-            written = batch.bundle_bytes(leaf.leaf_index, text)
+            (written,) = batch.bundles_bytes([leaf.leaf_index], [text])
             # The record as its JCS text has its keys sorted; the checked bundle, given
             # the record in that order, serialises to the very same bytes.
             sorted_record = orjson.loads(text)
@@ -111,7 +111,7 @@ def test_written_bundle_bytes_are_the_checked_bundle_serialised(api: Api) -> Non
             assert written == orjson.dumps(checked)
             assert ProofBundle.from_json(orjson.loads(written)).record == record
             bare = batch.bundle(None, leaf.leaf_index, digest).to_json()
-            assert batch.bundle_bytes(leaf.leaf_index) == orjson.dumps(bare)
+            assert batch.bundles_bytes([leaf.leaf_index]) == [orjson.dumps(bare)]
     finally:
         store.close()
 
