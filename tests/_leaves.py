@@ -33,9 +33,10 @@ def _row(s: Session, batch_id: str, index: int) -> tuple[LeafSegment, int]:
 def _parts(row: LeafSegment) -> tuple[list[Any], list[bytes]]:
     ids = json.loads(row.record_ids)
     lengths = [n for (n,) in struct.iter_unpack("<I", row.lengths)]
+    data = leaves.unpack_records(row.canonicals, sum(lengths))
     datas, at = [], 0
     for n in lengths:
-        datas.append(row.canonicals[at : at + n])
+        datas.append(data[at : at + n])
         at += n
     return ids, datas
 
@@ -43,7 +44,7 @@ def _parts(row: LeafSegment) -> tuple[list[Any], list[bytes]]:
 def _write(row: LeafSegment, ids: list[Any], datas: list[bytes]) -> None:
     row.record_ids = json.dumps(ids, ensure_ascii=False)
     row.lengths = b"".join(struct.pack("<I", len(d)) for d in datas)
-    row.canonicals = b"".join(datas)
+    row.canonicals = leaves.pack_records(b"".join(datas))
 
 
 def set_canonical(s: Session, batch_id: str, index: int, data: bytes | None) -> None:

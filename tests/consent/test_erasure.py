@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
 from ledger.anchoring.bundles import bundle_for
 from ledger.anchoring.service import Ledger
@@ -18,6 +19,9 @@ from ledger.privacy.erasure import erase_subject, erasures
 from ledger.proofs import verify_bundle
 from ledger.records import write_csv
 from ledger.records.generate import synthetic_rows
+from ledger.store import Store
+from ledger.store.leaves import LeafSegment
+from tests._storebytes import readable_bytes
 from tests.consent.conftest import T0, make_grant
 from tests.records.sample import ID_NUMBER
 
@@ -25,7 +29,14 @@ Check = Callable[..., Any]
 
 
 def _files(data_dir: Path) -> bytes:
-    return b"".join(p.read_bytes() for p in data_dir.rglob("*.sqlite*") if p.is_file())
+    """The store and chain files' bytes, with the store's records decompressed."""
+    return b"".join(readable_bytes(p) for p in data_dir.rglob("*.sqlite*") if p.is_file())
+
+
+def _frames(store: Store) -> list[bytes]:
+    """Every segment's records as stored (zstd frames)."""
+    with store.session() as s:
+        return list(s.scalars(select(LeafSegment.canonicals)))
 
 
 def test_erasure_leaves_no_trace_and_verification_says_erased(
@@ -49,6 +60,7 @@ def test_erasure_leaves_no_trace_and_verification_says_erased(
     victim_ids = [str(r["report_id"]) for r in victim]
     victim_leaf = bundle_for(ledger.store, victim_ids[0]).leaf_hash
     assert pseudonym.encode() in _files(ledger.settings.data_dir)
+    before = _frames(ledger.store)
 
     report = erase_subject(ledger.store, pseudonym, requested_by="pytest")
 
@@ -58,6 +70,9 @@ def test_erasure_leaves_no_trace_and_verification_says_erased(
         assert canary.encode() not in files, canary
     for value in ("subject_id_number", "subject_name", "subject_mobile", "account_id"):
         assert str(target[value]).encode() not in files
+    # the rewritten segments' old frames are gone from the files too, not only unlinked
+    gone = set(before) - set(_frames(ledger.store))
+    assert gone and not any(f in files for f in gone)
     # verification of the erased leaf says erased; the batch's other proofs still hold
     with pytest.raises(ErasedError):
         bundle_for(ledger.store, "0x" + victim_leaf.hex())

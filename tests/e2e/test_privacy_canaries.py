@@ -40,6 +40,7 @@ from ledger.records import RecordRejected, validate_record
 from ledger.records.generate import synthetic_rows
 from ledger.records.identifiers import gb11643_check_digit, resident_id_problem
 from ledger.records.readers import write_csv
+from tests._storebytes import readable_bytes
 from tests.conftest import ledger_cli
 
 #: Harmless if nothing reads it: if anything logs, it logs everything.
@@ -321,7 +322,7 @@ def test_no_canary_in_any_file_of_the_data_dirs(flow: Flow) -> None:
     names = {p.relative_to(flow.data_dir).as_posix() for p in files}
     assert {"ledger.sqlite", "chain/chain.sqlite", "deployment.json", "chain.key"} <= names
     assert any(n.startswith("abi/") for n in names) and any(n.startswith("keys/") for n in names)
-    everything = b"".join(p.read_bytes() for p in files)
+    everything = b"".join(readable_bytes(p) for p in files)
     # what the scan reads does hold the records and the anchors (so it would see a leak)
     pseudonym = json.loads(flow.bundles["CANARY-A-0"].read_text())["record"]["subject_pseudonym"]
     assert b"CANARY-A-0" in everything and pseudonym.encode() in everything
@@ -330,7 +331,7 @@ def test_no_canary_in_any_file_of_the_data_dirs(flow: Flow) -> None:
     # the data dir that only ever saw refused rows: its store lists them
     refused = list(files_under(flow.rejected_dir))
     assert b"check digit" in (flow.rejected_dir / "ledger.sqlite").read_bytes()
-    leaks = [leak for p in files + refused for leak in leaks_in(p.read_bytes(), str(p))]
+    leaks = [leak for p in files + refused for leak in leaks_in(readable_bytes(p), str(p))]
     assert not leaks, leaks[:10]
 
 
@@ -477,6 +478,8 @@ def test_a_file_without_its_header_row_does_not_echo_its_first_row(flow: Flow) -
     )
     leaks = leaks_in(flow.outputs["submit headerless --json"].encode(), "submit output")
     leaks += [
-        leak for p in files_under(flow.headerless_dir) for leak in leaks_in(p.read_bytes(), p.name)
+        leak
+        for p in files_under(flow.headerless_dir)
+        for leak in leaks_in(readable_bytes(p), p.name)
     ]
     assert not leaks, f"the first row of a header-less file was echoed: {leaks}"

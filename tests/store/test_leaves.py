@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import zstandard
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlalchemy import insert
@@ -219,6 +220,114 @@ def test_tampered_segment_columns_read_as_what_is_left(store: Store) -> None:
         assert [x.leaf_index for x in got] == [0, 1, 2, 3, 4]
         assert all(x.record_id is None for x in got)
         assert [x.canonical is not None for x in got] == [True, True, False, False, False]
+
+
+def _stored_records(s: object, batch_id: str) -> list[bytes]:
+    from ledger.store.leaves import LeafSegment
+
+    rows = s.query(LeafSegment).filter_by(batch_id=batch_id).order_by(LeafSegment.segment)  # type: ignore[attr-defined]
+    return [row.canonicals for row in rows]
+
+
+def test_records_are_stored_as_one_zstd_frame_per_segment(store: Store) -> None:
+    with store.session() as s, s.begin():
+        batch_id = _batch(s)
+        written = _leaves(batch_id, 300)
+        leaves.add_leaves(s, batch_id, written)
+    with store.session() as s:
+        stored = _stored_records(s, batch_id)
+    assert len(stored) == 3 and all(x.startswith(leaves.ZSTD_MAGIC) for x in stored)
+    plain = b"".join(x.canonical or b"" for x in written)
+    assert sum(map(len, stored)) < len(plain) / 2
+    assert b'"R-1"' in plain and not any(b'"R-1"' in x for x in stored)
+    assert b"".join(zstandard.ZstdDecompressor().decompress(x) for x in stored) == plain
+
+
+def test_a_large_batch_is_packed_on_threads_as_one_would_inline(store: Store) -> None:
+    with store.session() as s, s.begin():
+        big = _batch(s)
+        written = [
+            StoredLeaf(big, i, f"B-{i}", leaf_hash(d), d)
+            for i, d in enumerate(
+                json.dumps({"record_id": f"B-{i}", "pad": os.urandom(600).hex()}).encode()
+                for i in range(1200)
+            )
+        ]
+        assert sum(len(x.canonical or b"") for x in written) > leaves._PACK_INLINE_BYTES
+        leaves.add_leaves(s, big, written)
+    with store.session() as s:
+        assert leaves.batch_leaves(s, big) == written
+        assert _stored_records(s, big)[0] == leaves.pack_records(
+            b"".join(x.canonical or b"" for x in written[:SEGMENT_LEAVES])
+        )
+
+
+def test_records_stored_raw_by_an_older_store_still_read(store: Store) -> None:
+    from ledger.store.leaves import LeafSegment
+
+    with store.session() as s, s.begin():
+        batch_id = _batch(s)
+        written = _leaves(batch_id, 140)
+        leaves.add_leaves(s, batch_id, written)
+        for row in s.query(LeafSegment).filter_by(batch_id=batch_id):
+            row.canonicals = leaves.unpack_records(row.canonicals, len(_plain(row)))
+    with store.session() as s:
+        assert not any(x.startswith(leaves.ZSTD_MAGIC) for x in _stored_records(s, batch_id))
+        assert leaves.batch_leaves(s, batch_id) == written
+        assert [x.batch_id for x in leaves.scan(s, b'"R-7"')] == [batch_id]
+    with store.session() as s, s.begin():  # erasing in a raw segment writes a frame
+        assert leaves.erase_leaves(s, [(batch_id, 7)]) == 1
+    with store.session() as s:
+        first = _stored_records(s, batch_id)[0]
+        assert first.startswith(leaves.ZSTD_MAGIC)
+        got = leaves.batch_leaves(s, batch_id)
+        assert got[7].erased and got[:7] == written[:7] and got[8:] == written[8:]
+
+
+def _plain(row: object) -> bytes:
+    import struct
+
+    lengths = [n for (n,) in struct.iter_unpack("<I", row.lengths)]  # type: ignore[attr-defined]
+    return bytes(sum(lengths))
+
+
+def test_the_erasure_scan_finds_records_inside_frames(store: Store) -> None:
+    with store.session() as s, s.begin():
+        batch_id = _batch(s)
+        leaves.add_leaves(s, batch_id, _leaves(batch_id, 200))
+    with store.session() as s:
+        assert [x.leaf_index for x in leaves.scan(s, b'"R-150"')] == [150]
+        assert list(leaves.scan(s, b'"R-999"')) == []
+
+
+@pytest.mark.parametrize(
+    "damage",
+    ["flip a byte", "truncate", "declare another size", "declare a huge size", "not a frame"],
+)
+def test_a_damaged_frame_reads_as_empty_records_never_as_others(damage: str) -> None:
+    data = b"".join(json.dumps({"record_id": f"R-{i}"}).encode() for i in range(50))
+    frame = leaves.pack_records(data)
+    assert leaves.unpack_records(frame, len(data)) == data
+    if damage == "flip a byte":
+        bad = frame[:-9] + bytes([frame[-9] ^ 0x40]) + frame[-8:]
+    elif damage == "truncate":
+        bad = frame[: len(frame) // 2]
+    elif damage == "declare another size":
+        bad = leaves.pack_records(data + b"{}")
+    elif damage == "declare a huge size":  # a header claiming 2**40 bytes allocates nothing
+        small = zstandard.ZstdCompressor(level=1).compress(b"{}")
+        assert small[4] == 0x20  # single segment, a 1-byte content size: blocks from byte 6
+        # the same blocks under a descriptor with an 8-byte content size (RFC 8878 §3.1.1.1)
+        bad = leaves.ZSTD_MAGIC + b"\xe0" + (1 << 40).to_bytes(8, "little") + small[6:]
+        assert zstandard.frame_content_size(bad) == 1 << 40
+    else:
+        bad = leaves.ZSTD_MAGIC + b"garbage"
+    out = leaves.unpack_records(bad, len(data))
+    assert out in (b"", data)  # a flipped byte in a part zstd does not check may still decode
+    if damage != "flip a byte":
+        assert out == b""
+    assert leaves.unpack_records(b"", 0) == b"" and leaves.unpack_records(None, 0) == b""
+    assert leaves.pack_records(b"") == b""
 
 
 @settings(max_examples=60, deadline=None)
