@@ -103,9 +103,12 @@ class Outbox:
         resumed = on_chain is not None
         if on_chain is None:
             try:
+                # A fresh batch's id is new and random: the registry refusing it is
+                # left to the (mined, failed) transaction instead of a preflight call.
                 event = self.registry.anchor(
-                    bid, root, batch.tree_size, BatchKind(batch.kind), unhex(batch.manifest_hash)
-                )
+                    bid, root, batch.tree_size, BatchKind(batch.kind),
+                    unhex(batch.manifest_hash), preflight=not fresh,
+                )  # fmt: skip
             except BatchAlreadyAnchored:  # another worker won the race
                 resumed = True
             else:

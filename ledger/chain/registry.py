@@ -97,11 +97,19 @@ class AnchorRegistryClient:
         return cls(chain, deployment.anchor_registry)
 
     def anchor(
-        self, batch_id: bytes, root: bytes, tree_size: int, kind: BatchKind, manifest_hash: bytes
+        self,
+        batch_id: bytes,
+        root: bytes,
+        tree_size: int,
+        kind: BatchKind,
+        manifest_hash: bytes,
+        *,
+        preflight: bool = True,
     ) -> AnchorEvent:
-        """Anchor one batch; returns its ``BatchAnchored`` event."""
+        """Anchor one batch; returns its ``BatchAnchored`` event. ``preflight``: see
+        :meth:`~ledger.chain.connection.Chain.transact`."""
         fn = self.contract.functions.anchor(batch_id, root, tree_size, int(kind), manifest_hash)
-        receipt = self.chain.transact(fn)
+        receipt = self.chain.transact(fn, preflight=preflight)
         (event,) = self.contract.events.BatchAnchored().process_receipt(receipt)
         return _anchor_event(event["args"], receipt, int(receipt["gasUsed"]))
 

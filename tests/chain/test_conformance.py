@@ -120,6 +120,26 @@ def test_reverts_come_back_typed(deployed: tuple[Chain, Deployment]) -> None:
     assert isinstance(info.value, LedgerError)
 
 
+@pytest.mark.parametrize("preflight", [True, False])
+def test_a_revert_without_preflight_is_mined_failed_and_raises_the_same(
+    deployed: tuple[Chain, Deployment], preflight: bool
+) -> None:
+    chain, deployment = deployed
+    registry = AnchorRegistryClient.from_deployment(chain, deployment)
+    batch_id = os.urandom(32)
+    registry.anchor(batch_id, os.urandom(32), 5, BatchKind.CREDIT_DATA, os.urandom(32))
+    nonce = chain.w3.eth.get_transaction_count(chain.address)
+    with pytest.raises(BatchAlreadyAnchored) as info:
+        registry.anchor(
+            batch_id, os.urandom(32), 5, BatchKind.CREDIT_DATA, os.urandom(32), preflight=preflight
+        )
+    assert info.value.batch_id == batch_id
+    mined = chain.w3.eth.get_transaction_count(chain.address) - nonce
+    # a node always estimates gas first, so nothing reaches it that reverts
+    assert mined == (0 if preflight or chain.kind != "eth-tester" else 1)
+    assert registry.anchor_count() == 1
+
+
 def test_a_signer_without_the_role_or_without_funds(deployed: tuple[Chain, Deployment]) -> None:
     chain, deployment = deployed
     stranger = chain.with_signer(Account.create())
