@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from hypothesis import given
+import pytest
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from stdnum.cn import ric, uscc
 
@@ -40,3 +41,30 @@ def test_luhn() -> None:
     assert luhn_valid("6222021234567890124") is False
     assert luhn_valid("79927398713")  # Wikipedia's worked example
     assert not luhn_valid("79927398710")
+
+
+# Beijing's 110103 (崇文区) was merged away in 2010; 110101 is in use throughout.
+@pytest.mark.parametrize(
+    ("body", "in_use"),
+    [("11010320090615123", True), ("11010320110615123", False), ("11010119500615123", True),
+     ("99010119900307001", False)],
+)  # fmt: skip
+def test_region_codes_in_use_at_the_birth_year(body: str, in_use: bool) -> None:
+    number = body + gb11643_check_digit(body)
+    assert (resident_id_problem(number) is None) is in_use
+    if not in_use:
+        assert "region code" in (resident_id_problem(number) or "")
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    region=st.sampled_from(["110101", "110103", "110104", "110110", "310101", "440305", "990101"]),
+    year=st.integers(1940, 2020),
+    day=st.integers(10, 28),
+)
+def test_the_region_verdict_is_stdnums_for_the_whole_number(
+    region: str, year: int, day: int
+) -> None:
+    body = f"{region}{year}06{day}123"
+    number = body + gb11643_check_digit(body)
+    assert (resident_id_problem(number) is None) is ric.is_valid(number)
