@@ -28,6 +28,7 @@ from ledger.proofs import (
     verify_bundle,
 )
 from ledger.store import Batch, Store, StoredLeaf, leaves
+from ledger.store.apikeys import revoke_key
 from tests.api.conftest import ROWS, Api
 
 PENDING_BATCH = "0x" + "5e" * 32
@@ -254,6 +255,57 @@ def test_the_record_reader_and_the_parser_give_the_same_answer(
         answers.append([item["status"] for item in fast.json()["results"]])
     assert answers[0] == ["anchored"] * (INLINE_ITEMS + 4) + ["mismatch", "pending", "unknown"]
     assert answers[1] == ["anchored"]
+
+
+def test_the_lean_route_answers_exactly_as_fastapi_would(
+    api: Api, pending: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stored = [r for r in api.stored_records() if r["record_id"] != pending["record_id"]]
+    records = [*(stored * INLINE_ITEMS)[: INLINE_ITEMS + 2], pending, {"record_id": "NEVER"}]
+    many, one = json.dumps({"records": records}), json.dumps({"records": stored[:1]})
+    hashes = json.dumps({"leaf_hashes": ["0x" + "ab" * 32]})
+    json_type = {"Content-Type": "application/json"}
+    cases = [  # (who, headers, body, lean?)
+        ("partner", json_type, many, True),
+        ("auditor", json_type, one, True),
+        ("partner", {"Content-Type": "Application/JSON; charset=utf-8"}, one, True),
+        ("nobody", json_type, one, True),
+        ("bad", json_type, one, True),
+        ("revoked", json_type, one, True),
+        ("operator", json_type, one, True),
+        ("partner", {}, one, False),
+        ("partner", {"Content-Type": "text/plain"}, one, False),
+        ("partner", {"Content-Type": "application/problem+json"}, one, False),
+        ("partner", json_type, hashes, False),
+        ("partner", json_type, '{"records": [{"record_id": 1.5}]}', False),
+        ("partner", json_type, '{"records": [', False),
+        ("nobody", json_type, '{"records": [', False),
+        ("partner", json_type, '{"records": [], "extra": 1}', False),
+    ]
+    revoke_key(Store.open(api.settings.data_dir), "gone")
+    read = verify_route.read_records
+    lean: list[int] = []
+
+    def counted(body: bytes) -> Any:  # only the lean path calls it by this name
+        texts = read(body)
+        if texts is not None:  # the lean path answers it
+            lean.append(len(body))
+        return texts
+
+    monkeypatch.setattr(verify_route, "read_records", counted)
+    for who, headers, body, takes_lean in cases:
+        before = len(lean)
+        sent = api.headers(who) | headers
+        fast = api.client.post("/v1/verify", content=body.encode(), headers=sent)
+        assert len(lean) == before + takes_lean and (not takes_lean or lean[-1] == len(body))
+        with monkeypatch.context() as m:
+            m.setattr(verify_route, "LEAN", False)
+            slow = api.client.post("/v1/verify", content=body.encode(), headers=sent)
+        assert len(lean) == before + takes_lean
+        assert (fast.status_code, fast.content) == (slow.status_code, slow.content), (who, body)
+        for header in ("content-type", "www-authenticate", "retry-after"):
+            assert fast.headers.get(header) == slow.headers.get(header), (who, header)
+    assert len(lean) == sum(takes for *_, takes in cases)
 
 
 def test_an_anchored_batch_is_looked_up_once_a_pending_one_every_time(
