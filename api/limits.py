@@ -93,7 +93,7 @@ class BodyLimits:
             detail = f"the body nests deeper than {self.max_depth} levels"
             await problem(400, "too-deep", detail)(scope, receive, send)
             return
-        await self.app(scope, _replay(body, receive), send)
+        await self.app(scope, replay_body(body, receive), send)
 
     def _declared_length(self, scope: Scope) -> int:
         for name, value in scope.get("headers", ()):
@@ -109,7 +109,8 @@ class BodyLimits:
         await problem(413, "too-large", detail)(scope, receive, send)
 
 
-def _replay(body: bytes, receive: Receive) -> Receive:
+def replay_body(body: bytes, receive: Receive) -> Receive:
+    """A ``receive`` that gives ``body`` (already read) once, then what ``receive`` gives."""
     sent = False
 
     async def replay() -> Message:

@@ -10,12 +10,12 @@ from fastapi import APIRouter, Body, Request, Response
 from fastapi.dependencies.models import Dependant
 from pydantic import SkipValidation
 from starlette.concurrency import run_in_threadpool
-from starlette.types import Message
 
 from api import verify as service
 from api.auth import KeyBearer, Reader, state_of
 from api.body import validated
 from api.jsonbody import FastJSONRoute, RecordTexts, is_plain, read_records
+from api.limits import replay_body
 from api.metrics import Metrics
 from api.models import OutcomeName, VerifyRequest, VerifyResponse, problems
 from api.responses import FastJSON
@@ -47,16 +47,7 @@ def _json_type(content_type: str | None) -> bool:
 
 def _replayed(request: Request, body: bytes) -> Request:
     """The request again, for a handler that reads its body (already read here) itself."""
-    sent = False
-
-    async def receive() -> Message:
-        nonlocal sent
-        if not sent:
-            sent = True
-            return {"type": "http.request", "body": body, "more_body": False}
-        return await request.receive()
-
-    return Request(request.scope, receive)
+    return Request(request.scope, replay_body(body, request.receive))
 
 
 class _VerifyRoute(FastJSONRoute):
