@@ -283,8 +283,8 @@ class Chain:
         A node estimates the gas (plus a margin); the embedded chain gets a fixed
         limit, and with ``preflight`` the call is run first, so that a revert raises
         before anything is mined. Without it (for a call that is all but certain to
-        succeed: it saves a third of an anchor's EVM work), a revert is mined as a
-        failed transaction and raises the same error, from its replay.
+        succeed: the EVM then runs it once, not twice), a revert is mined as a failed
+        transaction and raises the same error, from its replay.
         """
         if self.kind == "eth-tester":
             tx = self._guard(lambda: fn.build_transaction({**self._base_tx(), "gas": EMBEDDED_GAS}))

@@ -467,9 +467,14 @@ def _split(row: LeafSegment) -> list[bytes | None]:
     return _records(row.size, row.lengths, row.canonicals)
 
 
-def _records(size: int, lengths: bytes | None, canonicals: bytes | None) -> list[bytes | None]:
+def _lengths(lengths: bytes | None) -> list[int]:
+    """A segment's record lengths (a stray trailing byte left out)."""
     lengths = lengths or b""
-    counts = [n for (n,) in _LENGTH.iter_unpack(lengths[: len(lengths) // 4 * 4])]
+    return [n for (n,) in _LENGTH.iter_unpack(lengths[: len(lengths) // 4 * 4])]
+
+
+def _records(size: int, lengths: bytes | None, canonicals: bytes | None) -> list[bytes | None]:
+    counts = _lengths(lengths)
     data = unpack_records(canonicals, sum(counts))
     out: list[bytes | None] = []
     at = 0
@@ -706,6 +711,9 @@ def scan(s: Session, needle: bytes, *, kind: int | None = None) -> Iterator[Stor
             | (func.instr(LeafSegment.canonicals, needle) > 0)
         )
     for row in s.scalars(query.execution_options(yield_per=64)):
+        # A frame cannot be searched in SQL: look in its records before making leaves.
+        if needle not in unpack_records(row.canonicals, sum(_lengths(row.lengths))):
+            continue
         for leaf in _leaves_of(row):
             if leaf.canonical is not None and needle in leaf.canonical:
                 yield leaf
