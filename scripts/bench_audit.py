@@ -33,8 +33,8 @@ from eth_account import Account
 from ledger.anchoring.process import RecordProcessor, Results
 from ledger.anchoring.service import Ledger
 from ledger.audit import AuditReport, AuditTarget, audit, export_records
+from ledger.audit.defaults import DEFAULT_RANGE
 from ledger.audit.records import check_records
-from ledger.audit.replay import DEFAULT_RANGE
 from ledger.chain import Chain, Deployment, deploy
 from ledger.chain.registry import AnchorRegistryClient, BatchKind, ConsentRegistryClient
 from ledger.chain.signer import load_account

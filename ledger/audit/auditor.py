@@ -6,10 +6,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ledger.audit.consent_checks import ConsentView, check_consents, check_inquiries
+from ledger.audit.defaults import DEFAULT_RANGE
 from ledger.audit.findings import AuditReport
 from ledger.audit.rebuild import Rebuilder
 from ledger.audit.records import check_records
-from ledger.audit.replay import DEFAULT_RANGE, ChainState, Progress, Replayer
+from ledger.audit.replay import ChainState, Progress, Replayer
 from ledger.audit.store_checks import check_batches
 from ledger.chain.connection import Chain
 from ledger.chain.deploy import Deployment

@@ -25,6 +25,7 @@ from eth_typing import ABIEvent
 from eth_utils.abi import event_abi_to_log_topic
 from eth_utils.crypto import keccak
 
+from ledger.audit.defaults import DEFAULT_RANGE
 from ledger.audit.findings import AuditReport
 from ledger.chain.artifacts import load_artifact
 from ledger.chain.connection import Chain
@@ -34,8 +35,6 @@ from ledger.errors import InputError, UnavailableError
 
 log = logging.getLogger(__name__)
 
-#: Blocks per eth_getLogs request: public nodes often cap a range near 10,000.
-DEFAULT_RANGE: Final = 5000
 #: Attempts per range before the audit gives up (exit 2), with doubling pauses.
 RETRIES: Final = 4
 RETRY_PAUSE: Final = 0.2

@@ -20,7 +20,8 @@ from sqlalchemy.orm import Session
 from ledger.anchoring.manifest import manifest_hash
 from ledger.audit.findings import AuditReport
 from ledger.audit.replay import ChainAnchor, ChainState, Progress, hx
-from ledger.chain.registry import AnchorRegistryClient, BatchKind
+from ledger.chain.registry import AnchorRegistryClient
+from ledger.chain.types import BatchKind
 from ledger.proofs import root_of
 from ledger.store import Batch, Erasure, Store, leaves
 

@@ -2,33 +2,31 @@
 
 Public: :class:`Chain`, :func:`open_chain`, :func:`deploy`, :class:`Deployment`,
 the typed errors in :mod:`ledger.chain.errors` and the registry clients.
+
+The names load on first use (:mod:`ledger._lazy`): ``ledger.chain.errors``,
+``ledger.chain.types`` and :mod:`ledger.chain.deploy` import no web3.
 """
 
 from __future__ import annotations
 
-from eth_account import Account
+from typing import TYPE_CHECKING
 
-from ledger.chain.connection import Chain
+from ledger import _lazy
+
+# Light, and imported here so that the function ``deploy`` is what the package's
+# name ``deploy`` means (importing the submodule would otherwise bind the module).
 from ledger.chain.deploy import Deployment, check_deployment, deploy
-from ledger.chain.signer import load_account
-from ledger.config import Settings
+
+if TYPE_CHECKING:
+    from ledger.chain.connection import Chain
+    from ledger.chain.opening import open_chain
 
 __all__ = ["Chain", "Deployment", "check_deployment", "deploy", "open_chain"]
 
-
-def open_chain(settings: Settings, *, holder: str | None = None, read_only: bool = False) -> Chain:
-    """The chain the settings name: JSON-RPC when ``rpc_url`` is set, else the embedded one.
-
-    ``read_only`` callers get a throwaway signer: no key file is created for them.
-    """
-    if settings.rpc_url:
-        chain = Chain.json_rpc(
-            settings.rpc_url,
-            Account.create() if read_only else load_account(settings.data_dir),
-            confirmations=settings.confirmations,
-            receipt_timeout=settings.receipt_timeout,
-            request_timeout=settings.request_timeout,
-        )
-        chain.read_only = read_only
-        return chain
-    return Chain.embedded(settings.data_dir, holder=holder, read_only=read_only)
+__getattr__ = _lazy.exports(
+    __name__,
+    {
+        "Chain": "ledger.chain.connection",
+        "open_chain": "ledger.chain.opening",
+    },
+)

@@ -8,7 +8,8 @@ with that root and tree size, in the block the bundle claims.
 from __future__ import annotations
 
 from ledger.chain.connection import Chain
-from ledger.chain.registry import AnchorRecord, AnchorRegistryClient
+from ledger.chain.registry import AnchorRegistryClient
+from ledger.chain.types import AnchorRecord
 from ledger.errors import IntegrityError
 from ledger.proofs import ProofBundle
 

@@ -12,13 +12,13 @@ import os
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
-
-from eth_utils.crypto import keccak
+from typing import TYPE_CHECKING, Any
 
 from ledger.chain.artifacts import CONTRACT_NAMES, load_artifact
-from ledger.chain.connection import Chain
 from ledger.chain.errors import DeploymentError
+
+if TYPE_CHECKING:  # Deployment.load is used where the chain stack is not loaded
+    from ledger.chain.connection import Chain
 
 MANIFEST_FORMAT = "credit-anchor/deployment/v1"
 ABI_DIR = "abi"
@@ -97,6 +97,8 @@ def _write_atomic(path: Path, text: str) -> None:
 
 def role_id(name: str) -> bytes:
     """The bytes32 id of an AccessControl role (``keccak256("NAME")``)."""
+    from eth_utils.crypto import keccak
+
     return keccak(text=name)
 
 

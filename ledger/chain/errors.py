@@ -13,9 +13,6 @@ from __future__ import annotations
 import re
 from typing import Any, ClassVar
 
-from eth_abi.abi import decode as abi_decode
-from eth_utils.crypto import keccak
-
 from ledger.errors import (
     ConfigurationError,
     ConflictError,
@@ -224,6 +221,8 @@ class EmptyBatch(ContractRevert, InputError):
 
 def error_selectors(abis: list[list[dict[str, Any]]]) -> dict[bytes, dict[str, Any]]:
     """Map each custom error's 4-byte selector to its ABI entry."""
+    from eth_utils.crypto import keccak  # here: importing this module stays light
+
     table: dict[bytes, dict[str, Any]] = {}
     for abi in abis:
         for entry in abi:
@@ -240,5 +239,7 @@ def decode_revert(data: str, selectors: dict[bytes, dict[str, Any]]) -> Contract
     cls = ContractRevert.by_name.get(entry["name"]) if entry else None
     if entry is None or cls is None:
         return UnknownContractError(data)
+    from eth_abi.abi import decode as abi_decode  # here: importing this module stays light
+
     values = abi_decode([i["type"] for i in entry["inputs"]], raw[4:])
     return cls(*values)

@@ -12,8 +12,6 @@ import os
 from typing import Annotated, Any
 
 import typer
-import uvicorn
-import uvicorn.config
 from rich.table import Table
 
 from ledger.cli._common import (
@@ -139,6 +137,8 @@ def serve(
     os.environ["LEDGER_DATA_DIR"] = str(settings.data_dir)
     if settings.rpc_url:
         os.environ["LEDGER_RPC_URL"] = settings.rpc_url
+    import uvicorn  # here: only `ledger serve` needs it
+
     uvicorn.run(
         APP_FACTORY,
         factory=True,
@@ -152,6 +152,8 @@ def serve(
 
 def log_config() -> dict[str, Any]:
     """uvicorn's logging, plus the API's own loggers: JSON access lines on stdout."""
+    import uvicorn.config
+
     config = copy.deepcopy(uvicorn.config.LOGGING_CONFIG)
     config["formatters"]["plain"] = {"format": "%(message)s"}
     config["handlers"]["plain"] = {

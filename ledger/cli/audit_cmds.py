@@ -8,16 +8,14 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Final
+from typing import TYPE_CHECKING, Annotated, Final
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn
 from rich.table import Table
 
-from ledger.audit import AuditReport, AuditTarget, audit, export_records, render_html
-from ledger.audit.replay import DEFAULT_RANGE
-from ledger.audit.replay import Progress as ProgressFn
-from ledger.chain import Deployment, open_chain
+from ledger.audit.defaults import DEFAULT_RANGE
+from ledger.chain.deploy import Deployment
 from ledger.cli._common import (
     DataDirOpt,
     JsonOpt,
@@ -37,6 +35,10 @@ from ledger.store.db import STORE_FILE
 EXIT_CLEAN: Final = 0
 EXIT_FINDINGS: Final = 1
 EXIT_UNAUDITABLE: Final = 2
+if TYPE_CHECKING:  # the audit modules load the chain stack: imported where they run
+    from ledger.audit import AuditReport, AuditTarget
+    from ledger.audit.replay import Progress as ProgressFn
+
 #: Findings listed in the table; the rest are in --json / --report / --html.
 SHOWN: Final = 30
 
@@ -71,6 +73,8 @@ def _target(
     consent_registry: str | None,
     from_block: int | None,
 ) -> AuditTarget:
+    from ledger.audit import AuditTarget
+
     if registry or consent_registry:
         if not (registry and consent_registry):
             raise InputError("give both --registry and --consent-registry (or --deployment)")
@@ -163,6 +167,9 @@ def audit_cmd(
 
     Example: ledger audit --rpc http://127.0.0.1:8545 --records export.jsonl --report audit.json
     """
+    from ledger.audit import audit, render_html
+    from ledger.chain import open_chain
+
     try:
         settings = settings_for(data_dir, rpc)
         target = _target(settings, deployment, registry, consent_registry, from_block)
@@ -220,6 +227,8 @@ def export_cmd(
 
     Example: ledger export -o export.jsonl
     """
+    from ledger.audit import export_records
+
     settings = settings_for(data_dir)
     store = Store.for_settings(settings)
     kinds = frozenset(kind) if kind else None

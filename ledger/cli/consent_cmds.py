@@ -9,13 +9,12 @@ from __future__ import annotations
 import json
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from pydantic import ValidationError
 from rich.table import Table
 
-from ledger.anchoring.service import Ledger, default_desensitiser
 from ledger.cli._common import (
     DataDirOpt,
     JsonOpt,
@@ -25,11 +24,14 @@ from ledger.cli._common import (
     print_json,
     settings_for,
 )
-from ledger.consent import PURPOSES, CheckResult, Subject, consent_json, parse_grant
-from ledger.consent.receipt import describe
+from ledger.consent.receipt import PURPOSES, Subject, describe, parse_grant
 from ledger.errors import InputError
 from ledger.privacy.erasure import erase_subject
 from ledger.store import Store
+
+if TYPE_CHECKING:
+    from ledger.anchoring.service import Ledger
+    from ledger.consent.service import CheckResult
 
 consent_app = typer.Typer(
     help="Record, withdraw, check and show borrower consents.", no_args_is_help=True
@@ -54,6 +56,19 @@ AtOpt = Annotated[
         show_default=False,
     ),
 ]
+
+
+def _open(data_dir: Path | None, rpc: str | None) -> Ledger:
+    # Imported here: the chain stack takes seconds to load, and other commands do without it.
+    from ledger.anchoring.service import Ledger
+
+    return Ledger.open(settings_for(data_dir, rpc), holder="ledger consent")
+
+
+def _consent_json(row: Any) -> dict[str, Any]:
+    from ledger.consent.service import consent_json
+
+    return consent_json(row)
 
 
 def _subject(id_type: str, id_number: str) -> Subject:
@@ -122,9 +137,9 @@ def grant(
     Example: ledger consent grant consent.json
     """
     grants = _grants(file)
-    with Ledger.open(settings_for(data_dir, rpc), holder="ledger consent") as ledger:
+    with _open(data_dir, rpc) as ledger:
         rows = ledger.consents().grant(grants)
-    shown = [consent_json(r) for r in rows]
+    shown = [_consent_json(r) for r in rows]
     if as_json:
         print_json(shown)
         return
@@ -148,9 +163,9 @@ def revoke(
 
     Example: ledger consent revoke 0x5f...e1
     """
-    with Ledger.open(settings_for(data_dir, rpc), holder="ledger consent") as ledger:
+    with _open(data_dir, rpc) as ledger:
         row = ledger.consents().revoke(consent_id, _utc(at))
-    shown = consent_json(row)
+    shown = _consent_json(row)
     if as_json:
         print_json(shown)
         return
@@ -179,7 +194,7 @@ def check(
     Example: LEDGER_SUBJECT_ID=... ledger consent check --institution BANK-A --purpose LOAN_APPROVAL
     """
     subject = _subject(id_type, id_number)
-    with Ledger.open(settings_for(data_dir, rpc), holder="ledger consent") as ledger:
+    with _open(data_dir, rpc) as ledger:
         ledger.resume()  # a consent a crash left unrecorded counts once it is on chain
         result = ledger.consents().check(
             subject, institution=institution, purpose=purpose, requested_by="cli", at=_utc(at)
@@ -205,7 +220,7 @@ def show(
 
     Example: ledger consent show 0x5f...e1 --json
     """
-    with Ledger.open(settings_for(data_dir, rpc), holder="ledger consent") as ledger:
+    with _open(data_dir, rpc) as ledger:
         shown = ledger.consents().show(consent_id)
     if as_json:
         print_json(shown)
@@ -246,6 +261,8 @@ def erase(
     """
     who = _subject(id_type, subject)
     settings = settings_for(data_dir)
+    from ledger.anchoring.service import default_desensitiser
+
     pseudonym = default_desensitiser(settings.data_dir).pseudonym(
         "subject_pseudonym", who.as_record()
     )

@@ -5,21 +5,20 @@ from __future__ import annotations
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from ledger.anchoring.bundles import bundle_for
-from ledger.anchoring.service import Ledger
-from ledger.chain import deploy, open_chain
-from ledger.chain.attest import check_anchor
-from ledger.chain.signer import load_account
 from ledger.cli._common import DataDirOpt, JsonOpt, command, console, ensure_data_dir, print_json
 from ledger.config import Settings
 from ledger.errors import ErasedError, InputError, LedgerError
 from ledger.proofs import ProofBundle, verify_bundle
 from ledger.records.generate import synthetic_rows
 from ledger.records.readers import write_csv
+
+if TYPE_CHECKING:
+    from ledger.anchoring.service import Ledger
 
 #: Small enough to finish in seconds, large enough for several batches and rejections.
 DEMO_ROWS = 2_000
@@ -39,6 +38,12 @@ def demo(
 
     Example: ledger demo
     """
+    # Imported here: the chain stack takes seconds to load, and other commands do without it.
+    from ledger.anchoring.service import Ledger
+    from ledger.chain import deploy, open_chain
+    from ledger.chain.attest import check_anchor
+    from ledger.chain.signer import load_account
+
     target = data_dir or Path(tempfile.mkdtemp(prefix="credit-anchor-demo-"))
     if target.exists() and any(target.iterdir()):
         raise InputError(f"{target} is not empty; the demo needs a fresh data dir")

@@ -7,8 +7,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from ledger.chain import Deployment, deploy, open_chain
-from ledger.chain.signer import load_account
+from ledger.chain.deploy import Deployment
 from ledger.cli._common import (
     DataDirOpt,
     JsonOpt,
@@ -27,6 +26,8 @@ def init(data_dir: DataDirOpt = None, as_json: JsonOpt = False) -> None:
 
     Example: ledger init --data-dir ./.ledger
     """
+    from ledger.chain.signer import load_account  # the chain stack loads only when needed
+
     settings = settings_for(data_dir)
     ensure_data_dir(settings.data_dir)
     account = load_account(settings.data_dir)
@@ -52,6 +53,8 @@ def deploy_cmd(
     Example: ledger deploy --data-dir ./.ledger
              ledger deploy --rpc http://127.0.0.1:8545
     """
+    from ledger.chain import deploy, open_chain  # the chain stack loads only when needed
+
     settings = settings_for(data_dir, rpc)
     ensure_data_dir(settings.data_dir)
     with open_chain(settings, holder="ledger deploy") as chain:

@@ -9,8 +9,6 @@ from typing import Annotated
 import typer
 
 from ledger.anchoring.bundles import bundle_for
-from ledger.chain import open_chain
-from ledger.chain.attest import check_anchor
 from ledger.cli._common import (
     DataDirOpt,
     JsonOpt,
@@ -83,6 +81,9 @@ def verify(
     anchored = None
     if not offline:
         settings = settings_for(data_dir, rpc)
+        from ledger.chain import open_chain  # loaded only when the anchor is checked
+        from ledger.chain.attest import check_anchor
+
         with open_chain(settings, holder="ledger verify", read_only=True) as chain:
             anchored = check_anchor(chain, parsed)
     result = {

@@ -34,7 +34,7 @@ from ledger.proofs import ProofBundle, record_leaf_hash, verify_bundle
 
 if TYPE_CHECKING:
     from ledger.chain import Chain
-    from ledger.chain.registry import AnchorRecord
+    from ledger.chain.types import AnchorRecord
 
 #: Items per ``POST /v1/verify`` request the server accepts (DESIGN.md, issue 4).
 MAX_ITEMS: Final = 10_000

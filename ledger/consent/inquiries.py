@@ -33,7 +33,7 @@ from sqlalchemy.orm import Session
 
 from ledger._failpoints import failpoint
 from ledger.anchoring.manifest import pending_batch
-from ledger.chain.registry import BatchKind
+from ledger.chain.types import BatchKind
 from ledger.proofs import canonical_bytes, root_of
 from ledger.store import Inquiry, Store, leaves
 from ledger.store.db import multi_row_insert

@@ -38,7 +38,8 @@ from sqlalchemy.orm import Session
 
 from ledger._failpoints import failpoint
 from ledger.chain.errors import ConsentAlreadyRecorded
-from ledger.chain.registry import ConsentRecord, ConsentRegistryClient
+from ledger.chain.registry import ConsentRegistryClient
+from ledger.chain.types import ConsentRecord
 from ledger.consent.inquiries import InquiryLog, iso, now_utc
 from ledger.consent.receipt import (
     PURPOSES,

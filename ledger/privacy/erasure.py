@@ -29,7 +29,7 @@ from typing import Any, Final
 
 from sqlalchemy import select
 
-from ledger.chain.registry import BatchKind
+from ledger.chain.types import BatchKind
 from ledger.errors import NotFoundError
 from ledger.logs import event as log_event
 from ledger.store import Erasure, Store, leaves
