@@ -30,12 +30,13 @@ from ledger.anchoring.manifest import pending_batch
 from ledger.anchoring.outbox import AnchoredBatch, Outbox, Sent
 from ledger.anchoring.parallel import serial_results
 from ledger.anchoring.process import RecordProcessor, Refused, Results
-from ledger.chain.registry import BatchKind
+from ledger.chain.types import BatchKind
 from ledger.errors import InputError
 from ledger.logs import event
 from ledger.proofs import root_of
 from ledger.records import SCHEMA_ID, SCHEMA_VERSION
 from ledger.store import Batch, Rejection, Store, Submission, leaves
+from ledger.store.leaves import PackedRecords
 
 log = logging.getLogger(__name__)
 
@@ -172,7 +173,7 @@ class Submitter:
     ) -> None:
         """Store a group of batches in one transaction, then hand each to ``anchor`` (in order)."""
         stored = self._store(sub_id, group)
-        for (pending, _), (batch_id, accepted) in zip(group, stored, strict=True):
+        for (pending, _, _), (batch_id, accepted) in zip(group, stored, strict=True):
             refused_rows = len({r.row_number for r in pending.refused})
             event(
                 log,
@@ -222,13 +223,19 @@ class Submitter:
         out: list[tuple[str | None, int]] = []
         with self.store.session() as s, s.begin():
             sub = s.get_one(Submission, sub_id)
-            for pending, final in group:
-                batch_id = self._insert_new(s, sub, pending) if pending else None
+            for pending, final, packed in group:
+                batch_id = self._insert_new(s, sub, pending, packed) if pending else None
                 if batch_id is not None:
                     accepted = pending
                 else:
                     accepted, keys = self._drop_duplicates(s, pending)
-                    batch_id = self._insert_batch(s, sub, accepted, keys) if accepted else None
+                    if accepted is not pending:
+                        packed = None
+                    batch_id = (
+                        self._insert_batch(s, sub, accepted, keys, packed=packed)
+                        if accepted
+                        else None
+                    )
                 if pending.refused:
                     s.execute(
                         insert(Rejection), [_rejection_row(sub_id, r) for r in pending.refused]
@@ -241,7 +248,9 @@ class Submitter:
                 out.append((batch_id, len(accepted)))
         return out
 
-    def _insert_new(self, s: Session, sub: Submission, pending: Results) -> str | None:
+    def _insert_new(
+        self, s: Session, sub: Submission, pending: Results, packed: PackedRecords | None
+    ) -> str | None:
         """Store ``pending`` as one batch if none of its record ids is stored (the usual
         case), checked by the key insert itself; None, with nothing stored, otherwise."""
         ids = pending.record_ids
@@ -251,7 +260,7 @@ class Submitter:
         batch = self._batch_row(sub, pending)
         if not leaves.claim_record_keys(s, batch.batch_id, keys):
             return None
-        return self._insert_batch(s, sub, pending, keys, batch=batch)
+        return self._insert_batch(s, sub, pending, keys, batch=batch, packed=packed)
 
     def _batch_row(self, sub: Submission, accepted: Results) -> Batch:
         return pending_batch(
@@ -276,8 +285,10 @@ class Submitter:
         keys: list[int],
         *,
         batch: Batch | None = None,
+        packed: PackedRecords | None = None,
     ) -> str:
-        """Store ``accepted`` as one batch; ``batch``: its row, whose record keys are claimed."""
+        """Store ``accepted`` as one batch; ``batch``: its row, whose record keys are claimed;
+        ``packed``: its records' frames, made when it was queued."""
         claimed = batch is not None
         if batch is None:
             batch = self._batch_row(sub, accepted)
@@ -292,11 +303,13 @@ class Submitter:
             accepted.ends,
             keys=keys,
             keys_claimed=claimed,
+            packed=packed,
         )
         return batch.batch_id
 
 
-_Queued = tuple[Results, bool]  # a batch, and whether it is the submission's last
+#: A batch, whether it is the submission's last, and its records' frames (being made).
+_Queued = tuple[Results, bool, PackedRecords | None]
 
 
 class _Flusher:
@@ -316,6 +329,8 @@ class _Flusher:
     #: rose from ~540 to ~700 MiB.
     QUEUED_BATCHES = 16
     MAX_GROUP = 16
+    #: Batches of fewer bytes of records are compressed when stored.
+    PACK_AHEAD_BYTES = 1 << 20
 
     def __init__(self, flush: Callable[[list[_Queued]], None]) -> None:
         self._flush = flush
@@ -345,11 +360,20 @@ class _Flusher:
                     self._error = exc
 
     def put(self, batch: Results, final: bool = False) -> None:
-        """Queue a batch; raises what an earlier batch's flush raised."""
+        """Queue a batch; raises what an earlier batch's flush raised.
+
+        Its records start compressing now, on the pack threads: the flush thread
+        is a large submission's bottleneck, and finds the frames made.
+        """
+        packed = (
+            PackedRecords(batch.blob, batch.ends)
+            if len(batch.blob) >= self.PACK_AHEAD_BYTES
+            else None
+        )
         while True:
             self._raise()
             try:
-                self._queue.put((batch, final), timeout=0.2)
+                self._queue.put((batch, final, packed), timeout=0.2)
                 return
             except queue.Full:
                 continue

@@ -23,7 +23,7 @@ POOL_SIZE = 40
 #: Bytes per page of a new SQLite store. Large pages make the random inserts into the
 #: leaf indexes (and committing them) about twice as cheap as 4 KiB ones (bench:
 #: ingest of 1M records 31 s -> 23 s); records are read a segment at a time anyway.
-PAGE_SIZE = 32768
+PAGE_SIZE = 65536
 #: How long a connection waits for another's write lock (SQLite ``busy_timeout``), by
 #: default; ``LEDGER_STORE_BUSY_TIMEOUT`` sets it (seconds).
 BUSY_TIMEOUT_MS = 30000

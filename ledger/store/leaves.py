@@ -200,13 +200,15 @@ def add_batch_leaves(
     *,
     keys: Sequence[int | None] | None = None,
     keys_claimed: bool = False,
+    packed: PackedRecords | None = None,
 ) -> None:
     """Store a batch's leaves: ``hashes`` (32 bytes each), their canonical records
     concatenated in ``canonicals`` with leaf i ending at ``ends[i]`` (an erased
     leaf: None record id, zero length). ``keys`` are the record keys of
     ``record_ids`` when the caller has them already; ``keys_claimed``: they are
-    stored already (:func:`claim_record_keys`). The caller's transaction
-    commits it all."""
+    stored already (:func:`claim_record_keys`); ``packed``: the segments'
+    frames, compressing since before (:class:`PackedRecords` of these
+    ``canonicals`` and ``ends``). The caller's transaction commits it all."""
     n = len(record_ids)
     if len(hashes) != HASH_BYTES * n or len(ends) != n or (n and ends[-1] != len(canonicals)):
         raise ValueError("leaf columns of different lengths")
@@ -214,7 +216,7 @@ def add_batch_leaves(
         keys = _record_keys_of(record_ids)
     elif len(keys) != n:
         raise ValueError("leaf columns of different lengths")
-    _insert_segments(s, batch_id, record_ids, hashes, canonicals, ends)
+    _insert_segments(s, batch_id, record_ids, hashes, canonicals, ends, packed)
     bkey = batch_key(batch_id)
     # Holes (all-zero hashes) get no leaf key; a hole's key is 0, so only then compare.
     lkeys: list[int | None] = [
@@ -305,9 +307,13 @@ def _insert_segments(
     hashes: bytes,
     canonicals: bytes,
     ends: Sequence[int],
+    packed: PackedRecords | None = None,
 ) -> None:
+    if packed is not None and not packed.fits(canonicals, ends):
+        raise ValueError("packed records of other leaves")
+    frames = packed.frames() if packed is not None else _pack_all(_segment_data(canonicals, ends))
     segments = []
-    for start in range(0, len(record_ids), SEGMENT_LEAVES):
+    for start, frame in zip(range(0, len(record_ids), SEGMENT_LEAVES), frames, strict=True):
         stop = min(start + SEGMENT_LEAVES, len(record_ids))
         first = ends[start - 1] if start else 0
         starts = [first, *ends[start : stop - 1]]
@@ -320,13 +326,11 @@ def _insert_segments(
                 hashes[start * HASH_BYTES : stop * HASH_BYTES],
                 json.dumps(list(record_ids[start:stop]), ensure_ascii=False),
                 struct.pack(f"<{stop - start}I", *lengths),
-                canonicals[first : ends[stop - 1]],
+                frame,
             )
         )
     if not segments:
         return
-    packed = _pack_all([segment[-1] for segment in segments])
-    segments = [(*segment[:-1], data) for segment, data in zip(segments, packed, strict=True)]
     if _bulk(s):  # straight to the driver: ORM inserts copy ~10 MB of blobs per batch
         conn = s.connection()
         # Many rows per statement: each statement is one wait to get the GIL back
@@ -356,7 +360,7 @@ _pool_lock = threading.Lock()
 _pool: ThreadPoolExecutor | None = None
 
 
-def pack_records(data: bytes) -> bytes:
+def pack_records(data: bytes | memoryview) -> bytes:
     """The stored form of a segment's concatenated canonical records: one zstd frame
     that records its content size (nothing, when every record is erased)."""
     if not data:
@@ -391,16 +395,50 @@ def unpack_records(stored: bytes | None, size: int) -> bytes:
     return out if len(out) == size else b""
 
 
-def _pack_all(datas: list[bytes]) -> list[bytes]:
+def _pack_all(datas: list[Any]) -> list[bytes]:
     """:func:`pack_records` of each, on :data:`PACK_THREADS` threads for a large batch."""
     if PACK_THREADS < 2 or sum(map(len, datas)) < _PACK_INLINE_BYTES:
         return [pack_records(d) for d in datas]
+    return list(_packer().map(pack_records, datas))
+
+
+def _segment_data(canonicals: bytes | bytearray | memoryview, ends: Sequence[int]) -> list[Any]:
+    """Each segment's concatenated records, as slices of ``canonicals``."""
+    out = []
+    for start in range(0, len(ends), SEGMENT_LEAVES):
+        stop = min(start + SEGMENT_LEAVES, len(ends))
+        out.append(canonicals[ends[start - 1] if start else 0 : ends[stop - 1]])
+    return out
+
+
+def _packer() -> ThreadPoolExecutor:
     global _pool
     with _pool_lock:
         if _pool is None:
             _pool = ThreadPoolExecutor(PACK_THREADS, thread_name_prefix="ledger-pack")
-        pool = _pool
-    return list(pool.map(pack_records, datas))
+        return _pool
+
+
+class PackedRecords:
+    """A batch's segment frames, compressed on the pack threads from the moment it is made.
+
+    Made when a batch is queued to be stored, so that storing it (one thread,
+    the bottleneck of a large submission) finds its frames ready instead of
+    waiting for them. Reads ``canonicals`` without copying it: the caller does
+    not change it until the batch is stored.
+    """
+
+    def __init__(self, canonicals: bytes | bytearray, ends: Sequence[int]) -> None:
+        self._size, self._total = len(ends), len(canonicals)
+        view = memoryview(canonicals)
+        self._frames = [_packer().submit(pack_records, d) for d in _segment_data(view, ends)]
+
+    def fits(self, canonicals: bytes | bytearray, ends: Sequence[int]) -> bool:
+        """Whether these are the frames of ``canonicals`` cut at ``ends`` (by size)."""
+        return self._size == len(ends) and self._total == len(canonicals)
+
+    def frames(self) -> list[bytes]:
+        return [f.result() for f in self._frames]
 
 
 def add_leaves(s: Session, batch_id: str, leaves: Iterable[StoredLeaf]) -> None:

@@ -122,11 +122,11 @@ def test_flusher_keeps_order_groups_what_waits_and_reraises_a_failed_flush() -> 
     seen: list[list[tuple[int, bool]]] = []
     gate = threading.Event()
 
-    def flush(group: list[tuple[Results, bool]]) -> None:
+    def flush(group: list[tuple[Results, bool, object]]) -> None:
         gate.wait(5)  # the first group holds the thread while the others queue up
-        if any(batch.last_row == 3 for batch, _ in group):
+        if any(batch.last_row == 3 for batch, _, _ in group):
             raise RuntimeError("store down")
-        seen.append([(batch.last_row, final) for batch, final in group])
+        seen.append([(batch.last_row, final) for batch, final, _ in group])
 
     flusher = _Flusher(flush)
     for row in (1, 2, 5, 6):

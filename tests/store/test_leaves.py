@@ -262,6 +262,29 @@ def test_a_large_batch_is_packed_on_threads_as_one_would_inline(store: Store) ->
         )
 
 
+def test_records_packed_ahead_are_stored_as_packed_when_stored(store: Store) -> None:
+    """PackedRecords compresses a batch while it waits: the same frames, the same leaves."""
+    from itertools import accumulate
+
+    with store.session() as s, s.begin():
+        ahead, inline = _batch(s), _batch(s)
+        written = _leaves(ahead, 300)
+        blob = bytearray(b"".join(x.canonical or b"" for x in written))
+        ends = list(accumulate(len(x.canonical or b"") for x in written))
+        hashes = b"".join(x.leaf_hash for x in written)
+        ids = [x.record_id for x in written]
+        packed = leaves.PackedRecords(blob, ends)
+        assert packed.fits(blob, ends) and not packed.fits(blob[:-1], ends)
+        leaves.add_batch_leaves(s, ahead, ids, hashes, bytes(blob), ends, packed=packed)
+        leaves.add_batch_leaves(s, inline, [f"x{i}" for i in ids], hashes, bytes(blob), ends)
+        other = leaves.PackedRecords(blob[:-1], [*ends[:-1], ends[-1] - 1])
+        with pytest.raises(ValueError, match="packed records of other leaves"):
+            leaves.add_batch_leaves(s, _batch(s), ids, hashes, bytes(blob), ends, packed=other)
+    with store.session() as s:
+        assert _stored_records(s, ahead) == _stored_records(s, inline)
+        assert leaves.batch_leaves(s, ahead) == written
+
+
 def test_records_stored_raw_by_an_older_store_still_read(store: Store) -> None:
     from ledger.store.leaves import LeafSegment
 
