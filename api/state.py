@@ -21,7 +21,7 @@ from api.config import ApiSettings
 from api.inquirywriter import LoopInquiryWriter
 from api.keycache import KeyCache
 from api.rawsql import Connections
-from ledger.anchoring.outbox import Outbox
+from ledger.anchoring.outbox import Outbox, RegistrySide
 from ledger.anchoring.service import Ledger, default_desensitiser
 from ledger.anchoring.submit import Submitter
 from ledger.chain import Deployment, check_deployment, open_chain
@@ -59,7 +59,7 @@ class ChainGate:
                 chain.close()
                 raise
             registry = AnchorRegistryClient.from_deployment(chain, deployment)
-            outbox = Outbox(self.store, registry, deployment.deployment_block)
+            outbox = Outbox(self.store, RegistrySide(registry), deployment.deployment_block)
             self._ledger = Ledger(self.settings, chain, self.store, deployment, registry, outbox)
         return self._ledger
 

@@ -25,6 +25,13 @@ def _parse(spec: str) -> dict[str, int]:
 
 _ARMED = _parse(os.environ.get(ENV, ""))
 _HITS: dict[str, int] = {}
+#: Processes killed first: a helper's failpoint is a crash of the command it serves.
+_ALSO: list[int] = []
+
+
+def also_kill(pid: int) -> None:
+    """Have a failpoint hit in this process kill ``pid`` (the process it helps) first."""
+    _ALSO.append(pid)
 
 
 def failpoint(name: str) -> None:
@@ -33,4 +40,6 @@ def failpoint(name: str) -> None:
         return
     _HITS[name] = _HITS.get(name, 0) + 1
     if _HITS[name] >= _ARMED[name]:
+        for pid in _ALSO:
+            os.kill(pid, signal.SIGKILL)
         os.kill(os.getpid(), signal.SIGKILL)

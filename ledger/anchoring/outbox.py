@@ -13,15 +13,19 @@ import logging
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Protocol
 
 from sqlalchemy import select
 
 from ledger._failpoints import failpoint
 from ledger.chain.errors import BatchAlreadyAnchored
-from ledger.chain.registry import AnchorEvent, AnchorRecord, AnchorRegistryClient, BatchKind
+from ledger.chain.types import AnchorEvent, AnchorRecord, BatchKind
 from ledger.errors import IntegrityError
 from ledger.logs import event as log_event
 from ledger.store import Batch, Store
+
+if TYPE_CHECKING:  # the submitter leaves the chain stack to its helper process
+    from ledger.chain.registry import AnchorRegistryClient
 
 log = logging.getLogger(__name__)
 
@@ -60,12 +64,98 @@ class Sent:
     resumed: bool
 
 
-class Outbox:
-    """Sends pending batches to the AnchorRegistry and records their anchors."""
+@dataclass(frozen=True)
+class BatchAnchor:
+    """What the chain half of an anchor needs of a stored batch."""
 
-    def __init__(self, store: Store, registry: AnchorRegistryClient, from_block: int) -> None:
-        self.store = store
+    batch_id: str
+    root: str
+    tree_size: int
+    kind: int
+    manifest_hash: str
+
+    @classmethod
+    def of(cls, batch: Batch) -> BatchAnchor:
+        return cls(batch.batch_id, batch.root, batch.tree_size, batch.kind, batch.manifest_hash)
+
+
+class ChainSide(Protocol):
+    """The chain half of the outbox: where anchors go (this process, or a helper one)."""
+
+    @property
+    def chain_id(self) -> int: ...
+
+    @property
+    def registry_address(self) -> str: ...
+
+    def anchor(self, batch: BatchAnchor, *, fresh: bool) -> tuple[AnchorEvent, str, bool]:
+        """The batch's anchor event, its block's time and whether it was on chain already."""
+        ...
+
+
+class RegistrySide:
+    """:class:`ChainSide` over an AnchorRegistry client in this process."""
+
+    def __init__(self, registry: AnchorRegistryClient) -> None:
         self.registry = registry
+
+    @property
+    def chain_id(self) -> int:
+        return self.registry.chain.chain_id
+
+    @property
+    def registry_address(self) -> str:
+        return self.registry.address
+
+    def anchor(self, batch: BatchAnchor, *, fresh: bool) -> tuple[AnchorEvent, str, bool]:
+        """The batch's anchor, sent now or found on chain (looked up first unless ``fresh``)."""
+        bid, root = unhex(batch.batch_id), unhex(batch.root)
+        on_chain = None if fresh else self.registry.anchor_by_batch(bid)
+        resumed = on_chain is not None
+        if on_chain is None:
+            try:
+                # A fresh batch's id is new and random: the registry refusing it is
+                # left to the (mined, failed) transaction instead of a preflight call.
+                event = self.registry.anchor(
+                    bid, root, batch.tree_size, BatchKind(batch.kind),
+                    unhex(batch.manifest_hash), preflight=not fresh,
+                )  # fmt: skip
+            except BatchAlreadyAnchored:  # another worker won the race
+                resumed = True
+            else:
+                failpoint("anchor-mined")
+                return event, self._timestamp(event), False
+            on_chain = self.registry.anchor_by_batch(bid)
+        assert on_chain is not None
+        _check_same(batch, on_chain)
+        (event,) = self.registry.events(on_chain.block_number, on_chain.block_number, batch_id=bid)
+        return event, self._timestamp(event), resumed
+
+    def _timestamp(self, event: AnchorEvent) -> str:
+        block = self.registry.chain.w3.eth.get_block(event.block_number)
+        return iso_utc(int(block["timestamp"]))
+
+
+def _check_same(batch: BatchAnchor, on_chain: AnchorRecord) -> None:
+    if hx(on_chain.root) != batch.root or on_chain.tree_size != batch.tree_size:
+        raise IntegrityError(
+            f"batch {batch.batch_id} is anchored with root {hx(on_chain.root)} "
+            f"(size {on_chain.tree_size}) but the store has {batch.root} "
+            f"(size {batch.tree_size})",
+            hint="run `ledger audit`; do not re-anchor",
+        )
+
+
+class Outbox:
+    """Sends pending batches to the AnchorRegistry and records their anchors.
+
+    ``chain`` sends them: a :class:`RegistrySide` over a client in this process,
+    or the helper process of :mod:`ledger.anchoring.chainproc`.
+    """
+
+    def __init__(self, store: Store, chain: ChainSide, from_block: int) -> None:
+        self.store = store
+        self.chain = chain
         self.from_block = from_block
 
     def pending(self) -> list[str]:
@@ -98,42 +188,10 @@ class Outbox:
         """
         with self.store.session() as s:
             batch = s.get_one(Batch, batch_id)
-        bid, root = unhex(batch.batch_id), unhex(batch.root)
-        on_chain = None if fresh else self.registry.anchor_by_batch(bid)
-        resumed = on_chain is not None
-        if on_chain is None:
-            try:
-                # A fresh batch's id is new and random: the registry refusing it is
-                # left to the (mined, failed) transaction instead of a preflight call.
-                event = self.registry.anchor(
-                    bid, root, batch.tree_size, BatchKind(batch.kind),
-                    unhex(batch.manifest_hash), preflight=not fresh,
-                )  # fmt: skip
-            except BatchAlreadyAnchored:  # another worker won the race
-                resumed = True
-            else:
-                failpoint("anchor-mined")
-                return self._sent(batch, event, resumed=False)
-            on_chain = self.registry.anchor_by_batch(bid)
-        assert on_chain is not None
-        self._check_same(batch, on_chain)
-        (event,) = self.registry.events(on_chain.block_number, on_chain.block_number, batch_id=bid)
-        return self._sent(batch, event, resumed=resumed)
-
-    def _check_same(self, batch: Batch, on_chain: AnchorRecord) -> None:
-        if hx(on_chain.root) != batch.root or on_chain.tree_size != batch.tree_size:
-            raise IntegrityError(
-                f"batch {batch.batch_id} is anchored with root {hx(on_chain.root)} "
-                f"(size {on_chain.tree_size}) but the store has {batch.root} "
-                f"(size {batch.tree_size})",
-                hint="run `ledger audit`; do not re-anchor",
-            )
-
-    def _sent(self, batch: Batch, event: AnchorEvent, *, resumed: bool) -> Sent:
+        event, timestamp, resumed = self.chain.anchor(BatchAnchor.of(batch), fresh=fresh)
         if hx(event.root) != batch.root or event.tree_size != batch.tree_size:
             raise IntegrityError(f"anchor event of {batch.batch_id} does not match the store")
-        block = self.registry.chain.w3.eth.get_block(event.block_number)
-        return Sent(batch, event, iso_utc(int(block["timestamp"])), resumed)
+        return Sent(batch, event, timestamp, resumed)
 
     def record(self, sent: Sequence[Sent]) -> list[AnchoredBatch]:
         """The store half of :meth:`anchor`: mark these batches anchored, in one transaction."""
@@ -143,8 +201,8 @@ class Outbox:
             for one in sent:
                 row = s.get_one(Batch, one.batch.batch_id)
                 row.status = "anchored"
-                row.chain_id = self.registry.chain.chain_id
-                row.registry_address = self.registry.address
+                row.chain_id = self.chain.chain_id
+                row.registry_address = self.chain.registry_address
                 row.tx_hash = one.event.tx_hash
                 row.block_number = one.event.block_number
                 row.block_timestamp = one.block_timestamp

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ledger.anchoring.outbox import Outbox
-from ledger.anchoring.parallel import results_source
-from ledger.anchoring.process import RecordProcessor
+from ledger.anchoring.outbox import Outbox, RegistrySide
 from ledger.anchoring.submit import Submitter
+from ledger.anchoring.submitting import make_submitter
 from ledger.chain import Chain, Deployment, check_deployment, open_chain
 from ledger.chain.registry import AnchorRegistryClient, ConsentRegistryClient
 from ledger.config import Settings
@@ -50,7 +48,7 @@ class Ledger:
             chain.close()
             raise
         registry = AnchorRegistryClient.from_deployment(chain, deployment)
-        outbox = Outbox(store, registry, deployment.deployment_block)
+        outbox = Outbox(store, RegistrySide(registry), deployment.deployment_block)
         return cls(settings, chain, store, deployment, registry, outbox)
 
     def submitter(
@@ -61,33 +59,10 @@ class Ledger:
         workers: int = 1,
     ) -> Submitter:
         """A submitter: CSV on ``workers`` threads, JSON Lines on processes when ``workers > 1``."""
-        policy = Policy.load(policy_file)
-        names = tuple(sorted(policy.key_names))
-        data_dir = self.settings.data_dir
-
-        def make_processor() -> RecordProcessor:
-            return RecordProcessor(
-                policy, Desensitiser(policy, Keyring.load_or_create(data_dir, names))
-            )
-
-        processor = make_processor()
-        source = functools.partial(
-            results_source,
-            workers=workers,
-            make_processor=make_processor,
-            policy_file=policy_file,
-            data_dir=data_dir,
-            key_names=names,
-        )
-        return Submitter(
-            self.store,
-            self.outbox,
-            processor,
-            submitter=self.chain.address.lower(),
-            batch_size=self.settings.batch_size,
-            progress=progress,
-            source=source,
-        )
+        return make_submitter(
+            self.settings, self.store, self.outbox, self.chain.address.lower(),
+            policy_file=policy_file, progress=progress, workers=workers,
+        )  # fmt: skip
 
     def consents(self, *, lock: AbstractContextManager[Any] | None = None) -> ConsentService:
         """Consents and checks, with the default policy's subject pseudonym key.

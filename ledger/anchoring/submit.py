@@ -77,7 +77,7 @@ class Submitter:
         outbox: Outbox,
         processor: RecordProcessor,
         *,
-        submitter: str,
+        submitter: str | Callable[[], str],
         batch_size: int,
         progress: Callable[[int], None] | None = None,
         source: Callable[[Path], Iterator[Results]] | None = None,
@@ -85,7 +85,8 @@ class Submitter:
         self.store = store
         self.outbox = outbox
         self.processor = processor
-        self.submitter = submitter
+        #: The sending account, or how to learn it (from a chain still opening).
+        self._submitter = submitter
         self.batch_size = batch_size
         self.progress = progress or (lambda _rows: None)
         self.source = source or self._serial
@@ -133,6 +134,13 @@ class Submitter:
                 .order_by(Rejection.row_number, Rejection.id)
             )
             return [Refused(r.row_number, r.field, r.reason) for r in rows]
+
+    @property
+    def submitter(self) -> str:
+        """The account that anchors the batches (in their manifests)."""
+        if callable(self._submitter):
+            self._submitter = self._submitter()
+        return self._submitter
 
     def _results(self, path: Path, skip: int) -> Iterator[Results]:
         for results in self.source(path):

@@ -20,8 +20,8 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from ledger.anchoring.service import Ledger
 from ledger.anchoring.submit import SubmitReport
+from ledger.anchoring.submitting import Submitting
 from ledger.cli._common import (
     DataDirOpt,
     JsonOpt,
@@ -80,7 +80,7 @@ def submit(
     if batch_size is not None:
         settings.batch_size = batch_size
     total = _count_lines(file) if file.is_file() else None
-    with Ledger.open(settings, holder="ledger submit") as ledger:
+    with Submitting.open(settings, holder="ledger submit") as ledger:
         show_bar = not as_json and sys.stderr.isatty()
         with _progress(show_bar) as bar:
             task = bar.add_task("submitting", total=total)

@@ -1,0 +1,116 @@
+"""``ledger submit``'s side of a data dir: the store here, the chain in a helper process.
+
+Nothing imported here loads the chain stack (web3, eth-account, py-evm): the
+helper loads it, while this process reads the file.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from ledger.anchoring.chainproc import ChainProcess
+from ledger.anchoring.outbox import Outbox
+from ledger.anchoring.parallel import results_source
+from ledger.anchoring.process import RecordProcessor
+from ledger.anchoring.submit import Submitter
+from ledger.chain.deploy import Deployment
+from ledger.config import Settings
+from ledger.privacy import Desensitiser, Keyring, Policy
+from ledger.store import Store
+
+
+@dataclass
+class Submitting:
+    """What ``ledger submit`` needs: the store here, the chain in a helper process.
+
+    The helper (:mod:`ledger.anchoring.chainproc`) opens the chain while the
+    file is read, and sends the anchors, so the chain's Python work never holds
+    this process's GIL. The first batch to be stored waits for it to be ready
+    (the sending account goes into every manifest); what it could not do
+    comes back as the same typed error.
+    """
+
+    settings: Settings
+    store: Store
+    chain: ChainProcess
+    outbox: Outbox
+
+    @classmethod
+    def open(cls, settings: Settings, *, holder: str) -> Submitting:
+        deployment = Deployment.load(settings.deployment_file)
+        store = Store.for_settings(settings)
+        try:
+            chain = ChainProcess(settings, holder=holder)
+        except BaseException:
+            store.close()
+            raise
+        return cls(settings, store, chain, Outbox(store, chain, deployment.deployment_block))
+
+    def submitter(
+        self,
+        *,
+        policy_file: Path | None = None,
+        progress: Callable[[int], None] | None = None,
+        workers: int = 1,
+    ) -> Submitter:
+        """A submitter: CSV on ``workers`` threads, JSON Lines on processes when ``workers > 1``."""
+        return make_submitter(
+            self.settings, self.store, self.outbox, lambda: self.chain.sender,
+            policy_file=policy_file, progress=progress, workers=workers,
+        )  # fmt: skip
+
+    def close(self) -> None:
+        try:
+            self.chain.close()
+        finally:
+            self.store.close()
+
+    def __enter__(self) -> Submitting:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def make_submitter(
+    settings: Settings,
+    store: Store,
+    outbox: Outbox,
+    sender: str | Callable[[], str],
+    *,
+    policy_file: Path | None,
+    progress: Callable[[int], None] | None,
+    workers: int,
+) -> Submitter:
+    """A submitter: CSV on ``workers`` threads, JSON Lines on processes when ``workers > 1``;
+    ``sender`` is the account that anchors (or how to learn it, once the chain is open)."""
+    policy = Policy.load(policy_file)
+    names = tuple(sorted(policy.key_names))
+    data_dir = settings.data_dir
+
+    def make_processor() -> RecordProcessor:
+        return RecordProcessor(
+            policy, Desensitiser(policy, Keyring.load_or_create(data_dir, names))
+        )
+
+    processor = make_processor()
+    source = functools.partial(
+        results_source,
+        workers=workers,
+        make_processor=make_processor,
+        policy_file=policy_file,
+        data_dir=data_dir,
+        key_names=names,
+    )
+    return Submitter(
+        store,
+        outbox,
+        processor,
+        submitter=sender,
+        batch_size=settings.batch_size,
+        progress=progress,
+        source=source,
+    )

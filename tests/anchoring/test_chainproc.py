@@ -1,0 +1,130 @@
+"""The chain helper process of ``ledger submit``: the same answers and errors as in-process."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from ledger.anchoring.chainproc import ChainProcess, _error_from, _error_to
+from ledger.anchoring.outbox import BatchAnchor, hx
+from ledger.chain import Chain, deploy
+from ledger.chain.errors import (
+    BatchAlreadyAnchored,
+    ChainLockedError,
+    ChainUnavailableError,
+    TransactionTimeoutError,
+)
+from ledger.chain.signer import load_account
+from ledger.config import Settings
+from ledger.errors import IntegrityError, LedgerError
+
+
+@pytest.fixture
+def deployed_dir(data_dir: Path) -> Path:
+    with Chain.embedded(data_dir, holder="pytest") as chain:
+        deploy(chain, data_dir)
+    return data_dir
+
+
+def _spec(size: int = 10) -> BatchAnchor:
+    return BatchAnchor(hx(os.urandom(32)), hx(os.urandom(32)), size, 1, hx(os.urandom(32)))
+
+
+@pytest.mark.parametrize(
+    "exc",
+    [
+        IntegrityError("batch 0x01 is anchored with root 0x02", hint="run `ledger audit`"),
+        TransactionTimeoutError("0x" + "ab" * 32, 12.5),
+        BatchAlreadyAnchored(b"\x01" * 32),
+        ChainLockedError("the embedded chain is in use by ledger serve (pid 7)"),
+    ],
+)
+def test_an_error_crosses_as_its_own_class_with_its_message_and_fields(exc: LedgerError) -> None:
+    import pickle
+
+    back = _error_from(pickle.loads(pickle.dumps(_error_to(exc))))  # noqa: S301 - our own bytes
+    assert type(back) is type(exc)
+    assert back.message == exc.message and back.hint == exc.hint
+    assert vars(back) == vars(exc)
+
+
+def test_an_unexpected_error_crosses_as_unavailable_naming_its_type() -> None:
+    back = _error_from(_error_to(KeyError("nonce")))
+    assert isinstance(back, ChainUnavailableError)
+    assert "KeyError" in back.message and "nonce" in back.message
+
+
+def test_the_helper_anchors_as_the_registry_would_and_finds_what_it_anchored(
+    deployed_dir: Path,
+) -> None:
+    with ChainProcess(Settings(data_dir=deployed_dir), holder="pytest helper") as helper:
+        info = helper.ready()
+        assert info.sender == load_account(deployed_dir).address.lower()
+        spec = _spec()
+        event, mined_at, resumed = helper.anchor(spec, fresh=True)
+        assert (hx(event.batch_id), hx(event.root), event.tree_size) == (
+            spec.batch_id, spec.root, spec.tree_size
+        )  # fmt: skip
+        assert not resumed and mined_at.endswith("Z")
+        again, _, resumed = helper.anchor(spec, fresh=False)  # looked up, not sent again
+        assert resumed and again.tx_hash == event.tx_hash
+        other_root = BatchAnchor(spec.batch_id, hx(os.urandom(32)), 10, 1, spec.manifest_hash)
+        with pytest.raises(IntegrityError, match="is anchored with root"):
+            helper.anchor(other_root, fresh=False)
+        # Sent as fresh: the registry refuses the reused id (a mined, failed transaction,
+        # replayed into BatchAlreadyAnchored in the helper), then the same look-up.
+        with pytest.raises(IntegrityError, match="is anchored with root"):
+            helper.anchor(other_root, fresh=True)
+        assert helper.chain_id == info.chain_id
+    with Chain.embedded(deployed_dir, holder="pytest") as chain:  # the helper let go of it
+        assert chain.chain_id == info.chain_id
+
+
+def test_a_chain_another_process_holds_is_refused_with_its_holder(deployed_dir: Path) -> None:
+    with Chain.embedded(deployed_dir, holder="ledger serve"):
+        helper = ChainProcess(Settings(data_dir=deployed_dir), holder="pytest helper")
+        try:
+            with pytest.raises(ChainLockedError, match="ledger serve"):
+                helper.ready()
+            with pytest.raises(ChainLockedError):  # and so is every later question
+                helper.anchor(_spec(), fresh=True)
+        finally:
+            helper.close()
+
+
+def test_the_helper_dies_with_the_process_it_serves(deployed_dir: Path) -> None:
+    script = (
+        "import sys, time\n"
+        "from pathlib import Path\n"
+        "from ledger.anchoring.chainproc import ChainProcess\n"
+        "from ledger.config import Settings\n"
+        f"h = ChainProcess(Settings(data_dir=Path({str(deployed_dir)!r})), holder='doomed')\n"
+        "h.ready()\n"
+        "print(h._proc.pid, flush=True)\n"
+        "time.sleep(60)\n"
+    )
+    parent = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    assert parent.stdout is not None
+    helper_pid = int(parent.stdout.readline())
+    os.kill(helper_pid, 0)  # alive
+    parent.kill()
+    parent.wait()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and _alive(helper_pid):
+        time.sleep(0.05)
+    assert not _alive(helper_pid)
+    with Chain.embedded(deployed_dir, holder="pytest"):  # and its lock went with it
+        pass
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().split(") ")[1][0] != "Z"
+    except FileNotFoundError:
+        return False
