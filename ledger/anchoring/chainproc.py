@@ -37,8 +37,9 @@ import ledger
 from ledger import _failpoints
 from ledger.anchoring.outbox import BatchAnchor
 from ledger.chain.errors import ChainUnavailableError
+from ledger.chain.signer import ENV_KEY
 from ledger.config import Settings
-from ledger.errors import LedgerError
+from ledger.errors import ConfigurationError, LedgerError
 
 _PR_SET_PDEATHSIG = 1
 
@@ -55,7 +56,10 @@ class ChainInfo:
 class ChainProcess:
     """The submitter's end: a :class:`~ledger.anchoring.outbox.ChainSide` in a helper process."""
 
-    def __init__(self, settings: Settings, *, holder: str) -> None:
+    def __init__(self, settings: Settings, *, holder: str, sender: str | None = None) -> None:
+        """Start the helper for the chain ``settings`` name; ``sender``: the account this
+        process expects it to sign as (checked once it is ready)."""
+        self._expected = sender
         to_child_r, to_child_w = os.pipe()
         from_child_r, from_child_w = os.pipe()
         # The helper runs this very copy of the package, wherever it was imported from.
@@ -68,7 +72,7 @@ class ChainProcess:
                  str(os.getpid())],
                 pass_fds=(to_child_r, from_child_w),
                 stdin=subprocess.DEVNULL,
-                stdout=sys.stderr.fileno(),
+                stdout=_stderr_fd(),
                 env=env,
             )  # fmt: skip
         finally:
@@ -89,10 +93,16 @@ class ChainProcess:
                 raise self._failed
             if self._info is None:
                 try:
-                    self._info = self._answer()
+                    info = self._answer()
+                    if self._expected is not None and info.sender != self._expected:
+                        raise ConfigurationError(
+                            f"the chain helper signs as {info.sender}, not as {self._expected}",
+                            hint=f"set {ENV_KEY} the same for every process, or unset it",
+                        )
                 except LedgerError as exc:
                     self._failed = exc
                     raise
+                self._info = info
             return self._info
 
     @property
@@ -160,6 +170,14 @@ def _recv(stream: BinaryIO) -> Any:
     """The next message. Both pipes are private to the two processes (inherited, unnamed):
     nothing else can write what is unpickled here."""
     return pickle.load(stream)  # noqa: S301
+
+
+def _stderr_fd() -> int:
+    """Where the helper's stdout goes: this process's stderr (nothing, if it has no fd)."""
+    try:
+        return sys.stderr.fileno()
+    except (AttributeError, OSError, ValueError):  # replaced by an object (a test runner)
+        return subprocess.DEVNULL
 
 
 # ---------------------------------------------------------------- errors across the pipe

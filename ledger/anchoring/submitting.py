@@ -17,6 +17,7 @@ from ledger.anchoring.parallel import results_source
 from ledger.anchoring.process import RecordProcessor
 from ledger.anchoring.submit import Submitter
 from ledger.chain.deploy import Deployment
+from ledger.chain.signer import address_of, load_key
 from ledger.config import Settings
 from ledger.privacy import Desensitiser, Keyring, Policy
 from ledger.store import Store
@@ -28,9 +29,12 @@ class Submitting:
 
     The helper (:mod:`ledger.anchoring.chainproc`) opens the chain while the
     file is read, and sends the anchors, so the chain's Python work never holds
-    this process's GIL. The first batch to be stored waits for it to be ready
-    (the sending account goes into every manifest); what it could not do
-    comes back as the same typed error.
+    this process's GIL. The sending account, which goes into every manifest,
+    is worked out here from the same key, so batches are stored while the
+    helper still opens the chain; the first anchor waits for it, and checks
+    that it signs as that account. What it could not do comes back as the
+    same typed error, and the batches stored meanwhile stay pending in the
+    outbox for the next run.
     """
 
     settings: Settings
@@ -38,16 +42,22 @@ class Submitting:
     chain: ChainProcess
     outbox: Outbox
 
+    #: The account that anchors (it goes into every manifest), known before the helper is.
+    sender: str
+
     @classmethod
     def open(cls, settings: Settings, *, holder: str) -> Submitting:
         deployment = Deployment.load(settings.deployment_file)
+        # Read (or made, on first use) here, before the helper reads it too.
+        sender = address_of(load_key(settings.data_dir))
         store = Store.for_settings(settings)
         try:
-            chain = ChainProcess(settings, holder=holder)
+            chain = ChainProcess(settings, holder=holder, sender=sender)
         except BaseException:
             store.close()
             raise
-        return cls(settings, store, chain, Outbox(store, chain, deployment.deployment_block))
+        outbox = Outbox(store, chain, deployment.deployment_block)
+        return cls(settings, store, chain, outbox, sender)
 
     def submitter(
         self,
@@ -58,7 +68,7 @@ class Submitting:
     ) -> Submitter:
         """A submitter: CSV on ``workers`` threads, JSON Lines on processes when ``workers > 1``."""
         return make_submitter(
-            self.settings, self.store, self.outbox, lambda: self.chain.sender,
+            self.settings, self.store, self.outbox, self.sender,
             policy_file=policy_file, progress=progress, workers=workers,
         )  # fmt: skip
 

@@ -21,7 +21,7 @@ from ledger.chain.errors import (
 )
 from ledger.chain.signer import load_account
 from ledger.config import Settings
-from ledger.errors import IntegrityError, LedgerError
+from ledger.errors import ConfigurationError, IntegrityError, LedgerError
 
 
 @pytest.fixture
@@ -83,6 +83,15 @@ def test_the_helper_anchors_as_the_registry_would_and_finds_what_it_anchored(
         assert helper.chain_id == info.chain_id
     with Chain.embedded(deployed_dir, holder="pytest") as chain:  # the helper let go of it
         assert chain.chain_id == info.chain_id
+
+
+def test_a_helper_that_signs_as_another_account_is_refused(deployed_dir: Path) -> None:
+    settings = Settings(data_dir=deployed_dir)
+    with ChainProcess(settings, holder="pytest helper", sender="0x" + "00" * 20) as helper:
+        with pytest.raises(ConfigurationError, match="signs as 0x"):
+            helper.ready()
+        with pytest.raises(ConfigurationError):
+            helper.anchor(_spec(), fresh=True)
 
 
 def test_a_chain_another_process_holds_is_refused_with_its_holder(deployed_dir: Path) -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from ledger.chain.signer import ENV_KEY, KEY_FILE, load_account
+from ledger.chain.signer import ENV_KEY, KEY_FILE, address_of, load_account, load_key
 from ledger.errors import ConfigurationError
 
 
@@ -48,3 +48,35 @@ def test_bad_keys_are_refused_without_echoing_them(
     with pytest.raises(ConfigurationError) as info:
         load_account(data_dir)
     assert bad.removeprefix("0x") not in str(info.value)
+
+
+_ORDER = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        (1).to_bytes(32, "big"),
+        (_ORDER - 1).to_bytes(32, "big"),
+        bytes.fromhex("4c0883a69102937d6231471b5dbb6204fe5129617082792ae468d01a3f362318"),
+        *(bytes([i]) * 32 for i in (0x11, 0x7F, 0xA5)),
+    ],
+)
+def test_the_address_without_eth_account_is_eth_accounts(key: bytes) -> None:
+    from eth_account import Account
+
+    assert address_of(key) == Account.from_key(key).address.lower()
+
+
+@pytest.mark.parametrize("edge", [_ORDER, _ORDER + 1])
+def test_keys_at_or_past_the_group_order_are_refused(
+    data_dir: Path, clean_env: None, monkeypatch: pytest.MonkeyPatch, edge: int
+) -> None:
+    monkeypatch.setenv(ENV_KEY, "0x" + edge.to_bytes(32, "big").hex())
+    with pytest.raises(ConfigurationError, match="not a valid secp256k1 key"):
+        load_key(data_dir)
+
+
+def test_the_key_and_the_account_come_from_the_same_place(data_dir: Path, clean_env: None) -> None:
+    key = load_key(data_dir)  # made on first use
+    assert address_of(key) == load_account(data_dir, create=False).address.lower()

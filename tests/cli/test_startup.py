@@ -15,6 +15,7 @@ def test_the_submitting_process_loads_no_chain_stack() -> None:
         "import sys\n"
         "import ledger.cli.main, ledger.anchoring.submitting, ledger.chain, ledger.consent\n"
         "import ledger.audit, ledger.client\n"
+        "from ledger.chain.signer import address_of\naddress_of(bytes(31) + b'\\x01')\n"
         f"print(sorted(m for m in {HEAVY!r} if m in sys.modules))\n"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
