@@ -195,7 +195,7 @@ def add_batch_leaves(
     batch_id: str,
     record_ids: Sequence[str | None],
     hashes: bytes,
-    canonicals: bytes,
+    canonicals: bytes | bytearray,
     ends: Sequence[int],
     *,
     keys: Sequence[int | None] | None = None,
@@ -305,7 +305,7 @@ def _insert_segments(
     batch_id: str,
     record_ids: Sequence[str | None],
     hashes: bytes,
-    canonicals: bytes,
+    canonicals: bytes | bytearray,
     ends: Sequence[int],
     packed: PackedRecords | None = None,
 ) -> None:
