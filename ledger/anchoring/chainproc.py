@@ -38,6 +38,7 @@ from ledger import _failpoints
 from ledger.anchoring.outbox import BatchAnchor
 from ledger.chain.errors import ChainUnavailableError
 from ledger.chain.signer import ENV_KEY
+from ledger.chain.types import AnchorEvent
 from ledger.config import Settings
 from ledger.errors import ConfigurationError, LedgerError
 
@@ -117,11 +118,15 @@ class ChainProcess:
     def registry_address(self) -> str:
         return self.ready().registry_address
 
-    def anchor(self, batch: BatchAnchor, *, fresh: bool) -> Any:
+    def anchor(self, batch: BatchAnchor, *, fresh: bool) -> tuple[AnchorEvent, str, bool]:
+        """The batch's anchor event, its block's time and whether it was on chain already."""
         self.ready()
         with self._lock:
             self._send(("anchor", batch, fresh))
-            return self._answer()
+            event, mined_at, resumed = self._answer()
+        if not isinstance(event, AnchorEvent):  # not reached: the helper answers this shape
+            raise ChainUnavailableError("the chain helper answered something else")
+        return event, str(mined_at), bool(resumed)
 
     def close(self) -> None:
         """End the helper: it finishes what it was asked, releases the chain and exits."""
