@@ -77,7 +77,7 @@ class Submitter:
         outbox: Outbox,
         processor: RecordProcessor,
         *,
-        submitter: str | Callable[[], str],
+        submitter: str,
         batch_size: int,
         progress: Callable[[int], None] | None = None,
         source: Callable[[Path], Iterator[Results]] | None = None,
@@ -85,8 +85,7 @@ class Submitter:
         self.store = store
         self.outbox = outbox
         self.processor = processor
-        #: The sending account, or how to learn it (from a chain still opening).
-        self._submitter = submitter
+        self.submitter = submitter
         self.batch_size = batch_size
         self.progress = progress or (lambda _rows: None)
         self.source = source or self._serial
@@ -134,13 +133,6 @@ class Submitter:
                 .order_by(Rejection.row_number, Rejection.id)
             )
             return [Refused(r.row_number, r.field, r.reason) for r in rows]
-
-    @property
-    def submitter(self) -> str:
-        """The account that anchors the batches (in their manifests)."""
-        if callable(self._submitter):
-            self._submitter = self._submitter()
-        return self._submitter
 
     def _results(self, path: Path, skip: int) -> Iterator[Results]:
         for results in self.source(path):
@@ -337,8 +329,6 @@ class _Flusher:
     #: rose from ~540 to ~700 MiB.
     QUEUED_BATCHES = 16
     MAX_GROUP = 16
-    #: Batches of fewer bytes of records are compressed when stored.
-    PACK_AHEAD_BYTES = 1 << 20
 
     def __init__(self, flush: Callable[[list[_Queued]], None]) -> None:
         self._flush = flush
@@ -373,11 +363,7 @@ class _Flusher:
         Its records start compressing now, on the pack threads: the flush thread
         is a large submission's bottleneck, and finds the frames made.
         """
-        packed = (
-            PackedRecords(batch.blob, batch.ends)
-            if len(batch.blob) >= self.PACK_AHEAD_BYTES
-            else None
-        )
+        packed = leaves.pack_ahead(batch.blob, batch.ends)
         while True:
             self._raise()
             try:

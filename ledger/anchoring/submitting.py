@@ -89,14 +89,14 @@ def make_submitter(
     settings: Settings,
     store: Store,
     outbox: Outbox,
-    sender: str | Callable[[], str],
+    sender: str,
     *,
     policy_file: Path | None,
     progress: Callable[[int], None] | None,
     workers: int,
 ) -> Submitter:
     """A submitter: CSV on ``workers`` threads, JSON Lines on processes when ``workers > 1``;
-    ``sender`` is the account that anchors (or how to learn it, once the chain is open)."""
+    ``sender`` is the account that anchors (it goes into every manifest)."""
     policy = Policy.load(policy_file)
     names = tuple(sorted(policy.key_names))
     data_dir = settings.data_dir

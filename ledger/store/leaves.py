@@ -441,6 +441,14 @@ class PackedRecords:
         return [f.result() for f in self._frames]
 
 
+def pack_ahead(canonicals: bytes | bytearray, ends: Sequence[int]) -> PackedRecords | None:
+    """:class:`PackedRecords` of a batch large enough to go to the pack threads, else None
+    (storing it compresses it inline, as :func:`_pack_all` would)."""
+    if PACK_THREADS < 2 or len(canonicals) < _PACK_INLINE_BYTES:
+        return None
+    return PackedRecords(canonicals, ends)
+
+
 def add_leaves(s: Session, batch_id: str, leaves: Iterable[StoredLeaf]) -> None:
     """Store these leaves of ``batch_id``; indexes not among them up to the last are holes."""
     by_index = {leaf.leaf_index: leaf for leaf in leaves}

@@ -260,6 +260,12 @@ def test_a_large_batch_is_packed_on_threads_as_one_would_inline(store: Store) ->
         assert _stored_records(s, big)[0] == leaves.pack_records(
             b"".join(x.canonical or b"" for x in written[:SEGMENT_LEAVES])
         )
+        stored = _stored_records(s, big)
+    from itertools import accumulate
+
+    blob = b"".join(x.canonical or b"" for x in written)
+    ahead = leaves.pack_ahead(blob, list(accumulate(len(x.canonical or b"") for x in written)))
+    assert ahead is not None and ahead.frames() == stored  # queued ahead: the same frames
 
 
 def test_records_packed_ahead_are_stored_as_packed_when_stored(store: Store) -> None:
@@ -273,6 +279,8 @@ def test_records_packed_ahead_are_stored_as_packed_when_stored(store: Store) -> 
         ends = list(accumulate(len(x.canonical or b"") for x in written))
         hashes = b"".join(x.leaf_hash for x in written)
         ids = [x.record_id for x in written]
+        assert len(blob) < leaves._PACK_INLINE_BYTES
+        assert leaves.pack_ahead(blob, ends) is None  # small: compressed when it is stored
         packed = leaves.PackedRecords(blob, ends)
         assert packed.fits(blob, ends) and not packed.fits(blob[:-1], ends)
         leaves.add_batch_leaves(s, ahead, ids, hashes, bytes(blob), ends, packed=packed)
