@@ -256,9 +256,9 @@ class Submitter:
         ids = pending.record_ids
         if not leaves.bulk(s) or len(set(ids)) != len(ids):
             return None
-        keys = leaves.record_keys(ids)
+        keys, keys_json = packed.record_keys() if packed else (leaves.record_keys(ids), None)
         batch = self._batch_row(sub, pending)
-        if not leaves.claim_record_keys(s, batch.batch_id, keys):
+        if not leaves.claim_record_keys(s, batch.batch_id, keys, keys_json=keys_json):
             return None
         return self._insert_batch(s, sub, pending, keys, batch=batch, packed=packed)
 
@@ -288,7 +288,7 @@ class Submitter:
         packed: PackedRecords | None = None,
     ) -> str:
         """Store ``accepted`` as one batch; ``batch``: its row, whose record keys are claimed;
-        ``packed``: its records' frames, made when it was queued."""
+        ``packed``: its leaves' columns, made since it was queued."""
         claimed = batch is not None
         if batch is None:
             batch = self._batch_row(sub, accepted)
@@ -308,7 +308,7 @@ class Submitter:
         return batch.batch_id
 
 
-#: A batch, whether it is the submission's last, and its records' frames (being made).
+#: A batch, whether it is the submission's last, and its leaves' columns (being made).
 _Queued = tuple[Results, bool, PackedRecords | None]
 
 
@@ -360,10 +360,11 @@ class _Flusher:
     def put(self, batch: Results, final: bool = False) -> None:
         """Queue a batch; raises what an earlier batch's flush raised.
 
-        Its records start compressing now, on the pack threads: the flush thread
-        is a large submission's bottleneck, and finds the frames made.
+        Its leaves' columns (records compressed, keys and ids as JSON) start being
+        made now, on the pack threads: the flush thread is a large submission's
+        bottleneck, and finds them made.
         """
-        packed = leaves.pack_ahead(batch.blob, batch.ends)
+        packed = leaves.pack_ahead(batch.record_ids, bytes(batch.hashes), batch.blob, batch.ends)
         while True:
             self._raise()
             try:

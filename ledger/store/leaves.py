@@ -183,6 +183,14 @@ def leaf_keys(hashes: bytes) -> list[int]:
     return [k for (k,) in struct.iter_unpack(">q24x", hashes)]
 
 
+def _leaf_key_list(hashes: bytes) -> list[int | None]:
+    """:func:`leaf_keys`, with None for a hole (a hole's key is 0, so only then compare)."""
+    return [
+        k if k or hashes[i * HASH_BYTES : (i + 1) * HASH_BYTES] != HOLE else None
+        for i, k in enumerate(leaf_keys(hashes))
+    ]
+
+
 def _bulk(s: Session) -> bool:
     return SQLITE_BULK and s.connection().dialect.name == "sqlite"
 
@@ -207,8 +215,8 @@ def add_batch_leaves(
     leaf: None record id, zero length). ``keys`` are the record keys of
     ``record_ids`` when the caller has them already; ``keys_claimed``: they are
     stored already (:func:`claim_record_keys`); ``packed``: the segments'
-    frames, compressing since before (:class:`PackedRecords` of these
-    ``canonicals`` and ``ends``). The caller's transaction commits it all."""
+    columns, made since before (:class:`PackedRecords` of these leaves). The
+    caller's transaction commits it all."""
     n = len(record_ids)
     if len(hashes) != HASH_BYTES * n or len(ends) != n or (n and ends[-1] != len(canonicals)):
         raise ValueError("leaf columns of different lengths")
@@ -218,19 +226,16 @@ def add_batch_leaves(
         raise ValueError("leaf columns of different lengths")
     _insert_segments(s, batch_id, record_ids, hashes, canonicals, ends, packed)
     bkey = batch_key(batch_id)
-    # Holes (all-zero hashes) get no leaf key; a hole's key is 0, so only then compare.
-    lkeys: list[int | None] = [
-        k if k or hashes[i * HASH_BYTES : (i + 1) * HASH_BYTES] != HOLE else None
-        for i, k in enumerate(leaf_keys(hashes))
-    ]
     if _bulk(s):  # one statement per table, keys in order: no per-row binding
         conn = s.connection()
-        conn.exec_driver_sql(_BULK_LEAF_KEYS, (bkey, json.dumps(lkeys)))
+        lkeys_json = packed.leaf_keys_json() if packed else json.dumps(_leaf_key_list(hashes))
+        conn.exec_driver_sql(_BULK_LEAF_KEYS, (bkey, lkeys_json))
         if not keys_claimed:
             conn.exec_driver_sql(_BULK_RECORD_KEYS, (bkey, json.dumps(keys)))
         return
     if keys_claimed:
         raise ValueError("record keys are claimed only in a SQLite store")
+    lkeys = _leaf_key_list(hashes)
     rows = [
         {"key": k, "batch_key": bkey, "leaf_index": i} for i, k in enumerate(lkeys) if k is not None
     ]
@@ -266,7 +271,9 @@ _CLAIM_RECORD_KEYS: Final = (
 )
 
 
-def claim_record_keys(s: Session, batch_id: str, keys: Sequence[int]) -> bool:
+def claim_record_keys(
+    s: Session, batch_id: str, keys: Sequence[int], *, keys_json: str | None = None
+) -> bool:
     """Store the record keys of a new batch's leaves 0.., if no stored leaf has any of them.
 
     The duplicate check of a submission, folded into the insert that follows it
@@ -276,13 +283,15 @@ def claim_record_keys(s: Session, batch_id: str, keys: Sequence[int]) -> bool:
     the ids up (:func:`find_by_record_id`) and stores what is new. Keys repeated
     among ``keys`` are not checked against each other: the caller checks that its
     record ids are distinct. SQLite stores only (:func:`bulk`); call it before
-    the batch row is added.
+    the batch row is added. ``keys_json``: ``keys`` as a JSON array, when made already.
     """
     conn = s.connection()
     bkey = batch_key(batch_id)
     if conn.exec_driver_sql("SELECT 1 FROM batches WHERE batch_key = ?", (bkey,)).first():
         return False  # a batch has this key (1 in 2**64): the rows below would mix with its own
-    inserted = conn.exec_driver_sql(_CLAIM_RECORD_KEYS, (bkey, json.dumps(list(keys)))).rowcount
+    if keys_json is None:
+        keys_json = json.dumps(list(keys))
+    inserted = conn.exec_driver_sql(_CLAIM_RECORD_KEYS, (bkey, keys_json)).rowcount
     if inserted == len(keys):
         return True
     conn.exec_driver_sql("DELETE FROM record_keys WHERE batch_key = ?", (bkey,))
@@ -309,26 +318,14 @@ def _insert_segments(
     ends: Sequence[int],
     packed: PackedRecords | None = None,
 ) -> None:
-    if packed is not None and not packed.fits(canonicals, ends):
+    if packed is not None and not packed.fits(record_ids, hashes, canonicals, ends):
         raise ValueError("packed records of other leaves")
-    frames = packed.frames() if packed is not None else _pack_all(_segment_data(canonicals, ends))
-    segments = []
-    for start, frame in zip(range(0, len(record_ids), SEGMENT_LEAVES), frames, strict=True):
-        stop = min(start + SEGMENT_LEAVES, len(record_ids))
-        first = ends[start - 1] if start else 0
-        starts = [first, *ends[start : stop - 1]]
-        lengths = [e - b for b, e in zip(starts, ends[start:stop], strict=True)]
-        segments.append(
-            (
-                batch_id,
-                start // SEGMENT_LEAVES,
-                stop - start,
-                hashes[start * HASH_BYTES : stop * HASH_BYTES],
-                json.dumps(list(record_ids[start:stop]), ensure_ascii=False),
-                struct.pack(f"<{stop - start}I", *lengths),
-                frame,
-            )
-        )
+    if packed is not None:
+        frames, columns = packed.frames(), packed.columns()
+    else:
+        frames = _pack_all(_segment_data(canonicals, ends))
+        columns = _segment_columns(record_ids, hashes, ends)
+    segments = [(batch_id, *c, f) for c, f in zip(columns, frames, strict=True)]
     if not segments:
         return
     if _bulk(s):  # straight to the driver: ORM inserts copy ~10 MB of blobs per batch
@@ -345,6 +342,29 @@ def _insert_segments(
     s.execute(
         insert(LeafSegment), [dict(zip(_SEGMENT_COLUMNS, row, strict=True)) for row in segments]
     )
+
+
+def _segment_columns(
+    record_ids: Sequence[str | None], hashes: bytes, ends: Sequence[int]
+) -> list[tuple[int, int, bytes, str, bytes]]:
+    """Per segment what is stored beside its frame: segment number, size, hashes, record
+    ids (JSON) and record lengths."""
+    out = []
+    for start in range(0, len(record_ids), SEGMENT_LEAVES):
+        stop = min(start + SEGMENT_LEAVES, len(record_ids))
+        first = ends[start - 1] if start else 0
+        starts = [first, *ends[start : stop - 1]]
+        lengths = [e - b for b, e in zip(starts, ends[start:stop], strict=True)]
+        out.append(
+            (
+                start // SEGMENT_LEAVES,
+                stop - start,
+                hashes[start * HASH_BYTES : stop * HASH_BYTES],
+                json.dumps(list(record_ids[start:stop]), ensure_ascii=False),
+                struct.pack(f"<{stop - start}I", *lengths),
+            )
+        )
+    return out
 
 
 #: 7 values a row: 896 a statement, under the 999 bound parameters even SQLite
@@ -420,33 +440,66 @@ def _packer() -> ThreadPoolExecutor:
 
 
 class PackedRecords:
-    """A batch's segment frames, compressed on the pack threads from the moment it is made.
+    """A batch's leaves made ready to store on the pack threads, from the moment it is queued.
 
-    Made when a batch is queued to be stored, so that storing it (one thread,
-    the bottleneck of a large submission) finds its frames ready instead of
-    waiting for them. Reads ``canonicals`` without copying it: the caller does
-    not change it until the batch is stored.
+    Storing (one thread, the bottleneck of a large submission) then finds them
+    done instead of doing them: the segments' frames (compressed while the GIL
+    is released) and the rest of their columns, the leaf keys and the record
+    keys, as JSON. Reads ``canonicals`` without copying it: the caller changes
+    none of its arguments until the batch is stored.
     """
 
-    def __init__(self, canonicals: bytes | bytearray, ends: Sequence[int]) -> None:
-        self._size, self._total = len(ends), len(canonicals)
-        view = memoryview(canonicals)
-        self._frames = [_packer().submit(pack_records, d) for d in _segment_data(view, ends)]
+    def __init__(
+        self,
+        record_ids: Sequence[str],
+        hashes: bytes,
+        canonicals: bytes | bytearray,
+        ends: Sequence[int],
+    ) -> None:
+        self._sizes = (len(record_ids), len(hashes), len(canonicals), len(ends))
+        view, pool = memoryview(canonicals), _packer()
+        self._frames = [pool.submit(pack_records, d) for d in _segment_data(view, ends)]
+        self._columns = pool.submit(_segment_columns, record_ids, hashes, ends)
+        self._leaf_keys = pool.submit(lambda: json.dumps(_leaf_key_list(hashes)))
+        self._record_keys = pool.submit(_keys_and_json, record_ids)
 
-    def fits(self, canonicals: bytes | bytearray, ends: Sequence[int]) -> bool:
-        """Whether these are the frames of ``canonicals`` cut at ``ends`` (by size)."""
-        return self._size == len(ends) and self._total == len(canonicals)
+    def fits(
+        self,
+        record_ids: Sequence[str | None],
+        hashes: bytes,
+        canonicals: bytes | bytearray,
+        ends: Sequence[int],
+    ) -> bool:
+        """Whether these are the columns of these leaves (by size)."""
+        return self._sizes == (len(record_ids), len(hashes), len(canonicals), len(ends))
 
     def frames(self) -> list[bytes]:
         return [f.result() for f in self._frames]
 
+    def columns(self) -> list[tuple[int, int, bytes, str, bytes]]:
+        return self._columns.result()
 
-def pack_ahead(canonicals: bytes | bytearray, ends: Sequence[int]) -> PackedRecords | None:
+    def leaf_keys_json(self) -> str:
+        return self._leaf_keys.result()
+
+    def record_keys(self) -> tuple[list[int], str]:
+        """The record keys (:func:`record_keys`), and the same as a JSON array."""
+        return self._record_keys.result()
+
+
+def _keys_and_json(record_ids: Sequence[str]) -> tuple[list[int], str]:
+    keys = record_keys(record_ids)
+    return keys, json.dumps(keys)
+
+
+def pack_ahead(
+    record_ids: Sequence[str], hashes: bytes, canonicals: bytes | bytearray, ends: Sequence[int]
+) -> PackedRecords | None:
     """:class:`PackedRecords` of a batch large enough to go to the pack threads, else None
-    (storing it compresses it inline, as :func:`_pack_all` would)."""
+    (storing it makes its columns inline, as :func:`_pack_all` would)."""
     if PACK_THREADS < 2 or len(canonicals) < _PACK_INLINE_BYTES:
         return None
-    return PackedRecords(canonicals, ends)
+    return PackedRecords(record_ids, hashes, canonicals, ends)
 
 
 def add_leaves(s: Session, batch_id: str, leaves: Iterable[StoredLeaf]) -> None:

@@ -7,13 +7,15 @@ import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import zstandard
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from sqlalchemy import insert
+from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError as SqlIntegrityError
+from sqlalchemy.orm import Session
 
 from ledger import _speedups
 from ledger.proofs import MerkleTree, leaf_hash, root_of
@@ -264,12 +266,43 @@ def test_a_large_batch_is_packed_on_threads_as_one_would_inline(store: Store) ->
     from itertools import accumulate
 
     blob = b"".join(x.canonical or b"" for x in written)
-    ahead = leaves.pack_ahead(blob, list(accumulate(len(x.canonical or b"") for x in written)))
+    ahead = leaves.pack_ahead(
+        [x.record_id or "" for x in written],
+        b"".join(x.leaf_hash for x in written),
+        blob,
+        list(accumulate(len(x.canonical or b"") for x in written)),
+    )
     assert ahead is not None and ahead.frames() == stored  # queued ahead: the same frames
 
 
-def test_records_packed_ahead_are_stored_as_packed_when_stored(store: Store) -> None:
-    """PackedRecords compresses a batch while it waits: the same frames, the same leaves."""
+def _segment_rows(s: Session, batch_id: str) -> list[tuple[Any, ...]]:
+    """Every stored column of a batch's segments but the batch id."""
+    from ledger.store.leaves import LeafSegment
+
+    rows = s.scalars(
+        select(LeafSegment).where(LeafSegment.batch_id == batch_id).order_by(LeafSegment.segment)
+    )
+    return [(r.segment, r.size, r.hashes, r.record_ids, r.lengths, r.canonicals) for r in rows]
+
+
+def _key_rows(s: Session, batch_id: str) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+    """The (key, leaf index, ...) rows of a batch's leaf and record keys."""
+    bkey = batch_key(batch_id)
+    lk = s.execute(
+        select(LeafKey.key, LeafKey.leaf_index, LeafKey.erased)
+        .where(LeafKey.batch_key == bkey)
+        .order_by(LeafKey.key)
+    )
+    rk = s.execute(
+        select(RecordKey.key, RecordKey.leaf_index)
+        .where(RecordKey.batch_key == bkey)
+        .order_by(RecordKey.key)
+    )
+    return [tuple(r) for r in lk], [tuple(r) for r in rk]
+
+
+def test_leaves_packed_ahead_are_stored_as_made_inline(store: Store) -> None:
+    """PackedRecords makes a batch's columns while it waits: the same rows, the same leaves."""
     from itertools import accumulate
 
     with store.session() as s, s.begin():
@@ -280,16 +313,24 @@ def test_records_packed_ahead_are_stored_as_packed_when_stored(store: Store) -> 
         hashes = b"".join(x.leaf_hash for x in written)
         ids = [x.record_id for x in written]
         assert len(blob) < leaves._PACK_INLINE_BYTES
-        assert leaves.pack_ahead(blob, ends) is None  # small: compressed when it is stored
-        packed = leaves.PackedRecords(blob, ends)
-        assert packed.fits(blob, ends) and not packed.fits(blob[:-1], ends)
+        # small: compressed when it is stored
+        assert leaves.pack_ahead(ids, hashes, blob, ends) is None
+        packed = leaves.PackedRecords(ids, hashes, blob, ends)
+        assert packed.fits(ids, hashes, blob, ends)
+        assert not packed.fits(ids, hashes, blob[:-1], ends)
+        assert not packed.fits(ids[:-1], hashes, blob, ends)
+        assert packed.record_keys() == (
+            leaves.record_keys(ids),
+            json.dumps(leaves.record_keys(ids)),
+        )
         leaves.add_batch_leaves(s, ahead, ids, hashes, bytes(blob), ends, packed=packed)
-        leaves.add_batch_leaves(s, inline, [f"x{i}" for i in ids], hashes, bytes(blob), ends)
-        other = leaves.PackedRecords(blob[:-1], [*ends[:-1], ends[-1] - 1])
+        leaves.add_batch_leaves(s, inline, ids, hashes, bytes(blob), ends)
+        other = leaves.PackedRecords(ids, hashes, blob[:-1], [*ends[:-1], ends[-1] - 1])
         with pytest.raises(ValueError, match="packed records of other leaves"):
             leaves.add_batch_leaves(s, _batch(s), ids, hashes, bytes(blob), ends, packed=other)
     with store.session() as s:
-        assert _stored_records(s, ahead) == _stored_records(s, inline)
+        assert _segment_rows(s, ahead) == _segment_rows(s, inline)
+        assert _key_rows(s, ahead) == _key_rows(s, inline)
         assert leaves.batch_leaves(s, ahead) == written
 
 
