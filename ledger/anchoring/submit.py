@@ -328,7 +328,10 @@ class _Flusher:
     #: (same session, this machine); each queued batch holds ~10 MB, so peak RSS
     #: rose from ~540 to ~700 MiB.
     QUEUED_BATCHES = 16
-    MAX_GROUP = 16
+    #: A group is held until its transaction commits, beside a full queue: 8 rather than
+    #: 16 keeps a 1M-row submission's peak RSS at 721-759 MiB instead of 828-852, at the
+    #: same speed (five alternating runs each, medians 12.08 and 11.96 s).
+    MAX_GROUP = 8
 
     def __init__(self, flush: Callable[[list[_Queued]], None]) -> None:
         self._flush = flush
