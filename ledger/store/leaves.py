@@ -228,7 +228,7 @@ def add_batch_leaves(
     bkey = batch_key(batch_id)
     if _bulk(s):  # one statement per table, keys in order: no per-row binding
         conn = s.connection()
-        lkeys_json = packed.leaf_keys_json() if packed else json.dumps(_leaf_key_list(hashes))
+        lkeys_json = packed.leaf_keys_json() if packed else _leaf_keys_json(hashes)
         conn.exec_driver_sql(_BULK_LEAF_KEYS, (bkey, lkeys_json))
         if not keys_claimed:
             conn.exec_driver_sql(_BULK_RECORD_KEYS, (bkey, json.dumps(keys)))
@@ -460,7 +460,7 @@ class PackedRecords:
         view, pool = memoryview(canonicals), _packer()
         self._frames = [pool.submit(pack_records, d) for d in _segment_data(view, ends)]
         self._columns = pool.submit(_segment_columns, record_ids, hashes, ends)
-        self._leaf_keys = pool.submit(lambda: json.dumps(_leaf_key_list(hashes)))
+        self._leaf_keys = pool.submit(_leaf_keys_json, hashes)
         self._record_keys = pool.submit(_keys_and_json, record_ids)
 
     def fits(
@@ -485,6 +485,10 @@ class PackedRecords:
     def record_keys(self) -> tuple[list[int], str]:
         """The record keys (:func:`record_keys`), and the same as a JSON array."""
         return self._record_keys.result()
+
+
+def _leaf_keys_json(hashes: bytes) -> str:
+    return json.dumps(_leaf_key_list(hashes))
 
 
 def _keys_and_json(record_ids: Sequence[str]) -> tuple[list[int], str]:
