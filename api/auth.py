@@ -37,6 +37,36 @@ async def get_state(request: Request) -> AppState:
 StateDep = Annotated[AppState, Depends(get_state)]
 
 
+#: Where the request's verified key is kept (in the ASGI scope), once looked up.
+_SCOPE_KEY = "ledger.api_key"
+
+
+async def live_key(request: Request) -> KeyInfo:
+    """The live key the request presents; 401 (:class:`AuthenticationError`) otherwise.
+
+    :class:`api.limits.BodyLimits` calls it before reading a request body and the
+    route's dependency again: the answer is kept in the request's scope, so the key
+    is looked up once per request.
+    """
+    known: KeyInfo | None = request.scope.get(_SCOPE_KEY)
+    if known is not None:
+        return known
+    # As HTTPBearer reads the header, without building its credentials model.
+    scheme, credentials = get_authorization_scheme_param(request.headers.get("Authorization"))
+    if not credentials or scheme.lower() != "bearer":
+        raise AuthenticationError("an API key is required: Authorization: Bearer <key>")
+    presented = presented_hash(credentials)
+    key = None
+    if presented is not None:
+        state = state_of(request)
+        key = await state.keys.key(presented, partial(authenticate_hash, state.store))
+    if key is None:
+        raise AuthenticationError("the API key is unknown or revoked")
+    request.scope[_SCOPE_KEY] = key
+    request.state.key_name, request.state.key_role = key.name, str(key.role)  # access log
+    return key
+
+
 class KeyBearer(HTTPBearer):
     """The bearer scheme, resolving to the live key presented, which must have one of ``roles``.
 
@@ -51,18 +81,7 @@ class KeyBearer(HTTPBearer):
         self.allowed = ", ".join(str(r) for r in roles)
 
     async def __call__(self, request: Request) -> KeyInfo:  # type: ignore[override]
-        # As HTTPBearer reads the header, without building its credentials model.
-        scheme, credentials = get_authorization_scheme_param(request.headers.get("Authorization"))
-        if not credentials or scheme.lower() != "bearer":
-            raise AuthenticationError("an API key is required: Authorization: Bearer <key>")
-        presented = presented_hash(credentials)
-        key = None
-        if presented is not None:
-            state = state_of(request)
-            key = await state.keys.key(presented, partial(authenticate_hash, state.store))
-        if key is None:
-            raise AuthenticationError("the API key is unknown or revoked")
-        request.state.key_name, request.state.key_role = key.name, str(key.role)  # access log
+        key = await live_key(request)
         if key.role not in self.roles:
             raise PermissionDeniedError(f"this needs the role {self.allowed}, not {key.role}")
         return key

@@ -7,12 +7,10 @@ from typing import Final
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from ledger.jsontext import MAX_JSON_DEPTH
+
 #: Items per ``POST /v1/verify`` or ``/v1/submissions`` request (issue 4: up to 10000).
 MAX_ITEMS: Final = 10_000
-#: Python's C JSON parser recurses per level and web3's py_ecc raises the recursion
-#: limit to 100000: a deeply nested body would overflow the C stack and kill the
-#: process. Records are flat; 64 levels is far more than any request needs.
-MAX_JSON_DEPTH: Final = 64
 
 
 class ApiSettings(BaseSettings):

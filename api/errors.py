@@ -73,6 +73,7 @@ _TITLES: Final = {
     409: "Conflict",
     410: "Gone",
     413: "Content too large",
+    415: "Unsupported media type",
     422: "Unprocessable content",
     500: "Internal server error",
     502: "Bad gateway",
@@ -122,6 +123,17 @@ def problem_for(exc: LedgerError, *, retry_after: int) -> JSONResponse:
     return problem(status, exc.code, exc.message, headers=headers, **extra)
 
 
+def store_problem(exc: OperationalError, *, retry_after: int) -> JSONResponse:
+    """The 503 for a store that did not answer (locked, gone or out of space).
+
+    The driver's text can name hosts and files, so callers get the family, the log
+    the condition.
+    """
+    log.warning("store did not answer: %s", store_unavailable(exc).message)
+    unavailable = UnavailableError("the store did not answer; retry later")
+    return problem_for(unavailable, retry_after=retry_after)
+
+
 def _segment(part: object) -> str:
     """A path segment; a member name that is not a plain identifier (it could be a
     value sent as a key, such as an ID number) shows as ``*``."""
@@ -161,12 +173,8 @@ def install(app: FastAPI) -> None:
         return problem(exc.status_code, code, detail, headers=exc.headers)
 
     async def on_store_error(request: Request, exc: Exception) -> JSONResponse:
-        # Locked, gone or out of space: retrying may help. The driver's text can
-        # name hosts and files, so callers get the family, the log the condition.
         assert isinstance(exc, OperationalError)
-        log.warning("store did not answer: %s", store_unavailable(exc).message)
-        unavailable = UnavailableError("the store did not answer; retry later")
-        return problem_for(unavailable, retry_after=request.app.state.retry_after)
+        return store_problem(exc, retry_after=request.app.state.retry_after)
 
     async def on_unexpected(_request: Request, exc: Exception) -> JSONResponse:
         log.error("unhandled %s", type(exc).__name__)  # no message: it may hold values

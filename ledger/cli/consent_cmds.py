@@ -15,6 +15,7 @@ import typer
 from pydantic import ValidationError
 from rich.table import Table
 
+from ledger import jsontext
 from ledger.cli._common import (
     DataDirOpt,
     JsonOpt,
@@ -92,11 +93,15 @@ def _grants(path: Path) -> list[Any]:
     except OSError as exc:
         raise InputError(f"cannot read {path}: {exc.strerror}") from None
     try:
-        data = json.loads(text)
+        data = jsontext.loads(text)
         items = data if isinstance(data, list) else [data]
+    except jsontext.JsonTooDeepError as exc:
+        raise InputError(f"{path}: {exc}") from None
     except json.JSONDecodeError:
         try:
-            items = [json.loads(line) for line in text.splitlines() if line.strip()]
+            items = [jsontext.loads(line) for line in text.splitlines() if line.strip()]
+        except jsontext.JsonTooDeepError as exc:
+            raise InputError(f"{path}: {exc}") from None
         except json.JSONDecodeError as exc:
             raise InputError(f"{path}: not JSON or JSON lines (line {exc.lineno})") from None
     grants = []

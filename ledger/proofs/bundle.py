@@ -26,9 +26,9 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from itertools import accumulate, repeat
 from typing import Final, NoReturn
 
+from ledger import jsontext
 from ledger.proofs.canonical import MAX_DEPTH, _member, canonical_bytes, record_leaf_hash
 from ledger.proofs.errors import BundleFormatError, CanonicalFormError, RecordMismatchError
 from ledger.proofs.merkle import (
@@ -61,9 +61,6 @@ _ANCHOR_KEYS: Final = ("chain_id", "registry", "tx_hash", "block_number", "block
 _LOWER_HEX: Final = re.compile(r"[0-9a-f]*")
 _TIMESTAMP: Final = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z")
 _TIMESTAMP_FORMAT: Final = "%Y-%m-%dT%H:%M:%SZ"
-# A JSON string (or an unterminated one, to the end: never backtracks), or a bracket.
-_JSON_TOKEN: Final = re.compile(r'"(?:[^"\\]+|\\.)*"?|[\[\]{}]', re.DOTALL)
-_NESTING_STEP: Final = {"[": 1, "{": 1, "]": -1, "}": -1}
 
 #: What ``make_bundle`` takes instead of a whole tree: ``(audit_path, tree_size, root)``.
 InclusionEvidence = tuple[Sequence[bytes], int, bytes]
@@ -320,18 +317,6 @@ def _own_record(record: object) -> dict[str, object]:
 # -- parsing JSON values -------------------------------------------------------------
 
 
-def _nesting(text: str) -> int:
-    """How deep ``text`` nests, exactly if it is JSON; never less than the parser would go.
-
-    Strings are skipped as the parser reads them, so brackets in record values
-    do not count; where the text stops being JSON, the parser stops too.
-    """
-    if text.count("[") + text.count("{") <= MAX_JSON_NESTING:
-        return 0  # cannot nest deeper than it has openings: skip the scan
-    steps = map(_NESTING_STEP.get, _JSON_TOKEN.findall(text), repeat(0))
-    return max(accumulate(steps), default=0)
-
-
 def _parse(text: str) -> object:
     def unique(pairs: list[tuple[str, object]]) -> dict[str, object]:
         members = dict(pairs)
@@ -342,14 +327,14 @@ def _parse(text: str) -> object:
     def constant(name: str) -> NoReturn:
         _fail(f"holds {name}, which is not JSON", "$")
 
-    if _nesting(text) > MAX_JSON_NESTING:
-        _fail(f"nests deeper than {MAX_JSON_NESTING} levels", "$")
     try:
-        data: object = json.loads(text, object_pairs_hook=unique, parse_constant=constant)
+        data: object = jsontext.loads(
+            text, limit=MAX_JSON_NESTING, object_pairs_hook=unique, parse_constant=constant
+        )
     except BundleFormatError:
         raise
-    except RecursionError:
-        _fail("is nested too deeply", "$")
+    except jsontext.JsonTooDeepError:
+        _fail(f"nests deeper than {MAX_JSON_NESTING} levels", "$")
     except json.JSONDecodeError as error:
         _fail(f"is not valid JSON: {error.msg} (line {error.lineno}, column {error.colno})", "$")
     except ValueError:  # e.g. an integer longer than Python's int_max_str_digits

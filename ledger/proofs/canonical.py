@@ -40,6 +40,8 @@ from typing import Any, Final, NoReturn
 
 import orjson
 
+from ledger import jsontext
+from ledger.jsontext import MAX_JSON_DEPTH
 from ledger.proofs.errors import CanonicalFormError
 from ledger.proofs.merkle import leaf_hash
 
@@ -50,9 +52,9 @@ except ImportError:  # built without the C extension: json parses everything
     _json_scan = None
 
 MAX_SAFE_INTEGER: Final = 2**53 - 1  # JCS numbers are IEEE 754 doubles: exact up to here
-# Records are flat or nearly so; the bound caps the recursion an untrusted value
-# can cause, and a value that refers to itself is refused instead of looping.
-MAX_DEPTH: Final = 64
+# The bound caps the recursion an untrusted value can cause, and a value that
+# refers to itself is refused instead of looping.
+MAX_DEPTH: Final = MAX_JSON_DEPTH
 
 _HINT: Final = (
     "A record holds strings, integers within ±(2**53 - 1), booleans, null, lists and "
@@ -265,4 +267,4 @@ def parse_json(raw: bytes, scanned: tuple[int, bool] | None = None) -> tuple[Any
             return orjson.loads(raw), found[0] <= MAX_DEPTH
         except orjson.JSONDecodeError:
             pass  # json has the last word, and the error message callers report
-    return json.loads(raw), False
+    return jsontext.loads(raw, limit=MAX_DEPTH), False

@@ -25,6 +25,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Final, NamedTuple, Protocol, TextIO, TypeVar
 
+from ledger import jsontext
 from ledger.errors import InputError
 from ledger.records._breakage import INJECTED_FIELDS
 from ledger.records.schema import FIELD_NAMES, FIELDS
@@ -167,15 +168,15 @@ def _json_row(number: int, line: str) -> RawRow:
     if _not_utf8(line):
         return RawRow(number, None, "line is not valid UTF-8")
     try:
-        value = json.loads(line, object_pairs_hook=_unique_keys)
+        value = jsontext.loads(line, object_pairs_hook=_unique_keys)
+    except jsontext.JsonTooDeepError:
+        return RawRow(number, None, "JSON is nested too deeply")
     except json.JSONDecodeError as exc:
         return RawRow(number, None, f"not valid JSON ({exc.msg} at column {exc.colno})")
     except ValueError:  # e.g. an integer beyond Python's digit limit
         return RawRow(number, None, "JSON number is too large")
     except _DuplicateKeyError:
         return RawRow(number, None, "JSON object has a duplicate key")
-    except RecursionError:
-        return RawRow(number, None, "JSON is nested too deeply")
     if not isinstance(value, dict):
         return RawRow(number, None, "line is not a JSON object")
     return RawRow(number, value, None)

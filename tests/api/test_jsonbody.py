@@ -91,7 +91,7 @@ def test_what_counts_as_plain(body: bytes, plain: bool) -> None:
 
 @pytest.mark.parametrize(
     "body",
-    [b'{"a": NaN}', b'["\\ud800"]', '{"a": 1}'.encode("utf-16"), b"[1] x", b"{"],
+    [b'{"a": NaN}', b'["\\ud800"]', b"[1] x", b"{"],
 )
 def test_what_orjson_refuses_is_left_to_json(body: bytes) -> None:
     try:
@@ -103,6 +103,14 @@ def test_what_orjson_refuses_is_left_to_json(body: bytes) -> None:
         parsed, plain = jsonbody.loads(body)
         assert not plain
         assert _same(parsed, want) or (math.isnan(parsed["a"]) and math.isnan(want["a"]))
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-le", "utf-16-be", "utf-32", "utf-32-be"])
+def test_a_body_is_read_as_utf8_only(encoding: str) -> None:
+    # json.loads(bytes) would guess these encodings and read another text than the
+    # depth scans read (issue 17: a UTF-16 body hid its nesting from them).
+    with pytest.raises((UnicodeDecodeError, json.JSONDecodeError)):
+        jsonbody.loads('{"a": [[1]]}'.encode(encoding))
 
 
 def test_a_deep_body_is_not_plain() -> None:

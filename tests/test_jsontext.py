@@ -1,11 +1,11 @@
-"""The depth scan agrees with a character-by-character reading of JSON strings."""
+"""The one depth bound on JSON from outside (ledger.jsontext)."""
 
 from __future__ import annotations
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from api.limits import json_depth
+from ledger.jsontext import json_depth
 
 PIECES = st.sampled_from(['"', "\\", "[", "]", "{", "}", "a", ",", ":", " ", "é"])
 
