@@ -172,9 +172,17 @@ def record_key(record_id: str) -> int:
 
 
 def record_keys(record_ids: Sequence[str]) -> list[int]:
-    """:func:`record_key` of each id (in C when the extension is built)."""
+    """:func:`record_key` of each id (in C when the extension is built).
+
+    An id that is not valid Unicode (a lone surrogate, as a command-line argument of
+    invalid UTF-8 arrives) is never a stored id; the C writer refuses to encode it,
+    so such a list takes :func:`record_key`, which keys it as it does every id.
+    """
     if _speedups is not None:
-        return _speedups.record_keys(list(record_ids))
+        try:
+            return _speedups.record_keys(list(record_ids))
+        except UnicodeEncodeError:
+            pass
     return [record_key(r) for r in record_ids]
 
 

@@ -187,3 +187,17 @@ def test_each_error_family_has_one_status(error: LedgerError, status: int) -> No
     answer = problem_for(error, retry_after=7)
     assert answer.status_code == status
     assert (answer.headers.get("retry-after") == "7") is (status == 503)
+
+
+def test_a_record_that_is_not_unicode_is_refused_as_input(api: Api) -> None:
+    for body in (
+        b'{"records": [{"record_id": "RPT-\\udcff"}]}',
+        b'{"records": [{"record_id": "\\ud800", "x": "\\udc00"}]}',
+    ):
+        answer = api.client.post(
+            "/v1/verify",
+            content=body,
+            headers={**api.headers("auditor"), "Content-Type": "application/json"},
+        )
+        assert answer.status_code == 422, answer.text
+        assert answer.json()["code"] == "invalid-input"

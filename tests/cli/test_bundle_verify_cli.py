@@ -549,13 +549,15 @@ def test_backdated_block_timestamp_is_refused_by_the_anchor_check(anchored: Anch
 
 def test_bundle_of_an_unknown_id_is_one_error_line(anchored: Anchored, tmp_path: Path) -> None:
     target = tmp_path / "unknown.bundle.json"
-    unknown_id, unknown_hash = run_all(
+    unknown_id, unknown_hash, not_unicode = run_all(
         [
             ["bundle", "RPT-NO-SUCH-ROW", "-o", str(target), "--data-dir", str(anchored.data_dir)],
             ["bundle", "0x" + "ab" * 32, "--data-dir", str(anchored.data_dir)],
+            # `ledger bundle $'RPT-\xff'`: the argument arrives as a lone surrogate (issue 17).
+            ["bundle", "RPT-\udcff", "--data-dir", str(anchored.data_dir)],
         ]
     )
-    for done in (unknown_id, unknown_hash):
+    for done in (unknown_id, unknown_hash, not_unicode):
         line = one_error_line(done)
         assert "no record or leaf" in line
         assert done.stdout == ""
