@@ -24,8 +24,22 @@ from eth_utils.exceptions import ValidationError as EthValidationError
 from web3 import HTTPProvider, Web3
 from web3.contract import Contract
 from web3.contract.contract import ContractConstructor, ContractFunction
-from web3.exceptions import ContractLogicError, TimeExhausted, Web3Exception
-from web3.types import BlockIdentifier, FilterParams, RPCEndpoint, TxParams, TxReceipt, Wei
+from web3.exceptions import (
+    BlockNotFound,
+    ContractLogicError,
+    TimeExhausted,
+    TransactionNotFound,
+    Web3Exception,
+)
+from web3.types import (
+    BlockData,
+    BlockIdentifier,
+    FilterParams,
+    RPCEndpoint,
+    TxParams,
+    TxReceipt,
+    Wei,
+)
 
 from ledger.chain.artifacts import Artifact, all_abis, load_artifact
 from ledger.chain.errors import (
@@ -196,6 +210,28 @@ class Chain:
 
     def block_number(self) -> int:
         return int(self._guard(lambda: self.w3.eth.block_number))
+
+    def receipt(self, tx_hash: bytes) -> TxReceipt | None:
+        """A mined transaction's receipt (one ``eth_getTransactionReceipt``); None if unknown."""
+
+        def fetch() -> TxReceipt | None:
+            try:
+                return self.w3.eth.get_transaction_receipt(HexStr("0x" + tx_hash.hex()))
+            except TransactionNotFound:  # unknown or still pending: nothing was mined
+                return None
+
+        return cast(TxReceipt | None, self._guard(fetch))
+
+    def block_header(self, number: int) -> BlockData | None:
+        """The block at height ``number``, without its transactions; None past the head."""
+
+        def fetch() -> BlockData | None:
+            try:
+                return self.w3.eth.get_block(number)
+            except BlockNotFound:
+                return None
+
+        return cast(BlockData | None, self._guard(fetch))
 
     def call_logs(
         self,

@@ -7,6 +7,7 @@ the chain is embedded or a remote node.
 
 from __future__ import annotations
 
+import dataclasses
 from functools import cached_property
 from typing import Any
 
@@ -71,8 +72,25 @@ class AnchorRegistryClient:
         :meth:`~ledger.chain.connection.Chain.transact`."""
         fn = self.contract.functions.anchor(batch_id, root, tree_size, int(kind), manifest_hash)
         receipt = self.chain.transact(fn, preflight=preflight)
-        (event,) = self.contract.events.BatchAnchored().process_receipt(receipt)
-        return _anchor_event(event["args"], receipt, int(receipt["gasUsed"]))
+        (event,) = self.events_in(receipt)
+        return dataclasses.replace(event, gas_used=int(receipt["gasUsed"]))
+
+    def events_in(self, receipt: TxReceipt) -> list[AnchorEvent]:
+        """The ``BatchAnchored`` events this registry emitted in one transaction.
+
+        Only logs from this address count: web3's ``process_receipt`` decodes every log
+        whose topics fit the ABI, whichever contract emitted it, so another contract
+        (a second registry, or one written to imitate it) could pass for this one.
+        """
+        event = self.contract.events.BatchAnchored()
+        topic = bytes.fromhex(event.topic.removeprefix("0x"))
+        return [
+            _anchor_event(event.process_log(log)["args"], receipt)
+            for log in receipt["logs"]
+            if str(log["address"]).lower() == self.address
+            and log["topics"]
+            and bytes(log["topics"][0]) == topic
+        ]
 
     def _record(self, raw: Any) -> AnchorRecord | None:
         root, tree_size, seq, block_number, timestamp, kind = raw

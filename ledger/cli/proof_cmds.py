@@ -61,14 +61,19 @@ def verify(
     data_dir: DataDirOpt = None,
     rpc: RpcOpt = None,
     offline: Annotated[
-        bool, typer.Option("--offline", help="Check the math only; do not ask the chain.")
+        bool,
+        typer.Option(
+            "--offline", help="Check the math only: neither the anchor nor its transaction."
+        ),
     ] = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Verify a proof bundle: the math offline, then the anchor with one eth_call.
+    """Verify a proof bundle: the math offline, then its anchor on chain.
 
-    Needs no store: a partner bank runs it with --rpc against its own node.
-    Exit 0 when valid, 1 when not.
+    On chain: the registry's record of the batch (one eth_call) and the bundle's
+    transaction (its receipt and block: it must have anchored this batch there).
+    --offline checks neither. Needs no store: a partner bank runs it with --rpc
+    against its own node. Exit 0 when valid, 1 when not.
 
     Example: ledger verify R-000017.bundle.json --rpc http://127.0.0.1:8545
     """
@@ -89,6 +94,7 @@ def verify(
     result = {
         "valid": True,
         "anchor_checked": anchored is not None,
+        "transaction_checked": anchored is not None,
         "leaf_hash": "0x" + parsed.leaf_hash.hex(),
         "leaf_index": parsed.leaf_index,
         "tree_size": parsed.tree_size,
@@ -101,9 +107,10 @@ def verify(
         print_json(result)
         return
     where = (
-        f"anchored in block {parsed.anchor.block_number} on chain {parsed.anchor.chain_id}"
+        f"anchored in block {parsed.anchor.block_number} on chain {parsed.anchor.chain_id} "
+        f"by transaction 0x{parsed.anchor.tx_hash.hex()}"
         if anchored
-        else "anchor NOT checked (--offline)"
+        else "anchor and its transaction NOT checked (--offline)"
     )
     console.print(
         f"VALID: leaf {parsed.leaf_index} of {parsed.tree_size} in batch "

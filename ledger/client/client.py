@@ -61,11 +61,13 @@ class _Secret:
 
 
 def check_on_chain(bundle: ProofBundle, chain: Chain) -> AnchorRecord:
-    """The anchor half of verification: one ``eth_call`` to the registry the bundle names.
+    """The anchor half of verification: :func:`ledger.chain.attest.check_anchor`.
 
-    Raises :class:`~ledger.chain.attest.AnchorMismatchError` unless the registry holds
-    the bundle's batch with its root, tree size, block and time. Needs ``ledger.chain``
-    (web3), imported only here.
+    Raises :class:`~ledger.chain.attest.AnchorMismatchError` unless the registry the
+    bundle names holds its batch with its root, tree size, block and time (one
+    ``eth_call``) and the bundle's ``tx_hash`` is the successful transaction that
+    anchored it there, in that block (its receipt and block header). Needs
+    ``ledger.chain`` (web3), imported only here.
     """
     from ledger.chain.attest import check_anchor
 
@@ -77,7 +79,9 @@ class CreditAnchorClient:
 
     Every proof bundle received is checked offline (:func:`ledger.proofs.verify_bundle`)
     before it is returned, unless ``verify_offline=False``: an ``anchored`` answer whose
-    bundle does not verify raises the typed :mod:`ledger.proofs` error instead.
+    bundle does not verify raises the typed :mod:`ledger.proofs` error instead. That
+    checks the math only, not the anchor nor its transaction: pass a bundle and your
+    own node's :class:`~ledger.chain.Chain` to :meth:`check_on_chain` for those.
     ``http``, when given, is used as is (its own timeout applies) and is not closed.
     """
 

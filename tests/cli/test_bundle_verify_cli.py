@@ -194,6 +194,7 @@ def test_verify_json_reports_the_bundle_it_checked(anchored: Anchored) -> None:
     assert json.loads(done.stdout) == {
         "valid": True,
         "anchor_checked": True,
+        "transaction_checked": True,
         "leaf_hash": data["leaf_hash"],
         "leaf_index": data["leaf_index"],
         "tree_size": data["tree_size"],
