@@ -163,10 +163,13 @@ def _consents(chain: Chain, deployment: Deployment, store: Store, count: int) ->
     for start in range(0, count, CONSENTS_PER_TX):
         rows = []
         for _ in range(min(CONSENTS_PER_TX, count - start)):
-            receipt = canonical_bytes({"format": "bench", "salt": "0x" + os.urandom(32).hex()})
+            consent_id = "0x" + os.urandom(32).hex()  # a receipt names its own id
+            receipt = canonical_bytes(
+                {"format": "bench", "consent_id": consent_id, "salt": "0x" + os.urandom(32).hex()}
+            )
             rows.append(
                 Consent(
-                    consent_id="0x" + os.urandom(32).hex(), receipt=receipt,
+                    consent_id=consent_id, receipt=receipt,
                     commitment=commitment(receipt), valid_from=1_700_000_000, valid_until=0,
                     created_at="2026-01-01T00:00:00Z", status="recorded",
                 )

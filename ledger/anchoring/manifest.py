@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from typing import Any
+from typing import Any, Final
 
 from ledger.proofs import canonical_bytes
 from ledger.store import Batch
@@ -47,6 +47,20 @@ def build_manifest(
 
 def manifest_hash(manifest: dict[str, Any]) -> bytes:
     return hashlib.sha256(canonical_bytes(manifest)).digest()
+
+
+#: The members that say which batch and tree a manifest is of. The batch id is also
+#: the key it is stored and anchored under, the rest are also in its row and anchor:
+#: a manifest that hashes right but names another batch is another's, replayed.
+IDENTITY: Final = ("batch_id", "kind", "root", "tree_size")
+
+
+def manifest_differs(manifest: Any, batch: Any) -> list[str]:
+    """The :data:`IDENTITY` members of ``manifest`` that differ from ``batch``'s (a
+    :class:`~ledger.store.Batch` or an anchor: anything with those attributes)."""
+    if not isinstance(manifest, dict):
+        return list(IDENTITY)
+    return [name for name in IDENTITY if manifest.get(name) != getattr(batch, name)]
 
 
 def pending_batch(

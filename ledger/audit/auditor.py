@@ -74,8 +74,8 @@ def audit(
     if store is not None:
         facts = check_batches(store, state, anchors, report, progress)
         view = ConsentView(state, consents, report)
-        rows = check_consents(store, view, report, progress)
-        check_inquiries(store, view, rows, facts, report)
+        consents_seen = check_consents(store, view, report, progress)
+        check_inquiries(store, view, consents_seen, facts, report)
     rebuilder = None if rebuild is None else Rebuilder(rebuild, state)
     if rebuilder is not None:
         rebuilder.write_chain(store)

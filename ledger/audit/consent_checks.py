@@ -1,28 +1,33 @@
 """Consents and inquiries in the store against the chain.
 
-A consent's receipt must hash to its commitment, and commitment, window and
+A consent's receipt must hash to its commitment and name the id and subject it
+is stored under (:mod:`ledger.audit.receipts`), and commitment, window and
 withdrawal must agree with the ConsentRegistry — read from the replayed events
 and confirmed with ``consentStatus`` (so a node hiding a ``ConsentRevoked`` is
-caught too). Every granted inquiry must name a consent that, on chain, was
-valid at the checked instant and whose receipt names that institution and
-purpose. Sealed inquiries are judged as their anchored leaf logged them.
+caught too); so must the receipt's own window. Every granted inquiry must name
+a consent that holds a receipt of its own, that was valid at the checked
+instant on chain and by its receipt, and whose receipt names that subject,
+institution and purpose. Sealed inquiries are judged as their anchored leaf
+logged them, and a sealed row must be the inquiry its leaf logs.
 """
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Final
 
 from sqlalchemy import select
 
 from ledger.audit.findings import AuditReport
+from ledger.audit.receipts import check_receipt_ids, parsed
 from ledger.audit.replay import ChainConsent, ChainState, Progress, hx
 from ledger.audit.store_checks import StoreFacts
 from ledger.chain.registry import ConsentRegistryClient
 from ledger.consent.receipt import commitment as receipt_commitment
+from ledger.consent.receipt import receipt_ids, window
 from ledger.store import Consent, Inquiry, Store
 
 _HEX32: Final = re.compile(r"0x[0-9a-f]{64}")
@@ -38,6 +43,16 @@ INQUIRY_FIELDS = (
     "reason",
     "checked_at",
 )
+
+
+@dataclass
+class ConsentFacts:
+    """What the consent pass learns for the inquiry pass."""
+
+    #: The store's consents by id.
+    rows: dict[str, Consent] = field(default_factory=dict)
+    #: Consents on chain whose receipt is another's -> the id it belongs to.
+    replayed: dict[str, str] = field(default_factory=dict)
 
 
 class ConsentView:
@@ -101,8 +116,8 @@ class ConsentView:
 
 def check_consents(
     store: Store, view: ConsentView, report: AuditReport, progress: Progress | None = None
-) -> dict[str, Consent]:
-    """Every stored consent against the chain; returns the store's consents by id."""
+) -> ConsentFacts:
+    """Every stored consent against the chain, and whose receipt each one holds."""
     with store.session() as s:
         rows = {c.consent_id: c for c in s.scalars(select(Consent))}
         view.prefetch(rows)
@@ -114,8 +129,9 @@ def check_consents(
     for consent_id in view.state.consents:
         if consent_id not in rows:
             report.add("CONSENT_NOT_IN_STORE", consent_id=consent_id)
+    replayed = check_receipt_ids(rows, view.state.consents, report)
     report.checked["store_consents"] = len(rows)
-    return rows
+    return ConsentFacts(rows, replayed)
 
 
 def _check_consent(row: Consent, view: ConsentView, report: AuditReport) -> None:
@@ -137,12 +153,21 @@ def _check_consent(row: Consent, view: ConsentView, report: AuditReport) -> None
             expected=on_chain.commitment,
             found=row.commitment,
         )
-    if (on_chain.valid_from, on_chain.valid_until) != (row.valid_from, row.valid_until):
+    chain_window = (on_chain.valid_from, on_chain.valid_until)
+    if chain_window != (row.valid_from, row.valid_until):
         report.add(
             "CONSENT_WINDOW_MISMATCH",
             **where,
             expected=f"{on_chain.valid_from}-{on_chain.valid_until}",
             found=f"{row.valid_from}-{row.valid_until}",
+        )
+    receipt_window = _window(parsed(row.receipt))
+    if receipt_window is not None and receipt_window != chain_window:
+        report.add(
+            "CONSENT_WINDOW_MISMATCH",
+            **where,
+            expected=f"{on_chain.valid_from}-{on_chain.valid_until}",
+            found="receipt {}-{}".format(*receipt_window),
         )
     store_end = row.revoked_at or 0
     if on_chain.revoked_at and not (store_end and store_end <= on_chain.revoked_at):
@@ -158,10 +183,18 @@ def _check_consent(row: Consent, view: ConsentView, report: AuditReport) -> None
         )
 
 
+def _window(receipt: dict[str, Any] | None) -> tuple[int, int] | None:
+    """A receipt's own (valid_from, valid_until) in seconds; None when it has none."""
+    try:
+        return None if receipt is None else window(receipt)
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return None
+
+
 def check_inquiries(
     store: Store,
     view: ConsentView,
-    consents: dict[str, Consent],
+    consents: ConsentFacts,
     facts: StoreFacts,
     report: AuditReport,
 ) -> None:
@@ -185,17 +218,15 @@ def _as_logged(row: Inquiry, facts: StoreFacts, report: AuditReport) -> dict[str
     fields = {name: getattr(row, name) for name in INQUIRY_FIELDS}
     if row.batch_id is None:
         return fields
+    _check_leaf_id(row, facts, report)
     leaf = facts.inquiry_leaves.get(row.inquiry_id)
-    if leaf is None:
-        erased = facts.inquiry_leaves.get(f"{row.batch_id}:{row.leaf_index}")
-        if erased is None:  # the batch was not checked (not on chain): already a finding
-            return fields
-        return fields  # erased leaf: nothing left to compare with
+    if leaf is None or leaf.record is None:
+        # erased, or its batch was not checked (not on chain: already a finding)
+        return fields
     differs = [
         name
         for name in INQUIRY_FIELDS
-        if name != "subject_pseudonym" and leaf.record is not None
-        if leaf.record.get(name) != fields[name]
+        if name != "subject_pseudonym" and leaf.record.get(name) != fields[name]
     ]
     if (leaf.batch_id, leaf.leaf_index) != (row.batch_id, row.leaf_index):
         differs.append("leaf")
@@ -208,13 +239,31 @@ def _as_logged(row: Inquiry, facts: StoreFacts, report: AuditReport) -> dict[str
             expected="as anchored",
             found="differs: " + ",".join(differs),
         )
-    return leaf.record or fields
+    return leaf.record
+
+
+def _check_leaf_id(row: Inquiry, facts: StoreFacts, report: AuditReport) -> None:
+    """A sealed row is the inquiry that the leaf it points at logs."""
+    assert row.batch_id is not None
+    at = facts.inquiry_at.get((row.batch_id, row.leaf_index if row.leaf_index is not None else -1))
+    if at is None or at.record is None:
+        return  # erased, missing (LEAF_MISSING) or not checked
+    logged = at.record.get("inquiry_id")
+    if logged != row.inquiry_id:
+        report.add(
+            "INQUIRY_ID_MISMATCH",
+            inquiry_id=row.inquiry_id,
+            batch_id=at.batch_id,
+            leaf_index=at.leaf_index,
+            expected=logged if isinstance(logged, str) and _HEX32.fullmatch(logged) else None,
+            found=row.inquiry_id,
+        )
 
 
 def _check_coverage(
     inquiry: dict[str, Any],
     view: ConsentView,
-    consents: dict[str, Consent],
+    consents: ConsentFacts,
     report: AuditReport,
 ) -> None:
     if inquiry.get("result") != "granted":
@@ -225,22 +274,51 @@ def _check_coverage(
     if on_chain is None:
         report.add("INQUIRY_WITHOUT_CONSENT", **where, consent_id=consent_id)
         return
+    where["consent_id"] = consent_id
+    if (owner := consents.replayed.get(on_chain.consent_id)) is not None:
+        # Recorded, but with another consent's receipt: nothing the borrower agreed to.
+        report.add("INQUIRY_CONSENT_UNSUPPORTED", **where, expected=owner, found=None)
+        return
     t = int(datetime.fromisoformat(str(inquiry["checked_at"]).replace("Z", "+00:00")).timestamp())
     if not on_chain.valid_at(t):
         report.add(
             "INQUIRY_CONSENT_NOT_VALID",
             **where,
-            consent_id=consent_id,
             expected=f"{on_chain.valid_from}<=t<{on_chain.valid_until or 'open'}"
             + (f", t<{on_chain.revoked_at}" if on_chain.revoked_at else ""),
             found=t,
         )
-    row = consents.get(str(consent_id))
+    row = consents.rows.get(on_chain.consent_id)
     if row is None or row.receipt is None or receipt_commitment(row.receipt) != on_chain.commitment:
         return  # erased or not trustworthy: the chain window is all there is to judge by
-    receipt = json.loads(row.receipt)
-    covered = inquiry.get("institution") in receipt.get("recipients", ()) and inquiry.get(
-        "purpose"
-    ) in receipt.get("purposes", ())
+    receipt = parsed(row.receipt)
+    if receipt is not None:
+        _check_receipt_covers(inquiry, receipt, t, on_chain.valid_at(t), where, report)
+
+
+def _check_receipt_covers(
+    inquiry: dict[str, Any],
+    receipt: dict[str, Any],
+    t: int,
+    valid_on_chain: bool,
+    where: dict[str, Any],
+    report: AuditReport,
+) -> None:
+    """The receipt names the inquiry's subject, institution and purpose, and was valid at t."""
+    _, subject = receipt_ids(receipt)
+    inquired = inquiry.get("subject_pseudonym")  # None once the subject was erased
+    covered = (
+        (inquired is None or inquired == subject)
+        and inquiry.get("institution") in receipt.get("recipients", ())
+        and inquiry.get("purpose") in receipt.get("purposes", ())
+    )
     if not covered:
-        report.add("INQUIRY_NOT_COVERED", **where, consent_id=consent_id)
+        report.add("INQUIRY_NOT_COVERED", **where)
+    own = _window(receipt)
+    if valid_on_chain and own is not None and not (own[0] <= t and (not own[1] or t < own[1])):
+        report.add(
+            "INQUIRY_CONSENT_NOT_VALID",
+            **where,
+            expected=f"receipt {own[0]}<=t<{own[1] or 'open'}",
+            found=t,
+        )

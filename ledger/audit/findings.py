@@ -42,6 +42,10 @@ CODES: Final[dict[str, tuple[Severity, str]]] = {
         Severity.CRITICAL,
         "the contract holds state whose event the node did not return",
     ),
+    "CHAIN_MANIFEST_DUPLICATE": (
+        Severity.CRITICAL,
+        "one manifest hash is anchored under two batch ids (a manifest names one batch)",
+    ),
     # store batches and leaves against the chain
     "STORE_BATCH_NOT_ON_CHAIN": (Severity.CRITICAL, "a batch the store calls anchored is not"),
     "STORE_ROOT_MISMATCH": (Severity.CRITICAL, "a store batch's root differs from its anchor"),
@@ -51,6 +55,14 @@ CODES: Final[dict[str, tuple[Severity, str]]] = {
         Severity.ERROR,
         "a store manifest does not hash to the anchored manifest hash",
     ),
+    "STORE_MANIFEST_ID_MISMATCH": (
+        Severity.CRITICAL,
+        "a manifest names another batch id than the one it is stored and anchored under",
+    ),
+    "STORE_MANIFEST_TREE_MISMATCH": (
+        Severity.CRITICAL,
+        "a manifest's kind, root or tree size differs from its batch's anchor (or row)",
+    ),
     "STORE_BATCH_PENDING": (Severity.WARNING, "a batch is anchored on chain but pending in store"),
     "CHAIN_ANCHOR_NOT_IN_STORE": (Severity.ERROR, "an anchored batch is missing from the store"),
     "LEAF_MISSING": (Severity.CRITICAL, "a leaf of an anchored batch is missing from the store"),
@@ -59,6 +71,11 @@ CODES: Final[dict[str, tuple[Severity, str]]] = {
     "LEAF_TREE_MISMATCH": (
         Severity.CRITICAL,
         "a batch's stored leaf hashes do not rebuild its anchored root",
+    ),
+    "LEAF_RECORD_ID_MISMATCH": (
+        Severity.CRITICAL,
+        "a stored record's own id (record_id, inquiry_id) differs from the id the store "
+        "files it under",
     ),
     "LEAF_ERASED": (Severity.INFO, "a record was erased at the borrower's request; hash kept"),
     "LEAF_ERASED_UNRECORDED": (
@@ -73,11 +90,26 @@ CODES: Final[dict[str, tuple[Severity, str]]] = {
         Severity.CRITICAL,
         "a stored receipt does not hash to its commitment",
     ),
+    "CONSENT_RECEIPT_ID_MISMATCH": (
+        Severity.CRITICAL,
+        "a stored receipt's own consent_id differs from the id it is stored and committed under",
+    ),
+    "CONSENT_RECEIPT_DUPLICATE": (
+        Severity.CRITICAL,
+        "one receipt (one commitment) is stored or recorded under two consent ids",
+    ),
+    "CONSENT_RECEIPT_SUBJECT_MISMATCH": (
+        Severity.ERROR,
+        "a stored receipt names another subject than its row",
+    ),
     "CONSENT_COMMITMENT_MISMATCH": (
         Severity.CRITICAL,
         "a store commitment differs from the chain's",
     ),
-    "CONSENT_WINDOW_MISMATCH": (Severity.ERROR, "a consent's validity differs from the chain's"),
+    "CONSENT_WINDOW_MISMATCH": (
+        Severity.ERROR,
+        "a consent's validity (its row's or its receipt's) differs from the chain's",
+    ),
     "CONSENT_REVOKED_ON_CHAIN_ONLY": (
         Severity.CRITICAL,
         "withdrawn on chain, still valid in the store",
@@ -92,17 +124,26 @@ CODES: Final[dict[str, tuple[Severity, str]]] = {
         Severity.CRITICAL,
         "a granted inquiry names no consent recorded on chain",
     ),
+    "INQUIRY_CONSENT_UNSUPPORTED": (
+        Severity.CRITICAL,
+        "a granted inquiry's consent has no receipt of its own: its committed receipt names "
+        "another consent, or another consent holds its commitment",
+    ),
     "INQUIRY_CONSENT_NOT_VALID": (
         Severity.CRITICAL,
-        "a granted inquiry's consent was not valid on chain at its time",
+        "a granted inquiry's consent was not valid at its time, on chain or by its receipt",
     ),
     "INQUIRY_NOT_COVERED": (
         Severity.CRITICAL,
-        "a granted inquiry's institution or purpose is not in its consent receipt",
+        "a granted inquiry's subject, institution or purpose is not in its consent receipt",
     ),
     "INQUIRY_LEAF_MISMATCH": (
         Severity.CRITICAL,
         "a sealed inquiry differs from the anchored leaf that logged it",
+    ),
+    "INQUIRY_ID_MISMATCH": (
+        Severity.CRITICAL,
+        "a sealed inquiry row's id differs from the inquiry id its anchored leaf logs",
     ),
     "INQUIRY_MISSING": (Severity.ERROR, "an anchored inquiry leaf has no inquiry row"),
     # exported records

@@ -2,8 +2,11 @@
 
 Nothing is taken from the platform's store on trust. Batches and consents come
 from the chain; a manifest or a receipt is copied from the platform only when it
-hashes to what the chain holds; leaves (and the inquiries of the inquiry log)
-come only from exported records that passed every check. Auditing the platform
+hashes to what the chain holds and is that batch's or consent's own: a manifest
+names its batch id and anchored tree, a receipt its consent id and on-chain
+window (another's, replayed under this id, hashes just as well). Leaves (and the
+inquiries of the inquiry log) come only from exported records that passed every
+check, each filed under the id the record itself names. Auditing the platform
 against this store, or this store against the chain, needs no platform server.
 """
 
@@ -16,9 +19,13 @@ from typing import Final
 
 from sqlalchemy import func, select
 
+from ledger.anchoring.manifest import manifest_differs
+from ledger.audit.receipts import parsed
 from ledger.audit.records import ExportedLeaf
-from ledger.audit.replay import ChainState
+from ledger.audit.replay import ChainAnchor, ChainConsent, ChainState
+from ledger.audit.store_checks import ID_MEMBER
 from ledger.consent.inquiries import INQUIRY_FORMAT
+from ledger.consent.receipt import receipt_ids, window
 from ledger.errors import ConflictError
 from ledger.proofs import canonical_bytes
 from ledger.store import Batch, Consent, Inquiry, Store, StoredLeaf, leaves
@@ -39,6 +46,7 @@ class Rebuilder:
         self.state = state
         self._leaves: dict[str, dict[int, StoredLeaf]] = {}
         self._inquiries: list[Inquiry] = []
+        self._inquiry_ids: set[str] = set()  # one row per inquiry id (the column is unique)
         self._pending = 0
         self.leaf_count = 0
 
@@ -58,7 +66,7 @@ class Rebuilder:
     def _batch(self, batch_id: str, manifests: Mapping[str, str]) -> Batch:
         anchor = self.state.anchors[batch_id]
         manifest = manifests.get(batch_id, UNKNOWN)
-        if "0x" + hashlib.sha256(manifest.encode()).hexdigest() != anchor.manifest_hash:
+        if not _own_manifest(manifest, anchor):
             manifest = UNKNOWN
         return Batch(
             batch_id=batch_id,
@@ -80,11 +88,9 @@ class Rebuilder:
         on_chain = self.state.consents[consent_id]
         theirs = platform.get(consent_id)
         receipt = None if theirs is None else theirs.receipt
-        if receipt is not None and "0x" + hashlib.sha256(receipt).hexdigest() != (
-            on_chain.commitment
-        ):
+        if receipt is not None and not _own_receipt(receipt, on_chain):
             receipt = None
-        pseudonym = None if receipt is None else json.loads(receipt)["subject"]["pseudonym"]
+        pseudonym = None if receipt is None else receipt_ids(json.loads(receipt))[1]
         return Consent(
             consent_id=consent_id,
             subject_pseudonym=pseudonym,
@@ -106,10 +112,14 @@ class Rebuilder:
         """A verified exported record (the sink of the records check)."""
         record, record_id = item.record, None
         if record is not None:
-            found = record.get("record_id") or record.get("inquiry_id")
-            record_id = str(found) if found else None
-            if record.get("format") == INQUIRY_FORMAT:
+            # Filed under the id the record itself names, as the audit holds the store to.
+            own = record.get(ID_MEMBER.get(self.state.anchors[item.batch_id].kind, "record_id"))
+            record_id = own if isinstance(own, str) else None
+            # An inquiry row needs an id of its own, and only one row has it.
+            new_id = record_id is not None and record_id not in self._inquiry_ids
+            if record.get("format") == INQUIRY_FORMAT and new_id:
                 self._inquiries.append(_inquiry(record, item.batch_id, item.leaf_index))
+                self._inquiry_ids.add(str(record_id))
         leaf = StoredLeaf(
             item.batch_id,
             item.leaf_index,
@@ -135,6 +145,34 @@ class Rebuilder:
                 leaves.add_leaves(s, batch_id, [*(earlier | added).values()])
             s.add_all(self._inquiries)
         self._leaves, self._inquiries, self._pending = {}, [], 0
+
+
+def _own_manifest(manifest: str, anchor: ChainAnchor) -> bool:
+    """It hashes to the anchored manifest hash and names this batch and its tree."""
+    if "0x" + hashlib.sha256(manifest.encode()).hexdigest() != anchor.manifest_hash:
+        return False
+    try:
+        data = json.loads(manifest)
+    except ValueError:  # what was anchored is no manifest
+        return False
+    return not manifest_differs(data, anchor)
+
+
+def _own_receipt(receipt: bytes, on_chain: ChainConsent) -> bool:
+    """It hashes to the recorded commitment and names this consent id and window."""
+    if "0x" + hashlib.sha256(receipt).hexdigest() != on_chain.commitment:
+        return False
+    data = parsed(receipt)
+    try:
+        own_window = None if data is None else window(data)
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return False
+    return (
+        data is not None
+        and receipt_ids(data)[0] == on_chain.consent_id
+        and isinstance(receipt_ids(data)[1], str)
+        and own_window == (on_chain.valid_from, on_chain.valid_until)
+    )
 
 
 def _inquiry(record: Mapping[str, object], batch_id: str, index: int) -> Inquiry:

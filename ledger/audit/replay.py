@@ -292,5 +292,23 @@ class Replayer:
             report.add("CHAIN_ANCHOR_COUNT_MISMATCH", expected=count, found=len(state.anchors))
         for cid in state.orphan_revocations:
             report.add("CHAIN_EVENT_HIDDEN", consent_id=cid, expected="ConsentRecorded", found=None)
+        _duplicate_manifests(state, report)
         report.checked["anchors"] = len(state.anchors)
         report.checked["chain_consents"] = len(state.consents)
+
+
+def _duplicate_manifests(state: ChainState, report: AuditReport) -> None:
+    """A manifest names its batch id, so one manifest hash under two batch ids is a replay.
+
+    (The contract itself refuses a root anchored twice.)
+    """
+    first: dict[str, str] = {}
+    for anchor in sorted(state.anchors.values(), key=lambda a: a.seq):
+        earlier = first.setdefault(anchor.manifest_hash, anchor.batch_id)
+        if earlier != anchor.batch_id:
+            report.add(
+                "CHAIN_MANIFEST_DUPLICATE",
+                batch_id=anchor.batch_id,
+                expected=earlier,
+                found=anchor.manifest_hash,
+            )

@@ -232,6 +232,18 @@ def receipt_bytes(receipt: Mapping[str, Any]) -> bytes:
     return canonical_bytes(receipt)
 
 
+def receipt_ids(receipt: Mapping[str, Any]) -> tuple[Any, Any]:
+    """(consent id, subject pseudonym) as the receipt itself names them.
+
+    Both are hashed into the commitment and also kept beside the receipt (its row's
+    key, the subject column, the id recorded on chain): wherever both are read they
+    must be equal, or the receipt is another consent's, replayed under this id.
+    """
+    subject = receipt.get("subject")
+    pseudonym = subject.get("pseudonym") if isinstance(subject, Mapping) else None
+    return receipt.get("consent_id"), pseudonym
+
+
 def commitment(receipt_canonical: bytes) -> str:
     """What the chain records: SHA-256 of the receipt's RFC 8785 bytes."""
     return "0x" + hashlib.sha256(receipt_canonical).hexdigest()

@@ -49,6 +49,7 @@ from ledger.consent.receipt import (
     commitment,
     new_id,
     receipt_bytes,
+    receipt_ids,
     seconds,
     window,
 )
@@ -66,6 +67,7 @@ RECORD_BATCH: Final = 200
 #: Refusal reasons, most telling first: the one a refused check reports.
 REASONS: Final = (
     "receipt_mismatch",
+    "receipt_id_mismatch",
     "revoked",
     "superseded",
     "expired",
@@ -75,6 +77,14 @@ REASONS: Final = (
     "no_consent",
 )
 GRANTED: Final = "valid"
+#: The log line of a refusal that means the store was tampered with, by reason
+#: (an id mismatch by the id the receipt gets wrong).
+TAMPERED: Final = {
+    "receipt_mismatch": "consent receipt does not match its commitment",
+    "receipt_id_mismatch": "consent receipt names another consent id or subject than its row",
+    "consent_id": "consent receipt names another consent id than the one it is stored under",
+    "subject": "consent receipt names another subject than its row",
+}
 
 
 def unhex(value: str) -> bytes:
@@ -352,25 +362,33 @@ class StatusCache:
 
 @lru_cache(maxsize=RECEIPT_CACHE_SIZE)
 def _read_receipt(
-    text: bytes, commitment_hex: str, consent_id: str, pseudonym: str
-) -> tuple[frozenset[str], frozenset[str], int, int] | None:
+    text: bytes, commitment_hex: str, consent_id: str, pseudonym: str | None
+) -> tuple[frozenset[str], frozenset[str], int, int] | str:
     """(recipients, purposes, valid from, valid until) of a stored receipt that matches
-    its row's commitment, id and subject; None when it does not (tampered, or not a receipt).
+    its row's commitment, id and subject; else the refusal reason: ``receipt_mismatch``
+    (tampered, or not a receipt), ``receipt_id_mismatch`` (it hashes to its commitment
+    but names another consent or subject: a receipt replayed under a new id).
 
     Cached by the receipt's own text, so a changed receipt is read afresh: a check
     proves the match each time without re-hashing an unchanged receipt.
     """
+    if commitment(text) != commitment_hex:
+        return "receipt_mismatch"
     try:
         receipt = json.loads(text)
-        if commitment(text) != commitment_hex or (
-            receipt.get("consent_id") != consent_id
-            or receipt.get("subject", {}).get("pseudonym") != pseudonym
-        ):
-            return None
+        if receipt_ids(receipt) != (consent_id, pseudonym):
+            return "receipt_id_mismatch"
         start, end = window(receipt)
         return frozenset(receipt["recipients"]), frozenset(receipt["purposes"]), start, end
     except (ValueError, KeyError, TypeError, AttributeError):
-        return None
+        return "receipt_mismatch"
+
+
+def _mismatched_id(row: Candidate) -> str:
+    """Which id a ``receipt_id_mismatch`` receipt gets wrong: ``consent_id`` or ``subject``."""
+    assert row.receipt is not None
+    own_id, _ = receipt_ids(json.loads(row.receipt))
+    return "consent_id" if own_id != row.consent_id else "subject"
 
 
 class ConsentService:
@@ -666,13 +684,13 @@ class ConsentService:
     def answer(self, decision: Decision, inquiry: dict[str, Any]) -> CheckResult:
         """The answer to a decision whose inquiry is durable."""
         chosen = decision.consent
-        if decision.reason == "receipt_mismatch":
-            log_event(
-                log,
-                "consent receipt does not match its commitment",
-                logging.ERROR,
-                consent_id=None if chosen is None else chosen.consent_id,
-            )
+        if decision.reason in ("receipt_mismatch", "receipt_id_mismatch"):
+            where: dict[str, Any] = {"consent_id": None if chosen is None else chosen.consent_id}
+            if decision.reason == "receipt_id_mismatch" and chosen is not None:
+                where["field"] = _mismatched_id(chosen)
+            where["reason"] = decision.reason
+            message = TAMPERED[where.get("field", decision.reason)]
+            log_event(log, message, logging.ERROR, **where)
         return self._result(decision.granted, decision.reason, inquiry, chosen, decision.on_chain)
 
     def _judge(
@@ -681,8 +699,8 @@ class ConsentService:
         if row.receipt is None:
             return "no_consent", None  # erased
         read = _read_receipt(row.receipt, row.commitment, row.consent_id, row.subject_pseudonym)
-        if read is None:
-            return "receipt_mismatch", None
+        if isinstance(read, str):
+            return read, None
         recipients, purposes, start, end = read
         if institution not in recipients:
             return "no_consent", None

@@ -596,14 +596,19 @@ def _records(size: int, lengths: bytes | None, canonicals: bytes | None) -> list
 
 
 def _ids(row: LeafSegment) -> list[str | None]:
+    return _id_list(row.size, row.record_ids)
+
+
+def _id_list(size: int, record_ids: str | None) -> list[str | None]:
+    """A segment's record ids, ``size`` of them (None where erased or unreadable)."""
     try:
-        ids = json.loads(row.record_ids)
+        ids = json.loads(record_ids) if record_ids else []
     except (TypeError, ValueError):
         ids = []
     if not isinstance(ids, list):
         ids = []
     ids = [i if isinstance(i, str) else None for i in ids]
-    return (ids + [None] * row.size)[: row.size]
+    return (ids + [None] * size)[:size]
 
 
 def _leaves_of(row: LeafSegment) -> Iterator[StoredLeaf]:
@@ -654,25 +659,30 @@ def _odd_segment(s: Session, batch_id: str, segment: int) -> Iterator[StoredLeaf
     return iter(()) if row is None else _leaves_of(row)
 
 
-def batch_records(s: Session, batch_id: str) -> Iterator[tuple[int, bytes, bytes | None]]:
-    """(leaf index, hash, canonical record or None once erased) of every leaf of a batch,
-    in index order: the leaves :func:`batch_leaves` gives, without their record ids."""
+def batch_records(
+    s: Session, batch_id: str
+) -> Iterator[tuple[int, bytes, str | None, bytes | None]]:
+    """(leaf index, hash, record id, canonical record) of every leaf of a batch, in index
+    order, record id and record None once erased: the leaves :func:`batch_leaves` gives,
+    as plain tuples."""
     rows = s.execute(
         select(
             LeafSegment.segment, LeafSegment.size, LeafSegment.hashes,
-            LeafSegment.lengths, LeafSegment.canonicals,
+            LeafSegment.record_ids, LeafSegment.lengths, LeafSegment.canonicals,
         )
         .where(LeafSegment.batch_id == batch_id)
         .order_by(LeafSegment.segment)
     )  # fmt: skip
-    for segment, size, hashes, lengths, canonicals in rows:
+    for segment, size, hashes, record_ids, lengths, canonicals in rows:
         if size < 0:  # a tampered size: read the row as batch_leaves does
-            yield from ((x.leaf_index, x.leaf_hash, x.canonical)
+            yield from ((x.leaf_index, x.leaf_hash, x.record_id, x.canonical)
                         for x in _odd_segment(s, batch_id, segment))  # fmt: skip
             continue
         datas = _records(size, lengths, canonicals)
+        ids = _id_list(size, record_ids)
         for index, h in _hashes_of(segment * SEGMENT_LEAVES, size, hashes):
-            yield index, h, datas[index % SEGMENT_LEAVES]
+            offset = index % SEGMENT_LEAVES
+            yield index, h, ids[offset], datas[offset]
 
 
 def batch_hashes(s: Session, batch_id: str) -> list[bytes]:

@@ -8,8 +8,10 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from ledger.anchoring.manifest import manifest_hash
 from ledger.audit import AuditReport
 from ledger.privacy.erasure import erase_subject
+from ledger.proofs import canonical_bytes
 from ledger.store import Batch, Consent, Inquiry, Store
 from tests._leaves import all_leaves, drop_batch_leaves, drop_leaf, get_canonical, set_canonical
 from tests.audit.conftest import (
@@ -107,14 +109,19 @@ def test_deleted_batch_rows(ledger_dir: Populated) -> None:
 def test_store_batch_not_on_chain(ledger_dir: Populated) -> None:
     def forge(s: Any) -> None:
         real = _first_batch(s)
+        manifest = json.loads(real.manifest) | {
+            "batch_id": "0x" + "ab" * 32,
+            "tree_size": 1,
+            "root": "0x" + "cd" * 32,
+        }
         s.add(
             Batch(
                 batch_id="0x" + "ab" * 32,
                 kind=CREDIT,
                 tree_size=1,
                 root="0x" + "cd" * 32,
-                manifest=real.manifest,
-                manifest_hash=real.manifest_hash,
+                manifest=canonical_bytes(manifest).decode(),
+                manifest_hash="0x" + manifest_hash(manifest).hex(),
                 status="anchored",
                 created_at=real.created_at,
             )

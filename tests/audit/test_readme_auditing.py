@@ -47,3 +47,11 @@ def test_every_documented_audit_command_runs(tmp_path: Path) -> None:
     report = json.loads((tmp_path / "audit.json").read_text(encoding="utf-8"))
     assert report["clean"] and report["checked"]["records"] > 0
     assert (tmp_path / "audit.html").read_text(encoding="utf-8").startswith("<!doctype html>")
+
+
+def test_every_finding_code_the_readme_names_exists() -> None:
+    from ledger.audit import CODES
+
+    section = (REPO / "README.md").read_text(encoding="utf-8").split("## Auditing", 1)[1]
+    named = set(re.findall(r"`([A-Z][A-Z_]+_[A-Z]+)`", section.split("\n## ", 1)[0]))
+    assert named and named <= set(CODES), named - set(CODES)

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -19,7 +20,7 @@ from ledger.chain.registry import (
     ConsentRecord,
     ConsentRegistryClient,
 )
-from ledger.consent import ConsentService
+from ledger.consent import ConsentService, Subject
 from ledger.consent.service import NEEDS_CHAIN, StatusCache
 from ledger.errors import ConflictError, UnavailableError
 from ledger.store import Consent, Inquiry
@@ -182,6 +183,90 @@ def test_a_receipt_tampered_in_the_store_is_detected(
     purpose = "LOAN_APPROVAL" if what != "window" else "POST_LOAN_MANAGEMENT"
     answer = check(T0 + timedelta(days=1), purpose=purpose)
     assert (answer.granted, answer.reason) == (False, "receipt_mismatch")
+
+
+class _Lines(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.lines: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(record)
+
+
+@pytest.fixture
+def error_lines() -> Iterator[list[logging.LogRecord]]:
+    """The service's error log lines (whatever the ``ledger`` logger's own handlers are)."""
+    handler = _Lines()
+    logger = logging.getLogger("ledger.consent.service")
+    logger.addHandler(handler)
+    try:
+        yield handler.lines
+    finally:
+        logger.removeHandler(handler)
+
+
+def test_a_receipt_replayed_under_a_new_id_is_refused_as_an_id_mismatch(
+    consents: ConsentService, check: Check, ledger: Ledger, error_lines: list[Any]
+) -> None:
+    """The operator stores A's receipt under B and records B with A's commitment and
+    window: after A is withdrawn, B is refused, and the log says why."""
+    (a,) = consents.grant([make_grant()])
+    replayed = "0x" + "b2" * 32
+    with consents.store.session() as s, s.begin():
+        row = s.get_one(Consent, a.consent_id)
+        columns = {c.key: getattr(row, c.key) for c in Consent.__mapper__.columns}
+        s.add(Consent(**columns | {"consent_id": replayed}))
+    registry = ConsentRegistryClient.from_deployment(ledger.chain, ledger.deployment)
+    registry.record(
+        bytes.fromhex(replayed[2:]),
+        bytes.fromhex(a.commitment[2:]),
+        a.valid_from,
+        a.valid_until,
+    )
+    assert check(T0 + timedelta(days=1)).consent_id == a.consent_id  # A itself still holds
+    consents.revoke(a.consent_id, T0 + timedelta(days=5))
+    error_lines.clear()
+    answer = check(T0 + timedelta(days=10))
+    assert (answer.granted, answer.reason) == (False, "receipt_id_mismatch")
+    assert answer.consent_id == replayed
+    (line,) = error_lines
+    assert "does not match its commitment" not in line.getMessage()
+    assert "another consent id" in line.getMessage()
+    assert line.fields == {
+        "consent_id": replayed,
+        "field": "consent_id",
+        "reason": "receipt_id_mismatch",
+    }
+    with consents.store.session() as s:
+        logged = s.scalars(select(Inquiry).where(Inquiry.inquiry_id == answer.inquiry_id)).one()
+    assert (logged.result, logged.reason) == ("refused", "receipt_id_mismatch")
+
+
+def test_a_receipt_filed_under_another_subject_is_refused_as_an_id_mismatch(
+    consents: ConsentService, check: Check, error_lines: list[Any]
+) -> None:
+    (row,) = consents.grant([make_grant()])
+    other = consents.pseudonym(Subject(id_number=OTHER_ID))
+    with consents.store.session() as s, s.begin():
+        s.get_one(Consent, row.consent_id).subject_pseudonym = other
+    answer = check(T0 + timedelta(days=1), id_number=OTHER_ID)
+    assert (answer.granted, answer.reason) == (False, "receipt_id_mismatch")
+    (line,) = error_lines
+    assert line.fields["field"] == "subject"
+
+
+def test_a_tampered_receipt_is_still_a_receipt_mismatch(
+    consents: ConsentService, check: Check, error_lines: list[Any]
+) -> None:
+    (row,) = consents.grant([make_grant()])
+    assert row.receipt is not None
+    with consents.store.session() as s, s.begin():
+        s.get_one(Consent, row.consent_id).receipt = row.receipt.replace(b"BANK-A", b"BANK-Q")
+    answer = check(T0 + timedelta(days=1), institution="BANK-Q")
+    assert (answer.granted, answer.reason) == (False, "receipt_mismatch")
+    (line,) = error_lines
+    assert line.getMessage() == "consent receipt does not match its commitment"
 
 
 def test_every_check_is_an_inquiry(consents: ConsentService, check: Check) -> None:
