@@ -43,6 +43,7 @@ def create_app(settings: Settings | None = None, *, limits: ApiSettings | None =
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await run_in_threadpool(submissions.sweep_spool, settings.data_dir)
         store = await run_in_threadpool(Store.for_settings, settings)
         state = AppState(settings, limits, store)
         await run_in_threadpool(state.gate.try_connect)

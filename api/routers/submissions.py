@@ -1,18 +1,21 @@
 """``POST /v1/submissions``: raw rows in, validated, desensitised and anchored.
 
 The rows go through the same :class:`~ledger.anchoring.submit.Submitter` as
-``ledger submit``: they are written to a private JSONL file under the data dir
-(the same rows give the same bytes, so a retried request resumes the same
-submission), deleted afterwards: raw personal values do not outlive the request
-on disk.
+``ledger submit``, as the bytes of a JSON Lines file that exists only in memory:
+raw personal values never touch the disk, so a server killed mid-request leaves
+none behind (issue 17). The same rows give the same bytes, so a retried request
+resumes the same submission.
+
+Earlier versions wrote those bytes to a file under ``api-submissions/`` for the
+length of the request; a server killed mid-request left it there.
+:func:`sweep_spool` removes such leftovers when the app starts.
 """
 
 from __future__ import annotations
 
-import hashlib
+import contextlib
 import json
-import os
-import secrets
+import logging
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -23,26 +26,46 @@ from api.auth import Operator, StateDep
 from api.jsonbody import FastJSONRoute
 from api.models import BatchSummary, RejectionOut, SubmissionReport, SubmissionRequest, problems
 from ledger.anchoring.submit import SubmitReport
+from ledger.records.readers import RecordBytes
 
 router = APIRouter(prefix="/v1", tags=["submissions"], route_class=FastJSONRoute)
+log = logging.getLogger("api.submissions")
+#: Where earlier versions spooled a request's raw rows (see the module docstring).
 SPOOL_DIR = "api-submissions"
+#: The name a request's rows are read under: its suffix says JSON Lines.
+REQUEST_FILE = "request.jsonl"
 
 
-def spool(data_dir: Path, records: list[dict[str, Any]]) -> Path:
-    """The rows as a private (0600) JSONL file whose bytes depend only on the rows."""
+def as_jsonl(records: list[dict[str, Any]]) -> RecordBytes:
+    """The rows as a JSON Lines file's bytes, in memory, which depend only on the rows.
+
+    Byte for byte what earlier versions spooled: a request retried across an
+    upgrade still resumes its submission (named by these bytes).
+    """
     lines = "".join(
         json.dumps(r, ensure_ascii=False, sort_keys=True, separators=(",", ":")) + "\n"
         for r in records
     ).encode("utf-8", "surrogatepass")
+    return RecordBytes(REQUEST_FILE, lines)
+
+
+def sweep_spool(data_dir: Path) -> int:
+    """Remove the raw-row files a killed server of an earlier version left; how many.
+
+    Nothing writes there any more, so this is safe while other workers serve.
+    """
     folder = data_dir / SPOOL_DIR
-    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-    # The submission id comes from the bytes, not the name: a random suffix keeps two
-    # identical requests (on two workers) from deleting each other's file.
-    path = folder / f"{hashlib.sha256(lines).hexdigest()}-{secrets.token_hex(4)}.jsonl"
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(lines)
-    return path
+    try:
+        leftovers = list(folder.iterdir())
+    except FileNotFoundError:
+        return 0
+    for path in leftovers:
+        path.unlink(missing_ok=True)
+    with contextlib.suppress(FileNotFoundError):  # another worker was quicker
+        folder.rmdir()
+    if leftovers:
+        log.warning("removed %d spooled request file(s) left by a killed server", len(leftovers))
+    return len(leftovers)
 
 
 def report_out(report: SubmitReport) -> SubmissionReport:
@@ -64,11 +87,8 @@ def submit(
     body: SubmissionRequest, state: StateDep, _key: Operator, request: Request
 ) -> SubmissionReport:
     """Validate, desensitise, salt and anchor raw records; returns the submission report."""
+    rows = as_jsonl(body.records)
     with state.gate.submitter() as submitter:
-        path = spool(state.settings.data_dir, body.records)
-        try:
-            report = submitter.submit(path)
-        finally:
-            path.unlink(missing_ok=True)
+        report = submitter.submit(rows)
     request.app.state.metrics.anchors.inc(sum(not b.resumed for b in report.batches))
     return report_out(report)

@@ -29,6 +29,7 @@ from ledger.privacy import Desensitiser, Keyring, Policy
 from ledger.records.readers import (
     MAX_LINE_CHARS,
     LineSource,
+    RecordSource,
     bounded_lines,
     open_records,
     read_rows,
@@ -125,9 +126,9 @@ def _line_chunks(handle: LineSource, chars: int) -> Iterator[str]:
 
 
 def threaded_csv_results(
-    path: Path, *, workers: int, make_processor: Callable[[], RecordProcessor]
+    source: RecordSource, *, workers: int, make_processor: Callable[[], RecordProcessor]
 ) -> Iterator[Results]:
-    """Like processing ``read_rows(path)`` row by row, on ``workers`` threads, chunk by chunk."""
+    """Like processing ``read_rows(source)`` row by row, on ``workers`` threads, chunk by chunk."""
     local = threading.local()
 
     def work(header: str, text: str) -> Wire:
@@ -136,7 +137,7 @@ def threaded_csv_results(
             processor = local.processor = make_processor()
         return processor.process_csv(header, text)
 
-    handle, is_jsonl = open_records(path)
+    handle, is_jsonl = open_records(source)
     assert not is_jsonl
     with handle, ThreadPoolExecutor(workers, thread_name_prefix="ledger-rows") as pool:
         header = next(bounded_lines(handle), ("", True))[0]
@@ -155,7 +156,7 @@ def threaded_csv_results(
 
 
 def results_source(
-    path: Path,
+    source: RecordSource,
     *,
     workers: int,
     make_processor: Callable[[], RecordProcessor],
@@ -164,20 +165,20 @@ def results_source(
     key_names: tuple[str, ...],
 ) -> Iterator[Results]:
     """Results of a CSV file on threads, or of a JSON Lines file on ``workers`` processes."""
-    handle, is_jsonl = open_records(path)
+    handle, is_jsonl = open_records(source)
     handle.close()
     if not is_jsonl:
-        return threaded_csv_results(path, workers=workers, make_processor=make_processor)
+        return threaded_csv_results(source, workers=workers, make_processor=make_processor)
     if workers <= 1:
-        return serial_results(path, make_processor())
+        return serial_results(source, make_processor())
     return parallel_results(
-        path, workers=workers, policy_file=policy_file, data_dir=data_dir, key_names=key_names
+        source, workers=workers, policy_file=policy_file, data_dir=data_dir, key_names=key_names
     )
 
 
-def serial_results(path: Path, processor: RecordProcessor) -> Iterator[Results]:
+def serial_results(source: RecordSource, processor: RecordProcessor) -> Iterator[Results]:
     """Row by row, in this thread: each result as soon as its row is done."""
-    for row in read_rows(path):
+    for row in read_rows(source):
         results = Results()
         results.add(processor.process(row))
         yield results
@@ -206,8 +207,8 @@ def _work(chunk: _Chunk) -> tuple[int, Wire]:
     return wire[-1], wire
 
 
-def _chunks(path: Path, slots: threading.Semaphore) -> Iterator[_Chunk]:
-    handle, is_jsonl = open_records(path)
+def _chunks(source: RecordSource, slots: threading.Semaphore) -> Iterator[_Chunk]:
+    handle, is_jsonl = open_records(source)
     with handle:
         header = "" if is_jsonl else next(bounded_lines(handle), ("", True))[0]
         lines: list[str] = []
@@ -227,20 +228,20 @@ def _chunks(path: Path, slots: threading.Semaphore) -> Iterator[_Chunk]:
 
 
 def parallel_results(
-    path: Path,
+    source: RecordSource,
     *,
     workers: int,
     policy_file: Path | None,
     data_dir: Path,
     key_names: tuple[str, ...],
 ) -> Iterator[Results]:
-    """Like processing ``read_rows(path)`` row by row, on ``workers`` processes, chunk by chunk."""
+    """Like processing ``read_rows(source)`` row by row on ``workers`` processes, chunk by chunk."""
     slots = threading.Semaphore(max(2 * workers, IN_FLIGHT_CHUNKS))
     # spawn, not fork: children must not inherit the chain lock or database handles.
     ctx = multiprocessing.get_context("spawn")
     with ctx.Pool(workers, initializer=_init, initargs=(policy_file, data_dir, key_names)) as pool:
         offset = 0
-        for count, wire in pool.imap(_work, _chunks(path, slots)):
+        for count, wire in pool.imap(_work, _chunks(source, slots)):
             slots.release()
             yield Results.from_wire(wire, offset)
             offset += count

@@ -1,5 +1,9 @@
 """A submission: a file of raw records becomes anchored batches, crash-safely.
 
+The file may also be its bytes held in memory (:class:`~ledger.records.readers.RecordBytes`):
+the API submits a request's rows so, and they never rest on disk. A submission
+is named by the bytes, wherever they are.
+
 Order of durability, per batch of accepted rows:
 1. one store transaction writes the batch (``pending``), its leaves, the
    rejections of the rows it covers, and advances the submission's ``rows_done``;
@@ -20,7 +24,6 @@ import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
@@ -35,6 +38,7 @@ from ledger.errors import InputError
 from ledger.logs import event
 from ledger.proofs import root_of
 from ledger.records import SCHEMA_ID, SCHEMA_VERSION
+from ledger.records.readers import RecordSource, open_bytes
 from ledger.store import Batch, Rejection, Store, Submission, leaves
 from ledger.store.leaves import PackedRecords
 
@@ -45,15 +49,13 @@ def now_iso() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
+def file_sha256(source: RecordSource) -> str:
+    """The SHA-256 of the records' bytes, from a file or from memory alike."""
     try:
-        with path.open("rb") as fh:
-            for block in iter(lambda: fh.read(1 << 20), b""):
-                digest.update(block)
+        with open_bytes(source) as fh:
+            return "0x" + hashlib.file_digest(fh, "sha256").hexdigest()
     except OSError as exc:
-        raise InputError(f"cannot read {path}: {exc.strerror}") from None
-    return "0x" + digest.hexdigest()
+        raise InputError(f"cannot read {source.name}: {exc.strerror}") from None
 
 
 @dataclass
@@ -80,7 +82,7 @@ class Submitter:
         submitter: str,
         batch_size: int,
         progress: Callable[[int], None] | None = None,
-        source: Callable[[Path], Iterator[Results]] | None = None,
+        source: Callable[[RecordSource], Iterator[Results]] | None = None,
     ) -> None:
         self.store = store
         self.outbox = outbox
@@ -91,8 +93,9 @@ class Submitter:
         self.source = source or self._serial
         self.policy_id = f"{processor.policy.name}/{processor.policy.version}"
 
-    def submit(self, path: Path) -> SubmitReport:
-        sub = self._open_submission(path)
+    def submit(self, source: RecordSource) -> SubmitReport:
+        """Submit a file (or its bytes in memory); the same bytes again resume it."""
+        sub = self._open_submission(source)
         event(
             log, "submission opened", submission=sub.id, status=sub.status, rows_done=sub.rows_done
         )
@@ -108,7 +111,7 @@ class Submitter:
         )
         flusher = _Flusher(lambda group: self._flush(sub.id, group, report, anchorer.put))
         try:
-            for results in self._results(path, skip=sub.rows_done):
+            for results in self._results(source, skip=sub.rows_done):
                 rest: Results | None = results
                 while rest is not None:
                     head, rest = rest.split(self.batch_size - len(pending))
@@ -134,18 +137,18 @@ class Submitter:
             )
             return [Refused(r.row_number, r.field, r.reason) for r in rows]
 
-    def _results(self, path: Path, skip: int) -> Iterator[Results]:
-        for results in self.source(path):
+    def _results(self, source: RecordSource, skip: int) -> Iterator[Results]:
+        for results in self.source(source):
             results = results.after(skip)  # rows a killed run already stored are not redone
             failpoint("chunk-processed")
             yield results
             self.progress(results.last_row)
 
-    def _serial(self, path: Path) -> Iterator[Results]:
-        return serial_results(path, self.processor)
+    def _serial(self, source: RecordSource) -> Iterator[Results]:
+        return serial_results(source, self.processor)
 
-    def _open_submission(self, path: Path) -> Submission:
-        digest = file_sha256(path)
+    def _open_submission(self, source: RecordSource) -> Submission:
+        digest = file_sha256(source)
         sub_id = "0x" + hashlib.sha256(f"{digest}|{self.policy_id}".encode()).hexdigest()
         with self.store.session() as s, s.begin():
             sub = s.get(Submission, sub_id)

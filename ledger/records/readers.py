@@ -10,6 +10,10 @@ is JSONL when its first non-blank character is ``{``, else CSV. Encoding is
 UTF-8 with or without a BOM. Row numbers are 1-based: for CSV the data row
 (header excluded), for JSONL the line (blank lines are skipped but counted).
 
+A file's bytes may also be held in memory (:class:`RecordBytes`: an API
+request's rows); they are read exactly as the file would be, and the raw
+personal values in them never touch the disk.
+
 In CSV an empty (or blank) cell means the field is absent, and the two list
 fields are written ``funders = ORGCODE:6000|ORGCODE2:4000`` and
 ``consent_ids = c1|c2``. Errors quote positions and column counts, never cells.
@@ -22,8 +26,9 @@ import io
 import json
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from pathlib import Path
-from typing import Final, NamedTuple, Protocol, TextIO, TypeVar
+from dataclasses import dataclass, field
+from pathlib import Path, PurePath
+from typing import Final, NamedTuple, Protocol, TextIO, TypeAlias, TypeVar
 
 from ledger import jsontext
 from ledger.errors import InputError
@@ -65,22 +70,47 @@ class ReaderError(InputError):
     code = "unreadable-records"
 
 
-def read_rows(path: Path) -> Iterator[RawRow]:
+@dataclass(frozen=True, slots=True)
+class RecordBytes:
+    """A records file's bytes held in memory, read as the file ``name`` would be.
+
+    For rows that must not rest on disk (an API request's raw rows): a server
+    killed mid-request leaves nothing behind. Raw rows: its repr shows the name only.
+    """
+
+    name: str
+    data: bytes = field(repr=False)
+
+
+#: Where records are read from: a file, or a file's bytes in memory.
+RecordSource: TypeAlias = Path | RecordBytes
+
+
+def read_rows(source: RecordSource) -> Iterator[RawRow]:
     """Stream the rows of a CSV or JSONL file; bad rows are reported and skipped over."""
-    handle, jsonl = open_records(path)
+    handle, jsonl = open_records(source)
     with handle:
         yield from _jsonl_rows(handle) if jsonl else _csv_rows(handle, _csv_row)
 
 
-def open_records(path: Path) -> tuple[TextIO, bool]:
-    """The file opened for reading records, and whether it is JSON Lines."""
+def open_bytes(source: RecordSource) -> io.BytesIO | io.BufferedReader:
+    """The records' bytes, opened for reading (from memory: no copy is made)."""
+    if isinstance(source, RecordBytes):
+        return io.BytesIO(source.data)
     try:
-        # surrogateescape: undecodable bytes survive as lone surrogates, so a
-        # bad line is reported by number instead of ending the whole file.
-        handle = path.open(encoding="utf-8-sig", errors="surrogateescape", newline="")
+        return source.open("rb")
     except OSError as exc:
-        raise ReaderError(f"cannot open {path}: {exc.strerror}") from None
-    return handle, _is_jsonl(path, handle)
+        raise ReaderError(f"cannot open {source}: {exc.strerror}") from None
+
+
+def open_records(source: RecordSource) -> tuple[TextIO, bool]:
+    """The records opened for reading as text, and whether they are JSON Lines."""
+    # surrogateescape: undecodable bytes survive as lone surrogates, so a
+    # bad line is reported by number instead of ending the whole file.
+    handle = io.TextIOWrapper(
+        open_bytes(source), encoding="utf-8-sig", errors="surrogateescape", newline=""
+    )
+    return handle, _is_jsonl(PurePath(source.name), handle)
 
 
 def rows_from_text(text: str, *, jsonl: bool) -> Iterator[RawRow]:
@@ -128,7 +158,7 @@ def bounded_lines(handle: LineSource) -> Iterator[tuple[str, bool]]:
     return _lines(handle)
 
 
-def _is_jsonl(path: Path, handle: TextIO) -> bool:
+def _is_jsonl(path: PurePath, handle: TextIO) -> bool:
     suffix = path.suffix.lower()
     if suffix == ".csv" or suffix in _JSONL_SUFFIXES:
         return suffix in _JSONL_SUFFIXES

@@ -65,7 +65,7 @@ def _deployed(data_dir: Path) -> None:
     assert done.returncode == 0, done.stderr
 
 
-def _check_exactly_once(data_dir: Path, valid_rows: int) -> None:
+def check_exactly_once(data_dir: Path, valid_rows: int) -> None:
     store = Store.open(data_dir)
     with store.session() as s:
         stored = all_leaves(s)
@@ -122,7 +122,7 @@ def test_killed_at_a_failpoint_then_resumed(
     assert killed.returncode == -signal.SIGKILL
     resumed = _run(data_dir, "submit", str(path), "--batch-size", str(BATCH), "--json")
     assert resumed.returncode == 0, resumed.stderr
-    _check_exactly_once(data_dir, valid)
+    check_exactly_once(data_dir, valid)
 
 
 @pytest.mark.slow
@@ -146,7 +146,7 @@ def test_killed_while_threads_process_a_large_file_then_resumed(
     resumed = _run(data_dir, "submit", str(path), *args, "--json")
     assert resumed.returncode == 0, resumed.stderr
     assert json.loads(resumed.stdout)["accepted"] == valid
-    _check_exactly_once(data_dir, valid)
+    check_exactly_once(data_dir, valid)
 
 
 @pytest.mark.slow
@@ -161,4 +161,4 @@ def test_killed_at_random_moments_then_resumed(data_dir: Path, portfolio: tuple[
         proc.communicate()
     resumed = _run(data_dir, "submit", str(path), "--batch-size", str(BATCH), "--json")
     assert resumed.returncode == 0, resumed.stderr
-    _check_exactly_once(data_dir, valid)
+    check_exactly_once(data_dir, valid)

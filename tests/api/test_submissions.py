@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
+from fastapi.testclient import TestClient
+
+from api.app import create_app
 from api.routers.submissions import SPOOL_DIR
-from ledger.records import PERSONAL_FIELDS
+from ledger.config import Settings
+from ledger.records import PERSONAL_FIELDS, write_jsonl
+from tests._canaries import files_under
 from tests.api.conftest import ROWS, Api, raw_rows
 
 
@@ -41,7 +47,7 @@ def test_bad_rows_are_rejected_by_row_and_field_without_values(api: Api) -> None
     text = str(report)
     for value in personal(rows) | {"11010519491231002Y"}:
         assert value not in text
-    assert not any((api.settings.data_dir / SPOOL_DIR).iterdir())
+    assert not (api.settings.data_dir / SPOOL_DIR).exists()  # nothing was spooled
 
 
 def test_same_rows_again_resume_the_same_submission(api: Api) -> None:
@@ -60,3 +66,19 @@ def test_duplicate_record_ids_are_refused(api: Api) -> None:
     assert report["accepted"] == 1
     (rejection,) = report["rejections"]
     assert rejection["row"] == 1 and rejection["reason"].startswith("duplicate record id")
+
+
+def test_raw_rows_left_by_a_killed_server_are_removed_at_start_up(tmp_path: Path) -> None:
+    """Earlier versions spooled a request's raw rows to ``api-submissions/``; a server
+    killed mid-request left them there. The next start-up removes them."""
+    data_dir = tmp_path / "data"
+    (data_dir / SPOOL_DIR).mkdir(mode=0o700, parents=True)
+    rows = raw_rows(3, seed=46)
+    leftover = data_dir / SPOOL_DIR / f"{'ab' * 32}-0123abcd.jsonl"
+    write_jsonl(rows, leftover)
+    settings = Settings(data_dir=data_dir, rpc_url=None, db_url=None)
+    with TestClient(create_app(settings)) as client:
+        assert client.get("/healthz").status_code == 200
+        assert not (data_dir / SPOOL_DIR).exists()
+    text = b"".join(p.read_bytes() for p in files_under(data_dir))
+    assert not [value for value in personal(rows) if value.encode() in text]

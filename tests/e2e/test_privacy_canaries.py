@@ -11,22 +11,22 @@ they could surface is read back as bytes and searched for them:
 (c) the proof bundles;
 (d) everything the commands printed, and the rejection files they wrote.
 
-Names are searched as UTF-8, GBK and UTF-16; ID numbers and mobiles also as their
-plain (unkeyed) SHA-256, which enumeration would reverse (invariant 2), and, on
-chain, as integers. Invariant 3: two submissions about the same borrowers share
-no value on chain but the submitter's address and small numbers.
+The canaries and their search (every encoding, digest and integer form) are in
+:mod:`tests._canaries`, shared with other scans. Invariant 3: two submissions about
+the same borrowers share no value on chain but the submitter's address and small
+numbers.
 """
 
 from __future__ import annotations
 
+import base64
 import csv
-import hashlib
 import json
 import os
 import re
 import shutil
 import subprocess
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -37,115 +37,29 @@ from web3 import Web3
 from ledger.chain import Chain, Deployment
 from ledger.chain.registry import AnchorRegistryClient
 from ledger.records import RecordRejected, validate_record
-from ledger.records.generate import synthetic_rows
-from ledger.records.identifiers import gb11643_check_digit, resident_id_problem
+from ledger.records.identifiers import resident_id_problem
 from ledger.records.readers import write_csv
+from tests._canaries import (
+    BAD,
+    GOOD,
+    PERSONAL,
+    ROWS_PER_FILE,
+    bad_rows,
+    canary_id,
+    files_under,
+    leaks_in,
+    leaks_in_files,
+    needles,
+    rows_for,
+)
 from tests._storebytes import readable_bytes
 from tests.conftest import ledger_cli
 
 #: Harmless if nothing reads it: if anything logs, it logs everything.
 ENV = {"LEDGER_LOG_LEVEL": "DEBUG", "COLUMNS": "400", "LEDGER_INQUIRY_SEAL_SIZE": "1"}
-PERSONAL = ("subject_name", "subject_id_number", "subject_mobile", "account_id")
-BORROWERS = 6
-ROWS_PER_FILE = 12
-
-
-# -- canaries ---------------------------------------------------------------------------
-
-
-def canary_id(k: int) -> str:
-    """A valid resident ID number nobody has: Dongcheng, born on 29 Feb 1956, order 9xx."""
-    body = f"11010119560229{900 + k:03d}"
-    return body + gb11643_check_digit(body)
-
-
-def wrong_check_char(number: str) -> str:
-    return number[:-1] + ("1" if number[-1] != "1" else "2")
-
-
-@dataclass(frozen=True)
-class Borrower:
-    name: str
-    id_number: str
-    mobile: str
-    account_id: str
-
-    def fields(self) -> dict[str, str]:
-        return {
-            "subject_name": self.name,
-            "subject_id_type": "10",
-            "subject_id_number": self.id_number,
-            "subject_mobile": self.mobile,
-            "account_id": self.account_id,
-        }
-
-
-STEMS = "甲乙丙丁戊己庚辛壬癸"
-GOOD = [
-    Borrower(f"金丝雀{STEMS[k]}", canary_id(k), f"139001390{k + 1:02d}", f"CANARY-ACCT-{k + 1:04d}")
-    for k in range(BORROWERS)
-]
-#: Rows refused for a bad value in a personal field (the bad value is a canary too).
-BAD = {
-    "wrong ID check character": Borrower(
-        "金丝雀庚", wrong_check_char(canary_id(6)), "13900139007", "CANARY-ACCT-0007"
-    ),
-    "mobile not 13-19": Borrower("金丝雀辛", canary_id(7), "12900139008", "CANARY-ACCT-0008"),
-    "digits in name": Borrower("金丝雀9号", canary_id(8), "13900139009", "CANARY-ACCT-0009"),
-    "account id too long": Borrower(
-        "金丝雀壬", canary_id(9), "13900139010", "CANARY-ACCT-0010-" + "X" * 60
-    ),
-}
-EVERYONE = [*GOOD, *BAD.values()]
-
-
-def needles(*, on_chain: bool = False) -> list[tuple[str, bytes]]:
-    """(what, bytes) for every canary value in every form it must never take."""
-    found: list[tuple[str, bytes]] = []
-    for b in EVERYONE:
-        for kind, value in zip(
-            PERSONAL, (b.name, b.id_number, b.mobile, b.account_id), strict=True
-        ):
-            forms = {"utf-8": value.encode(), "utf-16-le": value.encode("utf-16-le")}
-            forms["utf-16-be"] = value.encode("utf-16-be")
-            if not value.isascii():
-                forms["gbk"] = value.encode("gbk")
-            if kind in ("subject_id_number", "subject_mobile"):
-                digest = hashlib.sha256(value.encode()).digest()
-                forms["sha256 hex"] = digest.hex().encode()
-                forms["SHA256 HEX"] = digest.hex().upper().encode()
-                forms["sha256 bytes"] = digest
-                if on_chain and value.isdigit():
-                    forms["uint256"] = int(value).to_bytes(32, "big")
-            found += [(f"{kind} {value!r} as {form}", blob) for form, blob in forms.items()]
-    return found
-
-
-def leaks_in(blob: bytes, where: str, *, on_chain: bool = False) -> list[str]:
-    return [f"{what} in {where}" for what, needle in needles(on_chain=on_chain) if needle in blob]
 
 
 # -- input files ----------------------------------------------------------------------
-
-
-def rows_for(prefix: str, seed: int) -> list[dict[str, object]]:
-    """Valid rows about the GOOD borrowers, round robin, all from one lender."""
-    rows = list(synthetic_rows(ROWS_PER_FILE, seed=seed))
-    lender = next(synthetic_rows(1, seed=60))["reporter_org_code"]
-    for i, row in enumerate(rows):
-        row.update(
-            GOOD[i % BORROWERS].fields(), report_id=f"{prefix}-{i}", reporter_org_code=lender
-        )
-    return rows
-
-
-def bad_rows(prefix: str, seed: int) -> list[dict[str, object]]:
-    """One row per BAD borrower, and one GOOD borrower's row refused for a non-personal field."""
-    rows = list(synthetic_rows(len(BAD) + 1, seed=seed))
-    for i, (row, borrower) in enumerate(zip(rows, [*BAD.values(), GOOD[0]], strict=True)):
-        row.update(borrower.fields(), report_id=f"{prefix}-BAD-{i}")
-    rows[-1]["five_class"] = "7"
-    return rows
 
 
 def problems(row: Mapping[str, object]) -> set[str]:
@@ -298,6 +212,9 @@ def test_canaries_are_valid_values_and_the_search_finds_them(flow: Flow) -> None
     # each encoding and digest form is found where it is
     for what, needle in needles(on_chain=True):
         assert leaks_in(b"..." + needle + b"...", "probe", on_chain=True), what
+    for pad in (b"", b"a", b"ab"):  # a value inside longer base64 text, at each alignment
+        encoded = base64.b64encode(pad + GOOD[0].id_number.encode() + b"!")
+        assert leaks_in(encoded, "probe"), pad
     # the runs did what the scans below rely on
     a = flow.reports["submit A --json"]
     assert a["accepted"] == ROWS_PER_FILE and a["rejected"] == len(BAD) + 1
@@ -311,10 +228,6 @@ def test_canaries_are_valid_values_and_the_search_finds_them(flow: Flow) -> None
 
 
 # -- (a) every file of the data dir --------------------------------------------------------
-
-
-def files_under(path: Path) -> Iterator[Path]:
-    return (p for p in sorted(path.rglob("*")) if p.is_file())
 
 
 def test_no_canary_in_any_file_of_the_data_dirs(flow: Flow) -> None:
@@ -331,7 +244,7 @@ def test_no_canary_in_any_file_of_the_data_dirs(flow: Flow) -> None:
     # the data dir that only ever saw refused rows: its store lists them
     refused = list(files_under(flow.rejected_dir))
     assert b"check digit" in (flow.rejected_dir / "ledger.sqlite").read_bytes()
-    leaks = [leak for p in files + refused for leak in leaks_in(readable_bytes(p), str(p))]
+    leaks = leaks_in_files(files + refused)
     assert not leaks, leaks[:10]
 
 
@@ -477,9 +390,5 @@ def test_a_file_without_its_header_row_does_not_echo_its_first_row(flow: Flow) -
         in flow.outputs["submit headerless --json"]
     )
     leaks = leaks_in(flow.outputs["submit headerless --json"].encode(), "submit output")
-    leaks += [
-        leak
-        for p in files_under(flow.headerless_dir)
-        for leak in leaks_in(readable_bytes(p), p.name)
-    ]
+    leaks += leaks_in_files(files_under(flow.headerless_dir))
     assert not leaks, f"the first row of a header-less file was echoed: {leaks}"

@@ -33,9 +33,25 @@ def _ledger(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+def _key(data_dir: Path, name: str, role: str, *extra: str) -> dict[str, str]:
+    """Authorization headers with a new API key (``ledger partner add``)."""
+    done = _ledger(data_dir, "partner", "add", name, "--role", role, *extra, "--json")
+    assert done.returncode == 0, done.stderr
+    return {"Authorization": f"Bearer {json.loads(done.stdout)['key']}"}
+
+
 @contextmanager
 def serving(env: dict[str, str], log_path: Path) -> Iterator[str]:
     """A real ``ledger serve`` on a free loopback port, ready; its base URL."""
+    with serve_process(env, log_path) as (url, _proc):
+        yield url
+
+
+@contextmanager
+def serve_process(
+    env: dict[str, str], log_path: Path
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """Like :func:`serving`, and the process too (for a test that kills it)."""
     port = free_port()
     with log_path.open("wb") as log:
         proc = subprocess.Popen(
@@ -53,7 +69,7 @@ def serving(env: dict[str, str], log_path: Path) -> Iterator[str]:
                 assert proc.poll() is None, log_path.read_text()
                 assert time.monotonic() < deadline, "ledger serve did not become ready"
                 time.sleep(0.2)
-            yield url
+            yield url, proc
         finally:
             proc.terminate()
             proc.wait(timeout=30)

@@ -11,14 +11,8 @@ import httpx
 
 from ledger.proofs import ProofBundle, verify_bundle
 from tests.consent.conftest import grant_json
-from tests.e2e.test_serve import _env, _ledger, serving
+from tests.e2e.test_serve import _env, _key, _ledger, serving
 from tests.records.sample import ID_NUMBER
-
-
-def _key(data_dir: Path, name: str, role: str, *extra: str) -> dict[str, str]:
-    done = _ledger(data_dir, "partner", "add", name, "--role", role, *extra, "--json")
-    assert done.returncode == 0, done.stderr
-    return {"Authorization": f"Bearer {json.loads(done.stdout)['key']}"}
 
 
 def test_checks_are_sealed_on_the_timer_and_provable(tmp_path: Path) -> None:

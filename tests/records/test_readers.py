@@ -19,7 +19,7 @@ from ledger.records import (
 )
 from ledger.records import readers as readers_module
 from ledger.records.generate import INJECTED_FIELDS
-from ledger.records.readers import write_csv, write_jsonl
+from ledger.records.readers import RecordBytes, write_csv, write_jsonl
 from tests.records.sample import ID_NUMBER, NAME, ORG, ORG2, valid_row
 
 HEADER = "report_id,subject_name,funders,consent_ids,principal\n"
@@ -28,6 +28,19 @@ HEADER = "report_id,subject_name,funders,consent_ids,principal\n"
 def write(path: Path, text: str, *, bom: bool = False) -> Path:
     path.write_bytes((b"\xef\xbb\xbf" if bom else b"") + text.encode("utf-8"))
     return path
+
+
+@pytest.mark.parametrize("name", ["rows.csv", "rows.jsonl", "upload.txt"])
+def test_bytes_held_in_memory_read_as_their_file_would(tmp_path: Path, name: str) -> None:
+    """An API request's rows are read from memory, never from disk: the same rows, the same
+    refusals (bad JSON, bytes that are not UTF-8) and the same format guess as the file."""
+    path = tmp_path / name
+    (write_csv if name.endswith(".csv") else write_jsonl)(synthetic_rows(20, seed=9), path)
+    data = b"\xef\xbb\xbf" + path.read_bytes() + b'{"report_id": "\xff"}\nnot json\n'
+    path.write_bytes(data)
+    from_file = list(read_rows(path))
+    assert len(from_file) == 22 and from_file[-1].error is not None
+    assert list(read_rows(RecordBytes(name, data))) == from_file
 
 
 @pytest.mark.parametrize("suffix", [".csv", ".jsonl"])
