@@ -7,8 +7,9 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.setup-stamp
 NODE_STAMP := node_modules/.package-lock.json
 BENCH_JSON ?= bench-results.json
+ANVIL_PORT ?= 8545
 
-.PHONY: setup demo test lint format contracts bench clean
+.PHONY: setup demo test lint format contracts bench anvil anvil-stop clean
 
 setup: $(STAMP) $(NODE_STAMP)
 
@@ -45,6 +46,14 @@ contracts: setup
 
 bench: setup
 	$(PY) scripts/bench.py --json $(BENCH_JSON)
+
+# The pinned anvil (npm ci) in the background on 127.0.0.1:$(ANVIL_PORT), for `ledger --rpc`;
+# its pid and log go to .anvil/. It keeps its chain in memory: anvil-stop ends that chain.
+anvil: setup
+	@$(PY) scripts/devnode.py start --port $(ANVIL_PORT) --dir .anvil
+
+anvil-stop:
+	@$(PYTHON) scripts/devnode.py stop --port $(ANVIL_PORT) --dir .anvil
 
 clean:
 	rm -rf $(VENV) node_modules .pytest_cache .mypy_cache .ruff_cache

@@ -1,20 +1,18 @@
 """Shared fixtures: data dirs, the embedded chain, and a real anvil node.
 
 The anvil binary comes from the npm package ``@foundry-rs/anvil`` (``npm ci``
-installs it under node_modules). The fixture starts it on a free loopback port
-and stops it at the end of the session; it never uses anvil's unlocked accounts,
+installs it under node_modules); ``scripts/devnode.py`` (``make anvil``) finds
+and starts it, and so do these fixtures. The fixture starts it on a free loopback
+port and stops it at the end of the session; it never uses anvil's unlocked accounts,
 only ``anvil_setBalance`` to fund our locally held signer.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import socket
 import subprocess
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,21 +20,10 @@ import pytest
 
 from ledger.chain import Chain, Deployment, deploy
 from ledger.chain.signer import load_account
+from scripts import devnode
+from scripts.devnode import rpc
 
 REPO = Path(__file__).resolve().parent.parent
-#: Generous: anvil starts in well under a second, but CI machines are shared.
-ANVIL_START_TIMEOUT = 30.0
-
-
-def anvil_binary() -> Path:
-    """The platform binary the npm package ships (its JS wrapper only re-spawns it)."""
-    found = sorted(REPO.glob("node_modules/@foundry-rs/anvil-*/bin/anvil"))
-    if found:
-        return found[0]
-    wrapper = REPO / "node_modules" / ".bin" / "anvil"
-    if wrapper.exists():
-        return wrapper
-    raise RuntimeError("anvil is not installed: run `make setup` (npm ci)")
 
 
 def free_port() -> int:
@@ -45,42 +32,19 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def rpc(url: str, method: str, params: list[object]) -> object:
-    body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": method, "params": params}).encode()
-    req = urllib.request.Request(url, body, {"Content-Type": "application/json"})
-    with urllib.request.urlopen(req, timeout=5) as resp:
-        answer = json.loads(resp.read())
-    if "error" in answer:
-        raise RuntimeError(answer["error"])
-    return answer["result"]
-
-
 class AnvilNode:
-    """A running anvil process on a loopback port."""
+    """A running anvil process on a loopback port, started as ``make anvil`` starts one."""
 
     def __init__(self, log_path: Path) -> None:
         self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.url = devnode.url_for(self.port)
         self._log = open(log_path, "wb")  # noqa: SIM115 - closed in stop()
-        self.proc = subprocess.Popen(
-            [str(anvil_binary()), "--host", "127.0.0.1", "--port", str(self.port)],
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-        )
-        self._wait_ready()
-
-    def _wait_ready(self) -> None:
-        deadline = time.monotonic() + ANVIL_START_TIMEOUT
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"anvil exited with {self.proc.returncode}")
-            try:
-                rpc(self.url, "eth_chainId", [])
-                return
-            except OSError:
-                time.sleep(0.05)
-        self.stop()
-        raise RuntimeError("anvil did not start in time")
+        self.proc = devnode.spawn(self.port, self._log)
+        try:
+            devnode.wait_ready(self.proc, self.url)
+        except devnode.DevNodeError:
+            self.stop()
+            raise
 
     def fund(self, address: str, wei: int = 10**24) -> None:
         rpc(self.url, "anvil_setBalance", [address, hex(wei)])

@@ -269,12 +269,19 @@ class Chain:
             "fromBlock": hex(from_block),
             "toBlock": hex(to_block),
         }
-        method = RPCEndpoint("eth_getLogs")
-        answer = self._guard(lambda: self.w3.provider.make_request(method, [params]))
+        answer = self.raw_request("eth_getLogs", [params])
         if answer.get("error"):
             message = str(answer["error"].get("message", answer["error"]))
             raise ChainError(f"eth_getLogs failed: {message[:300]}")
         return list(answer["result"])
+
+    def raw_request(self, method: str, params: list[Any]) -> dict[str, Any]:
+        """Send one JSON-RPC request as it is; the node's whole answer (``result`` or ``error``).
+
+        For what web3 has no API for (node-specific methods) or formats at a cost.
+        """
+        endpoint = RPCEndpoint(method)
+        return dict(self._guard(lambda: self.w3.provider.make_request(endpoint, params)))
 
     def raw_calls(self, to: str, calls: Sequence[bytes], block: int) -> list[bytes]:
         """``eth_call`` each calldata of ``calls`` on ``to`` at ``block``; the raw return data.
@@ -440,6 +447,7 @@ class Chain:
             if any(sign in text.lower() for sign in _NO_FUNDS):
                 raise InsufficientFundsError(
                     f"account {self.account.address} cannot pay for gas on chain {self.chain_id}",
-                    hint="Fund it from the network's faucet or genesis account.",
+                    hint="Fund it from the network's faucet or genesis account; on a local "
+                    "anvil or Hardhat node, `ledger deploy --fund-from-dev-node` does it.",
                 ) from None
             raise ChainError(f"chain call failed: {text[:300]}") from None

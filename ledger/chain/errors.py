@@ -60,6 +60,12 @@ class InsufficientFundsError(ChainError, ConfigurationError):
     code = "insufficient-funds"
 
 
+class NotADevNodeError(ChainError, ConfigurationError):
+    """Funding from the node was asked of a node that is not a local development node."""
+
+    code = "not-a-dev-node"
+
+
 class DeploymentError(ChainError, ConfigurationError):
     """No usable deployment: missing, incomplete or not matching the chain."""
 

@@ -18,6 +18,7 @@ from ledger.cli._common import (
     print_json,
     settings_for,
 )
+from ledger.errors import InputError
 
 
 @command
@@ -38,11 +39,22 @@ def init(data_dir: DataDirOpt = None, as_json: JsonOpt = False) -> None:
         console.print(f"data dir  {result['data_dir']}\naccount   {result['account']}")
 
 
+FundOpt = Annotated[
+    bool,
+    typer.Option(
+        "--fund-from-dev-node",
+        help="First top up the data dir's account on a local anvil or Hardhat node "
+        "(anvil_setBalance / hardhat_setBalance); refused on any other network.",
+    ),
+]
+
+
 @command
 def deploy_cmd(
     data_dir: DataDirOpt = None,
     rpc: RpcOpt = None,
     force: Annotated[bool, typer.Option("--force", help="Deploy again even if deployed.")] = False,
+    fund: FundOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Deploy AnchorRegistry and ConsentRegistry and write deployment.json.
@@ -51,18 +63,28 @@ def deploy_cmd(
     Run again, it reports the existing deployment after checking its code is on chain.
 
     Example: ledger deploy --data-dir ./.ledger
-             ledger deploy --rpc http://127.0.0.1:8545
+             ledger deploy --rpc http://127.0.0.1:8545 --fund-from-dev-node   (make anvil)
     """
     from ledger.chain import deploy, open_chain  # the chain stack loads only when needed
+    from ledger.chain.devnode import fund_from_dev_node
 
     settings = settings_for(data_dir, rpc)
+    if fund and not settings.rpc_url:
+        raise InputError(
+            "--fund-from-dev-node needs --rpc URL (or LEDGER_RPC_URL)",
+            hint="the embedded chain funds its account by itself",
+        )
     ensure_data_dir(settings.data_dir)
     with open_chain(settings, holder="ledger deploy") as chain:
+        funded = fund_from_dev_node(chain) if fund else None
+        account = chain.address.lower()
         deployment, created = deploy(chain, settings.data_dir, force=force)
     if as_json:
-        print_json({"created": created, **deployment.to_json()})
-    else:
-        show_deployment(deployment, created=created)
+        print_json({"created": created, "funded_by": funded, **deployment.to_json()})
+        return
+    if funded:
+        console.print(f"funded {account} on the development node ({funded})")
+    show_deployment(deployment, created=created)
 
 
 def show_deployment(deployment: Deployment, *, created: bool) -> None:

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from tests._stubnode import stub_node
+from tests.cli._cli import one_error_line
 from tests.conftest import AnvilNode, ledger_cli
 
 
@@ -82,7 +84,43 @@ def test_unfunded_account_on_a_real_node_says_so(tmp_path: Path, anvil: AnvilNod
     done = run("deploy", "--rpc", anvil.url, "--data-dir", str(tmp_path / "fresh"))
     assert done.returncode == 1
     assert "cannot pay for gas" in done.stderr
+    assert "`ledger deploy --fund-from-dev-node`" in done.stderr  # says what to do on anvil
     assert len(done.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.rpc
+def test_fund_from_dev_node_deploys_from_a_fresh_data_dir(tmp_path: Path, anvil: AnvilNode) -> None:
+    target = str(tmp_path / "fresh")
+    done = run("deploy", "--rpc", anvil.url, "--fund-from-dev-node", "--data-dir", target)
+    assert done.returncode == 0, done.stderr
+    account = json.loads(run("init", "--data-dir", target, "--json").stdout)["account"]
+    assert f"funded {account} on the development node (anvil_setBalance)" in done.stdout
+    again = run("deploy", "--fund-from-dev-node", "--data-dir", target, "--json",
+                env={"LEDGER_RPC_URL": anvil.url})  # fmt: skip
+    assert again.returncode == 0, again.stderr
+    assert json.loads(again.stdout)["funded_by"] == "anvil_setBalance"
+    assert json.loads(again.stdout)["created"] is False
+
+
+def test_fund_from_dev_node_is_refused_on_another_node(tmp_path: Path) -> None:
+    """A JSON-RPC stub (tests/_stubnode.py) stands in for a production node."""
+    with stub_node() as node:
+        done = run(
+            "deploy", "--rpc", node.url, "--fund-from-dev-node", "--data-dir", str(tmp_path / "d")
+        )
+    line = one_error_line(done)
+    assert done.returncode == 1
+    assert f"the node at {node.url} (chain 1) is not a development node" in line
+    assert "only for a local anvil or Hardhat node" in line
+    assert "anvil_setBalance" in node.methods
+    assert "eth_sendRawTransaction" not in node.methods
+    assert not (tmp_path / "d" / "deployment.json").exists()
+
+
+def test_fund_from_dev_node_needs_a_node(tmp_path: Path) -> None:
+    done = run("deploy", "--fund-from-dev-node", "--data-dir", str(tmp_path / "d"))
+    assert "--fund-from-dev-node needs --rpc URL" in one_error_line(done)
+    assert done.returncode == 2
 
 
 def test_deploy_while_the_chain_is_held_names_the_holder(tmp_path: Path) -> None:
