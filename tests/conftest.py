@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from ledger.chain import Chain, Deployment, deploy
 from ledger.chain.signer import load_account
@@ -26,6 +27,12 @@ from ledger.chain.signer import load_account
 REPO = Path(__file__).resolve().parent.parent
 #: Generous: anvil starts in well under a second, but CI machines are shared.
 ANVIL_START_TIMEOUT = 30.0
+
+# Hypothesis's 200 ms deadline per example and its "data generation is too slow"
+# check measure the machine, not the code: on a loaded laptop they fail tests
+# whose behaviour is fine. Speed is measured by scripts/bench.py instead.
+settings.register_profile("ledger", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("ledger")
 
 
 def anvil_binary() -> Path:
