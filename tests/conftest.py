@@ -1,4 +1,4 @@
-"""Shared fixtures: data dirs, the embedded chain, and a real anvil node.
+"""Shared fixtures: data dirs, the embedded chain, a real anvil node; waiting on conditions.
 
 The anvil binary comes from the npm package ``@foundry-rs/anvil`` (``npm ci``
 installs it under node_modules). The fixture starts it on a free loopback port
@@ -15,8 +15,9 @@ import socket
 import subprocess
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -27,12 +28,33 @@ from ledger.chain.signer import load_account
 REPO = Path(__file__).resolve().parent.parent
 #: Generous: anvil starts in well under a second, but CI machines are shared.
 ANVIL_START_TIMEOUT = 30.0
+#: How long a test waits for another thread or process to get somewhere. A pass
+#: returns as soon as the condition holds; only a failure waits this long, so it
+#: is sized for a laptop busy with other work, not for a quiet machine.
+WAIT_SECONDS = 60.0
 
 # Hypothesis's 200 ms deadline per example and its "data generation is too slow"
 # check measure the machine, not the code: on a loaded laptop they fail tests
 # whose behaviour is fine. Speed is measured by scripts/bench.py instead.
 settings.register_profile("ledger", deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.load_profile("ledger")
+
+T = TypeVar("T")
+
+
+def wait_until(
+    condition: Callable[[], T], *, timeout: float = WAIT_SECONDS, interval: float = 0.01
+) -> T:
+    """Poll ``condition`` until it returns something truthy, and return that.
+
+    Fails the test after ``timeout`` seconds. Tests wait on this instead of
+    sleeping a fixed time, so a slow machine makes them slower, not wrong.
+    """
+    deadline = time.monotonic() + timeout
+    while not (value := condition()):
+        assert time.monotonic() < deadline, f"not within {timeout:g} s: {condition}"
+        time.sleep(interval)
+    return value
 
 
 def anvil_binary() -> Path:
