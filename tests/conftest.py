@@ -27,11 +27,15 @@ from ledger.chain.signer import load_account
 
 REPO = Path(__file__).resolve().parent.parent
 #: Generous: anvil starts in well under a second, but CI machines are shared.
-ANVIL_START_TIMEOUT = 30.0
+ANVIL_START_TIMEOUT = 60.0
 #: How long a test waits for another thread or process to get somewhere. A pass
 #: returns as soon as the condition holds; only a failure waits this long, so it
 #: is sized for a laptop busy with other work, not for a quiet machine.
 WAIT_SECONDS = 60.0
+#: Seconds for one CLI command or script run as a subprocess, to catch a hung one.
+#: They take seconds on a quiet machine and ten times that on a loaded one (a bare
+#: `ledger deploy` took 20 s at load average 12 on two cores).
+COMMAND_TIMEOUT = 900.0
 
 # Hypothesis's 200 ms deadline per example and its "data generation is too slow"
 # check measure the machine, not the code: on a loaded laptop they fail tests
@@ -77,7 +81,7 @@ def free_port() -> int:
 def rpc(url: str, method: str, params: list[object]) -> object:
     body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": method, "params": params}).encode()
     req = urllib.request.Request(url, body, {"Content-Type": "application/json"})
-    with urllib.request.urlopen(req, timeout=5) as resp:
+    with urllib.request.urlopen(req, timeout=WAIT_SECONDS) as resp:
         answer = json.loads(resp.read())
     if "error" in answer:
         raise RuntimeError(answer["error"])

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import WAIT_SECONDS, wait_until
+from tests.conftest import COMMAND_TIMEOUT, WAIT_SECONDS, wait_until
 
 SCRIPTS = Path(__file__).resolve().parents[2] / "scripts"
 
@@ -61,7 +61,7 @@ def _load(url: str, body: Path) -> dict[str, float]:
     done = subprocess.run(
         [sys.executable, str(SCRIPTS / "loadgen.py"), url, "--connections", "4",
          "--seconds", "0.5", "--body", str(body)],
-        check=True, capture_output=True, text=True, timeout=120,
+        check=True, capture_output=True, text=True, timeout=COMMAND_TIMEOUT,
     )  # fmt: skip
     result: dict[str, float] = json.loads(done.stdout)
     return result
@@ -101,7 +101,7 @@ def test_large_answers_are_each_read_whole(tmp_path: Path) -> None:
         done = subprocess.run(
             [sys.executable, str(SCRIPTS / "loadgen.py"), base + "/echo",
              "--connections", "2", "--seconds", "1", "--body", str(body)],
-            check=True, capture_output=True, text=True, timeout=120,
+            check=True, capture_output=True, text=True, timeout=COMMAND_TIMEOUT,
         )  # fmt: skip
     result = json.loads(done.stdout)
     assert result["errors"] == 0
@@ -134,7 +134,7 @@ def test_a_connections_first_answer_is_left_out_of_the_steady_percentiles(
         done = subprocess.run(
             [sys.executable, str(SCRIPTS / "loadgen.py"), base + "/x", "--connections", "6",
              "--seconds", "1.2", "--body", str(tmp_path / "noop.json")],
-            check=True, capture_output=True, text=True, timeout=120,
+            check=True, capture_output=True, text=True, timeout=COMMAND_TIMEOUT,
         )  # fmt: skip
     result = json.loads(done.stdout)
     # 6 first answers of at most 500: more than 1 %, so p99_all is one of them.
