@@ -1,4 +1,4 @@
-"""Shared fixtures: data dirs, the embedded chain, and a real anvil node.
+"""Shared fixtures: data dirs, the embedded chain, a real anvil node; waiting on conditions.
 
 The anvil binary comes from the npm package ``@foundry-rs/anvil`` (``npm ci``
 installs it under node_modules); ``scripts/devnode.py`` (``make anvil``) finds
@@ -13,10 +13,13 @@ import os
 import shutil
 import socket
 import subprocess
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from ledger.chain import Chain, Deployment, deploy
 from ledger.chain.signer import load_account
@@ -24,6 +27,37 @@ from scripts import devnode
 from scripts.devnode import rpc
 
 REPO = Path(__file__).resolve().parent.parent
+#: How long a test waits for another thread or process to get somewhere. A pass
+#: returns as soon as the condition holds; only a failure waits this long, so it
+#: is sized for a laptop busy with other work, not for a quiet machine.
+WAIT_SECONDS = 60.0
+#: Seconds for one CLI command or script run as a subprocess, to catch a hung one.
+#: They take seconds on a quiet machine and ten times that on a loaded one (a bare
+#: `ledger deploy` took 20 s at load average 12 on two cores).
+COMMAND_TIMEOUT = 900.0
+
+# Hypothesis's 200 ms deadline per example and its "data generation is too slow"
+# check measure the machine, not the code: on a loaded laptop they fail tests
+# whose behaviour is fine. Speed is measured by scripts/bench.py instead.
+settings.register_profile("ledger", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("ledger")
+
+T = TypeVar("T")
+
+
+def wait_until(
+    condition: Callable[[], T], *, timeout: float = WAIT_SECONDS, interval: float = 0.01
+) -> T:
+    """Poll ``condition`` until it returns something truthy, and return that.
+
+    Fails the test after ``timeout`` seconds. Tests wait on this instead of
+    sleeping a fixed time, so a slow machine makes them slower, not wrong.
+    """
+    deadline = time.monotonic() + timeout
+    while not (value := condition()):
+        assert time.monotonic() < deadline, f"not within {timeout:g} s: {condition}"
+        time.sleep(interval)
+    return value
 
 
 def free_port() -> int:
@@ -41,13 +75,13 @@ class AnvilNode:
         self._log = open(log_path, "wb")  # noqa: SIM115 - closed in stop()
         self.proc = devnode.spawn(self.port, self._log)
         try:
-            devnode.wait_ready(self.proc, self.url)
+            devnode.wait_ready(self.proc, self.url, timeout=WAIT_SECONDS)
         except devnode.DevNodeError:
             self.stop()
             raise
 
     def fund(self, address: str, wei: int = 10**24) -> None:
-        rpc(self.url, "anvil_setBalance", [address, hex(wei)])
+        rpc(self.url, "anvil_setBalance", [address, hex(wei)], timeout=WAIT_SECONDS)
 
     def stop(self) -> None:
         self.proc.terminate()
@@ -83,7 +117,7 @@ def embedded_chain(data_dir: Path) -> Iterator[Chain]:
 def rpc_chain(node: AnvilNode, data_dir: Path) -> Chain:
     account = load_account(data_dir)
     node.fund(account.address)
-    return Chain.json_rpc(node.url, account, confirmations=1, receipt_timeout=30)
+    return Chain.json_rpc(node.url, account, confirmations=1, receipt_timeout=WAIT_SECONDS)
 
 
 @pytest.fixture(params=["embedded", pytest.param("anvil", marks=pytest.mark.rpc)])

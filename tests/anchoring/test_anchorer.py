@@ -10,6 +10,7 @@ import pytest
 from ledger.anchoring.outbox import AnchoredBatch
 from ledger.anchoring.submit import _Anchorer
 from ledger.errors import UnavailableError
+from tests.conftest import WAIT_SECONDS
 
 
 class _Chain:
@@ -22,7 +23,7 @@ class _Chain:
         self.recorded: list[list[str]] = []
 
     def send(self, batch_id: str) -> Any:
-        self.go.wait(timeout=10)
+        assert self.go.wait(timeout=WAIT_SECONDS)
         if batch_id == self.fail_at:
             raise UnavailableError("the node went away")
         self.sent.append(batch_id)

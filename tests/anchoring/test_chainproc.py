@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -22,6 +21,7 @@ from ledger.chain.errors import (
 from ledger.chain.signer import load_account
 from ledger.config import Settings
 from ledger.errors import ConfigurationError, IntegrityError, LedgerError
+from tests.conftest import wait_until
 
 
 @pytest.fixture
@@ -123,10 +123,7 @@ def test_the_helper_dies_with_the_process_it_serves(deployed_dir: Path) -> None:
     os.kill(helper_pid, 0)  # alive
     parent.kill()
     parent.wait()
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline and _alive(helper_pid):
-        time.sleep(0.05)
-    assert not _alive(helper_pid)
+    wait_until(lambda: not _alive(helper_pid))
     with Chain.embedded(deployed_dir, holder="pytest"):  # and its lock went with it
         pass
 

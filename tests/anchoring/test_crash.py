@@ -24,7 +24,7 @@ from ledger.records.generate import synthetic_rows
 from ledger.records.readers import write_csv, write_jsonl
 from ledger.store import Batch, Store, Submission
 from tests._leaves import all_leaves
-from tests.conftest import ledger_cli
+from tests.conftest import COMMAND_TIMEOUT, ledger_cli
 
 ROWS = 120
 BATCH = 25
@@ -56,7 +56,7 @@ def _ledger(data_dir: Path, *args: str, failpoints: str = "") -> subprocess.Pope
 
 def _run(data_dir: Path, *args: str, failpoints: str = "") -> subprocess.CompletedProcess[str]:
     proc = _ledger(data_dir, *args, failpoints=failpoints)
-    out, err = proc.communicate(timeout=300)
+    out, err = proc.communicate(timeout=COMMAND_TIMEOUT)
     return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
 
 

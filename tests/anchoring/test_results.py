@@ -13,6 +13,7 @@ from ledger.anchoring.process import Accepted, RecordProcessor, Refused, Results
 from ledger.privacy import Desensitiser, Keyring, Policy
 from ledger.records import synthetic_rows, write_csv
 from ledger.records.readers import rows_from_text
+from tests.conftest import WAIT_SECONDS
 
 # Per row: accepted (True) or refused with 1-2 problems (False).
 _OUTCOMES = st.lists(st.tuples(st.booleans(), st.integers(1, 2)), max_size=40)
@@ -123,7 +124,7 @@ def test_flusher_keeps_order_groups_what_waits_and_reraises_a_failed_flush() -> 
     gate = threading.Event()
 
     def flush(group: list[tuple[Results, bool, object]]) -> None:
-        gate.wait(5)  # the first group holds the thread while the others queue up
+        assert gate.wait(WAIT_SECONDS)  # the first group holds the thread; the others queue
         if any(batch.last_row == 3 for batch, _, _ in group):
             raise RuntimeError("store down")
         seen.append([(batch.last_row, final) for batch, final, _ in group])

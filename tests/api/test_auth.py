@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from tests.api.conftest import Api
+from tests.conftest import wait_until
 
 HASH = "0x" + "00" * 32
 ENDPOINTS: dict[str, tuple[str, str, Any, set[str]]] = {
@@ -50,6 +51,13 @@ def test_wrong_scheme_is_401(api: Api) -> None:
 
 def test_probes_need_no_key(api: Api) -> None:
     assert api.client.get("/healthz").json() == {"status": "ok"}
-    ready = api.client.get("/readyz")
-    assert ready.status_code == 200
-    assert ready.json()["chain"] == "ok" and ready.json()["block_number"] > 0
+
+    def ready() -> dict[str, Any] | None:
+        answer = api.client.get("/readyz")
+        assert answer.status_code == 200, answer.text
+        body: dict[str, Any] = answer.json()
+        # "busy": the inquiry sealer held the chain past PROBE_WAIT_SECONDS (a slow machine)
+        assert body["chain"] in ("ok", "busy"), body
+        return body if body["chain"] == "ok" else None
+
+    assert wait_until(ready, interval=0.05)["block_number"] > 0

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import threading
-import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -20,6 +19,7 @@ from ledger.store import Inquiry, Store
 from ledger.store.db import STORE_FILE
 from tests.api.conftest import Api
 from tests.api.test_consents import SUBJECT, _check, _grant
+from tests.conftest import WAIT_SECONDS, wait_until
 from tests.consent.conftest import inquiry_row
 
 
@@ -83,23 +83,34 @@ def test_a_failed_commit_fails_its_checks_and_the_next_commit_works(store: Store
     assert _stored(store) == {first["inquiry_id"], fresh["inquiry_id"]}  # nothing half-landed
 
 
-def test_a_locked_store_hands_the_check_to_the_writer_thread(api: Api) -> None:
+def test_a_locked_store_hands_the_check_to_the_writer_thread(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Another writer holds the database: the loop keeps serving, the check waits its turn."""
     _grant(api)
+    handed: list[int] = []
+    hand_over = LoopInquiryWriter._hand_over
+
+    def counted(self: LoopInquiryWriter, loop: Any, rows: list[Any], waiting: list[Any]) -> None:
+        handed.append(len(rows))
+        hand_over(self, loop, rows, waiting)
+
+    monkeypatch.setattr(LoopInquiryWriter, "_hand_over", counted)
     holder = sqlite3.connect(api.settings.data_dir / STORE_FILE, isolation_level=None)
     holder.execute("BEGIN IMMEDIATE")  # the write lock, as the sealer's transaction takes it
     answers: list[Any] = []
     checking = threading.Thread(target=lambda: answers.append(_check(api)))
     try:
         checking.start()
-        time.sleep(0.5)
+        wait_until(lambda: handed)  # the loop found the store locked and let go of the row
+        assert handed == [1]
         assert not answers  # not answered: its inquiry is not committed yet
         health = api.client.get("/healthz")  # the event loop is not blocked meanwhile
         assert health.status_code == 200
     finally:
         holder.execute("ROLLBACK")
         holder.close()
-    checking.join(timeout=30)
+    checking.join(timeout=WAIT_SECONDS)
     (answer,) = answers
     assert answer.status_code == 200, answer.text
     body = answer.json()

@@ -20,7 +20,7 @@ from eth_utils.crypto import keccak
 
 from ledger.chain.errors import ChainError
 from tests.audit.conftest import Populated, codes, populate_on_anvil, run_audit
-from tests.conftest import AnvilNode
+from tests.conftest import WAIT_SECONDS, AnvilNode
 
 pytestmark = pytest.mark.rpc
 
@@ -91,7 +91,7 @@ class LogFilteringProxy:
 
     def forward(self, body: bytes) -> dict[str, Any]:
         req = urllib.request.Request(self.upstream, body, {"Content-Type": "application/json"})
-        with urllib.request.urlopen(req, timeout=10) as resp:
+        with urllib.request.urlopen(req, timeout=WAIT_SECONDS) as resp:
             answer: dict[str, Any] = json.loads(resp.read())
         return answer
 

@@ -10,7 +10,7 @@ import subprocess
 from pathlib import Path
 
 from ledger.records import synthetic_rows, write_csv
-from tests.conftest import ledger_cli
+from tests.conftest import COMMAND_TIMEOUT, ledger_cli
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -27,7 +27,12 @@ def auditing_commands() -> list[str]:
 def _ledger(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("LEDGER_")}
     return subprocess.run(
-        [ledger_cli(), *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=300
+        [ledger_cli(), *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=COMMAND_TIMEOUT,
     )
 
 

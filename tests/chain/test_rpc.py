@@ -13,7 +13,7 @@ from ledger.chain.connection import redact_url
 from ledger.chain.errors import ChainUnavailableError, TransactionTimeoutError
 from ledger.chain.signer import load_account
 from ledger.config import Settings
-from tests.conftest import AnvilNode, free_port, rpc, rpc_chain
+from tests.conftest import WAIT_SECONDS, AnvilNode, free_port, rpc, rpc_chain
 
 
 def test_unreachable_node_fails_fast_without_leaking_the_url_secret(data_dir: Path) -> None:
@@ -46,7 +46,7 @@ def test_confirmations_wait_for_later_blocks(anvil: AnvilNode, data_dir: Path) -
         chain.transfer("0x" + "11" * 20, 1)  # automine makes one block, never three
     assert info.value.tx_hash.startswith("0x")
 
-    chain.receipt_timeout = 20.0
+    chain.receipt_timeout = WAIT_SECONDS
     stop = threading.Event()
 
     def mine() -> None:

@@ -6,7 +6,7 @@ import os
 import subprocess
 from collections.abc import Mapping, Sequence
 
-from tests.conftest import ledger_cli
+from tests.conftest import COMMAND_TIMEOUT, ledger_cli
 
 
 def _env(extra: Mapping[str, str] | None) -> dict[str, str]:
@@ -17,7 +17,11 @@ def _env(extra: Mapping[str, str] | None) -> dict[str, str]:
 
 def run(*args: str, env: Mapping[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [ledger_cli(), *args], capture_output=True, text=True, env=_env(env), timeout=300
+        [ledger_cli(), *args],
+        capture_output=True,
+        text=True,
+        env=_env(env),
+        timeout=COMMAND_TIMEOUT,
     )
 
 
@@ -37,7 +41,7 @@ def run_all(
     ]
     done = []
     for proc in procs:
-        out, err = proc.communicate(timeout=300)
+        out, err = proc.communicate(timeout=COMMAND_TIMEOUT)
         done.append(subprocess.CompletedProcess(proc.args, proc.returncode, out, err))
     return done
 

@@ -12,7 +12,7 @@ from ledger.chain import Chain, deploy
 from ledger.config import Settings
 from ledger.records import synthetic_rows, write_csv
 from tests._leaves import all_leaves
-from tests.conftest import ledger_cli
+from tests.conftest import COMMAND_TIMEOUT, ledger_cli
 
 
 def test_verify_writes_nothing(tmp_path: Path) -> None:
@@ -39,7 +39,7 @@ def test_verify_writes_nothing(tmp_path: Path) -> None:
         [ledger_cli(), "verify", str(tmp_path / "b.json"), "--data-dir", str(bank)],
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=COMMAND_TIMEOUT,
     )
     assert done.returncode == 0, done.stderr
     assert "VALID" in done.stdout

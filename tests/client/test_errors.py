@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import socket
-import time
 
 import httpx
 import pytest
@@ -117,16 +116,15 @@ def test_connection_refused_is_unavailable_and_redacted() -> None:
         port = s.getsockname()[1]
     key = "ca_" + "K" * 43
     url = f"http://user:hunter2@127.0.0.1:{port}/prefix?q=secret"
-    started = time.monotonic()
     with CreditAnchorClient(url, key, timeout=2.0) as client:
         with pytest.raises(ServiceUnavailableError) as caught:
             client.batch(UNKNOWN_BATCH)
         assert client.health() is False and client.ready() is False
         assert not leaks(key, client, caught.value)
         assert f"http://127.0.0.1:{port}" in repr(client)
-    assert time.monotonic() - started < 10
     error = caught.value
     assert isinstance(error, ClientError) and error.status is None
+    assert str(error).endswith(": ConnectError")  # refused at once, not waited out
     assert f"http://127.0.0.1:{port}/v1/batches/" in str(error)
     for secret in ("hunter2", "user", "prefix", "secret"):
         assert secret not in str(error)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import os
 import threading
-import time
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 from typing import Any
@@ -24,6 +23,7 @@ from ledger.consent import ConsentService, Subject
 from ledger.consent.service import NEEDS_CHAIN, StatusCache
 from ledger.errors import ConflictError, UnavailableError
 from ledger.store import Consent, Inquiry
+from tests.conftest import WAIT_SECONDS, wait_until
 from tests.consent.conftest import BANK, OTHER_BANK, OTHER_ID, T0, make_grant
 
 Check = Callable[..., Any]
@@ -373,13 +373,6 @@ def test_the_registry_names_the_consents_its_blocks_changed(
     assert registry.changed(head, head) == set()
 
 
-def _until(condition: Callable[[], bool], seconds: float = 10.0) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        assert time.monotonic() < deadline, "not within the time allowed"
-        time.sleep(0.01)
-
-
 def test_the_event_loop_answers_from_the_cache_while_a_thread_follows_the_head(
     consents: ConsentService, check: Check, ledger: Ledger, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -394,7 +387,7 @@ def test_the_event_loop_answers_from_the_cache_while_a_thread_follows_the_head(
     real_block_number = chain.block_number
 
     def slow_block_number() -> int:
-        assert looking.wait(10)
+        assert looking.wait(WAIT_SECONDS)
         return real_block_number()
 
     monkeypatch.setattr(chain, "block_number", slow_block_number)
@@ -403,7 +396,7 @@ def test_the_event_loop_answers_from_the_cache_while_a_thread_follows_the_head(
     assert isinstance(cached, ConsentRecord) and cached.revoked_at == 0
     looking.set()
     # That look reads the withdrawal's log and drops the status: the loop cannot say.
-    _until(lambda: statuses.get(row.consent_id, cached_only=True) is NEEDS_CHAIN)
+    wait_until(lambda: statuses.get(row.consent_id, cached_only=True) is NEEDS_CHAIN)
     answer = check(T0 + timedelta(days=5))
     assert (answer.granted, answer.reason) == (False, "revoked")
 
@@ -423,7 +416,7 @@ def test_after_a_failed_look_at_the_head_the_event_loop_defers_to_the_chain(
 
     monkeypatch.setattr(chain, "block_number", down)
     statuses.get(row.consent_id, cached_only=True)  # starts a look, which fails
-    _until(lambda: statuses.get(row.consent_id, cached_only=True) is NEEDS_CHAIN)
+    wait_until(lambda: statuses.get(row.consent_id, cached_only=True) is NEEDS_CHAIN)
     with pytest.raises(UnavailableError):
         check(T0 + timedelta(days=5))  # the thread's own look meets the failure
     monkeypatch.undo()

@@ -15,6 +15,7 @@ from ledger.chain.registry import BatchKind
 from ledger.consent import ConsentService
 from ledger.proofs import verify_bundle
 from ledger.store import Batch, Inquiry
+from tests.conftest import WAIT_SECONDS, wait_until
 from tests.consent.conftest import T0, inquiry_row, make_grant, refused_inquiry
 
 Check = Callable[..., Any]
@@ -158,15 +159,10 @@ def test_the_writer_thread_calls_back_once_each_row_is_durable(ledger: Ledger) -
 
         return done
 
-    import time
-
     for i, row in enumerate(rows[:-1]):
         log.submit(row, done_for(i))
-    deadline = time.monotonic() + 30
-    while len(results) < len(rows) - 1:
-        assert time.monotonic() < deadline
-        time.sleep(0.01)
+    wait_until(lambda: len(results) >= len(rows) - 1)
     assert all(results[i] is None and durable[i] for i in range(len(rows) - 1))
     log.submit(rows[-1], done_for(len(rows) - 1))
-    assert finished.wait(30)
+    assert finished.wait(WAIT_SECONDS)
     assert results[len(rows) - 1] is not None  # the duplicate was refused, and said so

@@ -6,13 +6,14 @@ import json
 import socket
 import subprocess
 import sys
-import time
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+
+from tests.conftest import COMMAND_TIMEOUT, WAIT_SECONDS, wait_until
 
 SCRIPTS = Path(__file__).resolve().parents[2] / "scripts"
 
@@ -33,19 +34,21 @@ def _served(app: str, app_dir: Path) -> Iterator[str]:
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     base = f"http://127.0.0.1:{port}"
+
+    def answers() -> bool:
+        try:
+            urllib.request.urlopen(base + "/docs", timeout=WAIT_SECONDS).close()
+            return True
+        except OSError:
+            assert proc.poll() is None, "uvicorn exited"
+            return False
+
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                urllib.request.urlopen(base + "/docs", timeout=2).close()
-                break
-            except OSError:
-                assert proc.poll() is None and time.monotonic() < deadline
-                time.sleep(0.2)
+        wait_until(answers, interval=0.1)
         yield base
     finally:
         proc.terminate()
-        proc.wait(timeout=30)
+        proc.wait(timeout=WAIT_SECONDS)
 
 
 @pytest.fixture(scope="module")
@@ -58,7 +61,7 @@ def _load(url: str, body: Path) -> dict[str, float]:
     done = subprocess.run(
         [sys.executable, str(SCRIPTS / "loadgen.py"), url, "--connections", "4",
          "--seconds", "0.5", "--body", str(body)],
-        check=True, capture_output=True, text=True, timeout=120,
+        check=True, capture_output=True, text=True, timeout=COMMAND_TIMEOUT,
     )  # fmt: skip
     result: dict[str, float] = json.loads(done.stdout)
     return result
@@ -67,7 +70,9 @@ def _load(url: str, body: Path) -> dict[str, float]:
 def test_answers_are_counted_and_timed(trivial: str, tmp_path: Path) -> None:
     (tmp_path / "noop.json").write_text("{}")
     result = _load(trivial + "/noop", tmp_path / "noop.json")
-    assert result["requests"] > 20
+    # More than one answer per connection (each sends again once answered); how many
+    # more depends on the machine, so no rate is asserted.
+    assert result["requests"] > 4
     assert result["errors"] == 0
     assert 0 < result["p50_ms"] <= result["p99_ms"]
     assert result["rps"] > 0
@@ -76,7 +81,7 @@ def test_answers_are_counted_and_timed(trivial: str, tmp_path: Path) -> None:
 def test_error_answers_are_counted_as_errors(trivial: str, tmp_path: Path) -> None:
     (tmp_path / "noop.json").write_text("{}")
     result = _load(trivial + "/no-such-path", tmp_path / "noop.json")
-    assert result["requests"] > 20
+    assert result["requests"] > 4
     assert result["errors"] == result["requests"]
 
 
@@ -96,7 +101,7 @@ def test_large_answers_are_each_read_whole(tmp_path: Path) -> None:
         done = subprocess.run(
             [sys.executable, str(SCRIPTS / "loadgen.py"), base + "/echo",
              "--connections", "2", "--seconds", "1", "--body", str(body)],
-            check=True, capture_output=True, text=True, timeout=120,
+            check=True, capture_output=True, text=True, timeout=COMMAND_TIMEOUT,
         )  # fmt: skip
     result = json.loads(done.stdout)
     assert result["errors"] == 0
@@ -110,7 +115,9 @@ def test_large_answers_are_each_read_whole(tmp_path: Path) -> None:
 def test_a_connections_first_answer_is_left_out_of_the_steady_percentiles(
     tmp_path: Path,
 ) -> None:
-    # The first request on each connection waits 0.4 s, every later one 20 ms.
+    # The first request on each connection waits 0.4 s, every later one 20 ms. The 0.4 s
+    # is the line between them: a loaded machine stretches the 20 ms (to ~30 ms at
+    # load average 10), the first answers only get later.
     (tmp_path / "slow_first.py").write_text(
         "import asyncio\n"
         "from fastapi import FastAPI, Request\n"
@@ -127,11 +134,12 @@ def test_a_connections_first_answer_is_left_out_of_the_steady_percentiles(
         done = subprocess.run(
             [sys.executable, str(SCRIPTS / "loadgen.py"), base + "/x", "--connections", "6",
              "--seconds", "1.2", "--body", str(tmp_path / "noop.json")],
-            check=True, capture_output=True, text=True, timeout=120,
+            check=True, capture_output=True, text=True, timeout=COMMAND_TIMEOUT,
         )  # fmt: skip
     result = json.loads(done.stdout)
-    assert result["errors"] == 0 and 20 < result["requests"] < 500
-    assert result["p99_ms"] < 300 <= result["p99_all_ms"]  # 6 of < 500 answers: > 1 %
+    # 6 first answers of at most 500: more than 1 %, so p99_all is one of them.
+    assert result["errors"] == 0 and 6 < result["requests"] <= 500
+    assert 0 < result["p99_ms"] < 400 <= result["p99_all_ms"]
     assert result["rps"] == pytest.approx(
         result["requests"] / result["seconds"], rel=1e-3, abs=0.06
     )

@@ -53,7 +53,7 @@ from tests._canaries import (
     rows_for,
 )
 from tests._storebytes import readable_bytes
-from tests.conftest import ledger_cli
+from tests.conftest import COMMAND_TIMEOUT, ledger_cli
 
 #: Harmless if nothing reads it: if anything logs, it logs everything.
 ENV = {"LEDGER_LOG_LEVEL": "DEBUG", "COLUMNS": "400", "LEDGER_INQUIRY_SEAL_SIZE": "1"}
@@ -115,7 +115,7 @@ class Flow:
             for label, args in commands.items()
         }
         for label, proc in procs.items():
-            out, err = proc.communicate(timeout=300)
+            out, err = proc.communicate(timeout=COMMAND_TIMEOUT)
             self.outputs[label] = out + err
             if "headerless" in label:  # refused as a whole: one error line, exit 2
                 assert proc.returncode == 2, f"{label}: exit {proc.returncode}\n{err}"

@@ -10,7 +10,7 @@ import subprocess
 from pathlib import Path
 
 from ledger.records import synthetic_rows, write_csv
-from tests.conftest import ledger_cli
+from tests.conftest import COMMAND_TIMEOUT, ledger_cli
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -33,7 +33,7 @@ def test_make_demo_runs_the_flow() -> None:
         cwd=REPO,
         capture_output=True,
         text=True,
-        timeout=900,
+        timeout=2 * COMMAND_TIMEOUT,  # make setup, then the several commands of the demo
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "CreditAnchor demo" in done.stdout
@@ -75,7 +75,7 @@ def _ledger(
         env=clean | (env or {}),
         capture_output=True,
         text=True,
-        timeout=300,
+        timeout=COMMAND_TIMEOUT,
     )
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -15,10 +14,13 @@ import pytest
 
 from api.config import ApiSettings
 from ledger.records import synthetic_rows, write_csv
-from tests.conftest import free_port, ledger_cli
+from tests.conftest import COMMAND_TIMEOUT, WAIT_SECONDS, free_port, ledger_cli, wait_until
 
 #: uvicorn plus the chain and store open in well under this on an idle machine.
-START_TIMEOUT = 60.0
+START_TIMEOUT = 120.0
+#: Per request: answers take milliseconds, but a loaded machine may stall a process
+#: for seconds, and httpx's default of 5 s then fails a request that would succeed.
+HTTP_TIMEOUT = 60.0
 
 
 def _env(data_dir: Path) -> dict[str, str]:
@@ -29,7 +31,11 @@ def _env(data_dir: Path) -> dict[str, str]:
 
 def _ledger(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [ledger_cli(), *args], env=_env(data_dir), capture_output=True, text=True, timeout=300
+        [ledger_cli(), *args],
+        env=_env(data_dir),
+        capture_output=True,
+        text=True,
+        timeout=COMMAND_TIMEOUT,
     )
 
 
@@ -59,20 +65,19 @@ def serve_process(
         )
         try:
             url = f"http://127.0.0.1:{port}"
-            deadline = time.monotonic() + START_TIMEOUT
-            while True:
+
+            def ready() -> bool:
                 try:
-                    if httpx.get(url + "/readyz", timeout=2).status_code == 200:
-                        break
+                    return httpx.get(url + "/readyz", timeout=HTTP_TIMEOUT).status_code == 200
                 except httpx.TransportError:
-                    pass
-                assert proc.poll() is None, log_path.read_text()
-                assert time.monotonic() < deadline, "ledger serve did not become ready"
-                time.sleep(0.2)
+                    assert proc.poll() is None, log_path.read_text()
+                    return False
+
+            wait_until(ready, timeout=START_TIMEOUT, interval=0.1)
             yield url, proc
         finally:
             proc.terminate()
-            proc.wait(timeout=30)
+            proc.wait(timeout=WAIT_SECONDS)
 
 
 @pytest.fixture
@@ -107,10 +112,11 @@ def test_a_partner_verifies_over_http_while_the_cli_is_told_to_use_the_api(
         leaf_hash = "0x" + leaf.leaf_hash.hex()
     store.close()
     headers = {"Authorization": f"Bearer {key}"}
-    answer = httpx.post(url + "/v1/verify", json={"leaf_hashes": [leaf_hash]}, headers=headers)
+    body = {"leaf_hashes": [leaf_hash]}
+    answer = httpx.post(url + "/v1/verify", json=body, headers=headers, timeout=HTTP_TIMEOUT)
     assert answer.status_code == 200, answer.text
     assert answer.json()["results"][0]["status"] == "anchored"
-    assert httpx.post(url + "/v1/verify", json={"leaf_hashes": [leaf_hash]}).status_code == 401
+    assert httpx.post(url + "/v1/verify", json=body, timeout=HTTP_TIMEOUT).status_code == 401
 
     held = _ledger(data_dir, "deploy")
     assert held.returncode == 1
@@ -126,9 +132,15 @@ def test_a_key_revoked_with_the_cli_stops_working_at_once(
     assert added.returncode == 0, added.stderr
     headers = {"Authorization": f"Bearer {json.loads(added.stdout)['key']}"}
     body = {"leaf_hashes": ["0x" + "00" * 32]}
-    assert httpx.post(url + "/v1/verify", json=body, headers=headers).status_code == 200
+    answer = httpx.post(url + "/v1/verify", json=body, headers=headers, timeout=HTTP_TIMEOUT)
+    assert answer.status_code == 200, answer.text
     assert _ledger(data_dir, "partner", "revoke", "bank-b").returncode == 0
+
+    def refused() -> httpx.Response | None:
+        answer = httpx.post(url + "/v1/verify", json=body, headers=headers, timeout=HTTP_TIMEOUT)
+        return None if answer.status_code == 200 else answer
+
     # The server remembers a verified key for at most ApiSettings.key_cache_seconds.
-    time.sleep(ApiSettings().key_cache_seconds)
-    answer = httpx.post(url + "/v1/verify", json=body, headers=headers)
+    assert ApiSettings().key_cache_seconds < WAIT_SECONDS
+    answer = wait_until(refused, interval=0.05)
     assert answer.status_code == 401, answer.text

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import json
-import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 
 from ledger.proofs import ProofBundle, verify_bundle
+from tests.conftest import wait_until
 from tests.consent.conftest import grant_json
+from tests.e2e.test_serve import HTTP_TIMEOUT as TIMEOUT
 from tests.e2e.test_serve import _env, _key, _ledger, serving
 from tests.records.sample import ID_NUMBER
 
@@ -28,24 +30,28 @@ def test_checks_are_sealed_on_the_timer_and_provable(tmp_path: Path) -> None:
             valid_from=(now - timedelta(days=1)).isoformat(),
             valid_until=(now + timedelta(days=1)).isoformat(),
         )
-        assert httpx.post(url + "/v1/consents", json=grant, headers=operator).status_code == 201
+        granted = httpx.post(url + "/v1/consents", json=grant, headers=operator, timeout=TIMEOUT)
+        assert granted.status_code == 201, granted.text
         body = {
             "subject": {"id_type": "10", "id_number": ID_NUMBER},
             "purpose": "LOAN_APPROVAL",
         }
-        answer = httpx.post(url + "/v1/consents/check", json=body, headers=partner).json()
+        checked = httpx.post(
+            url + "/v1/consents/check", json=body, headers=partner, timeout=TIMEOUT
+        )
+        answer = checked.json()
         assert answer["granted"], answer
-        deadline = time.monotonic() + 30
-        while True:  # the sealer runs every half interval
-            page = httpx.get(url + "/v1/inquiries", headers=auditor).json()
+
+        def anchored_batch() -> dict[str, Any] | None:
+            page = httpx.get(url + "/v1/inquiries", headers=auditor, timeout=TIMEOUT).json()
             (entry,) = page["inquiries"]
-            batch_id = entry["batch_id"]
-            if batch_id is not None:
-                batch = httpx.get(f"{url}/v1/batches/{batch_id}", headers=auditor).json()
-                if batch["status"] == "anchored":
-                    break
-            assert time.monotonic() < deadline, "the inquiry was never anchored"
-            time.sleep(0.3)
+            if entry["batch_id"] is None:
+                return None
+            where = f"{url}/v1/batches/{entry['batch_id']}"
+            batch: dict[str, Any] = httpx.get(where, headers=auditor, timeout=TIMEOUT).json()
+            return batch if batch["status"] == "anchored" else None
+
+        batch = wait_until(anchored_batch, interval=0.3)  # the sealer runs every half interval
         assert batch["kind"] == 2 and batch["tree_size"] == 1
     # offline: the inquiry's bundle (from the store, server stopped) proves against the anchor
     done = _ledger(data_dir, "bundle", answer["inquiry_id"], "-o", str(tmp_path / "q.json"))
