@@ -89,21 +89,12 @@ def check_receipt_ids(
         mine = on_chain.get(row.consent_id)
         recorded = mine is not None and own_id == row.consent_id and hashed == mine.commitment
         _supersedes(row, receipt, recorded, facts, report)
-    facts.replayed = replayed = {
+    facts.replayed = {  # recorded with a commitment whose receipt names another id
         consent_id: _an_id(named[chain.commitment]) or "not a consent id"
         for consent_id, chain in on_chain.items()
         if named.get(chain.commitment, consent_id) != consent_id
     }
-    for commitment, ids in ids_of.items():
-        if len(ids) < 2:
-            continue
-        owner = _an_id(named.get(commitment)) or _first_recorded(ids, on_chain)
-        for consent_id in sorted(ids - {owner}):
-            report.add(
-                "CONSENT_RECEIPT_DUPLICATE", consent_id=consent_id, expected=owner, found=len(ids)
-            )
-            if consent_id in on_chain:
-                replayed[consent_id] = owner
+    _duplicates(ids_of, named, on_chain, facts, report)
     for consent_id, start in facts.superseded_from.items():
         old = on_chain.get(consent_id)
         if old is not None and not (old.revoked_at and old.revoked_at <= start):
@@ -114,6 +105,26 @@ def check_receipt_ids(
                 found=old.revoked_at,
             )
     return facts
+
+
+def _duplicates(
+    ids_of: Mapping[str, set[str]],
+    named: Mapping[str, Any],
+    on_chain: Mapping[str, ChainConsent],
+    facts: ReceiptFacts,
+    report: AuditReport,
+) -> None:
+    """One commitment under several ids: all but the one its receipt names are replays."""
+    for commitment, ids in ids_of.items():
+        if len(ids) < 2:
+            continue
+        owner = _an_id(named.get(commitment)) or _first_recorded(ids, on_chain)
+        for consent_id in sorted(ids - {owner}):
+            report.add(
+                "CONSENT_RECEIPT_DUPLICATE", consent_id=consent_id, expected=owner, found=len(ids)
+            )
+            if consent_id in on_chain:
+                facts.replayed[consent_id] = owner
 
 
 def _supersedes(
