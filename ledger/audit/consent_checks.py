@@ -6,9 +6,10 @@ withdrawal must agree with the ConsentRegistry — read from the replayed events
 and confirmed with ``consentStatus`` (so a node hiding a ``ConsentRevoked`` is
 caught too); so must the receipt's own window. Every granted inquiry must name
 a consent that holds a receipt of its own, that was valid at the checked
-instant on chain and by its receipt, and whose receipt names that subject,
-institution and purpose. Sealed inquiries are judged as their anchored leaf
-logged them, and a sealed row must be the inquiry its leaf logs.
+instant on chain and by its receipt (and not yet superseded), and whose receipt
+names that subject, institution and purpose. Sealed inquiries are judged as
+their anchored leaf logged them, and a sealed row must be the inquiry its leaf
+logs.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from typing import Any, Final
 from sqlalchemy import select
 
 from ledger.audit.findings import AuditReport
-from ledger.audit.receipts import check_receipt_ids, parsed
+from ledger.audit.receipts import ReceiptFacts, check_receipt_ids, parsed
 from ledger.audit.replay import ChainConsent, ChainState, Progress, hx
 from ledger.audit.store_checks import StoreFacts
 from ledger.chain.registry import ConsentRegistryClient
@@ -51,8 +52,8 @@ class ConsentFacts:
 
     #: The store's consents by id.
     rows: dict[str, Consent] = field(default_factory=dict)
-    #: Consents on chain whose receipt is another's -> the id it belongs to.
-    replayed: dict[str, str] = field(default_factory=dict)
+    #: Whose receipt each consent holds, and which ones were superseded.
+    receipts: ReceiptFacts = field(default_factory=ReceiptFacts)
 
 
 class ConsentView:
@@ -129,9 +130,9 @@ def check_consents(
     for consent_id in view.state.consents:
         if consent_id not in rows:
             report.add("CONSENT_NOT_IN_STORE", consent_id=consent_id)
-    replayed = check_receipt_ids(rows, view.state.consents, report)
+    receipts = check_receipt_ids(rows, view.state.consents, report)
     report.checked["store_consents"] = len(rows)
-    return ConsentFacts(rows, replayed)
+    return ConsentFacts(rows, receipts)
 
 
 def _check_consent(row: Consent, view: ConsentView, report: AuditReport) -> None:
@@ -275,11 +276,13 @@ def _check_coverage(
         report.add("INQUIRY_WITHOUT_CONSENT", **where, consent_id=consent_id)
         return
     where["consent_id"] = consent_id
-    if (owner := consents.replayed.get(on_chain.consent_id)) is not None:
+    if (owner := consents.receipts.replayed.get(on_chain.consent_id)) is not None:
         # Recorded, but with another consent's receipt: nothing the borrower agreed to.
         report.add("INQUIRY_CONSENT_UNSUPPORTED", **where, expected=owner, found=None)
         return
     t = int(datetime.fromisoformat(str(inquiry["checked_at"]).replace("Z", "+00:00")).timestamp())
+    superseded = consents.receipts.superseded_from.get(on_chain.consent_id)
+    valid = on_chain.valid_at(t) and (superseded is None or t < superseded)
     if not on_chain.valid_at(t):
         report.add(
             "INQUIRY_CONSENT_NOT_VALID",
@@ -288,19 +291,22 @@ def _check_coverage(
             + (f", t<{on_chain.revoked_at}" if on_chain.revoked_at else ""),
             found=t,
         )
+    elif not valid:
+        expected = f"superseded: t<{superseded}"
+        report.add("INQUIRY_CONSENT_NOT_VALID", **where, expected=expected, found=t)
     row = consents.rows.get(on_chain.consent_id)
     if row is None or row.receipt is None or receipt_commitment(row.receipt) != on_chain.commitment:
         return  # erased or not trustworthy: the chain window is all there is to judge by
     receipt = parsed(row.receipt)
     if receipt is not None:
-        _check_receipt_covers(inquiry, receipt, t, on_chain.valid_at(t), where, report)
+        _check_receipt_covers(inquiry, receipt, t, valid, where, report)
 
 
 def _check_receipt_covers(
     inquiry: dict[str, Any],
     receipt: dict[str, Any],
     t: int,
-    valid_on_chain: bool,
+    valid_so_far: bool,
     where: dict[str, Any],
     report: AuditReport,
 ) -> None:
@@ -315,7 +321,7 @@ def _check_receipt_covers(
     if not covered:
         report.add("INQUIRY_NOT_COVERED", **where)
     own = _window(receipt)
-    if valid_on_chain and own is not None and not (own[0] <= t and (not own[1] or t < own[1])):
+    if valid_so_far and own is not None and not (own[0] <= t and (not own[1] or t < own[1])):
         report.add(
             "INQUIRY_CONSENT_NOT_VALID",
             **where,

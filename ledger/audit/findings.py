@@ -102,6 +102,15 @@ CODES: Final[dict[str, tuple[Severity, str]]] = {
         Severity.ERROR,
         "a stored receipt names another subject than its row",
     ),
+    "CONSENT_SUPERSEDES_MISMATCH": (
+        Severity.ERROR,
+        "a stored receipt supersedes another consent than its row says",
+    ),
+    "CONSENT_SUPERSEDED_NOT_WITHDRAWN": (
+        Severity.ERROR,
+        "a consent that a recorded receipt supersedes is not withdrawn on chain from the "
+        "new consent's start",
+    ),
     "CONSENT_COMMITMENT_MISMATCH": (
         Severity.CRITICAL,
         "a store commitment differs from the chain's",
@@ -131,7 +140,8 @@ CODES: Final[dict[str, tuple[Severity, str]]] = {
     ),
     "INQUIRY_CONSENT_NOT_VALID": (
         Severity.CRITICAL,
-        "a granted inquiry's consent was not valid at its time, on chain or by its receipt",
+        "a granted inquiry's consent was not valid at its time: on chain, by its receipt, or "
+        "superseded",
     ),
     "INQUIRY_NOT_COVERED": (
         Severity.CRITICAL,

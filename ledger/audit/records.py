@@ -7,6 +7,11 @@ there, its tree is rebuilt and compared with the anchored root (one hash per
 leaf); otherwise each line's audit path is checked. With a store, every leaf
 must also be the store's leaf at that index. A leaf exported twice is a finding:
 an export is one line per leaf.
+
+A line carries no id beside its record, and the store's record ids are not read
+here: an exported record that is the store's leaf is the store's record, whose
+own id the store pass holds to the id the store files it under
+(``LEAF_RECORD_ID_MISMATCH``); a rebuild files it under its own id.
 """
 
 from __future__ import annotations

@@ -31,7 +31,7 @@ from tests.audit.conftest import (
     run_audit,
 )
 from tests.cli._cli import run
-from tests.consent.conftest import BANK, T0
+from tests.consent.conftest import BANK, T0, make_grant
 
 DAY = timedelta(days=1)
 
@@ -144,10 +144,9 @@ def test_consent_check_refuses_it_naming_the_id_mismatch(ledger_dir: Populated) 
     replayed = replay_consent(ledger_dir)
     with operator(ledger_dir) as ledger:
         ledger.consents().revoke(ledger_dir.valid_consent, T0 + 20 * DAY)
-    subject = next(iter(synthetic_rows(ROWS, seed=11, invalid_ratio=0)))
     env = {
         "LEDGER_DATA_DIR": str(ledger_dir.data_dir),
-        "LEDGER_SUBJECT_ID": str(subject["subject_id_number"]),
+        "LEDGER_SUBJECT_ID": _subject()["id_number"],
     }
     at = (T0 + 30 * DAY).strftime("%Y-%m-%dT%H:%M:%SZ")
     args = ("consent", "check", "--institution", BANK, "--purpose", "LOAN_APPROVAL")
@@ -260,3 +259,75 @@ def test_a_consent_recorded_with_a_longer_window_than_its_receipt(ledger_dir: Po
     assert window["consent_id"] == new_id and window["found"].startswith("receipt ")
     (late,) = findings(report, "INQUIRY_CONSENT_NOT_VALID")
     assert late["inquiry_id"] == inquiry and late["expected"].startswith("receipt ")
+
+
+def _subject() -> dict[str, str]:
+    row = next(iter(synthetic_rows(ROWS, seed=11, invalid_ratio=0)))
+    return {"id_type": str(row["subject_id_type"]), "id_number": str(row["subject_id_number"])}
+
+
+def test_a_consent_superseded_through_the_service_audits_clean(ledger_dir: Populated) -> None:
+    with operator(ledger_dir) as ledger:
+        (new,) = ledger.consents().grant(
+            [
+                make_grant(
+                    subject=_subject(),
+                    supersedes=ledger_dir.valid_consent,
+                    valid_from=(T0 + 15 * DAY).isoformat(),
+                )
+            ]
+        )
+    assert new.supersedes == ledger_dir.valid_consent
+    report = run_audit(ledger_dir)
+    assert report.clean, report.to_json()["findings"]
+
+
+def test_a_superseded_consent_left_valid_on_chain_and_used(ledger_dir: Populated) -> None:
+    """The new receipt (the borrower's) supersedes A from day 15; the operator records it
+    but never withdraws A, and goes on granting under A."""
+    new_id = "0x" + os.urandom(32).hex()
+    start = T0 + 15 * DAY
+    with operator(ledger_dir) as ledger:
+        with ledger.store.session() as s, s.begin():
+            a = s.get_one(Consent, ledger_dir.valid_consent)
+            columns = {c.key: getattr(a, c.key) for c in Consent.__mapper__.columns}
+            receipt = receipt_bytes(
+                json.loads(a.receipt or b"")
+                | {
+                    "consent_id": new_id,
+                    "supersedes": a.consent_id,
+                    "valid_from": start.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                    "salt": "0x" + os.urandom(32).hex(),
+                }
+            )
+            row = columns | {
+                "consent_id": new_id,
+                "receipt": receipt,
+                "commitment": commitment(receipt),
+                "valid_from": int(start.timestamp()),
+                "supersedes": a.consent_id,
+            }
+            s.add(Consent(**row))
+        registry = ConsentRegistryClient.from_deployment(ledger.chain, ledger.deployment)
+        registry.record(
+            unhex(new_id), unhex(row["commitment"]), row["valid_from"], row["valid_until"]
+        )
+        consents = ledger.consents()
+        inquiry = consents.inquiries.log(
+            institution=BANK,
+            requested_by="operator",
+            subject_pseudonym=columns["subject_pseudonym"],
+            purpose="LOAN_APPROVAL",
+            consent_id=ledger_dir.valid_consent,
+            result="granted",
+            reason="valid",
+            checked_at=T0 + 30 * DAY,
+        )
+        ledger.anchor_inquiries(force=True)
+    report = run_audit(ledger_dir)
+    assert codes(report) == {"CONSENT_SUPERSEDED_NOT_WITHDRAWN", "INQUIRY_CONSENT_NOT_VALID"}
+    (left,) = findings(report, "CONSENT_SUPERSEDED_NOT_WITHDRAWN")
+    assert (left["consent_id"], left["found"]) == (ledger_dir.valid_consent, 0)
+    (late,) = findings(report, "INQUIRY_CONSENT_NOT_VALID")
+    assert late["inquiry_id"] == inquiry["inquiry_id"]
+    assert late["expected"] == f"superseded: t<{int(start.timestamp())}"

@@ -91,6 +91,10 @@ def _receipt_window(s: Any, p: Populated) -> None:
     row.commitment = commitment(row.receipt)  # and the chain's stays: a receipt mismatch too
 
 
+def _supersedes_column(s: Any, p: Populated) -> None:
+    s.get_one(Consent, p.valid_consent).supersedes = p.revoked_consent
+
+
 def _record_filed_under_another_id(s: Any, p: Populated) -> None:
     set_record_id(s, _batch(s).batch_id, 2, "RPT-NOT-THIS-ONE")
 
@@ -175,6 +179,7 @@ CASES: dict[str, tuple[Mutation, set[str]]] = {
         _receipt_of_another_subject,
         {"CONSENT_RECEIPT_SUBJECT_MISMATCH"},
     ),
+    "supersedes column": (_supersedes_column, {"CONSENT_SUPERSEDES_MISMATCH"}),
     "receipt window": (
         _receipt_window,
         {"CONSENT_COMMITMENT_MISMATCH", "CONSENT_WINDOW_MISMATCH"},
