@@ -92,7 +92,7 @@ def demo(
         loaded = ProofBundle.loads(bundle_file.read_bytes())
         verify_bundle(loaded)
         check_anchor(ledger.chain, loaded)
-        say("5. verify   math OK offline; anchor confirmed by one eth_call to the registry")
+        say("5. verify   math OK offline; anchor and its transaction confirmed on chain")
         summary["verified"] = _tampered_is_refused(loaded)
     say(
         "   tampering one byte of the record makes verification fail: "
