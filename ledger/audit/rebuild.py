@@ -13,12 +13,12 @@ against this store, or this store against the chain, needs no platform server.
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Mapping
 from typing import Final
 
 from sqlalchemy import func, select
 
+from ledger import jsontext
 from ledger.anchoring.manifest import manifest_differs
 from ledger.audit.receipts import parsed
 from ledger.audit.records import ExportedLeaf
@@ -90,7 +90,7 @@ class Rebuilder:
         receipt = None if theirs is None else theirs.receipt
         if receipt is not None and not _own_receipt(receipt, on_chain):
             receipt = None
-        pseudonym = None if receipt is None else receipt_ids(json.loads(receipt))[1]
+        pseudonym = None if receipt is None else receipt_ids(jsontext.loads(receipt))[1]
         return Consent(
             consent_id=consent_id,
             subject_pseudonym=pseudonym,
@@ -152,7 +152,7 @@ def _own_manifest(manifest: str, anchor: ChainAnchor) -> bool:
     if "0x" + hashlib.sha256(manifest.encode()).hexdigest() != anchor.manifest_hash:
         return False
     try:
-        data = json.loads(manifest)
+        data = jsontext.loads(manifest)
     except ValueError:  # what was anchored is no manifest
         return False
     return not manifest_differs(data, anchor)

@@ -19,13 +19,13 @@ so it must be withdrawn on chain from then.
 
 from __future__ import annotations
 
-import json
 import re
 from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+from ledger import jsontext
 from ledger.audit.findings import AuditReport
 from ledger.audit.replay import ChainConsent
 from ledger.consent.receipt import commitment as receipt_commitment
@@ -40,7 +40,7 @@ def parsed(receipt: bytes | None) -> dict[str, Any] | None:
     if receipt is None:
         return None
     try:
-        data = json.loads(receipt)
+        data = jsontext.loads(receipt)
     except ValueError:
         return None
     return data if isinstance(data, dict) else None

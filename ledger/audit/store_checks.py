@@ -15,7 +15,6 @@ document could be replayed under another id and still hash right.
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 from dataclasses import dataclass, field
 from typing import Any, Final
@@ -24,6 +23,7 @@ import orjson
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from ledger import jsontext
 from ledger.anchoring.manifest import manifest_differs, manifest_hash
 from ledger.audit.findings import AuditReport
 from ledger.audit.replay import ChainAnchor, ChainState, Progress, hx
@@ -92,7 +92,7 @@ def check_batches(
 def _erasure_batches(s: Session) -> set[str]:
     named: set[str] = set()
     for text in s.scalars(select(Erasure.batches)):
-        named.update(json.loads(text))
+        named.update(jsontext.loads(text))
     return named
 
 
@@ -116,7 +116,7 @@ def _check_manifest(batch: Batch, anchor: ChainAnchor | None, report: AuditRepor
     Returns the parsed manifest (None when it is not JSON).
     """
     try:
-        manifest = json.loads(batch.manifest)
+        manifest = jsontext.loads(batch.manifest)
     except ValueError:
         return None
     if not isinstance(manifest, dict):
@@ -253,7 +253,7 @@ def _check_root(hashes: list[bytes], anchor: ChainAnchor, report: AuditReport) -
 
 
 def _inquiry_leaf(batch_id: str, index: int, canonical: bytes | None, facts: StoreFacts) -> None:
-    record = None if canonical is None else json.loads(canonical)
+    record = None if canonical is None else jsontext.loads(canonical)
     key = f"{batch_id}:{index}" if record is None else str(record.get("inquiry_id"))
     leaf = InquiryLeaf(batch_id, index, record)
     facts.inquiry_leaves[key] = leaf

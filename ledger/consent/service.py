@@ -21,7 +21,6 @@ store transaction that answers it.
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import threading
@@ -36,6 +35,7 @@ from typing import Any, Final, NamedTuple
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
+from ledger import jsontext
 from ledger._failpoints import failpoint
 from ledger.chain.errors import ConsentAlreadyRecorded
 from ledger.chain.registry import ConsentRegistryClient
@@ -163,7 +163,7 @@ def consent_json(row: Consent, on_chain: ConsentRecord | None = None) -> dict[st
         "supersedes": row.supersedes,
         "superseded_by": row.superseded_by,
         "erased_at": row.erased_at,
-        "receipt": None if row.receipt is None else json.loads(row.receipt),
+        "receipt": None if row.receipt is None else jsontext.loads(row.receipt),
         "on_chain": OnChainEvidence(
             row.chain_id, row.registry_address, row.tx_hash, row.block_number
         ).to_json(),
@@ -375,7 +375,7 @@ def _read_receipt(
     if commitment(text) != commitment_hex:
         return "receipt_mismatch"
     try:
-        receipt = json.loads(text)
+        receipt = jsontext.loads(text)
         if receipt_ids(receipt) != (consent_id, pseudonym):
             return "receipt_id_mismatch"
         start, end = window(receipt)
@@ -387,7 +387,7 @@ def _read_receipt(
 def _mismatched_id(row: Candidate) -> str:
     """Which id a ``receipt_id_mismatch`` receipt gets wrong: ``consent_id`` or ``subject``."""
     assert row.receipt is not None
-    own_id, _ = receipt_ids(json.loads(row.receipt))
+    own_id, _ = receipt_ids(jsontext.loads(row.receipt))
     return "consent_id" if own_id != row.consent_id else "subject"
 
 
