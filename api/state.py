@@ -23,12 +23,12 @@ from api.keycache import KeyCache
 from api.rawsql import Connections
 from ledger.anchoring.outbox import Outbox, RegistrySide
 from ledger.anchoring.service import Ledger, default_desensitiser
-from ledger.anchoring.submit import Submitter
 from ledger.chain import Deployment, check_deployment, open_chain
 from ledger.chain.registry import AnchorRegistryClient
 from ledger.config import Settings
 from ledger.consent import ConsentService, InquiryLog
 from ledger.errors import LedgerError, UnavailableError
+from ledger.ingest.submission import Submitter
 from ledger.privacy import Desensitiser
 from ledger.store import Store
 

@@ -30,7 +30,6 @@ from typing import Any
 
 from eth_account import Account
 
-from ledger.anchoring.process import RecordProcessor, Results
 from ledger.anchoring.service import Ledger
 from ledger.audit import AuditReport, AuditTarget, audit, export_records
 from ledger.audit.defaults import DEFAULT_RANGE
@@ -40,6 +39,8 @@ from ledger.chain.registry import AnchorRegistryClient, BatchKind, ConsentRegist
 from ledger.chain.signer import load_account
 from ledger.config import Settings
 from ledger.consent.receipt import commitment
+from ledger.ingest import Results, Stages
+from ledger.ingest.pipeline import results as ingest_results
 from ledger.privacy import Desensitiser, Keyring, Policy
 from ledger.proofs import AnchorAttestation, MerkleTree, canonical_bytes, leaf_hash, make_bundle
 from ledger.records import write_csv
@@ -104,14 +105,15 @@ def _raw_getlogs(url: str, deployment: Deployment, last: int) -> tuple[int, floa
 
 
 def _desensitised(data_dir: Path, size: int) -> list[dict[str, Any]]:
-    """``size`` portfolio rows through the submission's own processor: stored records."""
+    """``size`` portfolio rows through the submission's own stages: stored records."""
     policy = Policy.load(None)
     keys = Keyring.load_or_create(data_dir, sorted(policy.key_names))
-    processor = RecordProcessor(policy, Desensitiser(policy, keys))
+    stages = Stages(policy, Desensitiser(policy, keys))
     csv_file = data_dir / "rows.csv"
     write_csv(synthetic_rows(size, seed=2025), csv_file)
-    header, newline, body = csv_file.read_text(encoding="utf-8").partition("\n")
-    results = Results.from_wire(processor.process_csv(header + newline, body))
+    results = Results()
+    for chunk in ingest_results(csv_file, stages):
+        results.extend(chunk)
     assert len(results) == size, results.refused[:3]
     return [json.loads(c) for c in results.canonicals]
 

@@ -1,6 +1,6 @@
 """``POST /v1/submissions``: raw rows in, validated, desensitised and anchored.
 
-The rows go through the same :class:`~ledger.anchoring.submit.Submitter` as
+The rows go through the same :class:`~ledger.ingest.submission.Submitter` as
 ``ledger submit``, as the bytes of a JSON Lines file that exists only in memory:
 raw personal values never touch the disk, so a server killed mid-request leaves
 none behind (issue 17). The same rows give the same bytes, so a retried request
@@ -25,7 +25,7 @@ from fastapi import APIRouter, Request
 from api.auth import Operator, StateDep
 from api.jsonbody import FastJSONRoute
 from api.models import BatchSummary, RejectionOut, SubmissionReport, SubmissionRequest, problems
-from ledger.anchoring.submit import SubmitReport
+from ledger.ingest.submission import SubmitReport
 from ledger.records.readers import RecordBytes
 
 router = APIRouter(prefix="/v1", tags=["submissions"], route_class=FastJSONRoute)

@@ -9,13 +9,13 @@ from pathlib import Path
 from typing import Any
 
 from ledger.anchoring.outbox import Outbox, RegistrySide
-from ledger.anchoring.submit import Submitter
-from ledger.anchoring.submitting import make_submitter
 from ledger.chain import Chain, Deployment, check_deployment, open_chain
 from ledger.chain.registry import AnchorRegistryClient, ConsentRegistryClient
 from ledger.config import Settings
 from ledger.consent.inquiries import InquiryLog
 from ledger.consent.service import ConsentService
+from ledger.ingest.session import make_submitter
+from ledger.ingest.submission import Submitter
 from ledger.privacy import Desensitiser, Keyring, Policy
 from ledger.store import Store
 

@@ -20,8 +20,6 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from ledger.anchoring.submit import SubmitReport
-from ledger.anchoring.submitting import Submitting
 from ledger.cli._common import (
     DataDirOpt,
     JsonOpt,
@@ -31,6 +29,8 @@ from ledger.cli._common import (
     print_json,
     settings_for,
 )
+from ledger.ingest.session import Submitting
+from ledger.ingest.submission import SubmitReport
 
 #: Rejections shown on the terminal; the rest go to --rejections FILE or --json.
 SHOWN_REJECTIONS = 20

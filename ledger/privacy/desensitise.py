@@ -1,4 +1,4 @@
-"""Apply a policy to validated records: the policy is compiled once into small closures.
+"""Apply a policy to validated records, column by column: the policy becomes polars expressions.
 
 Pseudonyms are ``"0x"`` + hex HMAC-SHA256 under a named key from the keyring
 (DESIGN, privacy invariant 2: never a bare hash of a low-entropy identifier).
@@ -14,6 +14,9 @@ lender, gives another pseudonym. Generalisations: ``age_band`` is the age at
 2-digit province code of the ID; both exist only for resident IDs (type 10) and
 are omitted otherwise. ``month`` turns a date into ``YYYY-MM``.
 
+Pseudonyms are made once per distinct HMAC input (borrowers and accounts repeat
+across rows), with :func:`hmac.digest`, and joined back onto the rows.
+
 Every output record carries ``pseudonym_key_ids`` ({key name: key id}) so a
 record says which key generation made its pseudonyms; the same map is
 :attr:`Desensitiser.key_ids` for the batch manifest.
@@ -21,99 +24,108 @@ record says which key generation made its pseudonyms; the same map is
 
 from __future__ import annotations
 
-import dataclasses
-import hashlib
 import hmac
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from functools import lru_cache
+from collections.abc import Mapping
 from typing import Final
+
+import polars as pl
 
 from ledger.errors import InputError
 from ledger.privacy.keys import Keyring
-from ledger.privacy.masks import MASKS
+from ledger.privacy.masks import mask_expr
 from ledger.privacy.policy import KEY_IDS_OUTPUT, Action, Policy
-from ledger.records.schema import FIELD_NAMES, ID_TYPE_RESIDENT
+from ledger.records.frame import ROW, TYPES
+from ledger.records.schema import ID_TYPE_RESIDENT
 
 Record = Mapping[str, object]
-Step = Callable[[Record, dict[str, object]], None]
 
 #: HMAC domain label and the field whose value goes before the pseudonymised one.
 HMAC_INPUTS: Final[Mapping[str, tuple[str, str]]] = {
     "subject_id_number": ("subject_id", "subject_id_type"),
     "account_id": ("account_id", "reporter_org_code"),
 }
-PSEUDONYM_CACHE_SIZE: Final = 1 << 16  # per output; ~15 MB at most, then it starts over
 AGE_BANDS: Final = (*(f"{a // 10 * 10}-{a // 10 * 10 + 9}" for a in range(80)), "80+")
+_MESSAGE: Final = "message"
 
 
-@dataclass(frozen=True)
-class Output:
-    """One output field of the policy, as a compiled (C) desensitiser needs it.
+class Pseudonym:
+    """One ``hmac`` action: ``"0x"`` + HMAC-SHA256 hex of its domain-separated input."""
 
-    ``kind`` is ``keep``, ``mask`` (``style``), ``hmac`` (``secret``, ``label``
-    and the ``context`` field, see :data:`HMAC_INPUTS`), ``age_band``,
-    ``province`` or ``month``; ``field`` is the input it is made from.
-    """
+    def __init__(self, action: Action, keyring: Keyring) -> None:
+        self.field = action.field
+        self.output = str(action.output)
+        label, self.context = HMAC_INPUTS.get(action.field, (action.field, ""))
+        self._prefix = label.encode() + b":"
+        self._secret = keyring.key(str(action.key)).secret
 
-    name: str
-    kind: str
-    field: str
-    style: str | None = None
-    secret: bytes | None = dataclasses.field(default=None, repr=False)
-    label: bytes | None = None
-    context: str | None = None
+    def message(self) -> pl.Expr:
+        """The HMAC input after the label, per row: ``context:value`` (or ``value``)."""
+        value = pl.col(self.field)
+        if not self.context:
+            return value
+        return pl.concat_str(pl.col(self.context), pl.lit(":"), value)
+
+    def of_message(self, message: str) -> str:
+        mac = hmac.digest(self._secret, self._prefix + message.encode(), "sha256")
+        return "0x" + mac.hex()
+
+    def of_record(self, record: Record) -> str:
+        value = record[self.field]
+        return self.of_message(f"{record[self.context]}:{value}" if self.context else str(value))
+
+    def column(self, frame: pl.DataFrame) -> pl.Series:
+        """Every row's pseudonym (null where the field is absent), one HMAC per distinct input."""
+        messages = frame.select(self.message().alias(_MESSAGE)).get_column(_MESSAGE)
+        distinct = messages.drop_nulls().unique()
+        table = pl.DataFrame(
+            {_MESSAGE: distinct, self.output: [self.of_message(m) for m in distinct.to_list()]},
+            schema={_MESSAGE: pl.String, self.output: pl.String},
+        )
+        joined = messages.to_frame().join(table, on=_MESSAGE, how="left", maintain_order="left")
+        return joined.get_column(self.output)
 
 
 class Desensitiser:
-    """Turns a validated record into the output record the policy describes."""
+    """Turns validated records (a frame of :data:`~ledger.records.frame.TYPES`) into the
+    output records the policy describes."""
 
     def __init__(self, policy: Policy, keyring: Keyring) -> None:
         self.policy = policy
-        self._keyring = keyring
         self.key_ids: dict[str, str] = {n: keyring.key(n).key_id for n in sorted(policy.key_names)}
-        self._inputs = frozenset(FIELD_NAMES)
-        kept_as_is = {a.field for a in policy.actions if a.kind == "keep" and a.output == a.field}
-        self._removed = tuple(name for name in FIELD_NAMES if name not in kept_as_is)
-        self._steps = tuple(_step(a, keyring) for a in policy.actions if _needs_step(a))
-        hmacs = [a for a in policy.actions if a.kind == "hmac" and a.output]
-        self._pseudonyms = {str(a.output): _pseudonym(a, keyring) for a in hmacs}
+        self._pseudonyms = {
+            str(a.output): Pseudonym(a, keyring) for a in policy.actions if a.kind == "hmac"
+        }
+        self._exprs = [_expression(a) for a in policy.actions if a.kind not in ("drop", "hmac")]
+
+    @property
+    def outputs(self) -> tuple[str, ...]:
+        """The output columns :meth:`frame` makes (``pseudonym_key_ids`` is not a column)."""
+        return tuple(name for name in self.policy.outputs if name != KEY_IDS_OUTPUT)
+
+    def frame(self, validated: pl.DataFrame) -> pl.DataFrame:
+        """The output columns of every row (and ``row``); absent values are null."""
+        out = validated.select(pl.col(ROW), *self._exprs)
+        pseudonyms = [p.column(validated) for p in self._pseudonyms.values()]
+        return out.with_columns(pseudonyms).select(ROW, *self.outputs)
 
     def apply(self, record: Record) -> dict[str, object]:
-        """The output record: only the policy's output fields, plus ``pseudonym_key_ids``."""
-        if not self._inputs.issuperset(record):
-            raise InputError("record has fields the schema does not know: validate it first")
-        out = dict(record)
-        for name in self._removed:
-            out.pop(name, None)
-        try:
-            for step in self._steps:
-                step(record, out)
-        except KeyError as missing:  # a pseudonym's context field (validation requires it)
-            raise InputError(f"record lacks the field {missing}: validate it first") from None
+        """One validated record's output (the same expressions, on a frame of one row)."""
+        if unknown := set(record) - set(TYPES):
+            raise InputError(
+                f"record has {len(unknown)} field(s) the schema does not know: validate it first"
+            )
+        for pseudonym in self._pseudonyms.values():
+            if pseudonym.field in record and pseudonym.context and pseudonym.context not in record:
+                raise InputError(f"record lacks the field {pseudonym.context!r}: validate it first")
+        frame = pl.DataFrame(
+            {ROW: [0], **{name: [record.get(name)] for name in TYPES}},
+            schema={ROW: pl.Int64, **TYPES},
+        )
+        row = self.frame(frame).drop(ROW).row(0, named=True)
+        out: dict[str, object] = {name: value for name, value in row.items() if value is not None}
         if self.key_ids:
             out[KEY_IDS_OUTPUT] = dict(self.key_ids)
         return out
-
-    def outputs(self) -> list[Output]:
-        """Every output field :meth:`apply` can write, except ``pseudonym_key_ids``."""
-        found = [Output(name, "keep", name) for name in FIELD_NAMES if name not in self._removed]
-        for a in self.policy.actions:
-            if not _needs_step(a):
-                continue
-            name, kind = str(a.output), a.kind
-            if kind == "hmac":
-                label, context = HMAC_INPUTS.get(a.field, (a.field, ""))
-                secret = self._keyring.key(str(a.key)).secret
-                found.append(
-                    Output(name, kind, a.field, secret=secret, label=label.encode() + b":",
-                           context=context or None)
-                )  # fmt: skip
-            elif kind == "generalise":
-                found.append(Output(name, str(a.style), a.field))
-            else:
-                found.append(Output(name, kind, a.field, style=a.style))
-        return found
 
     def pseudonym(self, output: str, record: Record) -> str:
         """One pseudonym output (e.g. ``subject_pseudonym``) from the fields it is made of.
@@ -126,85 +138,33 @@ class Desensitiser:
         except KeyError:
             raise InputError(f"the policy has no pseudonym output {output!r}") from None
         try:
-            return make(record)
+            return make.of_record(record)
         except KeyError as missing:
             raise InputError(f"{output} needs the field {missing}") from None
 
 
-def _needs_step(a: Action) -> bool:
-    return a.kind != "drop" and not (a.kind == "keep" and a.output == a.field)
-
-
-def _pseudonym(a: Action, keyring: Keyring) -> Callable[[Record], str]:
-    label, context = HMAC_INPUTS.get(a.field, (a.field, ""))
-    base = hmac.new(keyring.key(str(a.key)).secret, digestmod=hashlib.sha256)
-    base.update(label.encode() + b":")
-    field = a.field
-    cache: dict[str, str] = {}  # borrowers and accounts repeat across rows and months
-
-    def make(record: Record) -> str:
-        message = f"{record[context]}:{record[field]}" if context else str(record[field])
-        if (known := cache.get(message)) is not None:
-            return known
-        mac = base.copy()
-        mac.update(message.encode())
-        if len(cache) >= PSEUDONYM_CACHE_SIZE:
-            cache.clear()
-        pseudonym = cache[message] = "0x" + mac.hexdigest()
-        return pseudonym
-
-    return make
-
-
-def _step(a: Action, keyring: Keyring) -> Step:
-    field, output = a.field, str(a.output)
-    if a.kind == "hmac":
-        make = _pseudonym(a, keyring)
-
-        def step(record: Record, out: dict[str, object]) -> None:
-            if field in record:
-                out[output] = make(record)
-
-        return step
+def _expression(a: Action) -> pl.Expr:
+    value, output = pl.col(a.field), str(a.output)
     if a.kind == "mask":
-        return _transform(field, output, MASKS[str(a.style)])
+        return mask_expr(str(a.style), value).alias(output)
     if a.kind == "generalise" and a.style == "month":
-        return _transform(field, output, lambda value: value[:7])
+        return value.str.slice(0, 7).alias(output)
     if a.kind == "generalise":
-        return _from_resident_id(field, output, _age_band if a.style == "age_band" else _province)
-    return _transform(field, output, lambda value: value)  # keep under another name
+        resident = pl.col("subject_id_type") == ID_TYPE_RESIDENT
+        made = _age_band(value) if a.style == "age_band" else value.str.slice(0, 2)
+        return pl.when(resident).then(made).otherwise(None).alias(output)
+    return value.alias(output)  # keep, under its own name or another
 
 
-def _transform(field: str, output: str, fn: Callable[[str], object]) -> Step:
-    def step(record: Record, out: dict[str, object]) -> None:
-        value = record.get(field)
-        if value is not None:
-            out[output] = fn(value) if isinstance(value, str) else value
-
-    return step
-
-
-def _from_resident_id(field: str, output: str, fn: Callable[[str, str], str]) -> Step:
-    def step(record: Record, out: dict[str, object]) -> None:
-        number = record.get(field)
-        if isinstance(number, str) and record.get("subject_id_type") == ID_TYPE_RESIDENT:
-            out[output] = fn(number, str(record["report_date"]))
-
-    return step
-
-
-def _age_band(number: str, reported: str) -> str:
-    """Age in full years at ``reported`` (ISO date) from the ID's YYYYMMDD birth date."""
-    year, month_day = _report_day(reported)
-    age = year - int(number[6:10]) - (month_day < number[10:14])
-    return AGE_BANDS[min(max(age, 0), 80)]
-
-
-@lru_cache(maxsize=4096)
-def _report_day(reported: str) -> tuple[int, str]:
-    """(year, "MMDD") of an ISO date: report dates are few, borrowers many."""
-    return int(reported[:4]), reported[5:7] + reported[8:10]
-
-
-def _province(number: str, reported: str) -> str:
-    return number[:2]
+def _age_band(number: pl.Expr) -> pl.Expr:
+    """Age in full years at report_date from the ID's YYYYMMDD birth date, in decades."""
+    reported = pl.col("report_date")
+    month_day = pl.concat_str(reported.str.slice(5, 2), reported.str.slice(8, 2))
+    age = (
+        reported.str.slice(0, 4).cast(pl.Int64)
+        - number.str.slice(6, 4).cast(pl.Int64)
+        - (month_day < number.str.slice(10, 4)).cast(pl.Int64)
+    )
+    decade = (age.clip(0, 80) // 10) * 10
+    band = pl.concat_str(decade.cast(pl.String), pl.lit("-"), (decade + 9).cast(pl.String))
+    return pl.when(decade >= 80).then(pl.lit("80+")).otherwise(band)

@@ -1,12 +1,12 @@
 """Records: the ``credit-account-report`` v1 schema, validation, CSV/JSONL readers, test data.
 
 Public: :mod:`~ledger.records.schema` (field table), :func:`validate_record`,
-:func:`read_rows` and the writers, :func:`synthetic_rows`, and :class:`CsvFastPath`
-(validation of CSV rows by memo, for bulk ingest). Modules starting with
-an underscore are plumbing.
+:func:`read_rows` and the writers, :func:`synthetic_rows`. The field checks
+(``_checks``, one function per kind) and the cross-field rules (:mod:`~ledger.records.rules`,
+polars expressions) are each written once; bulk ingest (:mod:`ledger.ingest`) runs the
+same ones. Modules starting with an underscore are plumbing.
 """
 
-from ledger.records._fastpath import CsvFastPath
 from ledger.records.generate import synthetic_rows
 from ledger.records.readers import RawRow, ReaderError, read_rows, write_csv, write_jsonl
 from ledger.records.schema import (
@@ -26,7 +26,6 @@ __all__ = [
     "PERSONAL_FIELDS",
     "SCHEMA_ID",
     "SCHEMA_VERSION",
-    "CsvFastPath",
     "FieldSpec",
     "Problem",
     "RawRow",

@@ -61,7 +61,7 @@ class CsvCells(NamedTuple):
 
     def raw_row(self) -> RawRow:
         """The row exactly as :func:`read_rows` gives it."""
-        return _csv_row(self.row_number, self.header, self.cells)
+        return csv_row(self.row_number, self.header, self.cells)
 
 
 class ReaderError(InputError):
@@ -90,7 +90,7 @@ def read_rows(source: RecordSource) -> Iterator[RawRow]:
     """Stream the rows of a CSV or JSONL file; bad rows are reported and skipped over."""
     handle, jsonl = open_records(source)
     with handle:
-        yield from _jsonl_rows(handle) if jsonl else _csv_rows(handle, _csv_row)
+        yield from _jsonl_rows(handle) if jsonl else _csv_rows(handle, csv_row)
 
 
 def open_bytes(source: RecordSource) -> io.BytesIO | io.BufferedReader:
@@ -120,7 +120,7 @@ def rows_from_text(text: str, *, jsonl: bool) -> Iterator[RawRow]:
     same refusals, as :func:`read_rows`.
     """
     handle = io.StringIO(text, newline="")
-    return _jsonl_rows(handle) if jsonl else _csv_rows(handle, _csv_row)
+    return _jsonl_rows(handle) if jsonl else _csv_rows(handle, csv_row)
 
 
 def csv_cells_from_text(text: str) -> Iterator[RawRow | CsvCells]:
@@ -129,7 +129,7 @@ def csv_cells_from_text(text: str) -> Iterator[RawRow | CsvCells]:
     Rows that cannot be parsed come as the same :class:`RawRow` as ever.
     """
     # Bytes that were not UTF-8 anywhere in the text: every row takes the usual path.
-    make = _csv_row if _not_utf8(text) else _cells_or_row
+    make = csv_row if _not_utf8(text) else _cells_or_row
     return _csv_rows(io.StringIO(text, newline=""), make)
 
 
@@ -143,7 +143,7 @@ def csv_header(line: str) -> list[str] | None:
 
 def _cells_or_row(number: int, header: list[str], cells: list[str]) -> RawRow | CsvCells:
     if len(cells) != len(header):
-        return _csv_row(number, header, cells)
+        return csv_row(number, header, cells)
     return CsvCells(number, header, cells)
 
 
@@ -278,7 +278,7 @@ def _csv_reason(exc: csv.Error) -> str:
     return str(exc).split(":")[0][:80]  # the csv module's words, never the cell
 
 
-def _csv_row(number: int, header: list[str], cells: list[str]) -> RawRow:
+def csv_row(number: int, header: list[str], cells: list[str]) -> RawRow:
     if len(cells) != len(header):
         return RawRow(number, None, f"expected {len(header)} columns, found {len(cells)}")
     if _not_utf8("".join(cells)):

@@ -25,7 +25,8 @@ from typing import Final, NamedTuple
 
 from ledger.errors import InputError
 from ledger.records._checks import Bad, build_check
-from ledger.records._rules import check_rules
+from ledger.records.frame import records_frame
+from ledger.records.rules import RULES, broken_rules
 from ledger.records.schema import DEFAULT_CURRENCY, FIELDS
 
 #: Field names (lower-cased, '-' and ' ' read as '_') that are C3 data whatever the context.
@@ -66,12 +67,20 @@ class RecordRejected(InputError):  # noqa: N818 - the name is part of the API
 #: Per field: its check (raw value -> normalised value, or :class:`Bad`).
 CHECKS: Final = {spec.name: build_check(spec) for spec in FIELDS}
 REQUIRED: Final = frozenset(spec.name for spec in FIELDS if spec.required)
-_NONE_FAILED: Final[frozenset[str]] = frozenset()
-_ORDER: Final = {spec.name: position for position, spec in enumerate(FIELDS)}
+ORDER: Final = {spec.name: position for position, spec in enumerate(FIELDS)}
 
 
-def validate_record(raw: Mapping[str, object]) -> dict[str, object]:
-    """The normalised record, or :class:`RecordRejected` with every problem of the row."""
+class Checked(NamedTuple):
+    """A record after its fields' own checks: the values that passed, and the problems."""
+
+    record: dict[str, object]
+    problems: list[Problem]
+    #: Fields that failed their check or are required and missing.
+    failed: frozenset[str]
+
+
+def check_fields(raw: Mapping[str, object]) -> Checked:
+    """Each field's own check, unknown fields and missing required ones; not the rules."""
     record: dict[str, object] = {}
     problems: list[Problem] = []
     known = CHECKS.get
@@ -91,19 +100,34 @@ def validate_record(raw: Mapping[str, object]) -> dict[str, object]:
         problems.extend(_unexpected(raw))
     if "currency" not in record:
         record["currency"] = DEFAULT_CURRENCY
-    if problems or not REQUIRED.issubset(record):
-        failed = frozenset(p.field for p in problems)
-        missing = REQUIRED.difference(record, failed)
-        problems.extend(Problem(field, MISSING) for field in missing)
-        failed |= missing
-    else:
-        failed = _NONE_FAILED
-    for field, reason in check_rules(record, failed):
-        problems.append(Problem(field, reason))
+    failed = frozenset(p.field for p in problems)
+    missing = REQUIRED.difference(record, failed)
+    problems.extend(Problem(field, MISSING) for field in sorted(missing, key=ORDER.__getitem__))
+    return Checked(record, problems, failed | missing)
+
+
+def in_order(problems: list[Problem]) -> list[Problem]:
+    """Problems in schema field order (unknown fields last); one field's keep their order."""
+    return sorted(problems, key=lambda p: ORDER.get(p.field, len(ORDER)))
+
+
+def validate_record(raw: Mapping[str, object]) -> dict[str, object]:
+    """The normalised record, or :class:`RecordRejected` with every problem of the row.
+
+    The cross-field rules are the ones ingest runs on whole chunks
+    (:mod:`ledger.records.rules`), here on a frame of one row.
+    """
+    checked = check_fields(raw)
+    frame = records_frame([1], [checked.record], [checked.failed])
+    broken = broken_rules(frame).row(0)
+    problems = checked.problems + [
+        Problem(rule.field, reason)
+        for rule, reason in zip(RULES, broken, strict=True)
+        if reason is not None
+    ]
     if problems:
-        problems.sort(key=lambda p: _ORDER.get(p.field, len(_ORDER)))
-        raise RecordRejected(problems)
-    return record
+        raise RecordRejected(in_order(problems))
+    return checked.record
 
 
 def is_c3_field(name: str) -> bool:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ledger.anchoring.submit import file_sha256
+from ledger.ingest.submission import file_sha256
 from ledger.records import synthetic_rows, write_jsonl
 from ledger.records.readers import RecordBytes
 

@@ -13,7 +13,7 @@ def test_the_submitting_process_loads_no_chain_stack() -> None:
     """The CLI and a submission's side import no web3, eth-account or py-evm (seconds)."""
     code = (
         "import sys\n"
-        "import ledger.cli.main, ledger.anchoring.submitting, ledger.chain, ledger.consent\n"
+        "import ledger.cli.main, ledger.ingest.session, ledger.chain, ledger.consent\n"
         "import ledger.audit, ledger.client\n"
         "from ledger.chain.signer import address_of\naddress_of(bytes(31) + b'\\x01')\n"
         f"print(sorted(m for m in {HEAVY!r} if m in sys.modules))\n"

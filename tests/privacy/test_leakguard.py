@@ -11,7 +11,7 @@ from ledger.privacy import LeakDetected, LeakGuard
 from ledger.privacy.leakguard import CARD
 from ledger.privacy.leakguard import ID_NUMBER as ID_KIND
 from ledger.privacy.leakguard import MOBILE as MOBILE_KIND
-from ledger.privacy.masks import mask_card, mask_id, mask_mobile, mask_name
+from ledger.privacy.masks import mask
 from ledger.records.identifiers import gb11643_check_digit, luhn_valid
 from tests.records.sample import ACCOUNT, ID_NUMBER, MOBILE, NAME
 
@@ -71,10 +71,10 @@ def test_nested_values_and_numbers_are_scanned() -> None:
         "91110000600037341L",  # an org code
         "2025-04-02",
         "999999999.99",
-        mask_id(ID_NUMBER),
-        mask_mobile(MOBILE),
-        mask_card(CARD_NUMBER),
-        mask_name(NAME),
+        mask("id", ID_NUMBER),
+        mask("mobile", MOBILE),
+        mask("card", CARD_NUMBER),
+        mask("name", NAME),
     ],
 )
 def test_harmless_values_pass(value: str) -> None:

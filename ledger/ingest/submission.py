@@ -19,8 +19,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import queue
-import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -30,11 +28,14 @@ from sqlalchemy.orm import Session
 
 from ledger._failpoints import failpoint
 from ledger.anchoring.manifest import pending_batch
-from ledger.anchoring.outbox import AnchoredBatch, Outbox, Sent
-from ledger.anchoring.parallel import serial_results
-from ledger.anchoring.process import RecordProcessor, Refused, Results
+from ledger.anchoring.outbox import AnchoredBatch, Outbox
 from ledger.chain.types import BatchKind
 from ledger.errors import InputError
+from ledger.ingest.anchor import Anchorer
+from ledger.ingest.pipeline import Stages
+from ledger.ingest.pipeline import results as results_of
+from ledger.ingest.results import Refused, Results
+from ledger.ingest.store import Flusher, Queued
 from ledger.logs import event
 from ledger.proofs import root_of
 from ledger.records import SCHEMA_ID, SCHEMA_VERSION
@@ -71,27 +72,27 @@ class SubmitReport:
 
 
 class Submitter:
-    """Runs submissions against one store, one registry and one processor."""
+    """Runs submissions against one store, one registry and one policy's stages."""
 
     def __init__(
         self,
         store: Store,
         outbox: Outbox,
-        processor: RecordProcessor,
+        stages: Stages,
         *,
         submitter: str,
         batch_size: int,
         progress: Callable[[int], None] | None = None,
-        source: Callable[[RecordSource], Iterator[Results]] | None = None,
+        workers: int = 1,
     ) -> None:
         self.store = store
         self.outbox = outbox
-        self.processor = processor
+        self.stages = stages
         self.submitter = submitter
         self.batch_size = batch_size
         self.progress = progress or (lambda _rows: None)
-        self.source = source or self._serial
-        self.policy_id = f"{processor.policy.name}/{processor.policy.version}"
+        self.workers = workers
+        self.policy_id = f"{stages.policy.name}/{stages.policy.version}"
 
     def submit(self, source: RecordSource) -> SubmitReport:
         """Submit a file (or its bytes in memory); the same bytes again resume it."""
@@ -106,10 +107,10 @@ class Submitter:
             report.rejections = self._stored_rejections(sub.id)
             return report
         pending = Results(last_row=sub.rows_done)
-        anchorer = _Anchorer(
+        anchorer = Anchorer(
             lambda batch_id: self.outbox.send(batch_id, fresh=True), self.outbox.record
         )
-        flusher = _Flusher(lambda group: self._flush(sub.id, group, report, anchorer.put))
+        flusher = Flusher(lambda group: self._flush(sub.id, group, report, anchorer.put))
         try:
             for results in self._results(source, skip=sub.rows_done):
                 rest: Results | None = results
@@ -138,14 +139,11 @@ class Submitter:
             return [Refused(r.row_number, r.field, r.reason) for r in rows]
 
     def _results(self, source: RecordSource, skip: int) -> Iterator[Results]:
-        for results in self.source(source):
+        for results in results_of(source, self.stages, workers=self.workers):
             results = results.after(skip)  # rows a killed run already stored are not redone
             failpoint("chunk-processed")
             yield results
             self.progress(results.last_row)
-
-    def _serial(self, source: RecordSource) -> Iterator[Results]:
-        return serial_results(source, self.processor)
 
     def _open_submission(self, source: RecordSource) -> Submission:
         digest = file_sha256(source)
@@ -170,7 +168,7 @@ class Submitter:
     def _flush(
         self,
         sub_id: str,
-        group: list[_Queued],
+        group: list[Queued],
         report: SubmitReport,
         anchor: Callable[[str], None],
     ) -> None:
@@ -221,7 +219,7 @@ class Submitter:
             kept.add(acc)
         return kept, leaves.record_keys(kept.record_ids)
 
-    def _store(self, sub_id: str, group: list[_Queued]) -> list[tuple[str | None, int]]:
+    def _store(self, sub_id: str, group: list[Queued]) -> list[tuple[str | None, int]]:
         """One transaction: per batch its leaves, rejections and progress; (batch id, accepted)."""
         out: list[tuple[str | None, int]] = []
         with self.store.session() as s, s.begin():
@@ -271,7 +269,7 @@ class Submitter:
             submitter=self.submitter,
             schema=sub.schema,
             policy=sub.policy,
-            key_ids=self.processor.desensitiser.key_ids,
+            key_ids=self.stages.desensitiser.key_ids,
             root=root_of(bytes(accepted.hashes)),
             tree_size=len(accepted),
             first_row=accepted.rows[0],
@@ -309,155 +307,6 @@ class Submitter:
             packed=packed,
         )
         return batch.batch_id
-
-
-#: A batch, whether it is the submission's last, and its leaves' columns (being made).
-_Queued = tuple[Results, bool, PackedRecords | None]
-
-
-class _Flusher:
-    """Stores and anchors batches on a background thread, in order, a group at a time.
-
-    Reading goes on meanwhile: SQLite releases the GIL while it writes and
-    syncs, so the record threads are not left waiting on the disk. Whatever
-    batches are waiting when the thread is free go into one transaction (at
-    most ``MAX_GROUP``): every commit rewrites the index pages it touched, so
-    fewer, larger commits write far less when reading outpaces storing.
-    Durability is a serial run's: every batch is committed before its anchor is
-    sent, and each batch's duplicate check sees the batches before it.
-    """
-
-    #: 16 rather than 8: a 1M-row submission took 27.4-27.5 s instead of 28.6-32.1 s
-    #: (same session, this machine); each queued batch holds ~10 MB, so peak RSS
-    #: rose from ~540 to ~700 MiB.
-    QUEUED_BATCHES = 16
-    #: A group is held until its transaction commits, beside a full queue: 8 rather than
-    #: 16 keeps a 1M-row submission's peak RSS at 721-759 MiB instead of 828-852, at the
-    #: same speed (five alternating runs each, medians 12.08 and 11.96 s).
-    MAX_GROUP = 8
-
-    def __init__(self, flush: Callable[[list[_Queued]], None]) -> None:
-        self._flush = flush
-        self._queue: queue.Queue[_Queued | None] = queue.Queue(self.QUEUED_BATCHES)
-        self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, name="ledger-flush", daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        done = False
-        while not done:
-            group: list[_Queued] = []
-            item = self._queue.get()
-            while item is not None:
-                group.append(item)
-                if len(group) >= self.MAX_GROUP:
-                    break
-                try:
-                    item = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-            done = item is None
-            if group and self._error is None:  # after a failure, later batches are not stored
-                try:
-                    self._flush(group)
-                except BaseException as exc:  # re-raised in the submitting thread
-                    self._error = exc
-
-    def put(self, batch: Results, final: bool = False) -> None:
-        """Queue a batch; raises what an earlier batch's flush raised.
-
-        Its leaves' columns (records compressed, keys and ids as JSON) start being
-        made now, on the pack threads: the flush thread is a large submission's
-        bottleneck, and finds them made.
-        """
-        packed = leaves.pack_ahead(batch.record_ids, bytes(batch.hashes), batch.blob, batch.ends)
-        while True:
-            self._raise()
-            try:
-                self._queue.put((batch, final, packed), timeout=0.2)
-                return
-            except queue.Full:
-                continue
-
-    def close(self) -> None:
-        """Wait for the queued batches; raises what a flush raised."""
-        self._queue.put(None)
-        self._thread.join()
-        self._raise()
-
-    def _raise(self) -> None:
-        if self._error is not None:
-            raise self._error
-
-
-class _Anchorer:
-    """Anchors stored batches on a thread of its own, in order, while later ones are stored.
-
-    Each batch is in the outbox (committed, pending) before it gets here, so a
-    failure or a kill leaves it for the next run's drain: nothing is lost, and
-    the registry refusing a reused batch id keeps it exactly once. After a
-    failure the queued batches stay pending, and the error reaches the
-    submitting thread at its next batch.
-
-    The chain work goes first: the anchors of whatever batches are queued are
-    sent, and only when the queue is empty (or ``RECORD_EVERY`` are sent, for a
-    chain slower than the store) are they recorded, in one store transaction.
-    Recording waits for the store's write lock, which the flush thread holds for
-    seconds at a time; waiting with batches queued left most of a 1M-row
-    submission's anchors to be sent after its last batch was stored.
-    """
-
-    RECORD_EVERY = 16
-
-    def __init__(
-        self,
-        send: Callable[[str], Sent],
-        record: Callable[[list[Sent]], list[AnchoredBatch]],
-    ) -> None:
-        self._send = send
-        self._record = record
-        self._queue: queue.SimpleQueue[str | None] = queue.SimpleQueue()
-        self.anchored: list[AnchoredBatch] = []
-        self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, name="ledger-anchor", daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        done = False
-        while not done:
-            sent: list[Sent] = []
-            batch_id = self._queue.get()
-            while batch_id is not None:
-                if self._error is None:
-                    try:
-                        sent.append(self._send(batch_id))
-                    except BaseException as exc:  # re-raised in the submitting thread
-                        self._error = exc
-                if len(sent) >= self.RECORD_EVERY:
-                    break
-                try:
-                    batch_id = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-            done = batch_id is None
-            if sent:  # even after a failure: what is on chain is recorded
-                try:
-                    self.anchored.extend(self._record(sent))
-                except BaseException as exc:  # the batches stay pending: the next drain
-                    self._error = self._error or exc
-
-    def put(self, batch_id: str) -> None:
-        """Queue a stored batch; raises what an earlier anchor raised."""
-        if self._error is not None:
-            raise self._error
-        self._queue.put(batch_id)
-
-    def close(self) -> None:
-        """Wait for the queued anchors; raises what an anchor raised."""
-        self._queue.put(None)
-        self._thread.join()
-        if self._error is not None:
-            raise self._error
 
 
 def _rejection_row(sub_id: str, r: Refused) -> dict[str, object]:

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from ledger.anchoring.outbox import AnchoredBatch
-from ledger.anchoring.submit import _Anchorer
 from ledger.errors import UnavailableError
+from ledger.ingest.anchor import Anchorer
 from tests.conftest import WAIT_SECONDS
 
 
@@ -36,7 +36,7 @@ class _Chain:
 
 def test_queued_anchors_are_sent_then_recorded_in_groups_in_order() -> None:
     chain = _Chain()
-    anchorer = _Anchorer(chain.send, chain.record)
+    anchorer = Anchorer(chain.send, chain.record)
     ids = [f"b{i}" for i in range(40)]
     for batch_id in ids:
         anchorer.put(batch_id)
@@ -44,14 +44,14 @@ def test_queued_anchors_are_sent_then_recorded_in_groups_in_order() -> None:
     anchorer.close()
     assert chain.sent == ids
     assert [b for group in chain.recorded for b in group] == ids
-    assert all(len(group) <= _Anchorer.RECORD_EVERY for group in chain.recorded)
+    assert all(len(group) <= Anchorer.RECORD_EVERY for group in chain.recorded)
     assert len(chain.recorded) < len(ids)  # grouped, not one transaction per anchor
     assert [a.batch_id for a in anchorer.anchored] == ids
 
 
 def test_a_failed_send_records_what_was_sent_and_raises_at_close() -> None:
     chain = _Chain(fail_at="b5")
-    anchorer = _Anchorer(chain.send, chain.record)
+    anchorer = Anchorer(chain.send, chain.record)
     for i in range(10):
         anchorer.put(f"b{i}")
     chain.go.set()

@@ -2,17 +2,11 @@
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ledger.anchoring.process import Accepted, RecordProcessor, Refused, Results
-from ledger.privacy import Desensitiser, Keyring, Policy
-from ledger.records import synthetic_rows, write_csv
-from ledger.records.readers import rows_from_text
+from ledger.ingest.results import Accepted, Refused, Results
 from tests.conftest import WAIT_SECONDS
 
 # Per row: accepted (True) or refused with 1-2 problems (False).
@@ -83,11 +77,9 @@ def test_after_drops_the_rows_already_done(outcomes: list[tuple[bool, int]], ski
 
 
 @given(_OUTCOMES, st.integers(0, 1000))
-def test_wire_round_trip_moves_rows_by_the_offset(
-    outcomes: list[tuple[bool, int]], offset: int
-) -> None:
+def test_shifted_moves_rows_by_the_offset(outcomes: list[tuple[bool, int]], offset: int) -> None:
     results = _results(_per_row(outcomes))
-    back = Results.from_wire(results.to_wire(), offset)
+    back = results.shifted(offset)
     assert list(back.rows) == [r + offset for r in results.rows]
     assert back.record_ids == results.record_ids
     assert back.leaf_hashes == results.leaf_hashes
@@ -98,27 +90,10 @@ def test_wire_round_trip_moves_rows_by_the_offset(
     assert back.last_row == (results.last_row + offset if results.last_row else 0)
 
 
-def test_process_text_gives_the_results_of_process_many(
-    tmp_path: Path, data_dir: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """The CSV fast path changes nothing in the results (salts fixed to compare bytes)."""
-    path = tmp_path / "p.csv"
-    write_csv(synthetic_rows(400, seed=11, invalid_ratio=0.2), path)
-    text = path.read_text(encoding="utf-8")
-    text = text.replace(",CNY,", ", CNY ,", 5)  # a few cells the memo has not seen
-    policy = Policy.load(None)
-    keyring = Keyring.load_or_create(data_dir, ("account", "subject"))
-    processor = RecordProcessor(policy, Desensitiser(policy, keyring))
-    monkeypatch.setattr(os, "urandom", lambda n: b"\x01" * n)
-    expected = processor.process_many(rows_from_text(text, jsonl=False))
-    assert len(expected) > 250 and expected.refused
-    assert processor.process_text(text, jsonl=False) == expected
-
-
 def test_flusher_keeps_order_groups_what_waits_and_reraises_a_failed_flush() -> None:
     import threading
 
-    from ledger.anchoring.submit import _Flusher
+    from ledger.ingest.store import Flusher
 
     seen: list[list[tuple[int, bool]]] = []
     gate = threading.Event()
@@ -129,7 +104,7 @@ def test_flusher_keeps_order_groups_what_waits_and_reraises_a_failed_flush() -> 
             raise RuntimeError("store down")
         seen.append([(batch.last_row, final) for batch, final, _ in group])
 
-    flusher = _Flusher(flush)
+    flusher = Flusher(flush)
     for row in (1, 2, 5, 6):
         flusher.put(Results(last_row=row))
     flusher.put(Results(last_row=9), final=True)
@@ -139,10 +114,10 @@ def test_flusher_keeps_order_groups_what_waits_and_reraises_a_failed_flush() -> 
         (1, False), (2, False), (5, False), (6, False), (9, True)
     ]  # fmt: skip
     assert len(seen) < 5  # some waited together and went in one transaction
-    assert all(len(group) <= _Flusher.MAX_GROUP for group in seen)
+    assert all(len(group) <= Flusher.MAX_GROUP for group in seen)
 
     seen.clear()
-    failing = _Flusher(flush)
+    failing = Flusher(flush)
     failing.put(Results(last_row=3))
     failing.put(Results(last_row=4))  # queued behind the failure: never flushed
     with pytest.raises(RuntimeError, match="store down"):

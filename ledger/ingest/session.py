@@ -6,19 +6,17 @@ helper loads it, while this process reads the file.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from ledger.anchoring.chainproc import ChainProcess
 from ledger.anchoring.outbox import Outbox
-from ledger.anchoring.parallel import results_source
-from ledger.anchoring.process import RecordProcessor
-from ledger.anchoring.submit import Submitter
 from ledger.chain.deploy import Deployment
 from ledger.chain.signer import address_of, load_key
 from ledger.config import Settings
+from ledger.ingest.pipeline import Stages
+from ledger.ingest.submission import Submitter
 from ledger.privacy import Desensitiser, Keyring, Policy
 from ledger.store import Store
 
@@ -66,7 +64,7 @@ class Submitting:
         progress: Callable[[int], None] | None = None,
         workers: int = 1,
     ) -> Submitter:
-        """A submitter: CSV on ``workers`` threads, JSON Lines on processes when ``workers > 1``."""
+        """A submitter whose chunks run on ``workers`` threads."""
         return make_submitter(
             self.settings, self.store, self.outbox, self.sender,
             policy_file=policy_file, progress=progress, workers=workers,
@@ -95,32 +93,16 @@ def make_submitter(
     progress: Callable[[int], None] | None,
     workers: int,
 ) -> Submitter:
-    """A submitter: CSV on ``workers`` threads, JSON Lines on processes when ``workers > 1``;
+    """A submitter whose chunks run on ``workers`` threads;
     ``sender`` is the account that anchors (it goes into every manifest)."""
     policy = Policy.load(policy_file)
-    names = tuple(sorted(policy.key_names))
-    data_dir = settings.data_dir
-
-    def make_processor() -> RecordProcessor:
-        return RecordProcessor(
-            policy, Desensitiser(policy, Keyring.load_or_create(data_dir, names))
-        )
-
-    processor = make_processor()
-    source = functools.partial(
-        results_source,
-        workers=workers,
-        make_processor=make_processor,
-        policy_file=policy_file,
-        data_dir=data_dir,
-        key_names=names,
-    )
+    keyring = Keyring.load_or_create(settings.data_dir, tuple(sorted(policy.key_names)))
     return Submitter(
         store,
         outbox,
-        processor,
+        Stages(policy, Desensitiser(policy, keyring)),
         submitter=sender,
         batch_size=settings.batch_size,
         progress=progress,
-        source=source,
+        workers=workers,
     )
