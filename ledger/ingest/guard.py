@@ -104,7 +104,7 @@ def guard(
             reason = f"leak guard: output has a {exc.kind}"
             refused.append(Refused(row[ROW], exc.field, reason))
         else:
-            raise GuardDisagreementError(f"row {row[ROW]}: found leaking, but the guard names nothing")
+            raise GuardDisagreementError(f"row {row[ROW]}: leaks, but the guard names nothing")
     dropped = pl.Series([r.row_number for r in refused])
     return output.filter(~pl.col(ROW).is_in(dropped.implode())), refused
 

@@ -88,7 +88,7 @@ def validate(cells: pl.DataFrame | None, rows: list[RawRow]) -> Validated:
                 if reason is not None
             ]
             if not problems:
-                raise ValidatorDisagreementError(f"row {row}: refused, but no check names a problem")
+                raise ValidatorDisagreementError(f"row {row}: refused, but no check says why")
             refused.extend(Refused(row, p.field, p.reason) for p in in_order(problems))
     accepted = frame.filter(~mask).select(ROW, *TYPES)
     return Validated(accepted, _sorted(refused))
