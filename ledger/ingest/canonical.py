@@ -1,18 +1,21 @@
 """Stage 4, canonicalise + leaf hash: each output row's RFC 8785 text and ``SHA-256(0x00 || text)``.
 
-Output records are flat objects of known column types, so their JCS text is
-written column by column: members in key order (output names are ASCII, so
-code-point order is RFC 8785's UTF-16 order), strings escaped as §3.2.2.2
-says (``\\"``, ``\\\\``, the short forms ``\\b \\t \\n \\f \\r``, other control
-characters as lower-case ``\\u00xx``, everything else raw UTF-8), integers in
-decimal, absent members left out. The leaf hash is polars-hash's SHA-256 of the
-text behind a 0x00 byte. The property tests in ``tests/ingest/test_canonical.py``
-hold every row to the ``rfc8785`` package and to :func:`ledger.proofs.canonical_bytes`.
+Output records are objects of strings, integers, lists and objects of those,
+so polars' own JSON writer (``struct.json_encode``) writes their RFC 8785 text,
+given two things JCS asks for: members in key order (output names are ASCII,
+so code-point order is JCS's UTF-16 order; nested struct fields are ordered
+the same way) and absent members left out rather than written as null. Rows
+are grouped by which members they have, and each group is written with just
+those. polars escapes strings as JCS does (``\\"``, ``\\\\``, ``\\b \\t \\n \\f \\r``,
+other control characters as lower-case ``\\u00xx``, everything else raw UTF-8).
+The property tests in ``tests/ingest/test_canonical.py`` hold every row to the
+``rfc8785`` package and to :func:`ledger.proofs.canonical_bytes`.
+
+The leaf hash is polars-hash's SHA-256 of the text behind a 0x00 byte.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Final
 
@@ -20,57 +23,54 @@ import polars as pl
 import polars_hash as plh
 from polars._typing import PolarsDataType
 
-from ledger.proofs import canonical_bytes
-
 JCS: Final = "jcs"
 LEAF: Final = "leaf"
-_CONTROL: Final = [chr(code) for code in range(0x20)]
-_SPECIAL: Final = ["\\", '"', *_CONTROL]
-#: RFC 8785 §3.2.2.2 escapes; ``json.dumps`` writes exactly these for single characters.
-_ESCAPED: Final = [json.dumps(char)[1:-1] for char in _SPECIAL]
+_ORDER: Final = "order:"
+_PRESENT: Final = "present:"
 
 
-def escaped(text: pl.Expr) -> pl.Expr:
-    """A JSON string literal of each value, quotes included."""
-    return pl.concat_str(pl.lit('"'), text.str.replace_many(_SPECIAL, _ESCAPED), pl.lit('"'))
-
-
-def _value(expr: pl.Expr, dtype: PolarsDataType) -> pl.Expr:
-    """The JCS text of one column's values (null stays null)."""
-    if dtype == pl.String:
-        return escaped(expr)
-    if dtype.is_integer():
-        return expr.cast(pl.String)
+def _sorted_type(dtype: PolarsDataType) -> PolarsDataType:
+    """``dtype`` with every struct's fields in key order."""
     if isinstance(dtype, pl.List):
-        inner = dtype.inner
-        item = _value(pl.element(), inner)
-        return pl.concat_str(pl.lit("["), expr.list.eval(item).list.join(","), pl.lit("]"))
+        return pl.List(_sorted_type(dtype.inner))
     if isinstance(dtype, pl.Struct):
-        fields = sorted(dtype.fields, key=lambda f: f.name)
-        members = [
-            pl.concat_str(
-                pl.lit(json.dumps(f.name) + ":"), _value(expr.struct.field(f.name), f.dtype)
-            )
-            for f in fields
+        fields = sorted(dtype.fields, key=lambda f: f.name.encode("utf-16-be"))
+        return pl.Struct([pl.Field(f.name, _sorted_type(f.dtype)) for f in fields])
+    return dtype
+
+
+def jcs(frame: pl.DataFrame, constants: Mapping[str, object]) -> pl.DataFrame:
+    """``frame``'s rows as JCS text (``jcs``) and leaf hashes (``leaf``), in row order.
+
+    ``constants`` are members every row has with the same value (the key ids).
+    """
+    schema = {name: _sorted_type(dtype) for name, dtype in frame.schema.items()}
+    full = frame.cast(schema).with_columns(  # type: ignore[arg-type]
+        *(pl.lit(value).alias(name) for name, value in constants.items()),
+        pl.int_range(pl.len()).alias(_ORDER),
+    )
+    names = sorted([*schema, *constants], key=lambda name: name.encode("utf-16-be"))
+    optional = [name for name in schema if frame.get_column(name).has_nulls()]
+    marked = full.with_columns(
+        pl.concat_str(
+            [pl.col(name).is_not_null().cast(pl.UInt8).cast(pl.String) for name in optional]
+            or [pl.lit("")]
+        ).alias(_PRESENT)
+    )
+    parts = []
+    for (present,), group in marked.group_by(_PRESENT):
+        shown = [
+            name
+            for name in names
+            if name not in optional or str(present)[optional.index(name)] == "1"
         ]
-        return pl.concat_str(pl.lit("{"), pl.concat_str(members, separator=","), pl.lit("}"))
-    raise TypeError(f"no JCS form for column type {dtype}")
-
-
-def jcs_expr(schema: Mapping[str, pl.DataType], constants: Mapping[str, object]) -> pl.Expr:
-    """Each row's JCS text over the columns ``schema`` names plus the same ``constants`` in
-    every row (written once by :func:`~ledger.proofs.canonical_bytes`)."""
-    members: list[tuple[str, pl.Expr]] = [
-        (name, pl.concat_str(pl.lit(json.dumps(name) + ":"), _value(pl.col(name), dtype)))
-        for name, dtype in schema.items()
-    ]
-    members += [
-        (name, pl.lit(json.dumps(name) + ":" + canonical_bytes(value).decode()))
-        for name, value in constants.items()
-    ]
-    members.sort(key=lambda member: member[0].encode("utf-16-be"))
-    body = pl.concat_str([expr for _, expr in members], separator=",", ignore_nulls=True)
-    return pl.concat_str(pl.lit("{"), body, pl.lit("}")).alias(JCS)
+        parts.append(
+            group.select(
+                pl.col(_ORDER), pl.struct(shown).struct.json_encode().alias(JCS)
+            )
+        )
+    texts = pl.concat(parts).sort(_ORDER).get_column(JCS)
+    return pl.DataFrame([texts]).with_columns(leaf_expr())
 
 
 def leaf_expr() -> pl.Expr:

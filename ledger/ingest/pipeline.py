@@ -23,7 +23,7 @@ from typing import Final
 
 import polars as pl
 
-from ledger.ingest.canonical import JCS, LEAF, jcs_expr, leaf_expr
+from ledger.ingest.canonical import JCS, LEAF, jcs
 from ledger.ingest.guard import guard
 from ledger.ingest.read import Chunk, csv_chunks, jsonl_chunks, read_csv, read_jsonl
 from ledger.ingest.results import Refused, Results
@@ -72,10 +72,9 @@ class Stages:
             dtype=pl.String,
         )
         output = output.with_columns(salt)
-        columns = {name: dtype for name, dtype in output.schema.items() if name != ROW}
-        hashed = output.select(
-            pl.col(ROW), pl.col(RECORD_ID_OUTPUT), jcs_expr(columns, self._constants)
-        ).with_columns(leaf_expr())
+        hashed = jcs(output.drop(ROW), self._constants).with_columns(
+            output.get_column(ROW), output.get_column(RECORD_ID_OUTPUT)
+        )
         refusals = sorted(refused + leaked, key=lambda r: r.row_number)
         return _results(hashed, refusals, chunk.last_row)
 

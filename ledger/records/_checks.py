@@ -21,14 +21,19 @@ Check = Callable[[object], object]
 
 MAX_INT: Final = 999_999_999  # counts and days; also keeps int() off huge digit strings
 MAX_LIST: Final = 100  # funders or consent ids per record: far above any real loan
-_NORMAL_DECIMAL = re.compile(r"(?:0|[1-9][0-9]{0,8})\.[0-9]{2}").fullmatch
+#: Values already in the form their check returns unchanged (ASCII regexes, which
+#: Python's ``re`` and polars' regex engine read alike).
+NORMAL_DECIMAL: Final = r"(?:0|[1-9][0-9]{0,8})\.[0-9]{2}"
+NORMAL_ID_NUMBER: Final = r"[0-9A-Z]{5,32}"
+NORMAL_MOBILE: Final = r"1[3-9][0-9]{9}"
+_NORMAL_DECIMAL = re.compile(NORMAL_DECIMAL).fullmatch
 _DECIMAL = re.compile(r"([0-9]{1,9})(?:\.([0-9]{1,2}))?").fullmatch
 _DATE = re.compile(r"(?:19|20)[0-9]{2}-[01][0-9]-[0-3][0-9]").fullmatch
 _MONTH = re.compile(r"(?:19|20)[0-9]{2}-(?:0[1-9]|1[0-2])").fullmatch
 _MAX_NAME: Final = 64
 _NAME = re.compile(r"(?=\S)(?:[^\W\d_]|[ ·.'-]){1,64}(?<=\S)").fullmatch
-_ID_NUMBER = re.compile(r"[0-9A-Z]{5,32}").fullmatch
-_MOBILE = re.compile(r"1[3-9][0-9]{9}").fullmatch
+_ID_NUMBER = re.compile(NORMAL_ID_NUMBER).fullmatch
+_MOBILE = re.compile(NORMAL_MOBILE).fullmatch
 _FUNDER_KEYS: Final = frozenset({"org_code", "share_bp"})
 _MOBILE_SEPARATORS = str.maketrans("", "", " -")
 
@@ -269,3 +274,22 @@ def build_check(spec: FieldSpec) -> Check:
     if spec.kind == "id_list":
         return _id_list(spec.pattern, f"entries must be strings of {spec.fmt}")
     return _BY_KIND[spec.kind]
+
+
+def normal_form(spec: FieldSpec) -> str | frozenset[str] | None:
+    """What a value of ``spec`` its check returns unchanged looks like: a regex (to match
+    whole), a set of values, or None when the check must see every value.
+
+    Each is the test the field's check itself makes first, so a cell that passes it
+    needs no check at all: bulk ingest marks such cells valid column by column, and
+    hands only the others to the check.
+    """
+    if spec.kind == "code":
+        return spec.pattern
+    if spec.kind == "enum":
+        return spec.choices
+    if spec.kind == "currency":
+        return CURRENCIES
+    return {"decimal": NORMAL_DECIMAL, "id_number": NORMAL_ID_NUMBER, "mobile": NORMAL_MOBILE}.get(
+        spec.kind
+    )

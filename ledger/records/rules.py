@@ -190,6 +190,5 @@ def with_id_facts(frame: pl.DataFrame) -> pl.DataFrame:
 
 def broken_rules(frame: pl.DataFrame) -> pl.DataFrame:
     """One reason column per rule (``rule:0`` ...), null where the rule holds."""
-    return with_id_facts(frame).select(
-        reason.alias(name) for (_, reason), name in zip(RULES, RULE_COLUMNS, strict=True)
-    )
+    reasons = [reason.alias(name) for (_, reason), name in zip(RULES, RULE_COLUMNS, strict=True)]
+    return with_id_facts(frame).lazy().select(reasons).collect()
