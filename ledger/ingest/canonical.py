@@ -39,6 +39,16 @@ def _sorted_type(dtype: PolarsDataType) -> PolarsDataType:
     return dtype
 
 
+def _sorted_value(value: object) -> object:
+    """``value`` with every object's members in key order (a literal's struct fields follow)."""
+    if isinstance(value, Mapping):
+        items = sorted(value.items(), key=lambda item: str(item[0]).encode("utf-16-be"))
+        return {key: _sorted_value(item) for key, item in items}
+    if isinstance(value, list):
+        return [_sorted_value(item) for item in value]
+    return value
+
+
 def jcs(frame: pl.DataFrame, constants: Mapping[str, object]) -> pl.DataFrame:
     """``frame``'s rows as JCS text (``jcs``) and leaf hashes (``leaf``), in row order.
 
@@ -46,7 +56,7 @@ def jcs(frame: pl.DataFrame, constants: Mapping[str, object]) -> pl.DataFrame:
     """
     schema = {name: _sorted_type(dtype) for name, dtype in frame.schema.items()}
     full = frame.cast(schema).with_columns(  # type: ignore[arg-type]
-        *(pl.lit(value).alias(name) for name, value in constants.items()),
+        *(pl.lit(_sorted_value(value)).alias(name) for name, value in constants.items()),
         pl.int_range(pl.len()).alias(_ORDER),
     )
     names = sorted([*schema, *constants], key=lambda name: name.encode("utf-16-be"))
