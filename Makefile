@@ -13,7 +13,7 @@ ANVIL_PORT ?= 8545
 
 setup: $(STAMP) $(NODE_STAMP)
 
-$(STAMP): pyproject.toml ledger/_speedups.c
+$(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
 	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]'

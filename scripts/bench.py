@@ -12,6 +12,7 @@ Usage: python scripts/bench.py --json FILE [--quick] [--only chain|ingest|api|co
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import platform
@@ -184,6 +185,44 @@ def bench_ingest(rows: int, work: Path) -> dict[str, Any]:
     }
 
 
+def bench_stage_profile(path: Path, data_dir: Path) -> dict[str, Any]:
+    """CPU per record of each ingest stage (all threads, polars' included), stages run one
+    chunk at a time in this process over the whole file: where an ingest's work goes."""
+    from ledger.ingest import Stages
+    from ledger.ingest.canonical import jcs
+    from ledger.ingest.guard import guard
+    from ledger.ingest.read import csv_chunks, read_csv
+    from ledger.ingest.validate import validate
+    from ledger.privacy import Desensitiser, Keyring, Policy
+    from ledger.records.frame import ROW
+    from ledger.records.readers import bounded_lines, csv_header, open_records
+
+    policy = Policy.load(None)
+    stages = Stages(policy, Desensitiser(policy, Keyring.load_or_create(data_dir)))
+    cpu = dict.fromkeys(("read", "validate", "desensitise", "guard", "canonical+leaf"), 0.0)
+    rows = 0
+
+    def timed(stage: str, fn: Callable[..., Any], *args: Any) -> Any:
+        start = time.process_time()
+        out = fn(*args)
+        cpu[stage] += time.process_time() - start
+        return out
+
+    handle, _ = open_records(path)
+    with handle:
+        line = next(bounded_lines(handle))[0]
+        names = csv_header(line)
+        assert names is not None
+        for text in csv_chunks(handle):
+            chunk = timed("read", read_csv, line, names, text)
+            rows += chunk.last_row
+            validated, _ = timed("validate", validate, chunk.cells, chunk.rows)
+            output = timed("desensitise", stages.desensitiser.frame, validated)
+            output, _ = timed("guard", guard, output, validated, {})
+            timed("canonical+leaf", jcs, output.drop(ROW), {})
+    return {"ingest_stage_cpu_us_per_record": {k: round(v / rows * 1e6, 2) for k, v in cpu.items()}}
+
+
 def bench_baseline(data_dir: Path, limit: int) -> dict[str, Any]:
     """Canonicalise + hash alone, on the same desensitised records, in this process."""
     store = Store.open(data_dir)
@@ -201,6 +240,53 @@ def bench_baseline(data_dir: Path, limit: int) -> dict[str, Any]:
         leaf_hash(canonical_bytes(record))
     elapsed = time.perf_counter() - start
     return {"ingest_baseline_records_per_s": round(len(records) / elapsed)}
+
+
+#: The calibration set: fixed size and seed, so every run measures the same work.
+CALIBRATION_RECORDS = 100_000
+CALIBRATION_SEED = 20261207
+
+
+def calibration_records() -> list[dict[str, Any]]:
+    """A fixed set of desensitised records: synthetic rows (fixed seed) through the ingest
+    stages under fixed keys and salts, so every run and every machine gets the same records."""
+    from ledger.ingest import Results, Stages
+    from ledger.ingest.pipeline import results as ingest_results
+    from ledger.privacy import Desensitiser, Keyring, Policy, PseudonymKey
+
+    policy = Policy.load(None)
+    keys = {
+        name: PseudonymKey(name, f"{name}-bench", hashlib.sha256(name.encode()).digest())
+        for name in sorted(policy.key_names)
+    }
+    stages = Stages(
+        policy,
+        Desensitiser(policy, Keyring(keys, source="bench")),
+        salts=lambda index, count: hashlib.sha256(index.to_bytes(8, "big")).digest() * count,
+    )
+    with tempfile.TemporaryDirectory(prefix="credit-anchor-calibration-") as tmp:
+        path = Path(tmp) / "rows.csv"
+        write_csv(synthetic_rows(CALIBRATION_RECORDS, seed=CALIBRATION_SEED), path)
+        done = Results()
+        for chunk in ingest_results(path, stages):
+            done.extend(chunk)
+    return [json.loads(text) for text in done.canonicals]
+
+
+def bench_calibration() -> dict[str, Any]:
+    """``orjson.dumps(record, OPT_SORT_KEYS)`` + ``SHA-256(0x00 || bytes)`` over the fixed set:
+    the baseline every speed figure of a run is divided by."""
+    import orjson
+
+    records = calibration_records()
+    start = time.perf_counter()
+    for record in records:
+        hashlib.sha256(b"\x00" + orjson.dumps(record, option=orjson.OPT_SORT_KEYS)).digest()
+    elapsed = time.perf_counter() - start
+    return {
+        "calibration_records": len(records),
+        "calibration_records_per_s": round(len(records) / elapsed),
+    }
 
 
 def bench_batch_gas(data_dir: Path) -> dict[str, Any]:
@@ -459,6 +545,7 @@ def run(
         "cpus": os.cpu_count(),
         "chain": "embedded eth-tester (py-evm), durable",
     }
+    results.update(bench_calibration())
     if "chain" in only:
         with tempfile.TemporaryDirectory(prefix="credit-anchor-bench-") as tmp:
             data_dir = Path(tmp)
@@ -474,6 +561,7 @@ def run(
             data_dir = ingest.pop("_data_dir")
             results.update(ingest)
             results.update(bench_baseline(data_dir, 100_000))
+            results.update(bench_stage_profile(Path(tmp) / "portfolio.csv", data_dir))
             results.update(bench_batch_gas(data_dir))
     if "api" in only:
         with tempfile.TemporaryDirectory(prefix="credit-anchor-api-") as tmp:
