@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Final, Literal, cast
 
 from ledger.privacy.errors import PolicyError
+from ledger.privacy.masks import MASKS
 from ledger.records.schema import FIELD_NAMES, FIELDS_BY_NAME, SCHEMA_ID, SCHEMA_VERSION
 
 ActionKind = Literal["drop", "keep", "mask", "hmac", "generalise"]
@@ -38,7 +39,7 @@ SAFE_MASKS: Final[Mapping[str, frozenset[str]]] = {
     "subject_mobile": frozenset({"mobile", "id"}),
     "account_id": frozenset({"card", "id"}),
 }
-MASK_STYLES: Final = frozenset({"name", "id", "mobile", "card"})
+MASK_STYLES: Final = frozenset(MASKS)
 #: Generalisations and the input field kinds they apply to.
 GENERALISE_KINDS: Final[Mapping[str, frozenset[str]]] = {
     "age_band": frozenset({"id_number"}),
