@@ -2,9 +2,10 @@
 
 CSV text is parsed by polars' CSV reader straight into one string column per
 header name, when the text is *plain*: no quote character, no carriage return
-outside CRLF line ends, no blank line, no leading BOM, valid UTF-8, and exactly
-one comma fewer per line than the header has columns. For such text every CSV
-reader splits alike. Any other text (quoted cells, a stray quote, a wrong column
+outside CRLF line ends, no blank line, no leading BOM, valid UTF-8, and as many
+commas as every line having one fewer than the header has columns. For such
+text every CSV reader splits alike, and polars refuses a line with too many
+cells (so, the count being right, any line with too few is found too). Any other text (quoted cells, a stray quote, a wrong column
 count, bytes that were not UTF-8, an over-long line) is read by the row reader
 of :mod:`ledger.records.readers`, row by row, which is what names a malformed
 row's problem; its well-formed rows join the same columns.
@@ -64,14 +65,19 @@ def read_csv(header_line: str, header: list[str], text: str) -> Chunk:
     """The rows of CSV ``text`` (data lines only) under ``header``."""
     data = _plain_bytes(text, len(header))
     if data is not None:
-        frame = pl.read_csv(
-            data,
-            has_header=False,
-            new_columns=header,
-            schema={name: pl.String for name in header},
-            quote_char=None,
-        ).with_row_index(ROW, offset=1)
-        frame = frame.with_columns(pl.col(ROW).cast(pl.Int64))
+        try:
+            frame = pl.read_csv(
+                data,
+                has_header=False,
+                new_columns=header,
+                schema={name: pl.String for name in header},
+                quote_char=None,
+            )
+        except pl.exceptions.PolarsError:
+            # A line with too many cells (then, the comma count being right, another
+            # has too few): the row reader names them.
+            return _read_row_by_row(header_line, header, text)
+        frame = frame.with_row_index(ROW, offset=1).with_columns(pl.col(ROW).cast(pl.Int64))
         return Chunk(last_row=frame.height, cells=frame)
     return _read_row_by_row(header_line, header, text)
 

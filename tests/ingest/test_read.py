@@ -69,3 +69,10 @@ def test_what_makes_text_not_plain() -> None:
     for text in ['a,"b",c\n', "a,b\n", "a,b,c\r\n\r\n", "a,b,c\rd,e,f\n", "\ufeffa,b,c\n",
                  "a,b,c\n\nd,e,f\n", "a,b,\udc80\n"]:  # fmt: skip
         assert _plain_bytes(text, len(HEADER)) is None, text
+
+
+def test_too_many_cells_on_one_line_and_too_few_on_another_are_both_found() -> None:
+    for text in ["a,b,c,d,e\nx\n", "a,b,c\nd\ne,f,g,h,i\n"]:
+        assert _plain_bytes(text, len(HEADER)) is not None  # the commas add up
+        assert _as_read(text) == _by_row_reader(text)
+        assert any(isinstance(cells, str) for _, cells in _as_read(text))
