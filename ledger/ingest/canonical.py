@@ -54,6 +54,8 @@ def jcs(frame: pl.DataFrame, constants: Mapping[str, object]) -> pl.DataFrame:
 
     ``constants`` are members every row has with the same value (the key ids).
     """
+    if not frame.height:  # every row of the chunk refused
+        return pl.DataFrame(schema={JCS: pl.String, LEAF: pl.String})
     schema = {name: _sorted_type(dtype) for name, dtype in frame.schema.items()}
     full = frame.cast(schema).with_columns(  # type: ignore[arg-type]
         *(pl.lit(_sorted_value(value)).alias(name) for name, value in constants.items()),

@@ -63,3 +63,8 @@ def test_rows_keep_their_order_whatever_members_they_have() -> None:
     assert [rfc8785.dumps({k: v for k, v in r.items() if v is not None}) for r in rows] == [
         t.encode() for t in texts
     ]
+
+
+def test_no_rows_give_no_texts() -> None:
+    empty = pl.DataFrame(schema={"b_text": pl.String, "a_int": pl.Int64})
+    assert jcs(empty, CONSTANTS).height == 0
