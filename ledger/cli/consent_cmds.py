@@ -25,9 +25,9 @@ from ledger.cli._common import (
     print_json,
     settings_for,
 )
+from ledger.consent.erasure import erase_subject
 from ledger.consent.receipt import PURPOSES, Subject, describe, parse_grant
 from ledger.errors import InputError
-from ledger.privacy.erasure import erase_subject
 from ledger.store import Store
 
 if TYPE_CHECKING:

@@ -112,7 +112,7 @@ def _consent_steps(
     from datetime import UTC, datetime, timedelta
 
     from ledger.consent import Subject, parse_grant
-    from ledger.privacy.erasure import erase_subject
+    from ledger.consent.erasure import erase_subject
     from ledger.records.readers import read_rows
 
     row = next(

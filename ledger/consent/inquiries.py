@@ -29,7 +29,6 @@ from itertools import accumulate
 from typing import Any, Final
 
 from sqlalchemy import bindparam, func, insert, select, update
-from sqlalchemy.orm import Session
 
 from ledger._failpoints import failpoint
 from ledger.anchoring.manifest import pending_batch
@@ -403,14 +402,3 @@ class InquiryLog:
         more = len(rows) > limit
         rows = rows[:limit]
         return [InquiryEntry.of(r) for r in rows], rows[-1].seq if more else None
-
-
-def forget_subject(s: Session, pseudonym: str) -> tuple[int, list[tuple[str, int]]]:
-    """Unlink a subject's inquiries (erasure): how many, and the sealed leaves to erase."""
-    rows = s.execute(
-        select(Inquiry.batch_id, Inquiry.leaf_index).where(Inquiry.subject_pseudonym == pseudonym)
-    ).all()
-    s.execute(
-        update(Inquiry).where(Inquiry.subject_pseudonym == pseudonym).values(subject_pseudonym=None)
-    )
-    return len(rows), [(b, i) for b, i in rows if b is not None and i is not None]

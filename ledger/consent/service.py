@@ -33,7 +33,6 @@ from functools import lru_cache
 from typing import Any, Final, NamedTuple
 
 from sqlalchemy import bindparam, select
-from sqlalchemy.orm import Session
 
 from ledger import jsontext
 from ledger._failpoints import failpoint
@@ -759,16 +758,6 @@ class ConsentService:
         )
 
 
-def erase_consents(s: Session, pseudonym: str, erased_at: str) -> int:
-    """Drop a subject's receipts and pseudonym from the store (erasure); the count."""
-    rows = list(s.scalars(select(Consent).where(Consent.subject_pseudonym == pseudonym)))
-    for row in rows:
-        row.receipt = None
-        row.subject_pseudonym = None
-        row.erased_at = erased_at
-    return len(rows)
-
-
 __all__ = [
     "GRANTED",
     "REASONS",
@@ -776,5 +765,4 @@ __all__ = [
     "ConsentService",
     "FlushReport",
     "consent_json",
-    "erase_consents",
 ]

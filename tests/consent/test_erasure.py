@@ -14,8 +14,8 @@ from sqlalchemy import select
 from ledger.anchoring.bundles import bundle_for
 from ledger.anchoring.service import Ledger
 from ledger.consent import ConsentService, Subject
+from ledger.consent.erasure import erase_subject, erasures
 from ledger.errors import ErasedError, NotFoundError
-from ledger.privacy.erasure import erase_subject, erasures
 from ledger.proofs import verify_bundle
 from ledger.records import write_csv
 from ledger.records.generate import synthetic_rows
