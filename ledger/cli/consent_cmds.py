@@ -31,8 +31,8 @@ from ledger.errors import InputError
 from ledger.store import Store
 
 if TYPE_CHECKING:
-    from ledger.anchoring.service import Ledger
     from ledger.consent.service import CheckResult
+    from ledger.wiring import Ledger
 
 consent_app = typer.Typer(
     help="Record, withdraw, check and show borrower consents.", no_args_is_help=True
@@ -61,7 +61,7 @@ AtOpt = Annotated[
 
 def _open(data_dir: Path | None, rpc: str | None) -> Ledger:
     # Imported here: the chain stack takes seconds to load, and other commands do without it.
-    from ledger.anchoring.service import Ledger
+    from ledger.wiring import Ledger
 
     return Ledger.open(settings_for(data_dir, rpc), holder="ledger consent")
 
@@ -266,7 +266,7 @@ def erase(
     """
     who = _subject(id_type, subject)
     settings = settings_for(data_dir)
-    from ledger.anchoring.service import default_desensitiser
+    from ledger.privacy import default_desensitiser
 
     pseudonym = default_desensitiser(settings.data_dir).pseudonym(
         "subject_pseudonym", who.as_record()

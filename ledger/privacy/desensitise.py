@@ -27,6 +27,7 @@ import hmac
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 from typing import Final
 
 from ledger.errors import InputError
@@ -129,6 +130,12 @@ class Desensitiser:
             return make(record)
         except KeyError as missing:
             raise InputError(f"{output} needs the field {missing}") from None
+
+
+def default_desensitiser(data_dir: Path) -> Desensitiser:
+    """The default policy's desensitiser: its ``subject_pseudonym`` names a borrower."""
+    policy = Policy.load(None)
+    return Desensitiser(policy, Keyring.load_or_create(data_dir, sorted(policy.key_names)))
 
 
 def _needs_step(a: Action) -> bool:

@@ -10,11 +10,11 @@ from typing import Any
 from sqlalchemy import select
 
 from ledger.anchoring.bundles import bundle_for
-from ledger.anchoring.service import Ledger
 from ledger.chain.registry import BatchKind
 from ledger.consent import ConsentService
 from ledger.proofs import verify_bundle
 from ledger.store import Batch, Inquiry
+from ledger.wiring import Ledger
 from tests.conftest import WAIT_SECONDS, wait_until
 from tests.consent.conftest import T0, inquiry_row, make_grant, refused_inquiry
 
