@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from ledger.anchoring.chainproc import ChainProcess
+from ledger.anchoring.chain_process import ChainProcess
 from ledger.anchoring.outbox import Outbox
 from ledger.anchoring.parallel import results_source
 from ledger.anchoring.process import RecordProcessor
