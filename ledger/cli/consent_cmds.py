@@ -31,7 +31,7 @@ from ledger.errors import InputError
 from ledger.store import Store
 
 if TYPE_CHECKING:
-    from ledger.consent.service import CheckResult
+    from ledger.consent import CheckResult
     from ledger.wiring import Ledger
 
 consent_app = typer.Typer(
@@ -67,7 +67,7 @@ def _open(data_dir: Path | None, rpc: str | None) -> Ledger:
 
 
 def _consent_json(row: Any) -> dict[str, Any]:
-    from ledger.consent.service import consent_json
+    from ledger.consent import consent_json
 
     return consent_json(row)
 

@@ -192,6 +192,11 @@ def new_id() -> str:
     return "0x" + os.urandom(32).hex()
 
 
+def unhex(value: str) -> bytes:
+    """The bytes of a ``0x`` hex value (a consent id, a commitment), as the registry takes them."""
+    return bytes.fromhex(value.removeprefix("0x"))
+
+
 def build_receipt(
     grant: ConsentGrant,
     *,

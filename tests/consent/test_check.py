@@ -19,7 +19,7 @@ from ledger.chain.registry import (
     ConsentRegistryClient,
 )
 from ledger.consent import ConsentService, Subject
-from ledger.consent.service import NEEDS_CHAIN, StatusCache
+from ledger.consent.statuses import NEEDS_CHAIN, StatusCache
 from ledger.errors import ConflictError, UnavailableError
 from ledger.store import Consent, Inquiry
 from ledger.wiring import Ledger
