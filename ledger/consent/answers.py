@@ -13,7 +13,7 @@ from typing import Any
 
 from ledger import jsontext
 from ledger.chain.types import ConsentRecord
-from ledger.consent.inquiries import iso
+from ledger.consent.receipt import iso
 from ledger.store import Consent
 
 

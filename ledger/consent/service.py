@@ -47,14 +47,16 @@ from ledger.consent.checks import (
     judge,
     mismatched_id,
 )
-from ledger.consent.inquiries import InquiryLog, iso, now_utc
+from ledger.consent.inquiries import InquiryLog
 from ledger.consent.receipt import (
     PURPOSES,
     ConsentGrant,
     Subject,
     build_receipt,
     commitment,
+    iso,
     new_id,
+    now_utc,
     receipt_bytes,
     seconds,
     unhex,

@@ -122,7 +122,7 @@ def test_concurrent_checks_share_commits_and_lose_nothing(ledger: Ledger) -> Non
 def test_a_failed_group_commit_fails_its_callers(ledger: Ledger) -> None:
     import pytest
 
-    from ledger.consent.inquiries import GroupCommit
+    from ledger.consent.group_commit import GroupCommit
 
     writer = GroupCommit(ledger.store)
     row = {"inquiry_id": "0x" + "01" * 32, "institution": "B", "requested_by": "p",
