@@ -64,7 +64,7 @@ def _imported(tree: ast.AST, module: str, is_package: bool) -> Iterator[str]:
 
 
 def _edges() -> dict[tuple[str, str], list[str]]:
-    """(importer unit, imported unit) -> where, e.g. 'ledger/consent/service.py: ledger.anchoring'."""
+    """(importer unit, imported unit) -> where: 'ledger/consent/service.py: ledger.store'."""
     edges: dict[tuple[str, str], list[str]] = {}
     for top in ("ledger", "api"):
         for path in sorted((ROOT / top).rglob("*.py")):
