@@ -25,7 +25,8 @@ import sqlite3
 from typing import Any
 
 from api.rawsql import Connections
-from ledger.consent.inquiries import InquiryLog, sqlite_insert_rows
+from ledger.consent.group_commit import sqlite_insert_rows
+from ledger.consent.inquiries import InquiryLog
 from ledger.store import Store
 
 

@@ -22,15 +22,15 @@ from api.inquirywriter import LoopInquiryWriter
 from api.keycache import KeyCache
 from api.rawsql import Connections
 from ledger.anchoring.outbox import Outbox, RegistrySide
-from ledger.anchoring.service import Ledger, default_desensitiser
 from ledger.chain import Deployment, check_deployment, open_chain
 from ledger.chain.registry import AnchorRegistryClient
 from ledger.config import Settings
 from ledger.consent import ConsentService, InquiryLog
 from ledger.errors import LedgerError, UnavailableError
 from ledger.ingest.submission import Submitter
-from ledger.privacy import Desensitiser
+from ledger.privacy import Desensitiser, default_desensitiser
 from ledger.store import Store
+from ledger.wiring import Ledger
 
 log = logging.getLogger("api.state")
 HOLDER = "ledger serve"

@@ -30,7 +30,6 @@ from typing import Any
 
 from eth_account import Account
 
-from ledger.anchoring.service import Ledger
 from ledger.audit import AuditReport, AuditTarget, audit, export_records
 from ledger.audit.defaults import DEFAULT_RANGE
 from ledger.audit.records import check_records
@@ -46,6 +45,7 @@ from ledger.proofs import AnchorAttestation, MerkleTree, canonical_bytes, leaf_h
 from ledger.records import write_csv
 from ledger.records.generate import synthetic_rows
 from ledger.store import Consent, Store
+from ledger.wiring import Ledger
 
 REPO = Path(__file__).resolve().parent.parent
 CONSENTS_PER_TX = 200

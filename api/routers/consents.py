@@ -23,8 +23,8 @@ from api.models import problems
 from api.rawsql import KeyedSelect
 from api.responses import FastJSON
 from ledger.consent import consent_json
+from ledger.consent.checks import CANDIDATE_COLUMNS, Candidate
 from ledger.consent.receipt import HEX32
-from ledger.consent.service import CANDIDATE_COLUMNS, Candidate
 from ledger.store import Consent
 from ledger.store.apikeys import KeyInfo, Role
 

@@ -8,7 +8,7 @@ from api.auth import Operator, StateDep
 from api.consent_models import EraseBody, ErasureOut
 from api.jsonbody import FastJSONRoute
 from api.models import problems
-from ledger.privacy.erasure import erase_subject
+from ledger.consent.erasure import erase_subject
 
 router = APIRouter(prefix="/v1/erasures", tags=["consents"], route_class=FastJSONRoute)
 

@@ -150,7 +150,7 @@ class Outbox:
     """Sends pending batches to the AnchorRegistry and records their anchors.
 
     ``chain`` sends them: a :class:`RegistrySide` over a client in this process,
-    or the helper process of :mod:`ledger.anchoring.chainproc`.
+    or the helper process of :mod:`ledger.anchoring.chain_process`.
     """
 
     def __init__(self, store: Store, chain: ChainSide, from_block: int) -> None:

@@ -26,6 +26,7 @@ from ledger.audit.findings import AuditReport
 from ledger.audit.receipts import ReceiptFacts, check_receipt_ids, parsed
 from ledger.audit.replay import ChainConsent, ChainState, Progress, hx
 from ledger.audit.store_checks import StoreFacts
+from ledger.chain.bulk_reads import raw_calls
 from ledger.chain.registry import ConsentRegistryClient
 from ledger.consent.receipt import commitment as receipt_commitment
 from ledger.consent.receipt import receipt_ids, window
@@ -73,7 +74,7 @@ class ConsentView:
         wanted = sorted({c for c in consent_ids if c not in self._confirmed})
         block = self.state.next_block - 1  # as far as replayed
         calls = [self._calldata(c) for c in wanted]
-        answers = self.registry.chain.raw_calls(self.registry.address, calls, block)
+        answers = raw_calls(self.registry.chain, self.registry.address, calls, block)
         for consent_id, data in zip(wanted, answers, strict=True):
             self._confirm(consent_id, data)
 

@@ -27,7 +27,7 @@ from typing import IO, Any
 from sqlalchemy import select
 
 from ledger.anchoring.bundles import TreeCache, attestation
-from ledger.audit._scan import (
+from ledger.audit._export_lines import (
     RECORD_BAD_FORM,
     RECORD_OTHER_HASH,
     Entry,

@@ -28,6 +28,7 @@ from eth_utils.crypto import keccak
 from ledger.audit.defaults import DEFAULT_RANGE
 from ledger.audit.findings import AuditReport
 from ledger.chain.artifacts import load_artifact
+from ledger.chain.bulk_reads import raw_logs
 from ledger.chain.connection import Chain
 from ledger.chain.errors import ChainError, ChainUnavailableError
 from ledger.chain.registry import AnchorRegistryClient, ConsentRegistryClient
@@ -255,7 +256,7 @@ class Replayer:
     def _logs(self, addresses: tuple[str, str], start: int, end: int) -> list[Any]:
         """The registries' logs in ``[start, end]``; halves the range when the node refuses it."""
         try:
-            return self._retry(lambda: self.chain.raw_logs(addresses, start, end))
+            return self._retry(lambda: raw_logs(self.chain, addresses, start, end))
         except ChainUnavailableError:
             raise  # retried enough: halving would only multiply the waiting
         except ChainError:  # e.g. "query exceeds max block range" / "too many results"

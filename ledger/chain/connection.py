@@ -10,31 +10,24 @@ revert comes back as its typed exception from :mod:`ledger.chain.errors`.
 
 from __future__ import annotations
 
-import ast
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal, cast
-from urllib.parse import urlsplit
 
 from eth_account.signers.local import LocalAccount
-from eth_tester.exceptions import TransactionFailed
 from eth_typing import HexStr
-from eth_utils.exceptions import ValidationError as EthValidationError
-from web3 import HTTPProvider, Web3
+from web3 import Web3
 from web3.contract import Contract
 from web3.contract.contract import ContractConstructor, ContractFunction
 from web3.exceptions import (
     BlockNotFound,
-    ContractLogicError,
     TimeExhausted,
     TransactionNotFound,
-    Web3Exception,
 )
 from web3.types import (
     BlockData,
     BlockIdentifier,
-    FilterParams,
     RPCEndpoint,
     TxParams,
     TxReceipt,
@@ -45,15 +38,11 @@ from ledger.chain.artifacts import Artifact, all_abis, load_artifact
 from ledger.chain.errors import (
     ChainError,
     ChainUnavailableError,
-    InsufficientFundsError,
     TransactionTimeoutError,
-    decode_revert,
     error_selectors,
 )
+from ledger.chain.failures import CHAIN_FAILURES, as_chain_error, redact_url
 from ledger.chain.signer import load_account
-
-#: How nodes word "this account cannot pay": geth/anvil/Besu, and py-evm.
-_NO_FUNDS = ("insufficient funds", "cannot afford")
 
 ChainKind = Literal["eth-tester", "json-rpc"]
 
@@ -67,32 +56,9 @@ GAS_MARGIN = 1.2
 #: above any transaction here (deploying a registry: 0.8M).
 EMBEDDED_GAS = 10_000_000
 _DRY_RUN_KEYS = frozenset({"from", "to", "data", "value", "gas"})
-#: eth_calls per JSON-RPC batch (nodes cap batches; geth allows 1000 by default).
-CALL_BATCH = 200
 #: The embedded signer is topped up from a genesis account below this balance (wei).
 EMBEDDED_MIN_BALANCE = 100 * 10**18
 EMBEDDED_TOP_UP = 10_000 * 10**18
-
-
-def _tester_revert_data(exc: Exception) -> str:
-    """The revert bytes inside an eth-tester ``TransactionFailed`` message, as hex."""
-    text = str(exc.args[0]) if exc.args else ""
-    starts = [i for i in (text.find("b'"), text.find('b"')) if i >= 0]
-    if not starts:
-        return ""
-    try:
-        raw = ast.literal_eval(text[min(starts) :])
-    except (ValueError, SyntaxError):
-        return ""
-    return "0x" + raw.hex() if isinstance(raw, bytes) else ""
-
-
-def redact_url(url: str) -> str:
-    """Scheme, host and port only: RPC URLs often carry API keys in their path or query."""
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    port = f":{parts.port}" if parts.port else ""
-    return f"{parts.scheme}://{host}{port}"
 
 
 class Chain:
@@ -120,7 +86,7 @@ class Chain:
         self._on_close = on_close
         self.read_only = False
         self._selectors = error_selectors(all_abis())
-        self.chain_id: int = self._guard(lambda: w3.eth.chain_id)
+        self.chain_id: int = self.guarded(lambda: w3.eth.chain_id)
 
     # -- constructors ---------------------------------------------------------------
 
@@ -203,13 +169,13 @@ class Chain:
         # A read-only chain's throwaway signer has no funds, and some nodes (eth-tester)
         # check the caller's balance even for eth_call: leave the caller to the node.
         tx: TxParams = {} if self.read_only else {"from": self.account.address}
-        return self._guard(lambda: fn.call(tx, block_identifier=block))
+        return self.guarded(lambda: fn.call(tx, block_identifier=block))
 
     def code_at(self, address: str) -> bytes:
-        return bytes(self._guard(lambda: self.w3.eth.get_code(Web3.to_checksum_address(address))))
+        return bytes(self.guarded(lambda: self.w3.eth.get_code(Web3.to_checksum_address(address))))
 
     def block_number(self) -> int:
-        return int(self._guard(lambda: self.w3.eth.block_number))
+        return int(self.guarded(lambda: self.w3.eth.block_number))
 
     def receipt(self, tx_hash: bytes) -> TxReceipt | None:
         """A mined transaction's receipt (one ``eth_getTransactionReceipt``); None if unknown."""
@@ -220,7 +186,7 @@ class Chain:
             except TransactionNotFound:  # unknown or still pending: nothing was mined
                 return None
 
-        return cast(TxReceipt | None, self._guard(fetch))
+        return cast(TxReceipt | None, self.guarded(fetch))
 
     def block_header(self, number: int) -> BlockData | None:
         """The block at height ``number``, without its transactions; None past the head."""
@@ -231,7 +197,7 @@ class Chain:
             except BlockNotFound:
                 return None
 
-        return cast(BlockData | None, self._guard(fetch))
+        return cast(BlockData | None, self.guarded(fetch))
 
     def call_logs(
         self,
@@ -244,36 +210,12 @@ class Chain:
         """An event's logs in ``[from_block, to_block]`` (``None`` = latest)."""
         end: int | str = "latest" if to_block is None else to_block
         return list(
-            self._guard(
+            self.guarded(
                 lambda: event.get_logs(
                     argument_filters=filters, from_block=from_block, to_block=end
                 )
             )
         )
-
-    def raw_logs(self, addresses: Sequence[str], from_block: int, to_block: int) -> list[Any]:
-        """Every log the contracts at ``addresses`` emitted in ``[from_block, to_block]``.
-
-        As the node sent them (hex strings, no web3 result formatting: for an audit of
-        many thousands of logs that formatting costs twenty times the request).
-        """
-        if self.kind == "eth-tester":  # in process: no JSON to skip, only web3's own API
-            query: FilterParams = {
-                "address": [Web3.to_checksum_address(a) for a in addresses],
-                "fromBlock": from_block,
-                "toBlock": to_block,
-            }
-            return list(self._guard(lambda: self.w3.eth.get_logs(query)))
-        params = {
-            "address": [a.lower() for a in addresses],
-            "fromBlock": hex(from_block),
-            "toBlock": hex(to_block),
-        }
-        answer = self.raw_request("eth_getLogs", [params])
-        if answer.get("error"):
-            message = str(answer["error"].get("message", answer["error"]))
-            raise ChainError(f"eth_getLogs failed: {message[:300]}")
-        return list(answer["result"])
 
     def raw_request(self, method: str, params: list[Any]) -> dict[str, Any]:
         """Send one JSON-RPC request as it is; the node's whole answer (``result`` or ``error``).
@@ -281,40 +223,7 @@ class Chain:
         For what web3 has no API for (node-specific methods) or formats at a cost.
         """
         endpoint = RPCEndpoint(method)
-        return dict(self._guard(lambda: self.w3.provider.make_request(endpoint, params)))
-
-    def raw_calls(self, to: str, calls: Sequence[bytes], block: int) -> list[bytes]:
-        """``eth_call`` each calldata of ``calls`` on ``to`` at ``block``; the raw return data.
-
-        On a node, one JSON-RPC batch per :data:`CALL_BATCH` calls: a web3 contract call
-        costs three round trips, which for thousands of views is most of the time.
-        """
-        address = Web3.to_checksum_address(to)
-
-        def one(data: bytes) -> bytes:
-            return bytes(
-                self._guard(lambda: self.w3.eth.call({"to": address, "data": data}, block))
-            )
-
-        if self.kind == "eth-tester":
-            return [one(d) for d in calls]
-        provider = cast(HTTPProvider, self.w3.provider)
-
-        def batch(requests: list[tuple[RPCEndpoint, Any]]) -> Any:
-            return self._guard(lambda: provider.make_batch_request(requests))
-
-        out: list[bytes] = []
-        for start in range(0, len(calls), CALL_BATCH):
-            answers = batch(
-                [
-                    (RPCEndpoint("eth_call"), [{"to": to.lower(), "data": hx}, hex(block)])
-                    for hx in ("0x" + d.hex() for d in calls[start : start + CALL_BATCH])
-                ]
-            )
-            if not isinstance(answers, list) or any(a.get("error") for a in answers):
-                raise ChainError("a batch of eth_call failed on the node")
-            out += [bytes.fromhex(str(a["result"])[2:]) for a in answers]
-        return out
+        return dict(self.guarded(lambda: self.w3.provider.make_request(endpoint, params)))
 
     # -- writing --------------------------------------------------------------------
 
@@ -330,12 +239,14 @@ class Chain:
         transaction and raises the same error, from its replay.
         """
         if self.kind == "eth-tester":
-            tx = self._guard(lambda: fn.build_transaction({**self._base_tx(), "gas": EMBEDDED_GAS}))
+            tx = self.guarded(
+                lambda: fn.build_transaction({**self._base_tx(), "gas": EMBEDDED_GAS})
+            )
             if preflight:
                 dry = cast(TxParams, {k: v for k, v in tx.items() if k in _DRY_RUN_KEYS})
-                self._guard(lambda: self.w3.eth.call(dry))
+                self.guarded(lambda: self.w3.eth.call(dry))
             return self.send(tx)
-        tx = self._guard(lambda: fn.build_transaction(self._base_tx()))
+        tx = self.guarded(lambda: fn.build_transaction(self._base_tx()))
         tx["gas"] = int(int(tx["gas"]) * GAS_MARGIN)
         return self.send(tx)
 
@@ -351,7 +262,7 @@ class Chain:
     def send(self, tx: TxParams) -> TxReceipt:
         """Sign ``tx`` locally, send it raw, await its receipt and confirmations."""
         signed = self.account.sign_transaction(dict(tx))  # type: ignore[arg-type]
-        tx_hash = self._guard(lambda: self.w3.eth.send_raw_transaction(signed.raw_transaction))
+        tx_hash = self.guarded(lambda: self.w3.eth.send_raw_transaction(signed.raw_transaction))
         receipt = self._wait(HexStr(tx_hash.to_0x_hex()))
         if receipt["status"] != 1:
             self._raise_failed(tx, receipt)
@@ -389,7 +300,7 @@ class Chain:
         replay = {k: v for k, v in tx.items() if k in ("from", "to", "data", "value", "gas")}
         mined = int(receipt["blockNumber"])
         for block in (mined, mined - 1):
-            self._guard(lambda b=block: self.w3.eth.call(replay, block_identifier=b))  # type: ignore[arg-type,misc]
+            self.guarded(lambda b=block: self.w3.eth.call(replay, block_identifier=b))  # type: ignore[arg-type,misc]
         raise ChainError(f"transaction {receipt['transactionHash'].to_0x_hex()} failed (status 0)")
 
     def with_signer(self, account: LocalAccount) -> Chain:
@@ -428,26 +339,15 @@ class Chain:
 
     # -- error translation ------------------------------------------------------------
 
-    def _guard(self, op: Callable[[], Any]) -> Any:
+    def guarded(self, op: Callable[[], Any]) -> Any:
         """Run a web3 operation, translating its failures into ledger errors."""
         try:
             return op()
-        except ContractLogicError as exc:
-            data = exc.data if isinstance(exc.data, str) else ""
-            raise decode_revert(data, self._selectors) from None
-        except TransactionFailed as exc:  # eth-tester reports reverts as a bytes repr
-            raise decode_revert(_tester_revert_data(exc), self._selectors) from None
-        except (ConnectionError, OSError, TimeoutError) as exc:
-            where = redact_url(self.rpc_url) if self.rpc_url else "the embedded chain"
-            raise ChainUnavailableError(
-                f"lost the connection to {where}: {type(exc).__name__}"
+        except CHAIN_FAILURES as exc:
+            raise as_chain_error(
+                exc,
+                self._selectors,
+                rpc_url=self.rpc_url,
+                payer=self.account.address,
+                chain_id=getattr(self, "chain_id", None),  # None while it is being read
             ) from None
-        except (Web3Exception, ValueError, EthValidationError) as exc:
-            text = str(exc)
-            if any(sign in text.lower() for sign in _NO_FUNDS):
-                raise InsufficientFundsError(
-                    f"account {self.account.address} cannot pay for gas on chain {self.chain_id}",
-                    hint="Fund it from the network's faucet or genesis account; on a local "
-                    "anvil or Hardhat node, `ledger deploy --fund-from-dev-node` does it.",
-                ) from None
-            raise ChainError(f"chain call failed: {text[:300]}") from None

@@ -17,8 +17,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ledger.chain.connection import redact_url
 from ledger.chain.errors import NotADevNodeError
+from ledger.chain.failures import redact_url
 
 if TYPE_CHECKING:
     from ledger.chain.connection import Chain

@@ -14,6 +14,7 @@ from typing import Any
 from web3 import Web3
 from web3.types import TxReceipt
 
+from ledger.chain.bulk_reads import raw_logs
 from ledger.chain.connection import Chain
 from ledger.chain.deploy import Deployment
 from ledger.chain.types import AnchorEvent, AnchorRecord, BatchKind, ConsentRecord
@@ -195,7 +196,7 @@ class ConsentRegistryClient:
         """
         topics = self._status_topics
         changed: set[bytes] = set()
-        for log in self.chain.raw_logs([self.address], from_block, to_block):
+        for log in raw_logs(self.chain, [self.address], from_block, to_block):
             raw = log["topics"]
             first = [t if isinstance(t, bytes) else bytes.fromhex(t[2:]) for t in raw[:2]]
             if len(first) < 2 or first[0] not in topics:

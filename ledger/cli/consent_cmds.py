@@ -25,14 +25,14 @@ from ledger.cli._common import (
     print_json,
     settings_for,
 )
+from ledger.consent.erasure import erase_subject
 from ledger.consent.receipt import PURPOSES, Subject, describe, parse_grant
 from ledger.errors import InputError
-from ledger.privacy.erasure import erase_subject
 from ledger.store import Store
 
 if TYPE_CHECKING:
-    from ledger.anchoring.service import Ledger
-    from ledger.consent.service import CheckResult
+    from ledger.consent import CheckResult
+    from ledger.wiring import Ledger
 
 consent_app = typer.Typer(
     help="Record, withdraw, check and show borrower consents.", no_args_is_help=True
@@ -61,13 +61,13 @@ AtOpt = Annotated[
 
 def _open(data_dir: Path | None, rpc: str | None) -> Ledger:
     # Imported here: the chain stack takes seconds to load, and other commands do without it.
-    from ledger.anchoring.service import Ledger
+    from ledger.wiring import Ledger
 
     return Ledger.open(settings_for(data_dir, rpc), holder="ledger consent")
 
 
 def _consent_json(row: Any) -> dict[str, Any]:
-    from ledger.consent.service import consent_json
+    from ledger.consent import consent_json
 
     return consent_json(row)
 
@@ -266,7 +266,7 @@ def erase(
     """
     who = _subject(id_type, subject)
     settings = settings_for(data_dir)
-    from ledger.anchoring.service import default_desensitiser
+    from ledger.privacy import default_desensitiser
 
     pseudonym = default_desensitiser(settings.data_dir).pseudonym(
         "subject_pseudonym", who.as_record()

@@ -18,7 +18,7 @@ from ledger.records.generate import synthetic_rows
 from ledger.records.readers import write_csv
 
 if TYPE_CHECKING:
-    from ledger.anchoring.service import Ledger
+    from ledger.wiring import Ledger
 
 #: Small enough to finish in seconds, large enough for several batches and rejections.
 DEMO_ROWS = 2_000
@@ -39,10 +39,10 @@ def demo(
     Example: ledger demo
     """
     # Imported here: the chain stack takes seconds to load, and other commands do without it.
-    from ledger.anchoring.service import Ledger
     from ledger.chain import deploy, open_chain
     from ledger.chain.attest import check_anchor
     from ledger.chain.signer import load_account
+    from ledger.wiring import Ledger
 
     target = data_dir or Path(tempfile.mkdtemp(prefix="credit-anchor-demo-"))
     if target.exists() and any(target.iterdir()):
@@ -112,7 +112,7 @@ def _consent_steps(
     from datetime import UTC, datetime, timedelta
 
     from ledger.consent import Subject, parse_grant
-    from ledger.privacy.erasure import erase_subject
+    from ledger.consent.erasure import erase_subject
     from ledger.records.readers import read_rows
 
     row = next(

@@ -11,9 +11,10 @@ from typing import TYPE_CHECKING
 from ledger import _lazy
 
 if TYPE_CHECKING:
+    from ledger.consent.answers import CheckResult, consent_json
     from ledger.consent.inquiries import InquiryEntry, InquiryLog
     from ledger.consent.receipt import PURPOSES, ConsentGrant, Subject, parse_grant
-    from ledger.consent.service import CheckResult, ConsentService, consent_json
+    from ledger.consent.service import ConsentService
 
 __all__ = [
     "PURPOSES",
@@ -27,8 +28,8 @@ __all__ = [
     "parse_grant",
 ]
 
-_RECEIPT, _SERVICE, _INQUIRIES = (
-    "ledger.consent.receipt", "ledger.consent.service", "ledger.consent.inquiries",
+_RECEIPT, _ANSWERS, _INQUIRIES = (
+    "ledger.consent.receipt", "ledger.consent.answers", "ledger.consent.inquiries",
 )  # fmt: skip
 __getattr__ = _lazy.exports(
     __name__,
@@ -37,9 +38,9 @@ __getattr__ = _lazy.exports(
         "ConsentGrant": _RECEIPT,
         "Subject": _RECEIPT,
         "parse_grant": _RECEIPT,
-        "CheckResult": _SERVICE,
-        "ConsentService": _SERVICE,
-        "consent_json": _SERVICE,
+        "CheckResult": _ANSWERS,
+        "ConsentService": "ledger.consent.service",
+        "consent_json": _ANSWERS,
         "InquiryEntry": _INQUIRIES,
         "InquiryLog": _INQUIRIES,
     },

@@ -19,24 +19,20 @@ from __future__ import annotations
 
 import hashlib
 import os
-import queue
-import threading
-from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from functools import lru_cache
+from datetime import datetime, timedelta
 from itertools import accumulate
 from typing import Any, Final
 
-from sqlalchemy import bindparam, func, insert, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import bindparam, func, select, update
 
 from ledger._failpoints import failpoint
 from ledger.anchoring.manifest import pending_batch
 from ledger.chain.types import BatchKind
+from ledger.consent.group_commit import Done, GroupCommit
+from ledger.consent.receipt import iso, now_utc
 from ledger.proofs import canonical_bytes, root_of
 from ledger.store import Inquiry, Store, leaves
-from ledger.store.db import multi_row_insert
 
 INQUIRY_FORMAT: Final = "credit-anchor/inquiry/v1"
 INQUIRY_SCHEMA: Final = "credit-anchor-inquiry/1"
@@ -47,15 +43,6 @@ SEAL_SIZE: Final = 10_000
 SEAL_SECONDS: Final = 60.0
 #: One batch never holds more than this many inquiries.
 MAX_BATCH: Final = 10_000
-
-
-def now_utc() -> datetime:
-    return datetime.now(UTC).replace(microsecond=0)
-
-
-@lru_cache(maxsize=1024)  # a check formats the same few seconds over and over
-def iso(value: datetime) -> str:
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,10 +109,6 @@ def inquiry_record(row: Any, salt: bytes) -> dict[str, Any]:
     }
 
 
-#: Rows one commit of the writer thread carries at most.
-MAX_GROUP: Final = 1000
-Done = Callable[[BaseException | None], None]
-
 #: What a sealed inquiry's leaf is made of.
 _LEAF_COLUMNS: Final = (
     Inquiry.seq,
@@ -138,131 +121,6 @@ _LEAF_COLUMNS: Final = (
     Inquiry.reason,
     Inquiry.checked_at,
 )
-#: Built once: a fresh ``insert()`` per commit re-derives its cache key every time.
-_INSERT: Final = insert(Inquiry)
-#: The columns a new inquiry's row (:meth:`InquiryLog.row`) gives, in statement
-#: order: all but the ones the store assigns and sealing fills in.
-_ROW_COLUMNS: Final = tuple(
-    c.name for c in Inquiry.__table__.columns if c.name not in ("seq", "batch_id", "leaf_index")
-)
-#: Rows per multi-row INSERT on SQLite (10 variables each, well under its 32766).
-SQLITE_ROWS: Final = 500
-
-
-def insert_rows(store: Store, rows: list[dict[str, Any]]) -> None:
-    """Insert and commit new inquiry rows in one transaction.
-
-    On SQLite, as one statement per 500 rows on a plain DBAPI connection: one
-    SQLite step per statement instead of one per row, and no per-row parameter
-    processing by SQLAlchemy.
-    """
-    if store.engine.dialect.name != "sqlite":
-        with store.engine.begin() as conn:
-            conn.execute(_INSERT, rows)
-        return
-    raw = store.engine.raw_connection()
-    try:
-        sqlite_insert_rows(raw, rows)
-    except BaseException:
-        raw.invalidate()  # whatever it holds is rolled back with it
-        raise
-    finally:
-        raw.close()
-
-
-def sqlite_insert_rows(raw: Any, rows: list[dict[str, Any]]) -> None:
-    """:func:`insert_rows` on a SQLite DBAPI connection (rolled back if it raises)."""
-    cursor = raw.cursor()
-    try:
-        for start in range(0, len(rows), SQLITE_ROWS):
-            chunk = rows[start : start + SQLITE_ROWS]
-            cursor.execute(
-                multi_row_insert(Inquiry.__tablename__, _ROW_COLUMNS, len(chunk)),
-                [row[c] for row in chunk for c in _ROW_COLUMNS],
-            )
-        raw.commit()
-    except BaseException:
-        raw.rollback()
-        raise
-    finally:
-        cursor.close()
-
-
-class _Entry:
-    __slots__ = ("done", "error", "values")
-
-    def __init__(self, values: dict[str, Any]) -> None:
-        self.values = values
-        self.done = False
-        self.error: BaseException | None = None
-
-
-class GroupCommit:
-    """Inserts inquiries from many threads in shared transactions (one fsync for many).
-
-    Each caller queues its row and then takes the commit lock; whoever holds it
-    commits every row queued so far, so a caller returns only once its own row
-    is durable, and under load one commit carries many rows.
-    """
-
-    def __init__(self, store: Store) -> None:
-        self.store = store
-        self._queue_lock = threading.Lock()
-        self._commit_lock = threading.Lock()
-        self._queue: list[_Entry] = []
-        self._pending: queue.SimpleQueue[tuple[dict[str, Any], Done]] = queue.SimpleQueue()
-        self._writer: threading.Thread | None = None
-
-    def submit(self, values: dict[str, Any], done: Done) -> None:
-        """Queue a row for the writer thread; ``done(error)`` is called once it is durable.
-
-        For event loops: no thread is held while the commit waits, and the writer
-        commits whatever queued meanwhile in one transaction.
-        """
-        with self._queue_lock:
-            if self._writer is None or not self._writer.is_alive():
-                self._writer = threading.Thread(
-                    target=self._drain, name="inquiry-writer", daemon=True
-                )
-                self._writer.start()
-        self._pending.put((values, done))
-
-    def _drain(self) -> None:
-        while True:
-            batch = [self._pending.get()]
-            while len(batch) < MAX_GROUP:
-                try:
-                    batch.append(self._pending.get_nowait())
-                except queue.Empty:
-                    break
-            error: BaseException | None = None
-            try:
-                with self._commit_lock:
-                    insert_rows(self.store, [values for values, _ in batch])
-            except Exception as exc:  # each waiting caller gets it
-                error = exc
-            for _, done in batch:
-                done(error)
-
-    def write(self, values: dict[str, Any]) -> None:
-        entry = _Entry(values)
-        with self._queue_lock:
-            self._queue.append(entry)
-        with self._commit_lock:
-            if not entry.done:
-                with self._queue_lock:
-                    batch, self._queue = self._queue, []
-                try:
-                    insert_rows(self.store, [e.values for e in batch])
-                except BaseException as exc:
-                    for e in batch:
-                        e.error = exc
-                    raise
-                finally:
-                    for e in batch:
-                        e.done = True
-        if entry.error is not None:
-            raise entry.error
 
 
 class InquiryLog:
@@ -403,14 +261,3 @@ class InquiryLog:
         more = len(rows) > limit
         rows = rows[:limit]
         return [InquiryEntry.of(r) for r in rows], rows[-1].seq if more else None
-
-
-def forget_subject(s: Session, pseudonym: str) -> tuple[int, list[tuple[str, int]]]:
-    """Unlink a subject's inquiries (erasure): how many, and the sealed leaves to erase."""
-    rows = s.execute(
-        select(Inquiry.batch_id, Inquiry.leaf_index).where(Inquiry.subject_pseudonym == pseudonym)
-    ).all()
-    s.execute(
-        update(Inquiry).where(Inquiry.subject_pseudonym == pseudonym).values(subject_pseudonym=None)
-    )
-    return len(rows), [(b, i) for b, i in rows if b is not None and i is not None]

@@ -28,6 +28,7 @@ import hashlib
 import os
 from collections.abc import Mapping
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Annotated, Any, Final, Literal, get_args
 
 from pydantic import (
@@ -86,6 +87,11 @@ def _utc(value: datetime) -> datetime:
 UtcTime = Annotated[datetime, AfterValidator(_utc)]
 
 
+def now_utc() -> datetime:
+    return datetime.now(UTC).replace(microsecond=0)
+
+
+@lru_cache(maxsize=1024)  # a check formats the same few seconds over and over
 def iso(value: datetime) -> str:
     return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -190,6 +196,11 @@ def describe(exc: ValidationError) -> str:
 
 def new_id() -> str:
     return "0x" + os.urandom(32).hex()
+
+
+def unhex(value: str) -> bytes:
+    """The bytes of a ``0x`` hex value (a consent id, a commitment), as the registry takes them."""
+    return bytes.fromhex(value.removeprefix("0x"))
 
 
 def build_receipt(

@@ -76,11 +76,7 @@ def jcs(frame: pl.DataFrame, constants: Mapping[str, object]) -> pl.DataFrame:
             for name in names
             if name not in optional or str(present)[optional.index(name)] == "1"
         ]
-        parts.append(
-            group.select(
-                pl.col(_ORDER), pl.struct(shown).struct.json_encode().alias(JCS)
-            )
-        )
+        parts.append(group.select(pl.col(_ORDER), pl.struct(shown).struct.json_encode().alias(JCS)))
     texts = pl.concat(parts).sort(_ORDER).get_column(JCS)
     return pl.DataFrame([texts]).with_columns(leaf_expr())
 

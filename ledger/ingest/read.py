@@ -5,9 +5,10 @@ header name, when the text is *plain*: no quote character, no carriage return
 outside CRLF line ends, no blank line, no leading BOM, valid UTF-8, and as many
 commas as every line having one fewer than the header has columns. For such
 text every CSV reader splits alike, and polars refuses a line with too many
-cells (so, the count being right, any line with too few is found too). Any other text (quoted cells, a stray quote, a wrong column
-count, bytes that were not UTF-8, an over-long line) is read by the row reader
-of :mod:`ledger.records.readers`, row by row, which is what names a malformed
+cells (so, the count being right, any line with too few is found too). Any
+other text (quoted cells, a stray quote, a wrong column count, bytes that were
+not UTF-8, an over-long line) is read by the row reader of
+:mod:`ledger.records.readers`, row by row, which is what names a malformed
 row's problem; its well-formed rows join the same columns.
 
 JSON Lines text is parsed line by line (:func:`~ledger.records.readers.rows_from_text`):

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from ledger.anchoring.chainproc import ChainProcess
+from ledger.anchoring.chain_process import ChainProcess
 from ledger.anchoring.outbox import Outbox
 from ledger.chain.deploy import Deployment
 from ledger.chain.signer import address_of, load_key
@@ -25,7 +25,7 @@ from ledger.store import Store
 class Submitting:
     """What ``ledger submit`` needs: the store here, the chain in a helper process.
 
-    The helper (:mod:`ledger.anchoring.chainproc`) opens the chain while the
+    The helper (:mod:`ledger.anchoring.chain_process`) opens the chain while the
     file is read, and sends the anchors, so the chain's Python work never holds
     this process's GIL. The sending account, which goes into every manifest,
     is worked out here from the same key, so batches are stored while the

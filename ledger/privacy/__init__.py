@@ -4,7 +4,7 @@ Pipeline per record: ``validate_record`` -> :meth:`Desensitiser.apply` ->
 :meth:`LeakGuard.check` (with ``personal_values`` of the validated record).
 """
 
-from ledger.privacy.desensitise import Desensitiser
+from ledger.privacy.desensitise import Desensitiser, default_desensitiser
 from ledger.privacy.errors import KeyringError, LeakDetected, PolicyError
 from ledger.privacy.keys import KEYS_ENV, Keyring, PseudonymKey
 from ledger.privacy.leakguard import LeakGuard
@@ -21,4 +21,5 @@ __all__ = [
     "Policy",
     "PolicyError",
     "PseudonymKey",
+    "default_desensitiser",
 ]

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import hmac
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Final
 
 import polars as pl
@@ -141,6 +142,12 @@ class Desensitiser:
             return make.of_record(record)
         except KeyError as missing:
             raise InputError(f"{output} needs the field {missing}") from None
+
+
+def default_desensitiser(data_dir: Path) -> Desensitiser:
+    """The default policy's desensitiser: its ``subject_pseudonym`` names a borrower."""
+    policy = Policy.load(None)
+    return Desensitiser(policy, Keyring.load_or_create(data_dir, sorted(policy.key_names)))
 
 
 def _expression(a: Action) -> pl.Expr:

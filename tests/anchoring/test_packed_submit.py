@@ -13,11 +13,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from ledger.anchoring.service import Ledger
 from ledger.chain import Chain, deploy
 from ledger.config import Settings
 from ledger.records import synthetic_rows, write_csv
 from ledger.store import Batch, leaves
+from ledger.wiring import Ledger
 
 
 @pytest.fixture

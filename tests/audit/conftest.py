@@ -16,7 +16,6 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from ledger.anchoring.service import Ledger
 from ledger.audit import AuditReport, AuditTarget, audit, export_records
 from ledger.chain import Chain, Deployment, deploy
 from ledger.config import Settings
@@ -24,6 +23,7 @@ from ledger.consent import Subject
 from ledger.records import write_csv
 from ledger.records.generate import synthetic_rows
 from ledger.store import Consent, Inquiry, Store
+from ledger.wiring import Ledger
 from tests.conftest import AnvilNode, rpc_chain
 from tests.consent.conftest import BANK, T0, make_grant
 

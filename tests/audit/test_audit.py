@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from ledger.anchoring.manifest import manifest_hash
 from ledger.audit import AuditReport
-from ledger.privacy.erasure import erase_subject
+from ledger.consent.erasure import erase_subject
 from ledger.proofs import canonical_bytes
 from ledger.store import Batch, Consent, Inquiry, Store
 from tests._leaves import all_leaves, drop_batch_leaves, drop_leaf, get_canonical, set_canonical

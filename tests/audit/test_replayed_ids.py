@@ -15,13 +15,13 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from ledger.anchoring.service import Ledger
 from ledger.chain.registry import ConsentRegistryClient
 from ledger.chain.types import BatchKind
 from ledger.config import Settings
 from ledger.consent.receipt import commitment, receipt_bytes
 from ledger.records.generate import synthetic_rows
 from ledger.store import Batch, Consent, Store
+from ledger.wiring import Ledger
 from tests.audit.conftest import (
     BATCH_SIZE,
     ROWS,

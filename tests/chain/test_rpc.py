@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from ledger.chain import Chain, open_chain
-from ledger.chain.connection import redact_url
 from ledger.chain.errors import ChainUnavailableError, TransactionTimeoutError
+from ledger.chain.failures import redact_url
 from ledger.chain.signer import load_account
 from ledger.config import Settings
 from tests.conftest import WAIT_SECONDS, AnvilNode, free_port, rpc, rpc_chain

@@ -7,10 +7,10 @@ import subprocess
 from pathlib import Path
 
 from ledger.anchoring.bundles import bundle_for
-from ledger.anchoring.service import Ledger
 from ledger.chain import Chain, deploy
 from ledger.config import Settings
 from ledger.records import synthetic_rows, write_csv
+from ledger.wiring import Ledger
 from tests._leaves import all_leaves
 from tests.conftest import COMMAND_TIMEOUT, ledger_cli
 

@@ -9,11 +9,11 @@ from typing import Any
 
 import pytest
 
-from ledger.anchoring.service import Ledger
 from ledger.chain import Chain, deploy
 from ledger.config import Settings
 from ledger.consent import ConsentGrant, ConsentService, InquiryLog, Subject
 from ledger.records.identifiers import gb11643_check_digit
+from ledger.wiring import Ledger
 from tests.records.sample import ID_NUMBER, ORG
 
 BANK = "BANK-A"

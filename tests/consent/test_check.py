@@ -12,7 +12,6 @@ from typing import Any
 import pytest
 from sqlalchemy import select, update
 
-from ledger.anchoring.service import Ledger
 from ledger.chain.registry import (
     AnchorRegistryClient,
     BatchKind,
@@ -20,9 +19,10 @@ from ledger.chain.registry import (
     ConsentRegistryClient,
 )
 from ledger.consent import ConsentService, Subject
-from ledger.consent.service import NEEDS_CHAIN, StatusCache
+from ledger.consent.statuses import NEEDS_CHAIN, StatusCache
 from ledger.errors import ConflictError, UnavailableError
 from ledger.store import Consent, Inquiry
+from ledger.wiring import Ledger
 from tests.conftest import WAIT_SECONDS, wait_until
 from tests.consent.conftest import BANK, OTHER_BANK, OTHER_ID, T0, make_grant
 

@@ -12,15 +12,15 @@ import pytest
 from sqlalchemy import select
 
 from ledger.anchoring.bundles import bundle_for
-from ledger.anchoring.service import Ledger
 from ledger.consent import ConsentService, Subject
+from ledger.consent.erasure import erase_subject, erasures
 from ledger.errors import ErasedError, NotFoundError
-from ledger.privacy.erasure import erase_subject, erasures
 from ledger.proofs import verify_bundle
 from ledger.records import write_csv
 from ledger.records.generate import synthetic_rows
 from ledger.store import Store
 from ledger.store.leaves import LeafSegment
+from ledger.wiring import Ledger
 from tests._storebytes import readable_bytes
 from tests.consent.conftest import T0, make_grant
 from tests.records.sample import ID_NUMBER

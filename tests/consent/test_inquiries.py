@@ -10,11 +10,11 @@ from typing import Any
 from sqlalchemy import select
 
 from ledger.anchoring.bundles import bundle_for
-from ledger.anchoring.service import Ledger
 from ledger.chain.registry import BatchKind
 from ledger.consent import ConsentService
 from ledger.proofs import verify_bundle
 from ledger.store import Batch, Inquiry
+from ledger.wiring import Ledger
 from tests.conftest import WAIT_SECONDS, wait_until
 from tests.consent.conftest import T0, inquiry_row, make_grant, refused_inquiry
 
@@ -122,7 +122,7 @@ def test_concurrent_checks_share_commits_and_lose_nothing(ledger: Ledger) -> Non
 def test_a_failed_group_commit_fails_its_callers(ledger: Ledger) -> None:
     import pytest
 
-    from ledger.consent.inquiries import GroupCommit
+    from ledger.consent.group_commit import GroupCommit
 
     writer = GroupCommit(ledger.store)
     row = {"inquiry_id": "0x" + "01" * 32, "institution": "B", "requested_by": "p",

@@ -19,7 +19,7 @@ HEADER = ["report_id", "period", "account_id"]
 HEADER_LINE = ",".join(HEADER) + "\n"
 CELL = st.text(
     st.one_of(
-        st.sampled_from(list('",\r\n \t\ufeff\x00中é') + ["\udc80"]),
+        st.sampled_from([*'",\r\n \t\ufeff\x00中é', "\udc80"]),
         st.characters(codec="utf-8", exclude_categories=("Cs",)),
         st.sampled_from(list("abc019-")),
     ),

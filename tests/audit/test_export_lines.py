@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from ledger.audit._scan import (
+from ledger.audit._export_lines import (
     RECORD_BAD_FORM,
     RECORD_OK,
     RECORD_OTHER_HASH,

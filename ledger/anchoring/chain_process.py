@@ -288,9 +288,9 @@ def main(argv: list[str]) -> int:
 
 if __name__ == "__main__":
     # Run from the module under its own name, so what it pickles unpickles in the submitter.
-    from ledger.anchoring import chainproc
+    from ledger.anchoring import chain_process
 
-    code = chainproc.main(sys.argv[1:])
+    code = chain_process.main(sys.argv[1:])
     # The chain is closed by now (committed at every block, its lock released) and the
     # pipes with it. Tearing down the interpreter's web3 / py-evm modules would take
     # ~0.27 s more, which the submitter spends waiting for us at its end: skip it.

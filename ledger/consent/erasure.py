@@ -27,12 +27,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final
 
-from sqlalchemy import select
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
 
 from ledger.chain.types import BatchKind
 from ledger.errors import NotFoundError
 from ledger.logs import event as log_event
-from ledger.store import Erasure, Store, leaves
+from ledger.store import Consent, Erasure, Inquiry, Store, leaves
 
 log = logging.getLogger(__name__)
 
@@ -61,9 +62,6 @@ class ErasureReport:
 
 def erase_subject(store: Store, pseudonym: str, *, requested_by: str) -> ErasureReport:
     """Erase everything of the subject with ``pseudonym``; NotFoundError when nothing is there."""
-    from ledger.consent.inquiries import forget_subject
-    from ledger.consent.service import erase_consents
-
     erased_at = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     needle = f'"{PSEUDONYM_FIELD}":"{pseudonym}"'.encode()
     with store.session() as s, s.begin():
@@ -114,6 +112,27 @@ def erase_subject(store: Store, pseudonym: str, *, requested_by: str) -> Erasure
         inquiries=inquiries,
     )
     return report
+
+
+def forget_subject(s: Session, pseudonym: str) -> tuple[int, list[tuple[str, int]]]:
+    """Unlink a subject's inquiries (erasure): how many, and the sealed leaves to erase."""
+    rows = s.execute(
+        select(Inquiry.batch_id, Inquiry.leaf_index).where(Inquiry.subject_pseudonym == pseudonym)
+    ).all()
+    s.execute(
+        update(Inquiry).where(Inquiry.subject_pseudonym == pseudonym).values(subject_pseudonym=None)
+    )
+    return len(rows), [(b, i) for b, i in rows if b is not None and i is not None]
+
+
+def erase_consents(s: Session, pseudonym: str, erased_at: str) -> int:
+    """Drop a subject's receipts and pseudonym from the store (erasure); the count."""
+    rows = list(s.scalars(select(Consent).where(Consent.subject_pseudonym == pseudonym)))
+    for row in rows:
+        row.receipt = None
+        row.subject_pseudonym = None
+        row.erased_at = erased_at
+    return len(rows)
 
 
 def erasures(store: Store) -> list[dict[str, Any]]:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from ledger.anchoring.chainproc import ChainProcess, _error_from, _error_to
+from ledger.anchoring.chain_process import ChainProcess, _error_from, _error_to
 from ledger.anchoring.outbox import BatchAnchor, hx
 from ledger.chain import Chain, deploy
 from ledger.chain.errors import (
@@ -110,7 +110,7 @@ def test_the_helper_dies_with_the_process_it_serves(deployed_dir: Path) -> None:
     script = (
         "import sys, time\n"
         "from pathlib import Path\n"
-        "from ledger.anchoring.chainproc import ChainProcess\n"
+        "from ledger.anchoring.chain_process import ChainProcess\n"
         "from ledger.config import Settings\n"
         f"h = ChainProcess(Settings(data_dir=Path({str(deployed_dir)!r})), holder='doomed')\n"
         "h.ready()\n"

@@ -1,4 +1,8 @@
-"""Wiring: a data dir's store, chain, registry, policy and keys, opened together."""
+"""A data dir's :class:`Ledger`: its store, chain, registries, outbox and consents, opened together.
+
+The wiring sits above :mod:`ledger.anchoring` and :mod:`ledger.consent`: it hands
+each what it needs, so neither package imports the other to be opened.
+"""
 
 from __future__ import annotations
 
@@ -16,14 +20,8 @@ from ledger.consent.inquiries import InquiryLog
 from ledger.consent.service import ConsentService
 from ledger.ingest.session import make_submitter
 from ledger.ingest.submission import Submitter
-from ledger.privacy import Desensitiser, Keyring, Policy
+from ledger.privacy import default_desensitiser
 from ledger.store import Store
-
-
-def default_desensitiser(data_dir: Path) -> Desensitiser:
-    """The default policy's desensitiser: its ``subject_pseudonym`` names a borrower."""
-    policy = Policy.load(None)
-    return Desensitiser(policy, Keyring.load_or_create(data_dir, sorted(policy.key_names)))
 
 
 @dataclass
