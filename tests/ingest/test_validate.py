@@ -59,7 +59,7 @@ MUTATIONS = st.one_of(
             "110101199003077777",
             "91110000600037341L",
         ]
-    ),  # fmt: skip
+    ),
     st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=8),
 )
 EDITS = st.lists(
