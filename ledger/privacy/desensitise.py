@@ -77,11 +77,11 @@ class Pseudonym:
     def column(self, frame: pl.DataFrame) -> pl.Series:
         """Every row's pseudonym (null where the field is absent), one HMAC per distinct input."""
         messages = frame.select(self.message().alias(_MESSAGE)).get_column(_MESSAGE)
-        distinct = messages.drop_nulls().unique()
-        table = pl.DataFrame(
-            {_MESSAGE: distinct, self.output: [self.of_message(m) for m in distinct.to_list()]},
-            schema={_MESSAGE: pl.String, self.output: pl.String},
-        )
+        distinct = messages.drop_nulls().unique(maintain_order=True)
+        made = pl.Series(self.output, [self.of_message(m) for m in distinct.to_list()], pl.String)
+        if len(distinct) == len(messages):  # every row its own account: no join needed
+            return made
+        table = pl.DataFrame([distinct.alias(_MESSAGE), made])
         joined = messages.to_frame().join(table, on=_MESSAGE, how="left", maintain_order="left")
         return joined.get_column(self.output)
 
