@@ -13,6 +13,7 @@ import csv
 import io
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -91,6 +92,7 @@ def _reference(header: list[str], body: str) -> list[tuple[int, object]]:
     return out
 
 
+@pytest.mark.slow
 @settings(max_examples=60)
 @given(EDITS)
 def test_chunk_validation_is_the_per_record_validation(edits: list[tuple[int, str, str]]) -> None:
