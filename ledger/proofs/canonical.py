@@ -34,22 +34,17 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Collection, Mapping
 from itertools import compress
 from typing import Any, Final, NoReturn
 
 import orjson
+import pydantic_core
 
 from ledger import jsontext
 from ledger.jsontext import MAX_JSON_DEPTH
 from ledger.proofs.errors import CanonicalFormError
 from ledger.proofs.merkle import leaf_hash
-
-_json_scan: Callable[[bytes], tuple[int, bool]] | None
-try:
-    from ledger._speedups import json_scan as _json_scan
-except ImportError:  # built without the C extension: json parses everything
-    _json_scan = None
 
 MAX_SAFE_INTEGER: Final = 2**53 - 1  # JCS numbers are IEEE 754 doubles: exact up to here
 # The bound caps the recursion an untrusted value can cause, and a value that
@@ -108,27 +103,13 @@ def canonical_bytes(value: object) -> bytes:
     raise CanonicalFormError("holds a lone surrogate", path="$", hint=_HINT)  # not reached
 
 
-def record_leaf_hash(record: Mapping[str, object], *, plain: bool = False) -> bytes:
-    """RFC 6962 leaf hash of a record: ``SHA-256(0x00 || JCS(record))``.
-
-    ``plain``: as for :func:`record_canonical`.
-    """
-    return leaf_hash(record_canonical(record, plain=plain))
+def record_leaf_hash(record: Mapping[str, object]) -> bytes:
+    """RFC 6962 leaf hash of a record: ``SHA-256(0x00 || JCS(record))``."""
+    return leaf_hash(record_canonical(record))
 
 
-def record_canonical(record: Mapping[str, object], *, plain: bool = False) -> bytes:
-    """JCS bytes of a record (a JSON object), as its leaf hash takes them.
-
-    ``plain`` is the caller's promise that ``record`` holds JSON types only (no
-    subclasses, no floats), ASCII keys and at most :data:`MAX_DEPTH` levels, as
-    a body does that orjson parsed after ``api.jsonbody`` found it plain: then
-    the type walk that proves it is skipped.
-    """
-    if plain and type(record) is dict:
-        try:
-            return orjson.dumps(record, option=_FAST_OPTIONS)
-        except orjson.JSONEncodeError:
-            pass  # an integer beyond 2**53 or a lone surrogate: the error below names it
+def record_canonical(record: Mapping[str, object]) -> bytes:
+    """JCS bytes of a record (a JSON object), as its leaf hash takes them."""
     if not isinstance(record, Mapping):
         raise CanonicalFormError("a record must be a JSON object", path="$", hint=_HINT)
     return canonical_bytes(record if isinstance(record, dict) else dict(record))
@@ -246,25 +227,22 @@ def _utf16_sorted_text(value: object) -> str:
     return _ENCODER.encode(value)
 
 
-def scan_json(raw: bytes) -> tuple[int, bool] | None:
-    """``(depth, plain numbers and keys)`` of JSON text by the C scan
-    (``_speedups.json_scan``), or None without the C extension."""
-    return None if _json_scan is None else _json_scan(raw)
+def parse_json(raw: bytes) -> Any:
+    """JSON text from outside (UTF-8), as ``json.loads`` reads it, at most MAX_DEPTH deep.
 
-
-def parse_json(raw: bytes, scanned: tuple[int, bool] | None = None) -> tuple[Any, bool]:
-    """``(json.loads(raw), plain)``: orjson parses only where it reads exactly as json does.
-
-    The scan (``scanned``, or run here) says whether every number is an integer of
-    at most 18 digits and every key plain ASCII; only then orjson parses (it turns
-    longer integers into floats and refuses NaN, lone surrogates, UTF-16), and if it
-    refuses, json parses with its own errors. ``plain`` (such a value, at most
-    :data:`MAX_DEPTH` deep) is the promise ``record_leaf_hash(..., plain=True)`` takes.
+    The depth is counted on the bytes first (:mod:`ledger.jsontext`). Then
+    pydantic-core's parser (jiter, compiled) reads it: it gives exactly what
+    ``json`` gives for what it accepts, integers of any size included (orjson
+    would turn those beyond 64 bits into floats). It refuses a little more than
+    ``json`` does: lone surrogates, which ``json`` reads as they are and
+    :func:`canonical_bytes` then refuses, naming their path. So where it refuses,
+    ``json`` reads the text, and has the last word and the error message.
+    Raises :class:`~ledger.jsontext.JsonTooDeepError`, ``UnicodeDecodeError`` or
+    ``json.JSONDecodeError`` (all ``ValueError``).
     """
-    found = scanned if scanned is not None else scan_json(raw)
-    if found is not None and found[1]:
-        try:
-            return orjson.loads(raw), found[0] <= MAX_DEPTH
-        except orjson.JSONDecodeError:
-            pass  # json has the last word, and the error message callers report
-    return jsontext.loads(raw, limit=MAX_DEPTH), False
+    if jsontext.json_depth(raw, MAX_DEPTH) > MAX_DEPTH:
+        raise jsontext.JsonTooDeepError(MAX_DEPTH)
+    try:
+        return pydantic_core.from_json(raw, cache_strings="keys")
+    except ValueError:
+        return jsontext.loads(raw, limit=MAX_DEPTH)
