@@ -21,7 +21,7 @@ import orjson
 
 from ledger.anchoring.bundles import TREES, AnchoredBatch
 from ledger.errors import InputError
-from ledger.proofs import CanonicalFormError, leaf_hash, record_canonical
+from ledger.proofs import CanonicalFormError, canonical_records, leaf_hash, record_canonical
 from ledger.store import Store, leaves
 
 Outcome = Literal["anchored", "pending", "unknown", "mismatch", "erased"]
@@ -38,12 +38,16 @@ def verify_records(store: Store, records: Sequence[Mapping[str, Any]]) -> dict[s
     Each record is canonicalised exactly as at submission; one without a canonical
     form is an :class:`InputError` naming its position and path, never its values.
     """
-    texts = []
-    for index, record in enumerate(records):
-        try:
-            texts.append(record_canonical(record))
-        except CanonicalFormError as exc:
-            raise InputError(f"records[{index}] has no canonical form: {exc.message}") from None
+    try:
+        texts = canonical_records(records)
+    except CanonicalFormError:
+        for index, record in enumerate(records):  # which one, and where in it
+            try:
+                record_canonical(record)
+            except CanonicalFormError as exc:
+                message = f"records[{index}] has no canonical form: {exc.message}"
+                raise InputError(message) from None
+        raise
     return _answer(store, [leaf_hash(text) for text in texts], records, texts)
 
 

@@ -14,7 +14,12 @@ from ledger.proofs.bundle import (
     verify_bundle,
 )
 from ledger.proofs.bundletext import BatchBundles, bundle_bytes, bundle_text
-from ledger.proofs.canonical import canonical_bytes, record_canonical, record_leaf_hash
+from ledger.proofs.canonical import (
+    canonical_bytes,
+    canonical_records,
+    record_canonical,
+    record_leaf_hash,
+)
 from ledger.proofs.errors import (
     BundleFormatError,
     CanonicalFormError,
@@ -67,6 +72,7 @@ __all__ = [
     "bundle_bytes",
     "bundle_text",
     "canonical_bytes",
+    "canonical_records",
     "consistency_proof",
     "inclusion_proof",
     "leaf_hash",

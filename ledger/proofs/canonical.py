@@ -34,8 +34,8 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Collection, Mapping
-from itertools import compress
+from collections.abc import Collection, Mapping, Sequence
+from itertools import chain, compress
 from typing import Any, Final, NoReturn
 
 import orjson
@@ -60,6 +60,9 @@ _FAST_OPTIONS: Final = orjson.OPT_SORT_KEYS | orjson.OPT_STRICT_INTEGER
 #: Types written as they are (integers: orjson refuses those out of range).
 _SCALAR_TYPES: Final = frozenset({str, int, bool, type(None)})
 _CONTAINER_TYPES: Final = frozenset({dict, list, tuple})
+_PLAIN_TYPES: Final = _SCALAR_TYPES | _CONTAINER_TYPES
+_SEQUENCE_TYPES: Final = frozenset({list, tuple})
+_DICT_TYPE: Final = frozenset({dict})
 
 
 def _unreachable(value: object) -> NoReturn:
@@ -86,7 +89,7 @@ def canonical_bytes(value: object) -> bytes:
     integer beyond ±(2**53 - 1), a lone surrogate, another type, or nesting
     deeper than :data:`MAX_DEPTH`.
     """
-    if _is_plain(value, 0):
+    if _all_plain((value,)):
         try:
             return orjson.dumps(value, option=_FAST_OPTIONS)
         except orjson.JSONEncodeError:
@@ -103,6 +106,19 @@ def canonical_bytes(value: object) -> bytes:
     raise CanonicalFormError("holds a lone surrogate", path="$", hint=_HINT)  # not reached
 
 
+def canonical_records(records: Sequence[Mapping[str, object]]) -> list[bytes]:
+    """:func:`record_canonical` of each record; one type walk over all of them at once.
+
+    Raises :class:`CanonicalFormError` for the first record without a canonical form.
+    """
+    if type(records) is list and set(map(type, records)) == {dict} and _all_plain(records):
+        try:
+            return [orjson.dumps(record, option=_FAST_OPTIONS) for record in records]
+        except orjson.JSONEncodeError:
+            pass  # one is out of range, or holds a lone surrogate: find it below
+    return [record_canonical(record) for record in records]
+
+
 def record_leaf_hash(record: Mapping[str, object]) -> bytes:
     """RFC 6962 leaf hash of a record: ``SHA-256(0x00 || JCS(record))``."""
     return leaf_hash(record_canonical(record))
@@ -115,36 +131,35 @@ def record_canonical(record: Mapping[str, object]) -> bytes:
     return canonical_bytes(record if isinstance(record, dict) else dict(record))
 
 
-def _is_plain(value: object, depth: int) -> bool:
-    """True when ``orjson`` writes ``value`` exactly as JCS does, or refuses it itself.
+def _all_plain(values: Collection[object]) -> bool:
+    """True when ``orjson`` writes every one of ``values`` exactly as JCS does, or
+    refuses it itself.
 
     That is: plain types only (no floats, no subclasses), ASCII keys (which
     sort the same by code point and by UTF-16 code unit), at most MAX_DEPTH
     levels. Integers out of range and lone surrogates make orjson raise. The
-    hot path: the types of a container's members are collected in one C call,
-    so a flat record costs no Python loop at all.
+    walk goes level by level over all the values at once: each level's member
+    types, keys and nested containers are collected in a few C calls, so 10,000
+    flat records cost a handful of Python steps, not 10,000 loops.
     """
-    kind = type(value)
-    if kind is dict:
+    level: Collection[object] = values
+    for depth in range(MAX_DEPTH + 1):
+        kinds = set(map(type, level))
+        if kinds <= _SCALAR_TYPES:
+            return True
+        if not kinds <= _PLAIN_TYPES or depth == MAX_DEPTH:
+            return False
+        types = list(map(type, level))
+        dicts = list(compress(level, map(_DICT_TYPE.__contains__, types)))
         try:  # one C call checks that every key is a str, and an ASCII one
-            if depth >= MAX_DEPTH or not "".join(value).isascii():  # type: ignore[arg-type]
+            if not "".join(chain.from_iterable(dicts)).isascii():  # type: ignore[arg-type]
                 return False
         except TypeError:
             return False
-        items: Collection[object] = value.values()  # type: ignore[attr-defined]
-    elif kind is list or kind is tuple:
-        if depth >= MAX_DEPTH:
-            return False
-        items = value  # type: ignore[assignment]
-    else:
-        return kind in _SCALAR_TYPES
-    kinds = set(map(type, items))
-    if kinds <= _SCALAR_TYPES:
-        return True
-    if not kinds - _SCALAR_TYPES <= _CONTAINER_TYPES:
-        return False
-    nested = compress(items, map(_CONTAINER_TYPES.__contains__, map(type, items)))
-    return all(_is_plain(item, depth + 1) for item in nested)
+        sequences = compress(level, map(_SEQUENCE_TYPES.__contains__, types))
+        members = chain(chain.from_iterable(map(dict.values, dicts)), *sequences)
+        level = list(members)
+    return False  # not reached: the last pass returns
 
 
 def _check(value: object, path: str, depth: int, *, strings: bool = False) -> None:
