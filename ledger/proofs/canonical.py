@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from itertools import chain, compress
 from typing import Any, Final, NoReturn
 
@@ -144,20 +144,25 @@ def _all_plain(values: Collection[object]) -> bool:
     """
     level: Collection[object] = values
     for depth in range(MAX_DEPTH + 1):
-        kinds = set(map(type, level))
+        types = list(map(type, level))
+        kinds = set(types)
         if kinds <= _SCALAR_TYPES:
             return True
         if not kinds <= _PLAIN_TYPES or depth == MAX_DEPTH:
             return False
-        types = list(map(type, level))
-        dicts = list(compress(level, map(_DICT_TYPE.__contains__, types)))
+        dicts: list[dict[Any, object]] = list(
+            compress(level, map(_DICT_TYPE.__contains__, types))  # type: ignore[arg-type]
+        )
         try:  # one C call checks that every key is a str, and an ASCII one
-            if not "".join(chain.from_iterable(dicts)).isascii():  # type: ignore[arg-type]
+            if not "".join(chain.from_iterable(dicts)).isascii():
                 return False
         except TypeError:
             return False
-        sequences = compress(level, map(_SEQUENCE_TYPES.__contains__, types))
-        members = chain(chain.from_iterable(map(dict.values, dicts)), *sequences)
+        sequences: Iterable[Iterable[object]] = compress(
+            level,  # type: ignore[arg-type]
+            map(_SEQUENCE_TYPES.__contains__, types),
+        )
+        members: Iterable[object] = chain(chain.from_iterable(map(dict.values, dicts)), *sequences)
         level = list(members)
     return False  # not reached: the last pass returns
 
