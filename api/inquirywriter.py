@@ -7,24 +7,19 @@ SQLite call (median 2 ms, p90 12 ms per commit where the fsync takes 0.7 ms).
 Here the rows of every check that reached this point in one loop iteration are
 inserted and committed together at the start of the next, on the loop thread.
 
-They are written through the loop's own read connection (:class:`api.rawsql.Connections`):
-SQLite drops a connection's page cache whenever *another* connection wrote, so
-reading the candidates of the next check on a separate connection re-read
-their pages after every commit (~0.3 ms).
-
-The loop never waits for a lock: the insert runs with ``busy_timeout=0``, and
-when another writer (the sealer, a submission) holds the database, that group
-goes to the writer thread of :class:`~ledger.consent.inquiries.GroupCommit`,
-which waits its turn. Other databases than SQLite always use that thread.
+The loop never waits for a lock: the insert runs with ``busy_timeout=0``
+(:meth:`ledger.store.Store.write_now`), and when another writer (the sealer, a
+submission) holds the database, that group goes to the writer thread of
+:class:`~ledger.consent.inquiries.GroupCommit`, which waits its turn. Other
+databases than SQLite always use that thread.
 """
 
 from __future__ import annotations
 
 import asyncio
-import sqlite3
+from functools import partial
 from typing import Any
 
-from api.rawsql import Connections
 from ledger.consent.group_commit import sqlite_insert_rows
 from ledger.consent.inquiries import InquiryLog
 from ledger.store import Store
@@ -33,15 +28,13 @@ from ledger.store import Store
 class LoopInquiryWriter:
     """Commits inquiry rows for coroutines of one event loop (see the module)."""
 
-    def __init__(self, store: Store, log: InquiryLog, connections: Connections) -> None:
+    def __init__(self, store: Store, log: InquiryLog) -> None:
         self.store = store
         self.log = log
-        self.connections = connections
         self._rows: list[dict[str, Any]] = []
         self._waiting: list[asyncio.Future[None]] = []
         self._scheduled = False
         self.inline = store.engine.dialect.name == "sqlite"
-        self.busy_timeout_ms = store.busy_timeout_ms
 
     async def write(self, row: dict[str, Any]) -> None:
         """Return once ``row`` is committed (raises what the commit raised)."""
@@ -60,24 +53,12 @@ class LoopInquiryWriter:
     def _commit(self, loop: asyncio.AbstractEventLoop) -> None:
         rows, waiting = self._rows, self._waiting
         self._rows, self._waiting, self._scheduled = [], [], False
-        locked = False
         try:
-            with self.connections.connection() as raw:
-                cursor = raw.cursor()
-                cursor.execute("PRAGMA busy_timeout=0")
-                try:
-                    sqlite_insert_rows(raw, rows)  # rolled back if it raises
-                except sqlite3.OperationalError as exc:
-                    if not _is_busy(exc):
-                        raise
-                    locked = True  # the connection stays usable: keep it (and its cache)
-                finally:
-                    cursor.execute(f"PRAGMA busy_timeout={self.busy_timeout_ms}")
-                    cursor.close()
+            written = self.store.write_now(partial(sqlite_insert_rows, rows=rows))
         except Exception as exc:  # each waiting check gets it
             self._fail(waiting, exc)
             return
-        if locked:
+        if not written:
             self._hand_over(loop, rows, waiting)  # another writer holds the database
             return
         for future in waiting:
@@ -99,12 +80,6 @@ class LoopInquiryWriter:
                 loop.call_soon_threadsafe(settle, future, error)  # from the writer thread
 
             self.log.submit(row, done)
-
-
-def _is_busy(exc: sqlite3.OperationalError) -> bool:
-    """SQLITE_BUSY or SQLITE_LOCKED (any extended code): another connection holds the lock."""
-    code = getattr(exc, "sqlite_errorcode", None)
-    return code is not None and code & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
 
 
 def settle(future: asyncio.Future[None], error: BaseException | None) -> None:

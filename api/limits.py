@@ -27,7 +27,6 @@ from sqlalchemy.exc import OperationalError
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api import jsonbody
 from api.auth import live_key
 from api.errors import problem, problem_for, store_problem
 from ledger.errors import LedgerError
@@ -113,11 +112,7 @@ class BodyLimits:
             await problem(400, "not-utf8", check.problem)(scope, receive, send)
             return
         body = b"".join(chunks)
-        scanned = jsonbody.scan(body)
-        if scanned is not None:
-            scope[jsonbody.SCAN] = scanned  # for the parser (api.jsonbody.loads)
-        depth = json_depth(body, self.max_depth) if scanned is None else scanned[0]
-        if depth > self.max_depth:
+        if json_depth(body, self.max_depth) > self.max_depth:
             detail = f"the body nests deeper than {self.max_depth} levels"
             await problem(400, "too-deep", detail)(scope, receive, send)
             return

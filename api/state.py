@@ -20,7 +20,6 @@ from sqlalchemy.exc import SQLAlchemyError
 from api.config import ApiSettings
 from api.inquirywriter import LoopInquiryWriter
 from api.keycache import KeyCache
-from api.rawsql import Connections
 from ledger.anchoring.outbox import Outbox, RegistrySide
 from ledger.chain import Deployment, check_deployment, open_chain
 from ledger.chain.registry import AnchorRegistryClient
@@ -137,13 +136,10 @@ class AppState:
     store: Store
     gate: ChainGate = field(init=False)
     keys: KeyCache = field(init=False)
-    #: Connections for the hot-path queries; made on the event loop's thread (lifespan).
-    db: Connections = field(init=False)
 
     def __post_init__(self) -> None:
         self.gate = ChainGate(self.settings, self.store)
         self.keys = KeyCache(self.limits.key_cache_seconds)
-        self.db = Connections(self.store.engine)
         self.sealer = Sealer(self.gate, self.settings.inquiry_seal_seconds)
         self._desensitiser: Desensitiser | None = None
         self._unsealed = 0
@@ -152,7 +148,7 @@ class AppState:
     def inquiry_writer(self, log: InquiryLog) -> LoopInquiryWriter:
         """The event loop's inquiry writer (``log``: the consent service's, for hand-overs)."""
         if self._inquiry_writer is None:
-            self._inquiry_writer = LoopInquiryWriter(self.store, log, self.db)
+            self._inquiry_writer = LoopInquiryWriter(self.store, log)
         return self._inquiry_writer
 
     def desensitiser(self) -> Desensitiser:
@@ -182,7 +178,6 @@ class AppState:
     def close(self) -> None:
         self.sealer.stop()
         self.gate.close()
-        self.db.close()
         self.store.close()
 
 

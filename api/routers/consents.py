@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Final
+from typing import Annotated
 
 from fastapi import APIRouter, Body, Depends, Path, Request
-from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
 from api.auth import Operator, StateDep, require, state_of
@@ -18,24 +17,13 @@ from api.consent_models import (
     GrantBody,
     RevokeBody,
 )
-from api.jsonbody import FastJSONRoute
 from api.models import problems
-from api.rawsql import KeyedSelect
 from api.responses import FastJSON
 from ledger.consent import consent_json
-from ledger.consent.checks import CANDIDATE_COLUMNS, Candidate
 from ledger.consent.receipt import HEX32
-from ledger.store import Consent
 from ledger.store.apikeys import KeyInfo, Role
 
-router = APIRouter(prefix="/v1/consents", tags=["consents"], route_class=FastJSONRoute)
-_CANDIDATES: Final = KeyedSelect(
-    lambda keys: (
-        select(*CANDIDATE_COLUMNS)
-        .where(Consent.subject_pseudonym.in_(keys))
-        .order_by(Consent.valid_from.desc())
-    )
-)
+router = APIRouter(prefix="/v1/consents", tags=["consents"])
 ConsentIdPath = Annotated[str, Path(pattern=HEX32, examples=["0x" + "ab" * 32])]
 Partner = Annotated[KeyInfo, Depends(require(Role.PARTNER))]
 OperatorOrAuditor = Annotated[KeyInfo, Depends(require(Role.OPERATOR, Role.AUDITOR))]
@@ -70,14 +58,10 @@ async def check_consent(body: CheckBody, key: Partner, request: Request) -> Fast
     service = state.gate.connected_consent_service()
     if service is None:
         service = await run_in_threadpool(state.gate.consent_service)
-    # The verdict on the event loop when the store (one held connection) and cached
-    # chain statuses suffice; otherwise in a thread, which may read the chain.
+    # The verdict on the event loop when the store and cached chain statuses
+    # suffice; otherwise in a thread, which may read the chain.
     decision = service.decide(
-        body.subject,
-        institution=institution,
-        purpose=purpose,
-        candidates=lambda p: [Candidate._make(r) for r in _CANDIDATES.rows(state.db, [p])],
-        cached_only=True,
+        body.subject, institution=institution, purpose=purpose, cached_only=True
     )
     if decision is None:
         decision = await run_in_threadpool(

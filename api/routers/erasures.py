@@ -6,11 +6,10 @@ from fastapi import APIRouter
 
 from api.auth import Operator, StateDep
 from api.consent_models import EraseBody, ErasureOut
-from api.jsonbody import FastJSONRoute
 from api.models import problems
 from ledger.consent.erasure import erase_subject
 
-router = APIRouter(prefix="/v1/erasures", tags=["consents"], route_class=FastJSONRoute)
+router = APIRouter(prefix="/v1/erasures", tags=["consents"])
 
 
 @router.post("", status_code=201, responses=problems(401, 403, 404, 413, 422))

@@ -6,10 +6,9 @@ from fastapi import APIRouter, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from api.auth import StateDep
-from api.jsonbody import FastJSONRoute
 from api.models import Health, Ready, problems
 
-router = APIRouter(tags=["health"], route_class=FastJSONRoute)
+router = APIRouter(tags=["health"])
 
 
 @router.get("/healthz")

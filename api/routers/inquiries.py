@@ -8,11 +8,10 @@ from fastapi import APIRouter, Query
 
 from api.auth import Reader, StateDep
 from api.consent_models import InquiryPage
-from api.jsonbody import FastJSONRoute
 from api.models import problems
 from ledger.store.apikeys import Role
 
-router = APIRouter(prefix="/v1/inquiries", tags=["consents"], route_class=FastJSONRoute)
+router = APIRouter(prefix="/v1/inquiries", tags=["consents"])
 
 
 @router.get("", responses=problems(401, 403, 422))

@@ -8,12 +8,11 @@ from typing import Annotated
 from fastapi import APIRouter, Path
 
 from api.auth import Reader, StateDep
-from api.jsonbody import FastJSONRoute
 from api.models import HEX32_PATTERN, BundleOut, problems
 from ledger.anchoring.bundles import bundle_for, erased, find_leaf
 from ledger.store.apikeys import KeyInfo, Role
 
-router = APIRouter(prefix="/v1/proofs", tags=["proofs"], route_class=FastJSONRoute)
+router = APIRouter(prefix="/v1/proofs", tags=["proofs"])
 LeafHash = Annotated[str, Path(pattern=HEX32_PATTERN, examples=["0x" + "ab" * 32])]
 #: The member of a desensitised record naming the institution that reported it.
 INSTITUTION_FIELD = "reporter_org_code"

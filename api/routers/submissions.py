@@ -23,12 +23,11 @@ from typing import Any
 from fastapi import APIRouter, Request
 
 from api.auth import Operator, StateDep
-from api.jsonbody import FastJSONRoute
 from api.models import BatchSummary, RejectionOut, SubmissionReport, SubmissionRequest, problems
 from ledger.ingest.submission import SubmitReport
 from ledger.records.readers import RecordBytes
 
-router = APIRouter(prefix="/v1", tags=["submissions"], route_class=FastJSONRoute)
+router = APIRouter(prefix="/v1", tags=["submissions"])
 log = logging.getLogger("api.submissions")
 #: Where earlier versions spooled a request's raw rows (see the module docstring).
 SPOOL_DIR = "api-submissions"

@@ -9,16 +9,13 @@ from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Final
-
-import orjson
+from typing import Any
 
 from ledger.anchoring.outbox import unhex
 from ledger.errors import ConflictError, ErasedError, NotFoundError
 from ledger.proofs import (
-    BUNDLE_FORMAT,
-    HASH_ALG,
     AnchorAttestation,
+    BatchBundles,
     MerkleTree,
     ProofBundle,
     make_bundle,
@@ -27,14 +24,10 @@ from ledger.store import Batch, LeafRef, Store, StoredLeaf, leaves
 
 _LEAF_HASH = re.compile(r"0x[0-9a-f]{64}")
 #: Trees kept in memory. An anchored batch never changes, so its tree can be reused;
-#: a 10,000-leaf tree takes about 1.3 MB.
+#: a 10,000-leaf tree takes about 1.3 MB, and its hex for the bundles as much again.
 MAX_CACHED_TREES = 32
-#: ... and at most this many leaves in all (about 60 MB), whatever the batch size.
+#: ... and at most this many leaves in all (about 100 MB), whatever the batch size.
 MAX_CACHED_LEAVES = 400_000
-
-
-#: What every bundle starts with, as JSON.
-_BUNDLE_HEAD: Final = orjson.dumps({"format": BUNDLE_FORMAT, "hash_alg": HASH_ALG})[:-1] + b","
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,15 +37,13 @@ class AnchoredBatch:
     tree: MerkleTree
     batch_id: bytes
     anchor: AnchorAttestation
-    #: The end every bundle of the batch shares, as JSON: ``,"root":...,"anchor":{...}}``.
-    tail: bytes
+    #: Writes the batch's bundles in compact form, straight from the tree.
+    writer: BatchBundles
 
     @classmethod
     def of(cls, batch: Batch, tree: MerkleTree) -> AnchoredBatch:
-        anchor = attestation(batch)
-        shared = {"root": "0x" + tree.root.hex(), "batch_id": batch.batch_id}
-        tail = b"," + orjson.dumps(shared | {"anchor": anchor.to_json()})[1:]
-        return cls(tree, unhex(batch.batch_id), anchor, tail)
+        anchor, batch_id = attestation(batch), unhex(batch.batch_id)
+        return cls(tree, batch_id, anchor, BatchBundles(tree, batch_id, anchor))
 
     def bundle(
         self, record: Mapping[str, object] | None, index: int, leaf_hash: bytes
@@ -61,18 +52,6 @@ class AnchoredBatch:
         return make_bundle(
             record, index, self.tree, self.batch_id, self.anchor, leaf_hash=leaf_hash
         )
-
-    def bundles_bytes(
-        self, indexes: list[int], records: list[bytes | None] | None = None
-    ) -> list[bytes]:
-        """``orjson.dumps(bundle(record, index, leaf hash).to_json())`` of each leaf, written
-        directly (``records``: each record's JSON text, its JCS bytes, one per index).
-
-        For leaves the caller found in this batch's tree: the paths come from the same
-        tree, so they verify by construction (``make_bundle`` re-checks each with
-        ~log2(n) hashes, and builds objects a 10000-item verify cannot afford per item).
-        """
-        return self.tree.inclusion_jsons(indexes, _BUNDLE_HEAD, records, self.tail)
 
 
 def is_anchored(batch: Batch) -> bool:
@@ -182,3 +161,25 @@ def attestation(batch: Batch) -> AnchorAttestation:
         block_number=int(batch.block_number or 0),
         block_timestamp=datetime.fromisoformat(batch.block_timestamp.replace("Z", "+00:00")),
     )
+
+
+def batch_view(store: Store, batch_id: str) -> dict[str, Any]:
+    """A stored batch as JSON data: manifest, status, and its anchor once anchored."""
+    with store.session() as s:
+        batch = s.get(Batch, batch_id)
+    if batch is None:
+        raise NotFoundError(f"no batch {batch_id}")
+    anchor = None
+    if is_anchored(batch):
+        anchor = {**attestation(batch).to_json(), "seq": batch.seq}
+    return {
+        "batch_id": batch.batch_id,
+        "kind": batch.kind,
+        "status": batch.status,
+        "tree_size": batch.tree_size,
+        "root": batch.root,
+        "manifest_hash": batch.manifest_hash,
+        "manifest": json.loads(batch.manifest),
+        "created_at": batch.created_at,
+        "anchor": anchor,
+    }

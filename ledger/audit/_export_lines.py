@@ -45,19 +45,16 @@ def _hashes(batch_id: Any, root: Any, leaf: Any, path: Any) -> tuple[str, str, b
     return batch_id, root, bytes.fromhex(leaf[2:]), bytes.fromhex(joined[198:].replace("0x", ""))
 
 
-def _load(line: str) -> tuple[Any, bool]:
-    """The JSON of a line, and whether it is plain (``ledger.proofs.parse_json``):
-    then its record is written in canonical form without the type walk."""
+def _load(line: str) -> Any:
+    """The JSON of a line (``ledger.proofs.canonical.parse_json``)."""
     return parse_json(line.encode("utf-8", "surrogatepass"))
 
 
-def _record_verdict(
-    record: dict[str, Any] | None, leaf: bytes, plain: bool = False
-) -> tuple[int, bytes]:
+def _record_verdict(record: dict[str, Any] | None, leaf: bytes) -> tuple[int, bytes]:
     if record is None:
         return RECORD_OK, leaf
     try:
-        computed = record_leaf_hash(record, plain=plain)
+        computed = record_leaf_hash(record)
     except LedgerError:
         return RECORD_BAD_FORM, leaf
     return (RECORD_OK if computed == leaf else RECORD_OTHER_HASH), computed
@@ -68,7 +65,7 @@ def scan_line(number: int, line: str, *, keep_record: bool) -> Entry:
     try:
         if len(line) > MAX_LINE:
             raise ValueError("line too long")
-        data, plain = _load(line)
+        data = _load(line)
         if data["format"] != BUNDLE_FORMAT or data["hash_alg"] != HASH_ALG:
             raise ValueError("not a proof bundle")
         index, size, record = data["leaf_index"], data["tree_size"], data.get("record")
@@ -81,7 +78,7 @@ def scan_line(number: int, line: str, *, keep_record: bool) -> Entry:
         )
     except (ValueError, KeyError, TypeError):
         return number
-    verdict, computed = _record_verdict(record, leaf, plain)
+    verdict, computed = _record_verdict(record, leaf)
     kept = record if keep_record else None
     return (number, batch_id, index, size, leaf, root, path, kept, verdict, computed)
 

@@ -39,6 +39,7 @@ from ledger.errors import InputError
 from ledger.proofs import (
     HASH_SIZE,
     ProofError,
+    bundle_text,
     make_bundle,
     root_of,
     verify_inclusion,
@@ -268,7 +269,7 @@ def export_records(
         ):
             record = None if canonical is None else json.loads(canonical)
             bundle = make_bundle(record, index, tree, batch_id, anchor, leaf_hash=leaf_hash)
-            out.write(json.dumps(bundle.to_json(), ensure_ascii=False) + "\n")
+            out.write(bundle_text(bundle, indent=None) + "\n")
             written += 1
         if progress is not None:
             progress("export", done, len(batches))

@@ -13,7 +13,7 @@ from ledger.anchoring.bundles import bundle_for
 from ledger.cli._common import DataDirOpt, JsonOpt, command, console, ensure_data_dir, print_json
 from ledger.config import Settings
 from ledger.errors import ErasedError, InputError, LedgerError
-from ledger.proofs import ProofBundle, verify_bundle
+from ledger.proofs import ProofBundle, bundle_text, verify_bundle
 from ledger.records.generate import synthetic_rows
 from ledger.records.readers import write_csv
 
@@ -86,7 +86,7 @@ def demo(
         first = report.batches[0]
         bundle = bundle_for(ledger.store, _some_leaf(ledger, first.batch_id))
         bundle_file = target / "bundle.json"
-        bundle_file.write_text(bundle.dumps() + "\n", encoding="utf-8")
+        bundle_file.write_text(bundle_text(bundle) + "\n", encoding="utf-8")
         record_id = bundle.record.get("record_id") if bundle.record else None
         say(f"4. bundle   record {record_id} -> {bundle_file}")
         loaded = ProofBundle.loads(bundle_file.read_bytes())

@@ -19,7 +19,7 @@ from ledger.cli._common import (
     settings_for,
 )
 from ledger.errors import InputError
-from ledger.proofs import ProofBundle, verify_bundle
+from ledger.proofs import ProofBundle, bundle_text, verify_bundle
 from ledger.store import Store
 
 
@@ -46,7 +46,7 @@ def bundle(
         result = bundle_for(store, key, with_record=not hash_only)
     finally:
         store.close()
-    text = result.dumps() + "\n"
+    text = bundle_text(result) + "\n"
     if output is None:
         typer.echo(text, nl=False)
         return

@@ -13,7 +13,13 @@ from ledger.proofs.bundle import (
     make_bundle,
     verify_bundle,
 )
-from ledger.proofs.canonical import canonical_bytes, record_canonical, record_leaf_hash
+from ledger.proofs.bundletext import BatchBundles, bundle_bytes, bundle_text
+from ledger.proofs.canonical import (
+    canonical_bytes,
+    canonical_records,
+    record_canonical,
+    record_leaf_hash,
+)
 from ledger.proofs.errors import (
     BundleFormatError,
     CanonicalFormError,
@@ -52,6 +58,7 @@ __all__ = [
     "MAX_INCLUSION_PROOF_LENGTH",
     "MAX_TREE_SIZE",
     "AnchorAttestation",
+    "BatchBundles",
     "BundleFormatError",
     "CanonicalFormError",
     "ConsistencyProofError",
@@ -62,7 +69,10 @@ __all__ = [
     "ProofError",
     "RecordMismatchError",
     "RootMismatchError",
+    "bundle_bytes",
+    "bundle_text",
     "canonical_bytes",
+    "canonical_records",
     "consistency_proof",
     "inclusion_proof",
     "leaf_hash",

@@ -148,7 +148,10 @@ class ProofBundle:
             object.__setattr__(self, "record", _own_record(self.record))
 
     def to_json(self) -> dict[str, object]:
-        """The bundle as DESIGN.md fixes it: plain JSON types, members in the documented order."""
+        """The bundle as DESIGN.md fixes it: plain JSON types, members in the documented order.
+
+        Its JSON text is :mod:`ledger.proofs.bundletext`'s to write.
+        """
         data: dict[str, object] = {"format": BUNDLE_FORMAT, "hash_alg": HASH_ALG}
         if self.record is not None:
             data["record"] = copy.deepcopy(dict(self.record))
@@ -190,10 +193,6 @@ class ProofBundle:
             batch_id=_hex(members["batch_id"], "$.batch_id", HASH_SIZE),
             anchor=AnchorAttestation.from_json(members["anchor"]),
         )
-
-    def dumps(self) -> str:
-        """JSON text for a file or a response body (indented; the record stays raw UTF-8)."""
-        return json.dumps(self.to_json(), ensure_ascii=False, indent=2)
 
     @classmethod
     def loads(cls, text: str | bytes) -> ProofBundle:

@@ -54,6 +54,7 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     Text,
+    and_,
     delete,
     func,
     insert,
@@ -66,11 +67,6 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 from ledger.store.db import multi_row_insert
 from ledger.store.models import Base, Batch, batch_key
 
-try:
-    from ledger import _speedups
-except ImportError:  # the extension is optional
-    _speedups = None  # type: ignore[assignment]
-
 #: Leaves per segment row: large enough to write in big pieces, small enough that
 #: reading one record (a bundle) reads ~100 KB.
 SEGMENT_LEAVES: Final = 128
@@ -80,9 +76,6 @@ HOLE: Final = bytes(HASH_BYTES)
 #: Keys looked up per query on databases without json_each (bound-parameter limits).
 _IN_CHUNK: Final = 500
 _LENGTH = struct.Struct("<I")
-#: On SQLite, keys go in and out as one JSON array per statement (json_each); off,
-#: the portable statements every database runs. Tests run both on SQLite.
-SQLITE_BULK = True
 #: How a zstd frame starts (RFC 8878 §3.1.1); stored raw records start with ``{``.
 ZSTD_MAGIC: Final = b"\x28\xb5\x2f\xfd"
 #: zstd level 1: on these records ~5.6x smaller at ~350 MB/s a core; level 3 is no
@@ -172,18 +165,10 @@ def record_key(record_id: str) -> int:
 
 
 def record_keys(record_ids: Sequence[str]) -> list[int]:
-    """:func:`record_key` of each id (in C when the extension is built).
-
-    An id that is not valid Unicode (a lone surrogate, as a command-line argument of
-    invalid UTF-8 arrives) is never a stored id; the C writer refuses to encode it,
-    so such a list takes :func:`record_key`, which keys it as it does every id.
-    """
-    if _speedups is not None:
-        try:
-            return _speedups.record_keys(list(record_ids))
-        except UnicodeEncodeError:
-            pass
-    return [record_key(r) for r in record_ids]
+    """:func:`record_key` of each id: the digests joined, their first 8 bytes unpacked at once."""
+    sha256 = hashlib.sha256
+    digests = b"".join([sha256(r.encode("utf-8", "surrogatepass")).digest() for r in record_ids])
+    return leaf_keys(digests)
 
 
 def leaf_keys(hashes: bytes) -> list[int]:
@@ -200,7 +185,9 @@ def _leaf_key_list(hashes: bytes) -> list[int | None]:
 
 
 def _bulk(s: Session) -> bool:
-    return SQLITE_BULK and s.connection().dialect.name == "sqlite"
+    """SQLite takes keys in and out as one JSON array per statement (json_each); every
+    other database the portable statements."""
+    return s.connection().dialect.name == "sqlite"
 
 
 # ---------------------------------------------------------------- writing
@@ -728,24 +715,36 @@ def _segment_hashes(s: Session, wanted: Iterable[tuple[str, int]]) -> dict[tuple
     return out
 
 
+#: A leaf a key points to: (key, batch id, leaf index, erased, batch anchored).
+Candidate = tuple[int, str, int, bool, bool]
+
+
+def hash_candidates(s: Session, keys: list[int]) -> list[Candidate]:
+    """The leaves whose hash has one of these keys (:func:`leaf_key`), in one query on
+    SQLite, with their batch's state; the caller confirms each against the full hash."""
+    return _candidates(s, LeafKey, keys)
+
+
 def _candidates(
     s: Session, table: type[LeafKey] | type[RecordKey], keys: list[int]
-) -> list[tuple[int, str, int, bool]]:
-    """(key, batch id, leaf index, erased) of the rows of ``table`` with these keys."""
+) -> list[Candidate]:
+    """The rows of ``table`` with these keys, as :data:`Candidate` tuples."""
     if not keys:
         return []
     conn = s.connection()
     erased = "t.erased" if table is LeafKey else "0"
     if _bulk(s):  # the keys as one JSON array: one statement
         sql = (
-            f"SELECT t.key, b.batch_id, t.leaf_index, {erased} "  # noqa: S608 - our names
+            f"SELECT t.key, b.batch_id, t.leaf_index, {erased}, "  # noqa: S608 - our names
+            "b.status = 'anchored' AND b.tx_hash IS NOT NULL "
             f"FROM {table.__tablename__} t JOIN batches b ON b.batch_key = t.batch_key "
             "WHERE t.key IN (SELECT value FROM json_each(?))"
         )
         rows: Iterable[Any] = conn.exec_driver_sql(sql, (json.dumps(keys),))
     else:
         flag = LeafKey.erased if table is LeafKey else literal(False)
-        query = select(table.key, Batch.batch_id, table.leaf_index, flag).join(
+        anchored = and_(Batch.status == "anchored", Batch.tx_hash.is_not(None))
+        query = select(table.key, Batch.batch_id, table.leaf_index, flag, anchored).join(
             Batch, Batch.batch_key == table.batch_key
         )
         rows = [
@@ -753,7 +752,7 @@ def _candidates(
             for start in range(0, len(keys), _IN_CHUNK)
             for row in s.execute(query.where(table.key.in_(keys[start : start + _IN_CHUNK])))
         ]
-    return [(int(k), str(b), int(i), bool(e)) for k, b, i, e in rows]
+    return [(int(k), str(b), int(i), bool(e), bool(a)) for k, b, i, e, a in rows]
 
 
 def find_by_hash(s: Session, hashes: Iterable[bytes]) -> dict[bytes, list[LeafRef]]:
@@ -762,9 +761,9 @@ def find_by_hash(s: Session, hashes: Iterable[bytes]) -> dict[bytes, list[LeafRe
     for h in dict.fromkeys(hashes):
         wanted[leaf_key(h)].append(h)
     found = _candidates(s, LeafKey, list(wanted))
-    stored = _segment_hashes(s, [(b, i) for _, b, i, _ in found])
+    stored = _segment_hashes(s, [(b, i) for _, b, i, _, _ in found])
     out: dict[bytes, list[LeafRef]] = defaultdict(list)
-    for key, batch_id, index, erased in found:
+    for key, batch_id, index, erased, _ in found:
         digest = stored[(batch_id, index)]
         if digest in wanted[key]:
             out[digest].append(LeafRef(batch_id, index, erased))
@@ -790,9 +789,9 @@ def find_by_record_id(
             if rid not in wanted[key]:
                 wanted[key].append(rid)
     found = _candidates(s, RecordKey, list(wanted))
-    stored_ids = _stored_ids(s, [(b, i) for _, b, i, _ in found])
+    stored_ids = _stored_ids(s, [(b, i) for _, b, i, _, _ in found])
     out: dict[str, list[LeafRef]] = defaultdict(list)
-    for key, batch_id, index, _ in found:
+    for key, batch_id, index, _, _ in found:
         stored = stored_ids.get((batch_id, index))
         if stored is not None and stored in wanted[key]:
             out[stored].append(LeafRef(batch_id, index))
@@ -853,9 +852,9 @@ def duplicate_record_ids(s: Session) -> dict[str, list[LeafRef]]:
     """Record ids stored in more than one leaf."""
     keys = list(s.scalars(select(RecordKey.key).group_by(RecordKey.key).having(func.count() > 1)))
     found = _candidates(s, RecordKey, keys)
-    ids = _stored_ids(s, [(b, i) for _, b, i, _ in found])
+    ids = _stored_ids(s, [(b, i) for _, b, i, _, _ in found])
     out: dict[str, list[LeafRef]] = defaultdict(list)
-    for _, batch_id, index, _ in found:
+    for _, batch_id, index, _, _ in found:
         if (rid := ids.get((batch_id, index))) is not None:
             out[rid].append(LeafRef(batch_id, index))
     return {rid: refs for rid, refs in out.items() if len(refs) > 1}

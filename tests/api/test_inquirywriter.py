@@ -13,7 +13,6 @@ import pytest
 
 import api.inquirywriter as inquirywriter
 from api.inquirywriter import LoopInquiryWriter
-from api.rawsql import Connections
 from ledger.consent.inquiries import InquiryLog
 from ledger.store import Inquiry, Store
 from ledger.store.db import STORE_FILE
@@ -43,7 +42,7 @@ def test_the_checks_of_one_loop_pass_share_one_commit(
     store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     log = InquiryLog(store, submitter="", key_ids={})
-    writer = LoopInquiryWriter(store, log, Connections(store.engine))
+    writer = LoopInquiryWriter(store, log)
     commits: list[int] = []
     real = inquirywriter.sqlite_insert_rows
 
@@ -65,7 +64,7 @@ def test_the_checks_of_one_loop_pass_share_one_commit(
 
 def test_a_failed_commit_fails_its_checks_and_the_next_commit_works(store: Store) -> None:
     log = InquiryLog(store, submitter="", key_ids={})
-    writer = LoopInquiryWriter(store, log, Connections(store.engine))
+    writer = LoopInquiryWriter(store, log)
     first = _row(log)
 
     async def main() -> list[Any]:

@@ -9,18 +9,16 @@ from typing import Any
 
 import orjson
 import pytest
-from sqlalchemy import delete
+from sqlalchemy import delete, event
 
-from api import jsonbody
-from api import verify as verify_service
 from api.models import VerifyResponse
-from api.routers import verify as verify_route
 from api.routers.verify import INLINE_ITEMS
 from ledger.anchoring import bundles
 from ledger.anchoring.bundles import TREES, TreeCache, find_leaf
 from ledger.chain import Chain
 from ledger.proofs import (
     ProofBundle,
+    bundle_bytes,
     canonical_bytes,
     leaf_hash,
     record_canonical,
@@ -28,7 +26,6 @@ from ledger.proofs import (
     verify_bundle,
 )
 from ledger.store import Batch, Store, StoredLeaf, leaves
-from ledger.store.apikeys import revoke_key
 from tests.api.conftest import ROWS, Api
 
 PENDING_BATCH = "0x" + "5e" * 32
@@ -104,15 +101,16 @@ def test_written_bundle_bytes_are_the_checked_bundle_serialised(api: Api) -> Non
             leaf = find_leaf(store, hx(digest))
             batch = TREES.anchored(store, leaf.batch_id)
             assert batch is not None
-            (written,) = batch.bundles_bytes([leaf.leaf_index], [text])
+            (written,) = batch.writer.write([leaf.leaf_index], [text])
             # The record as its JCS text has its keys sorted; the checked bundle, given
             # the record in that order, serialises to the very same bytes.
             sorted_record = orjson.loads(text)
             checked = batch.bundle(sorted_record, leaf.leaf_index, digest).to_json()
             assert written == orjson.dumps(checked)
+            assert written == bundle_bytes(batch.bundle(sorted_record, leaf.leaf_index, digest))
             assert ProofBundle.from_json(orjson.loads(written)).record == record
             bare = batch.bundle(None, leaf.leaf_index, digest).to_json()
-            assert batch.bundles_bytes([leaf.leaf_index]) == [orjson.dumps(bare)]
+            assert batch.writer.write([leaf.leaf_index], [None]) == [orjson.dumps(bare)]
     finally:
         store.close()
 
@@ -229,102 +227,34 @@ def test_batch_shows_manifest_and_anchor(api: Api) -> None:
     assert batch["anchor"]["block_number"] == summary["block_number"]
 
 
-def test_the_record_reader_and_the_parser_give_the_same_answer(
-    api: Api, pending: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+def test_each_item_gets_its_outcome_inline_and_in_the_threadpool(
+    api: Api, pending: dict[str, Any]
 ) -> None:
     stored = [r for r in api.stored_records() if r["record_id"] != pending["record_id"]]
     changed = {**stored[0], "salt": hx(os.urandom(32))}
     anchored = (stored * INLINE_ITEMS)[: INLINE_ITEMS + 4]  # past the inline size
     records = [*anchored, changed, pending, {"record_id": "NEVER-SEEN"}]
-    headers = api.headers("partner") | {"Content-Type": "application/json"}
-
-    def parsed(*args: Any, **kwargs: Any) -> Any:
-        raise AssertionError("a body the reader takes is not parsed")
-
-    answers = []
-    for some in (records, records[:1]):  # in the threadpool, and on the event loop
-        body = json.dumps({"records": some}).encode()
-        with monkeypatch.context() as m:
-            m.setattr(verify_route, "answer", parsed)
-            fast = api.client.post("/v1/verify", content=body, headers=headers)
-        with monkeypatch.context() as m:
-            m.setattr(jsonbody, "_jcs_records", None)  # as without the C extension
-            slow = api.client.post("/v1/verify", content=body, headers=headers)
-        assert fast.status_code == slow.status_code == 200, fast.text
-        assert fast.content == slow.content
-        answers.append([item["status"] for item in fast.json()["results"]])
-    assert answers[0] == ["anchored"] * (INLINE_ITEMS + 4) + ["mismatch", "pending", "unknown"]
-    assert answers[1] == ["anchored"]
+    many = post_verify(api, {"records": records})
+    statuses = [item["status"] for item in many["results"]]
+    assert statuses == ["anchored"] * (INLINE_ITEMS + 4) + ["mismatch", "pending", "unknown"]
+    assert [item["index"] for item in many["results"]] == list(range(len(records)))
+    one = post_verify(api, {"records": records[:1]})
+    assert one["results"] == many["results"][:1]
 
 
-def test_the_lean_route_answers_exactly_as_fastapi_would(
-    api: Api, pending: dict[str, Any], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    stored = [r for r in api.stored_records() if r["record_id"] != pending["record_id"]]
-    records = [*(stored * INLINE_ITEMS)[: INLINE_ITEMS + 2], pending, {"record_id": "NEVER"}]
-    many, one = json.dumps({"records": records}), json.dumps({"records": stored[:1]})
-    hashes = json.dumps({"leaf_hashes": ["0x" + "ab" * 32]})
-    json_type = {"Content-Type": "application/json"}
-    cases = [  # (who, headers, body, lean?)
-        ("partner", json_type, many, True),
-        ("auditor", json_type, one, True),
-        ("partner", {"Content-Type": "Application/JSON; charset=utf-8"}, one, True),
-        # Without a live key the body is never read (api.limits.BodyLimits).
-        ("nobody", json_type, one, False),
-        ("bad", json_type, one, False),
-        ("revoked", json_type, one, False),
-        ("operator", json_type, one, True),
-        ("partner", {}, one, False),
-        ("partner", {"Content-Type": "text/plain"}, one, False),
-        ("partner", {"Content-Type": "application/problem+json"}, one, False),
-        ("partner", json_type, hashes, False),
-        ("partner", json_type, '{"records": [{"record_id": 1.5}]}', False),
-        ("partner", json_type, '{"records": [', False),
-        ("nobody", json_type, '{"records": [', False),
-        ("partner", json_type, '{"records": [], "extra": 1}', False),
-    ]
-    revoke_key(Store.open(api.settings.data_dir), "gone")
-    read = verify_route.read_records
-    lean: list[int] = []
-
-    def counted(body: bytes) -> Any:  # only the lean path calls it by this name
-        texts = read(body)
-        if texts is not None:  # the lean path answers it
-            lean.append(len(body))
-        return texts
-
-    monkeypatch.setattr(verify_route, "read_records", counted)
-    for who, headers, body, takes_lean in cases:
-        before = len(lean)
-        sent = api.headers(who) | headers
-        fast = api.client.post("/v1/verify", content=body.encode(), headers=sent)
-        assert len(lean) == before + takes_lean and (not takes_lean or lean[-1] == len(body))
-        with monkeypatch.context() as m:
-            m.setattr(verify_route, "LEAN", False)
-            slow = api.client.post("/v1/verify", content=body.encode(), headers=sent)
-        assert len(lean) == before + takes_lean
-        assert (fast.status_code, fast.content) == (slow.status_code, slow.content), (who, body)
-        for header in ("content-type", "www-authenticate", "retry-after"):
-            assert fast.headers.get(header) == slow.headers.get(header), (who, header)
-    assert len(lean) == sum(takes for *_, takes in cases)
-
-
-def test_an_anchored_batch_is_looked_up_once_a_pending_one_every_time(
-    api: Api, pending: dict[str, Any], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    asked: list[list[int]] = []
-    rows = verify_service._BATCHES.rows
-
-    def counted(db: Any, keys: list[int]) -> Any:
-        asked.append(sorted(keys))
-        return rows(db, keys)
-
-    monkeypatch.setattr(verify_service._BATCHES, "rows", counted)
-    verify_service._ANCHORED.clear()
+def test_a_record_of_an_anchored_batch_costs_one_query(api: Api, pending: dict[str, Any]) -> None:
     record = next(r for r in api.stored_records() if r["record_id"] != pending["record_id"])
-    for _ in range(3):
-        assert post_verify(api, {"records": [record]})["counts"]["anchored"] == 1
-    assert len(asked) == 1
-    for _ in range(2):
-        assert post_verify(api, {"records": [pending]})["counts"]["pending"] == 1
-    assert len(asked) == 3 and asked[1] == asked[2] != asked[0]
+    state = api.client.app.state.ledger  # type: ignore[attr-defined]
+    statements: list[str] = []
+
+    def seen(*args: Any) -> None:
+        statements.append(args[2])
+
+    assert post_verify(api, {"records": [record]})["counts"]["anchored"] == 1  # tree cached
+    event.listen(state.store.engine, "before_cursor_execute", seen)
+    try:
+        for _ in range(3):
+            assert post_verify(api, {"records": [record]})["counts"]["anchored"] == 1
+    finally:
+        event.remove(state.store.engine, "before_cursor_execute", seen)
+    assert len(statements) == 3, statements

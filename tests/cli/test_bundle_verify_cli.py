@@ -32,6 +32,7 @@ from ledger.errors import LedgerError
 from ledger.proofs import (
     MerkleTree,
     ProofBundle,
+    bundle_text,
     make_bundle,
     record_leaf_hash,
     verify_bundle,
@@ -510,7 +511,7 @@ def test_anchor_check_refuses_forgeries_whose_math_holds(anchored: Anchored) -> 
     assert len(chosen) == len(VIA_CLI)
     commands = []
     for n, name in enumerate(chosen):
-        path = write(anchored.base / f"forged-{n}.json", cases[name].dumps())
+        path = write(anchored.base / f"forged-{n}.json", bundle_text(cases[name]))
         commands.append(["verify", str(path), "--data-dir", str(anchored.copy_data_dir(f"f{n}"))])
     offline = ["verify", commands[0][1], "--offline", "--json"]
     *online, offline_done = run_all([*commands, offline])
@@ -536,7 +537,7 @@ def test_backdated_block_timestamp_is_refused_by_the_anchor_check(anchored: Anch
         ),
     )
     verify_bundle(earlier)
-    path = write(anchored.base / "backdated.json", earlier.dumps())
+    path = write(anchored.base / "backdated.json", bundle_text(earlier))
     done = run("verify", str(path), "--data-dir", str(anchored.copy_data_dir("backdated")))
     assert done.returncode == 1, (
         "a bundle whose anchor.block_timestamp was moved 400 days earlier verifies as "

@@ -9,6 +9,7 @@ from pathlib import Path
 from ledger.anchoring.bundles import bundle_for
 from ledger.chain import Chain, deploy
 from ledger.config import Settings
+from ledger.proofs import bundle_text
 from ledger.records import synthetic_rows, write_csv
 from ledger.wiring import Ledger
 from tests._leaves import all_leaves
@@ -29,7 +30,7 @@ def test_verify_writes_nothing(tmp_path: Path) -> None:
         assert leaf is not None
         bundle = bundle_for(ledger.store, leaf)
     assert report.accepted > 0
-    (tmp_path / "b.json").write_text(bundle.dumps())
+    (tmp_path / "b.json").write_text(bundle_text(bundle))
     # The bank's copy of the chain: the chain files only, no key, no store.
     bank = tmp_path / "bank"
     shutil.copytree(data / "chain", bank / "chain")

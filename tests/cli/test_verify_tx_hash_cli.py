@@ -14,6 +14,7 @@ import shutil
 from pathlib import Path
 
 from ledger.chain import Chain
+from ledger.proofs import bundle_text
 from tests._anchor_block import anchor_block
 from tests.cli._cli import one_error_line, run_all
 
@@ -40,7 +41,7 @@ def test_verify_checks_the_bundles_transaction(
     files = {}
     for n, (name, bundle) in enumerate(bundles.items()):
         files[name] = tmp_path / f"bundle-{n}.json"
-        files[name].write_text(bundle.dumps(), encoding="utf-8")
+        files[name].write_text(bundle_text(bundle), encoding="utf-8")
     commands = [["verify", str(path), *where(name)] for name, path in files.items()]
     forged_file = str(files["an anchor in a later block"])
     if rpc_url is None:  # --offline asks no chain: once is enough

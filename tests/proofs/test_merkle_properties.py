@@ -6,7 +6,6 @@ adds random sizes up to a few thousand leaves.
 
 from __future__ import annotations
 
-import json
 import re
 
 import pytest
@@ -20,7 +19,6 @@ from ledger.proofs import (
     ProofError,
     RootMismatchError,
     leaf_hash,
-    merkle,
     root,
     root_from_inclusion_proof,
     verify_consistency,
@@ -240,77 +238,3 @@ def test_random_large_trees_round_trip_and_reject_tampering(data: st.DataObject)
     bad = replace(cproof, at, flip(cproof[at], bit))
     with pytest.raises(RootMismatchError):
         verify_consistency(old_size, size, old_root, tree.root, bad)
-
-
-@pytest.mark.parametrize("size", SIZES)
-def test_inclusion_json_writes_the_leaf_and_its_path(
-    size: int, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    tree = TREES[size]
-    written = {
-        (index, record): tree.inclusion_json(index, b'{"h":1,', record, b',"t":2}')
-        for index in range(size)
-        for record in (None, b'{"r":[1,"\xe5\xbc\xa0"]}')
-    }
-    for (index, record), text in written.items():
-        expected = {"h": 1, "t": 2} | ({} if record is None else {"record": json.loads(record)})
-        expected |= {
-            "leaf_hash": "0x" + LEAF_HASHES[index].hex(),
-            "leaf_index": index,
-            "tree_size": size,
-            "audit_path": ["0x" + node.hex() for node in tree.inclusion_proof(index)],
-        }
-        assert json.loads(text) == expected
-    assert tree.inclusion_json(0) == tree.inclusion_json(0, b"", None, b"")
-    monkeypatch.setattr(merkle, "_speedups", None)  # the pure-Python fallback, byte for byte
-    for (index, record), text in written.items():
-        assert tree.inclusion_json(index, b'{"h":1,', record, b',"t":2}') == text
-    for outside in (-1, size):
-        with pytest.raises(InclusionProofError):
-            tree.inclusion_json(outside)
-
-
-@pytest.mark.parametrize("size", SIZES)
-def test_many_inclusion_jsons_at_once_are_each_one(
-    size: int, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    tree = TREES[size]
-    indexes = [*range(size), 0, size - 1]  # repeats are fine
-    records = [None if i % 3 else b'{"r":%d}' % i for i in range(len(indexes))]
-    head, tail = b'{"h":1,', b',"t":2}'
-    one_by_one = [
-        tree.inclusion_json(i, head, r, tail) for i, r in zip(indexes, records, strict=True)
-    ]
-    assert tree.inclusion_jsons(indexes, head, records, tail) == one_by_one
-    bare = tree.inclusion_jsons(indexes, head, None, tail)
-    assert bare == [tree.inclusion_json(i, head, None, tail) for i in indexes]
-    assert tree.inclusion_jsons([]) == []
-    with pytest.raises(InclusionProofError):
-        tree.inclusion_jsons([0, size])
-    monkeypatch.setattr(merkle, "_speedups", None)  # the pure-Python fallback
-    assert tree.inclusion_jsons(indexes, head, records, tail) == one_by_one
-    with pytest.raises(InclusionProofError):
-        tree.inclusion_jsons([-1])
-
-
-@pytest.mark.skipif(merkle._speedups is None, reason="the C extension is not built")
-def test_the_c_inclusion_jsons_refuses_what_is_not_a_tree() -> None:
-    c = merkle._speedups
-    assert c is not None
-    leaf, other = b"\0" * 32, b"\1" * 32
-    with pytest.raises(IndexError):
-        c.inclusion_jsons([[leaf]], [1], b"", None, b"")
-    with pytest.raises(ValueError, match="1 to 64"):
-        c.inclusion_jsons([], [0], b"", None, b"")
-    with pytest.raises(ValueError, match="32-byte"):
-        c.inclusion_jsons([[leaf, b"short"]], [0], b"", None, b"")
-    with pytest.raises(ValueError, match="32-byte"):
-        c.inclusion_jsons([[b"short", leaf]], [0], b"", None, b"")
-    with pytest.raises(TypeError, match="levels"):
-        c.inclusion_jsons([[leaf, other], "not a list"], [0], b"", None, b"")
-    with pytest.raises(TypeError, match="as long as"):
-        c.inclusion_jsons([[leaf]], [0, 0], b"", [None], b"")
-    with pytest.raises(TypeError, match="bytes or None"):
-        c.inclusion_jsons([[leaf]], [0], b"", ["text"], b"")
-    with pytest.raises(TypeError):
-        c.inclusion_jsons([[leaf]], ["0"], b"", None, b"")
