@@ -7,19 +7,20 @@ desensitise (:class:`~ledger.privacy.Desensitiser`) -> leak guard
 :mod:`~ledger.ingest.submission` cuts into batches, stores and anchors.
 
 A file is cut into chunks of whole records; each chunk goes through every stage
-on a worker thread. The stages are polars expressions and hashlib calls, which
-run without the GIL, so the threads keep both cores busy. At most
+in a worker process (a chunk's many small polars calls and the per-distinct-value
+Python checks hold the GIL too often for threads to use a second core). At most
 ``IN_FLIGHT_CHUNKS`` chunks are in flight, whatever the file size, and results
-come back in file order, so batches are the same whatever the number of threads.
+come back in file order, so batches are the same whatever the number of workers.
 """
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 from collections import deque
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Final
+from concurrent.futures import Future, ProcessPoolExecutor
+from typing import Final, TextIO
 
 import polars as pl
 
@@ -28,7 +29,7 @@ from ledger.ingest.guard import guard
 from ledger.ingest.read import Chunk, csv_chunks, jsonl_chunks, read_csv, read_jsonl
 from ledger.ingest.results import Refused, Results
 from ledger.ingest.validate import validate
-from ledger.privacy import Desensitiser, Policy
+from ledger.privacy import Desensitiser, Keyring, Policy
 from ledger.privacy.policy import KEY_IDS_OUTPUT
 from ledger.records.frame import ROW
 from ledger.records.readers import RecordSource, bounded_lines, csv_header, open_records
@@ -56,7 +57,7 @@ class Stages:
     ) -> None:
         self.policy = policy
         self.desensitiser = desensitiser
-        self._salts = salts
+        self.salts = salts
         key_ids = desensitiser.key_ids
         self._constants: dict[str, object] = {KEY_IDS_OUTPUT: dict(key_ids)} if key_ids else {}
 
@@ -65,7 +66,7 @@ class Stages:
         validated, refused = validate(chunk.cells, chunk.rows)
         output = self.desensitiser.frame(validated)
         output, leaked = guard(output, validated, self._constants)
-        salts = self._salts(index, output.height).hex()
+        salts = self.salts(index, output.height).hex()
         salt = pl.Series(
             SALT_OUTPUT,
             ["0x" + salts[i : i + 2 * SALT_BYTES] for i in range(0, len(salts), 2 * SALT_BYTES)],
@@ -92,42 +93,83 @@ def _results(hashed: pl.DataFrame, refused: list[Refused], last_row: int) -> Res
     return out
 
 
-def results(source: RecordSource, stages: Stages, *, workers: int = 2) -> Iterator[Results]:
-    """The results of every row of ``source``, in file order, chunk by chunk."""
+#: What a worker is given for one chunk: (JSON Lines?, header line, text, lines, index).
+Job = tuple[bool, str, str, int, int]
+
+_STAGES: Stages | None = None  # a worker process's stages (see _start_worker)
+
+
+def run_job(stages: Stages, job: Job) -> Results:
+    """Read one chunk of a file and run every stage on it."""
+    is_jsonl, line, text, lines, index = job
+    if is_jsonl:
+        chunk = read_jsonl(text, lines)
+    else:
+        names = csv_header(line)
+        assert names is not None  # the header was read before any chunk was cut
+        chunk = read_csv(line, names, text)
+    return stages.run(chunk, index)
+
+
+def _start_worker(policy: Policy, keyring: Keyring, salts: Salts) -> None:
+    global _STAGES
+    _STAGES = Stages(policy, Desensitiser(policy, keyring), salts=salts)
+
+
+def _worker_job(job: Job) -> Results:
+    assert _STAGES is not None
+    return run_job(_STAGES, job)
+
+
+def results(source: RecordSource, stages: Stages, *, workers: int = 1) -> Iterator[Results]:
+    """The results of every row of ``source``, in file order, chunk by chunk.
+
+    With ``workers`` > 1 the chunks run in that many worker processes (spawned, so
+    they inherit no chain or database handle); otherwise in this thread.
+    """
     handle, is_jsonl = open_records(source)
-    with handle, ThreadPoolExecutor(max(1, workers), thread_name_prefix="ledger-rows") as pool:
-        jobs: Iterator[Callable[[], Chunk]]
-        if is_jsonl:
-            jobs = (_job(read_jsonl, text, lines) for text, lines in jsonl_chunks(handle))
-        else:
-            line = next(bounded_lines(handle), ("", True))[0]
-            names = csv_header(line) if line.strip() else None
-            if names is None and line.strip():
-                read_csv(line, [], "")  # the row reader raises the header's ReaderError
-            jobs = (_job(read_csv, line, names, text) for text in csv_chunks(handle) if names)
-        yield from _in_order(pool, jobs, stages)
+    with handle:
+        jobs = _jobs(handle, is_jsonl)
+        if workers <= 1:
+            yield from _shifted(run_job(stages, job) for job in jobs)
+            return
+        context = multiprocessing.get_context("spawn")
+        args = (stages.policy, stages.desensitiser.keyring, stages.salts)
+        with ProcessPoolExecutor(
+            workers, mp_context=context, initializer=_start_worker, initargs=args
+        ) as pool:
+            yield from _shifted(_in_flight(pool, jobs))
 
 
-def _job(read: Callable[..., Chunk], *args: object) -> Callable[[], Chunk]:
-    return lambda: read(*args)
+def _jobs(handle: TextIO, is_jsonl: bool) -> Iterator[Job]:
+    if is_jsonl:
+        for index, (text, lines) in enumerate(jsonl_chunks(handle)):
+            yield True, "", text, lines, index
+        return
+    line = next(bounded_lines(handle), ("", True))[0]
+    if not line.strip():
+        return  # an empty file: no header, no rows
+    if csv_header(line) is None:
+        read_csv(line, [], "")  # the row reader raises the header's ReaderError
+    for index, text in enumerate(csv_chunks(handle)):
+        yield False, line, text, 0, index
 
 
-def _in_order(
-    pool: ThreadPoolExecutor, jobs: Iterator[Callable[[], Chunk]], stages: Stages
-) -> Iterator[Results]:
+def _in_flight(pool: ProcessPoolExecutor, jobs: Iterator[Job]) -> Iterator[Results]:
+    """Each job's results in order, with at most ``IN_FLIGHT_CHUNKS`` submitted ahead."""
     pending: deque[Future[Results]] = deque()
-    offset = 0
-
-    def work(job: Callable[[], Chunk], index: int) -> Results:
-        return stages.run(job(), index)
-
-    for index, job in enumerate(jobs):
-        pending.append(pool.submit(work, job, index))
+    for job in jobs:
+        pending.append(pool.submit(_worker_job, job))
         if len(pending) >= IN_FLIGHT_CHUNKS:
-            done = pending.popleft().result().shifted(offset)
-            offset = max(offset, done.last_row)
-            yield done
+            yield pending.popleft().result()
     while pending:
-        done = pending.popleft().result().shifted(offset)
+        yield pending.popleft().result()
+
+
+def _shifted(chunks: Iterator[Results]) -> Iterator[Results]:
+    """Chunk results with rows numbered from the start of the file."""
+    offset = 0
+    for done in chunks:
+        done = done.shifted(offset)
         offset = max(offset, done.last_row)
         yield done

@@ -92,6 +92,7 @@ class Desensitiser:
 
     def __init__(self, policy: Policy, keyring: Keyring) -> None:
         self.policy = policy
+        self.keyring = keyring
         self.key_ids: dict[str, str] = {n: keyring.key(n).key_id for n in sorted(policy.key_names)}
         self._pseudonyms = {
             str(a.output): Pseudonym(a, keyring) for a in policy.actions if a.kind == "hmac"

@@ -104,7 +104,7 @@ def _valid_rows(data_dir: Path, portfolio: Path, *args: str, rows: int = ROWS) -
 @pytest.mark.parametrize(
     ("fmt", "failpoint"),
     [
-        ("jsonl", "row-processed@30"),  # JSON Lines, row by row
+        ("jsonl", "chunk-processed@1"),  # JSON Lines: processed, nothing stored yet
         ("csv", "chunk-processed@1"),  # processed, nothing stored yet
         ("csv", "batch-stored@1"),
         ("csv", "batch-stored@3"),
