@@ -1,6 +1,6 @@
 """A submission whose batches are made ready on the pack threads stores what an inline one does.
 
-Batches under ``leaves._PACK_INLINE_BYTES`` are stored inline, so only a large
+Batches under ``leaves.packing._PACK_INLINE_BYTES`` are stored inline, so only a large
 submission takes this path; here the threshold is lowered to take it with a few
 hundred rows, on the real store and the embedded chain.
 """
@@ -32,8 +32,8 @@ def ledger(data_dir: Path) -> Iterator[Ledger]:
 def test_batches_packed_ahead_claim_their_keys_and_refuse_duplicates(
     ledger: Ledger, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(leaves, "_PACK_INLINE_BYTES", 0)
-    monkeypatch.setattr(leaves, "PACK_THREADS", 2)
+    monkeypatch.setattr(leaves.packing, "_PACK_INLINE_BYTES", 0)
+    monkeypatch.setattr(leaves.packing, "PACK_THREADS", 2)
     made: list[int] = []  # records per batch made ready ahead
     real = leaves.pack_ahead
 

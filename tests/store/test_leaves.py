@@ -28,7 +28,8 @@ def store(
     request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[Store]:
     if request.param == "portable":  # the statements every other database runs
-        monkeypatch.setattr(leaves, "_bulk", lambda s: False)
+        monkeypatch.setattr(leaves.writing, "_bulk", lambda s: False)
+        monkeypatch.setattr(leaves.reading, "_bulk", lambda s: False)
     st_ = Store.open(tmp_path)
     yield st_
     st_.close()
@@ -255,7 +256,7 @@ def test_a_large_batch_is_packed_on_threads_as_one_would_inline(store: Store) ->
                 for i in range(1200)
             )
         ]
-        assert sum(len(x.canonical or b"") for x in written) > leaves._PACK_INLINE_BYTES
+        assert sum(len(x.canonical or b"") for x in written) > leaves.packing._PACK_INLINE_BYTES
         leaves.add_leaves(s, big, written)
     with store.session() as s:
         assert leaves.batch_leaves(s, big) == written
@@ -312,7 +313,7 @@ def test_leaves_packed_ahead_are_stored_as_made_inline(store: Store) -> None:
         ends = list(accumulate(len(x.canonical or b"") for x in written))
         hashes = b"".join(x.leaf_hash for x in written)
         ids = [x.record_id for x in written]
-        assert len(blob) < leaves._PACK_INLINE_BYTES
+        assert len(blob) < leaves.packing._PACK_INLINE_BYTES
         # small: compressed when it is stored
         assert leaves.pack_ahead(ids, hashes, blob, ends) is None
         packed = leaves.PackedRecords(ids, hashes, blob, ends)
