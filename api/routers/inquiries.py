@@ -21,7 +21,9 @@ MAX_CURSOR = 2**63 - 1
 def list_inquiries(
     state: StateDep,
     key: Reader,
-    after: Annotated[int, Query(ge=0, le=MAX_CURSOR, description="cursor: `next` of the previous page")] = 0,
+    after: Annotated[
+        int, Query(ge=0, le=MAX_CURSOR, description="cursor: `next` of the previous page")
+    ] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> InquiryPage:
     """Consent checks oldest first, with their result and (once sealed) their batch."""
