@@ -126,8 +126,8 @@ def _stored(store: Store, hashes: Sequence[bytes]) -> dict[bytes, Found]:
     wanted: dict[int, list[bytes]] = {}
     for key, digest in zip(leaves.leaf_keys(b"".join(unique)), unique, strict=True):
         wanted.setdefault(key, []).append(digest)
-    with store.session() as s:
-        candidates = leaves.hash_candidates(s, list(wanted))
+    with store.engine.connect() as conn:  # one read: no ORM session to set up and tear down
+        candidates = leaves.hash_candidates(conn, list(wanted))
     found: dict[bytes, Found] = {}
     pending: list[tuple[list[bytes], str, int, bool]] = []
     trees: dict[str, AnchoredBatch | None] = {}

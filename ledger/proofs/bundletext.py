@@ -112,16 +112,25 @@ class BatchBundles:
     def _paths(self, indexes: Sequence[int]) -> list[bytes]:
         """Each leaf's audit path as the JSON array's inside: ``"0x..","0x.."``.
 
-        Level by level for all leaves at once: at level ``d`` a leaf's sibling is node
-        ``(index >> d) ^ 1``, absent (an empty slice) where the node was promoted.
+        A node's path is its sibling (node ``n ^ 1``, absent where the node was
+        promoted) followed by its parent's path, so the paths are written top-down,
+        level by level, and the upper part every leaf under a node shares is written
+        once for them all, not once per leaf.
         """
-        columns = []
-        for depth, level in enumerate(self._hex[:-1]):
-            columns.append(
-                [level[(s := (i >> depth) ^ 1) * _HEX : (s + 1) * _HEX] for i in indexes]
-            )
-        if not columns:
+        levels = self._hex[:-1]  # the root has no path
+        if not levels:
             return [b""] * len(indexes)
-        return [
-            b'"0x' + b'","0x'.join(filter(None, row)) + b'"' for row in zip(*columns, strict=True)
-        ]
+        nodes = [set(indexes)]  # at each level, the nodes the wanted leaves pass through
+        for _ in levels[1:]:
+            nodes.append({n >> 1 for n in nodes[-1]})
+        paths: dict[int, bytes] = {0: b""}  # the root's
+        for level, wanted in zip(reversed(levels), reversed(nodes), strict=True):
+            count, above, paths = len(level) // _HEX, paths, {}
+            for n in wanted:
+                up, s = above[n >> 1], n ^ 1
+                if s >= count:  # promoted: nothing to add at this level
+                    paths[n] = up
+                    continue
+                node = b'"0x' + level[s * _HEX : (s + 1) * _HEX] + b'"'
+                paths[n] = node + b"," + up if up else node
+        return [paths[i] for i in indexes]

@@ -13,6 +13,7 @@ from sqlalchemy import (
     literal,
     select,
 )
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from ledger.store.leaves.packing import unpack_records
@@ -194,19 +195,23 @@ def _segment_hashes(s: Session, wanted: Iterable[tuple[str, int]]) -> dict[tuple
 Candidate = tuple[int, str, int, bool, bool]
 
 
-def hash_candidates(s: Session, keys: list[int]) -> list[Candidate]:
+def hash_candidates(conn: Connection, keys: list[int]) -> list[Candidate]:
     """The leaves whose hash has one of these keys (:func:`leaf_key`), in one query on
-    SQLite, with their batch's state; the caller confirms each against the full hash."""
-    return _candidates(s, LeafKey, keys)
+    SQLite, with their batch's state; the caller confirms each against the full hash.
+
+    Over a plain :class:`Connection` (``store.engine.connect()``): a single-record
+    verify is one read, and an ORM session's setup and teardown cost more than it.
+    """
+    return _candidates(conn, LeafKey, keys)
 
 
 def _candidates(
-    s: Session, table: type[LeafKey] | type[RecordKey], keys: list[int]
+    s: Session | Connection, table: type[LeafKey] | type[RecordKey], keys: list[int]
 ) -> list[Candidate]:
     """The rows of ``table`` with these keys, as :data:`Candidate` tuples."""
     if not keys:
         return []
-    conn = s.connection()
+    conn = s.connection() if isinstance(s, Session) else s
     erased = "t.erased" if table is LeafKey else "0"
     if _bulk(s):  # the keys as one JSON array: one statement
         sql = (
@@ -225,7 +230,7 @@ def _candidates(
         rows = [
             row
             for start in range(0, len(keys), _IN_CHUNK)
-            for row in s.execute(query.where(table.key.in_(keys[start : start + _IN_CHUNK])))
+            for row in conn.execute(query.where(table.key.in_(keys[start : start + _IN_CHUNK])))
         ]
     return [(int(k), str(b), int(i), bool(e), bool(a)) for k, b, i, e, a in rows]
 

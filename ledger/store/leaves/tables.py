@@ -17,6 +17,7 @@ from sqlalchemy import (
     LargeBinary,
     Text,
 )
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from ledger.store.models import Base
@@ -138,7 +139,8 @@ def _leaf_key_list(hashes: bytes) -> list[int | None]:
     ]
 
 
-def _bulk(s: Session) -> bool:
+def _bulk(s: Session | Connection) -> bool:
     """SQLite takes keys in and out as one JSON array per statement (json_each); every
     other database the portable statements."""
-    return s.connection().dialect.name == "sqlite"
+    conn = s.connection() if isinstance(s, Session) else s
+    return conn.dialect.name == "sqlite"
