@@ -18,7 +18,7 @@ from ledger.records.schema import (
     FieldSpec,
     personal_values,
 )
-from ledger.records.validate import Problem, RecordRejected, validate_record
+from ledger.records.validate import Problem, RecordRejected, validate_record, validate_records
 
 __all__ = [
     "FIELDS",
@@ -35,6 +35,7 @@ __all__ = [
     "read_rows",
     "synthetic_rows",
     "validate_record",
+    "validate_records",
     "write_csv",
     "write_jsonl",
 ]

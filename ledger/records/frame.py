@@ -37,7 +37,9 @@ CHECKED: Final[Mapping[str, pl.DataType]] = {
 
 
 def records_frame(
-    rows: Sequence[int], records: Sequence[Mapping[str, object]], failed: Sequence[frozenset[str]]
+    rows: Sequence[int] | range,
+    records: Sequence[Mapping[str, object]],
+    failed: Sequence[frozenset[str]],
 ) -> pl.DataFrame:
     """A checked frame from records validated one by one (``failed``: their failed fields)."""
     columns: dict[str, list[object]] = {

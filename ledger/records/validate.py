@@ -20,7 +20,7 @@ rejection report is safe to log even when the value was an ID number.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Final, NamedTuple
 
 from ledger.errors import InputError
@@ -117,17 +117,31 @@ def validate_record(raw: Mapping[str, object]) -> dict[str, object]:
     The cross-field rules are the ones ingest runs on whole chunks
     (:mod:`ledger.records.rules`), here on a frame of one row.
     """
-    checked = check_fields(raw)
-    frame = records_frame([1], [checked.record], [checked.failed])
-    broken = broken_rules(frame).row(0)
-    problems = checked.problems + [
-        Problem(rule.field, reason)
-        for rule, reason in zip(RULES, broken, strict=True)
-        if reason is not None
-    ]
-    if problems:
-        raise RecordRejected(in_order(problems))
-    return checked.record
+    outcome = validate_records([raw])[0]
+    if isinstance(outcome, RecordRejected):
+        raise outcome
+    return outcome
+
+
+def validate_records(
+    raws: Sequence[Mapping[str, object]],
+) -> list[dict[str, object] | RecordRejected]:
+    """:func:`validate_record` of each record, the cross-field rules run once for all."""
+    checked = [check_fields(raw) for raw in raws]
+    if not checked:
+        return []
+    frame = records_frame(
+        range(len(checked)), [c.record for c in checked], [c.failed for c in checked]
+    )
+    out: list[dict[str, object] | RecordRejected] = []
+    for one, broken in zip(checked, broken_rules(frame).rows(), strict=True):
+        problems = one.problems + [
+            Problem(rule.field, reason)
+            for rule, reason in zip(RULES, broken, strict=True)
+            if reason is not None
+        ]
+        out.append(RecordRejected(in_order(problems)) if problems else one.record)
+    return out
 
 
 def is_c3_field(name: str) -> bool:

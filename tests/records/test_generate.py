@@ -15,10 +15,14 @@ from ledger.records import RecordRejected, synthetic_rows, validate_record
 from ledger.records._breakage import BREAKAGES
 from ledger.records._pools import BIRTH_YEARS, REGIONS, pools
 from ledger.records.identifiers import gb11643_check_digit
+from ledger.records.validate import validate_records
 
 
 def test_valid_rows_pass_validation_and_cover_the_portfolio() -> None:
-    records = [validate_record(row) for row in synthetic_rows(3000, seed=1)]
+    records = validate_records(list(synthetic_rows(3000, seed=1)))
+    valid = [r for r in records if not isinstance(r, RecordRejected)]
+    assert len(valid) == len(records)
+    records = valid
     kinds = Counter(r["account_type"] for r in records)
     statuses = Counter(r["account_status"] for r in records)
     grades = Counter(r["five_class"] for r in records)
@@ -34,8 +38,8 @@ def test_valid_rows_pass_validation_and_cover_the_portfolio() -> None:
 @settings(max_examples=15, deadline=None)
 @given(st.integers(min_value=0, max_value=2**32))
 def test_any_seed_gives_valid_rows(seed: int) -> None:
-    for row in synthetic_rows(40, seed=seed):
-        validate_record(row)
+    outcomes = validate_records(list(synthetic_rows(40, seed=seed)))
+    assert not [r for r in outcomes if isinstance(r, RecordRejected)]
 
 
 def test_same_seed_same_rows() -> None:
@@ -45,18 +49,12 @@ def test_same_seed_same_rows() -> None:
 
 def test_invalid_rows_fail_validation() -> None:
     rows = list(synthetic_rows(3000, seed=2, invalid_ratio=1.0))
-    for row in rows:
-        with pytest.raises(RecordRejected):
-            validate_record(row)
+    assert all(isinstance(r, RecordRejected) for r in validate_records(rows))
 
 
 def test_invalid_ratio_is_respected() -> None:
-    rejected = 0
-    for row in synthetic_rows(2000, seed=3, invalid_ratio=0.1):
-        try:
-            validate_record(row)
-        except RecordRejected:
-            rejected += 1
+    outcomes = validate_records(list(synthetic_rows(2000, seed=3, invalid_ratio=0.1)))
+    rejected = sum(isinstance(r, RecordRejected) for r in outcomes)
     assert 120 < rejected < 280
 
 
