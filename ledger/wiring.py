@@ -56,7 +56,7 @@ class Ledger:
         progress: Callable[[int], None] | None = None,
         workers: int = 1,
     ) -> Submitter:
-        """A submitter: CSV on ``workers`` threads, JSON Lines on processes when ``workers > 1``."""
+        """A submitter whose chunks run in ``workers`` processes (1: in this one)."""
         return make_submitter(
             self.settings, self.store, self.outbox, self.chain.address.lower(),
             policy_file=policy_file, progress=progress, workers=workers,

@@ -5,7 +5,7 @@ One module per stage, in the order a row meets them: :mod:`~ledger.ingest.read`,
 :mod:`~ledger.ingest.guard`, :mod:`~ledger.ingest.canonical` (RFC 8785 text and leaf
 hash), then batching (:mod:`~ledger.ingest.results`), :mod:`~ledger.ingest.store`
 and :mod:`~ledger.ingest.anchor`. :mod:`~ledger.ingest.pipeline` runs the stages on
-chunks of rows across threads; :mod:`~ledger.ingest.submission` makes a submission of
+chunks of rows in worker processes; :mod:`~ledger.ingest.submission` makes a submission of
 it, crash-safe and resumable.
 """
 

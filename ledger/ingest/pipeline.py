@@ -1,4 +1,4 @@
-"""The stages in order, chunk by chunk, on several threads, with bounded memory.
+"""The stages in order, chunk by chunk, in worker processes, with bounded memory.
 
 read (:mod:`~ledger.ingest.read`) -> validate (:mod:`~ledger.ingest.validate`) ->
 desensitise (:class:`~ledger.privacy.Desensitiser`) -> leak guard

@@ -64,7 +64,7 @@ class Submitting:
         progress: Callable[[int], None] | None = None,
         workers: int = 1,
     ) -> Submitter:
-        """A submitter whose chunks run on ``workers`` threads."""
+        """A submitter whose chunks run in ``workers`` processes (1: in this one)."""
         return make_submitter(
             self.settings, self.store, self.outbox, self.sender,
             policy_file=policy_file, progress=progress, workers=workers,
@@ -93,7 +93,7 @@ def make_submitter(
     progress: Callable[[int], None] | None,
     workers: int,
 ) -> Submitter:
-    """A submitter whose chunks run on ``workers`` threads;
+    """A submitter whose chunks run in ``workers`` processes (1: in this one);
     ``sender`` is the account that anchors (it goes into every manifest)."""
     policy = Policy.load(policy_file)
     keyring = Keyring.load_or_create(settings.data_dir, tuple(sorted(policy.key_names)))

@@ -18,7 +18,7 @@ class Flusher:
     """Stores and anchors batches on a background thread, in order, a group at a time.
 
     Reading goes on meanwhile: SQLite releases the GIL while it writes and
-    syncs, so the record threads are not left waiting on the disk. Whatever
+    syncs, so the submitting thread is not left waiting on the disk. Whatever
     batches are waiting when the thread is free go into one transaction (at
     most ``MAX_GROUP``): every commit rewrites the index pages it touched, so
     fewer, larger commits write far less when reading outpaces storing.
