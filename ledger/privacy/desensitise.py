@@ -168,9 +168,12 @@ def _age_band(number: pl.Expr) -> pl.Expr:
     """Age in full years at report_date from the ID's YYYYMMDD birth date, in decades."""
     reported = pl.col("report_date")
     month_day = pl.concat_str(reported.str.slice(5, 2), reported.str.slice(8, 2))
+    # Not strict: the caller keeps the band for resident ID numbers only (18 validated
+    # characters, digits where read here), and an error about any other number would
+    # quote part of it.
     age = (
-        reported.str.slice(0, 4).cast(pl.Int64)
-        - number.str.slice(6, 4).cast(pl.Int64)
+        reported.str.slice(0, 4).cast(pl.Int64, strict=False)
+        - number.str.slice(6, 4).cast(pl.Int64, strict=False)
         - (month_day < number.str.slice(10, 4)).cast(pl.Int64)
     )
     decade = (age.clip(0, 80) // 10) * 10

@@ -40,8 +40,6 @@ from ledger.store.leaves.tables import (
 )
 from ledger.store.models import batch_key
 
-# ---------------------------------------------------------------- writing
-
 
 def add_batch_leaves(
     s: Session,
@@ -251,6 +249,3 @@ def delete_batch_leaves(s: Session, batch_id: str) -> None:
     s.execute(delete(LeafSegment).where(LeafSegment.batch_id == batch_id))
     s.execute(delete(LeafKey).where(LeafKey.batch_key == bkey))
     s.execute(delete(RecordKey).where(RecordKey.batch_key == bkey))
-
-
-# ---------------------------------------------------------------- reading
