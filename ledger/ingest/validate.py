@@ -169,8 +169,8 @@ def _checked_column(name: str, column: pl.Series) -> tuple[pl.Series, pl.Series]
         if cell.isspace():
             values.append(None)
             bad.append(False)
-        elif check is None:  # unknown column: the value itself, to say it is there
-            values.append(cell)
+        elif check is None:  # unknown column: only that a value is there, never the value
+            values.append("")
             bad.append(False)
         else:
             try:
