@@ -207,10 +207,11 @@ def _check(value: object, path: str, depth: int, *, strings: bool = False) -> No
 
 
 def _member(path: str, key: str) -> str:
-    """JSONPath of member ``key``: ``$.salt``, or ``$["odd key"]`` (ASCII-escaped)."""
+    """JSONPath of member ``key``: ``$.salt``; ``$.*`` for a key that is not a plain
+    identifier, since such a key may be a value sent as a key (an ID number, a name)."""
     if _IDENTIFIER.fullmatch(key):
         return f"{path}.{key}"
-    return f"{path}[{json.dumps(key)}]"
+    return f"{path}.*"
 
 
 def _is_unicode(text: str) -> bool:
