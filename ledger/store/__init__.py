@@ -1,6 +1,7 @@
 """The store: SQLAlchemy 2 models and repositories (SQLite by default, any URL)."""
 
 from ledger.store import leaves as leaves
+from ledger.store.accounts import AccountState as AccountState  # registers account_states
 from ledger.store.apikeys import ApiKey as ApiKey  # registers the api_keys table on Base
 from ledger.store.db import Store
 from ledger.store.leaves import LeafRef, StoredLeaf

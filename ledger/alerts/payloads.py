@@ -1,0 +1,104 @@
+"""Each bank's own, thin alert: what one funder of a loan may learn from one event.
+
+A payload names the loan only by a bank-scoped reference: an HMAC of the
+account pseudonym under a key of that institution's own, derived from the
+platform's account key, so two banks cannot link their references and neither
+learns the pseudonym. It carries days past due, bands, statuses, the bank's
+share of the amounts, the period and the leaf hash and batch of the record (the
+proof bundle of that leaf is the alert's basis). Never a name, ID number,
+mobile, pseudonym, region or age band: every payload passes the leak guard,
+with the account's pseudonym as a canary, before it is queued.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
+from typing import Any, Final
+
+import polars as pl
+
+from ledger.alerts.events import LEAF
+from ledger.alerts.plan import Plan
+from ledger.privacy.leakguard import LeakGuard
+
+#: Domain of the per-institution keys (HMAC of this and the institution code under the root).
+LOAN_REF_DOMAIN: Final = b"credit-anchor/loan-ref/v1\x00"
+LOAN_REF_PREFIX: Final = "lr_"
+BASIS_POINTS: Final = 10_000
+_CENT: Final = Decimal("0.01")
+_GUARD: Final = LeakGuard()
+
+
+@dataclass(frozen=True, slots=True)
+class BankAlert:
+    """One alert for one bank: its institution code, event type and payload."""
+
+    institution: str
+    event_type: str
+    data: Mapping[str, Any]
+    batch_id: str | None
+
+
+class LoanRefs:
+    """Bank-scoped loan references under one root secret (one key per institution)."""
+
+    def __init__(self, root: bytes) -> None:
+        self._root = root
+        self._keys: dict[str, bytes] = {}
+
+    def ref(self, institution: str, account: str) -> str:
+        key = self._keys.get(institution)
+        if key is None:
+            key = hmac.digest(self._root, LOAN_REF_DOMAIN + institution.encode(), "sha256")
+            self._keys[institution] = key
+        return LOAN_REF_PREFIX + hmac.digest(key, account.encode(), "sha256")[:16].hex()
+
+
+def loan_refs(account_secret: bytes) -> LoanRefs:
+    """The references under the platform's account pseudonym key (domain-separated)."""
+    root = hmac.digest(account_secret, b"credit-anchor/loan-ref-root/v1", hashlib.sha256)
+    return LoanRefs(root)
+
+
+def share(amount: str | None, share_bp: int) -> str | None:
+    """``share_bp`` basis points of a decimal amount, to the cent (banker's rounding)."""
+    if amount is None:
+        return None
+    try:
+        value = Decimal(amount) * share_bp / BASIS_POINTS
+    except InvalidOperation:
+        return None
+    return str(value.quantize(_CENT, rounding=ROUND_HALF_EVEN))
+
+
+def bank_alerts(
+    events: pl.DataFrame, plan: Plan, refs: LoanRefs, batch_id: str
+) -> Iterator[BankAlert]:
+    """Per event (a row of :func:`~ledger.alerts.events.transitions`), one alert per funder."""
+    for row in events.iter_rows(named=True):
+        for funder in row["funders"] or ():
+            institution, share_bp = funder["org_code"], funder["share_bp"]
+            data = {
+                "loan_ref": refs.ref(institution, row["account"]),
+                "period": row["period"],
+                "days_past_due": row["dpd"],
+                "severity": plan.severity(row["dpd"]),
+                "bucket": {"from": row["prev_bucket"], "to": row["bucket"]},
+                "principal_bucket": {
+                    "from": row["prev_principal_bucket"],
+                    "to": row["principal_bucket"],
+                },
+                "status": {"from": row["prev_status"], "to": row["status"]},
+                "five_class": {"from": row["prev_five_class"], "to": row["five_class"]},
+                "share_bp": share_bp,
+                "balance_share": share(row["balance"], share_bp),
+                "overdue_amount_share": share(row["overdue_amount"], share_bp),
+                "leaf_hash": row[LEAF],
+                "batch_id": batch_id,
+            }
+            _GUARD.check(data, (row["account"],))
+            yield BankAlert(institution, row["event"], data, batch_id)
