@@ -5,7 +5,8 @@ reads the stored states of the batch's co-funded accounts, names the events
 (:func:`~ledger.alerts.events.transitions`), makes each funder's payload
 (:func:`~ledger.alerts.payloads.bank_alerts`), hands them to the sink (the
 outbox, in the same transaction) and stores the accounts' new states. So an
-alert exists exactly when its batch does.
+alert exists exactly when its batch does. At the submission's last batch it
+also measures each bank's book against the plan (:mod:`~ledger.alerts.portfolio`).
 """
 
 from __future__ import annotations
@@ -15,9 +16,10 @@ from collections.abc import Callable
 import polars as pl
 from sqlalchemy.orm import Session
 
-from ledger.alerts.events import next_states, transitions
+from ledger.alerts.events import compared, events_in, next_states
 from ledger.alerts.payloads import BankAlert, LoanRefs, bank_alerts
 from ledger.alerts.plan import Plan
+from ledger.alerts.portfolio import BookMoves, evaluate
 from ledger.store.accounts import put_states, states_of
 
 #: Where a batch's alerts go, in the batch's transaction.
@@ -31,6 +33,7 @@ class Deriver:
         self.plan = plan
         self.refs = refs
         self.sink = sink
+        self._moves = BookMoves()
 
     def derive(self, s: Session, batch_id: str, facts: pl.DataFrame) -> int:
         """Queue the alerts of ``facts`` (one stored batch's) and store the new states;
@@ -38,9 +41,19 @@ class Deriver:
         if facts.is_empty():
             return 0
         stored = states_of(s, facts.get_column("account").unique().to_list())
-        events = transitions(facts, stored)
-        alerts = list(bank_alerts(events, self.plan, self.refs, batch_id))
+        past = compared(facts, stored)
+        self._moves.add(past, self.plan.critical_dpd)
+        alerts = list(bank_alerts(events_in(past), self.plan, self.refs, batch_id))
         if alerts:
             self.sink(s, alerts)
         put_states(s, next_states(facts, stored).to_dicts())
+        return len(alerts)
+
+    def finish(self, s: Session) -> int:
+        """At a submission's last batch (its transaction): each bank's book against the
+        plan; the number of alerts. Starts the next submission's figures afresh."""
+        moves, self._moves = self._moves, BookMoves()
+        alerts = evaluate(s, self.plan, moves)
+        if alerts:
+            self.sink(s, alerts)
         return len(alerts)

@@ -131,7 +131,11 @@ def _rank(column: str) -> pl.Expr:
 def transitions(facts: pl.DataFrame, stored: Sequence[Mapping[str, Any]]) -> pl.DataFrame:
     """Each event of each record, in row order: the facts, the previous values
     (``prev_*``, null for an account seen for the first time) and ``event``."""
-    previous = _previous(facts, stored)
+    return events_in(compared(facts, stored))
+
+
+def events_in(previous: pl.DataFrame) -> pl.DataFrame:
+    """The events of records already :func:`compared` with their previous values."""
     new = pl.col("prev_dpd").is_null()
     overdue = pl.col("dpd") > 0
     was_overdue = pl.col("prev_dpd") > 0
@@ -177,9 +181,9 @@ def _not_older(facts: pl.DataFrame, stored: Sequence[Mapping[str, Any]]) -> pl.D
     return kept.drop("stored_period")
 
 
-def _previous(facts: pl.DataFrame, stored: Sequence[Mapping[str, Any]]) -> pl.DataFrame:
-    """``facts`` with ``prev_*``: the account's record before it in this batch, else its
-    stored state."""
+def compared(facts: pl.DataFrame, stored: Sequence[Mapping[str, Any]]) -> pl.DataFrame:
+    """``facts`` (but those older than their stored state) in row order, with ``prev_*``:
+    the account's record before it in this batch, else its stored state."""
     compared = [name for name in STATE if name not in ("account", "funders", LEAF)]
     ordered = _not_older(facts, stored)
     in_batch = ordered.with_columns(

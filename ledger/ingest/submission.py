@@ -247,6 +247,8 @@ class Submitter:
                     )
                     if facts is not None:
                         self.alerts.derive(s, batch_id, facts)
+                if final and self.alerts is not None:
+                    self.alerts.finish(s)
                 if pending.refused:
                     s.execute(
                         insert(Rejection), [_rejection_row(sub_id, r) for r in pending.refused]

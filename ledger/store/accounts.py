@@ -77,3 +77,21 @@ def put_states(s: Session, states: Sequence[Mapping[str, Any]]) -> None:
         else:  # another database: the portable way, one account at a time
             for state in chunk:
                 s.merge(AccountState(**state))
+
+
+class BankLevel(Base):
+    """The risk plan's level in force for one bank, and under which plan it was set."""
+
+    __tablename__ = "bank_levels"
+
+    institution: Mapped[str] = mapped_column(Text, primary_key=True)
+    level: Mapped[int] = mapped_column(Integer)
+    plan_digest: Mapped[str] = mapped_column(Text)
+    changed_at: Mapped[str] = mapped_column(Text)
+
+
+def book(s: Session) -> list[tuple[str, int, str, str]]:
+    """The whole co-funded book: (days past due, balance, funders JSON) per account."""
+    table = AccountState.__table__
+    rows = s.execute(select(table.c.account, table.c.dpd, table.c.balance, table.c.funders))
+    return [(a, int(d), str(b), str(f)) for a, d, b, f in rows]
