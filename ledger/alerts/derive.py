@@ -46,7 +46,8 @@ class Deriver:
         alerts = list(bank_alerts(events_in(past), self.plan, self.refs, batch_id))
         if alerts:
             self.sink(s, alerts)
-        put_states(s, next_states(facts, stored).to_dicts())
+        states = next_states(facts, stored).with_columns(batch_id=pl.lit(batch_id))
+        put_states(s, states.to_dicts())
         return len(alerts)
 
     def finish(self, s: Session) -> int:
