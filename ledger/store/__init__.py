@@ -1,5 +1,6 @@
 """The store: SQLAlchemy 2 models and repositories (SQLite by default, any URL)."""
 
+from ledger.store import alerts as alerts  # registers the alert outbox and webhook tables
 from ledger.store import leaves as leaves
 from ledger.store.apikeys import ApiKey as ApiKey  # registers the api_keys table on Base
 from ledger.store.db import Store
@@ -16,5 +17,6 @@ __all__ = [
     "Store",
     "StoredLeaf",
     "Submission",
+    "alerts",
     "leaves",
 ]
