@@ -135,7 +135,7 @@ def claim_due(
         .where(ranked.c.rank <= per_institution)
         .order_by(ranked.c.due_ms)
         .limit(limit)
-    ).tuples()
+    ).all()
     room = Counter({inst: per_institution - n for inst, n in busy.items()})
     chosen = []
     for alert_id, institution in candidates:
@@ -157,7 +157,7 @@ def claim_due(
         .join(Alert, Alert.id == AlertDelivery.alert_id)
         .join(WebhookEndpoint, WebhookEndpoint.institution == AlertDelivery.institution)
         .where(AlertDelivery.lease_owner == lease)
-    ).tuples()
+    ).all()
     claims = [Claim(a, i, u, b, done + 1, lease) for a, i, u, b, done in rows]
     session.commit()
     return claims
