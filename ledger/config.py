@@ -65,6 +65,9 @@ class Settings(BaseSettings):
         description="host names or IP networks webhooks may reach over plain http or at "
         'private addresses (JSON list, e.g. ["127.0.0.1"])',
     )
+    alert_ca_file: Path | None = Field(
+        default=None, description="CA bundle for banks' TLS certificates; unset = the system's"
+    )
     alert_secret_grace: float = Field(
         default=86400.0, ge=0, description="seconds a rotated-out signing key keeps signing"
     )

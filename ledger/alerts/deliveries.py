@@ -194,10 +194,11 @@ def _apply(
     cleared = {"lease_owner": None, "lease_until_ms": None, "attempts": claim.attempt}
     status = result.status_code
     if status is not None and 200 <= status < 300:
-        # A 2xx is the answer, whoever holds the lease now.
+        # A 2xx is the answer, whoever holds the lease now, even if a 410 to another
+        # request disabled the endpoint meanwhile.
         session.execute(
             update(AlertDelivery)
-            .where(this, AlertDelivery.state == "pending")
+            .where(this, AlertDelivery.state.in_(("pending", "disabled")))
             .values(
                 state="delivered", delivered_at=iso(now), due_ms=None, last_error=None, **cleared
             )

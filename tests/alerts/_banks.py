@@ -9,6 +9,7 @@ an id it accepted is answered 200 (it has that alert already) and counted.
 
 from __future__ import annotations
 
+import ssl
 import threading
 import time
 from collections.abc import Callable
@@ -62,6 +63,8 @@ class Bank:
     receiver: WebhookReceiver | None = None
     #: While set, the handler waits (up to 60 s) before answering: a slow bank.
     hold: threading.Event | None = None
+    #: Serve https with this context, at https://localhost:PORT.
+    tls: ssl.SSLContext | None = None
     received: list[Received] = field(default_factory=list)
     connections: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -69,7 +72,8 @@ class Bank:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/hooks/credit-anchor?token=bank-secret-path"
+        origin = f"https://localhost:{self.port}" if self.tls else f"http://127.0.0.1:{self.port}"
+        return f"{origin}/hooks/credit-anchor?token=bank-secret-path"
 
     def start(self) -> Bank:
         bank = self
@@ -83,6 +87,8 @@ class Bank:
 
         self._server = _Server(("127.0.0.1", self.port), Handler)
         self._server.bank = self
+        if self.tls is not None:
+            self._server.socket = self.tls.wrap_socket(self._server.socket, server_side=True)
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
         return self
 
