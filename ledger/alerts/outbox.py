@@ -19,10 +19,10 @@ import secrets
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Final, cast
+from typing import Any, Final
 
 import orjson
-from sqlalchemy import CursorResult, insert, select, text
+from sqlalchemy import insert, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -231,15 +231,17 @@ def acknowledge(
         "note": note,
     }
     dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    inserted = session.execute(
-        dialect.insert(Acknowledgement).values(values).on_conflict_do_nothing()
-    )
-    added = cast("CursorResult[Any]", inserted).rowcount
+    added = session.scalar(
+        dialect.insert(Acknowledgement)
+        .values(values)
+        .on_conflict_do_nothing()
+        .returning(Acknowledgement.alert_id)
+    )  # the id when this one was inserted; None when one was there already
     row = session.get(Acknowledgement, alert_id, populate_existing=True)
     assert row is not None  # inserted now or before
     return AckInfo(
         row.alert_id, row.institution, row.acknowledged_at, row.acknowledged_by, row.note,
-        first=bool(added),
+        first=added is not None,
     )  # fmt: skip
 
 
