@@ -8,9 +8,9 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    SkipValidation,
     StrictBool,
     StrictStr,
-    SkipValidation,
     StringConstraints,
     model_validator,
 )

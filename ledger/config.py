@@ -7,6 +7,7 @@ dir with mode 0600 or come from the environment.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -40,6 +41,41 @@ class Settings(BaseSettings):
     )
     alerts_plan: Path | None = Field(
         default=None, description="the risk plan (TOML); unset = the packaged default plan"
+    )
+
+    # Webhook delivery of risk alerts (ledger.alerts.dispatcher). Tests shrink the
+    # times to milliseconds; they never sleep them out.
+    alert_retry_schedule: tuple[Annotated[float, Field(ge=0, le=7 * 86400)], ...] = Field(
+        default=(5, 300, 1800, 7200, 18000, 36000, 36000),
+        max_length=64,
+        description="seconds before each retry after the first, immediate attempt (JSON list)",
+    )
+    alert_retry_jitter: float = Field(
+        default=0.1, ge=0, le=1, description="each retry delay varies by up to this fraction"
+    )
+    alert_request_timeout: float = Field(
+        default=15.0, gt=0, le=300, description="seconds one webhook POST may take in all"
+    )
+    alert_claim_seconds: float = Field(
+        default=60.0, gt=0, description="how long a claimed delivery is reserved for one sender"
+    )
+    alert_poll_seconds: float = Field(
+        default=1.0, gt=0, le=60, description="how often an idle dispatcher looks for new alerts"
+    )
+    alert_concurrency: int = Field(default=32, ge=1, le=1024, description="POSTs in flight")
+    alert_per_endpoint: int = Field(
+        default=8, ge=1, le=1024, description="POSTs in flight to one bank's endpoint"
+    )
+    alert_allow_hosts: tuple[str, ...] = Field(
+        default=(),
+        description="host names or IP networks webhooks may reach over plain http or at "
+        'private addresses (JSON list, e.g. ["127.0.0.1"])',
+    )
+    alert_ca_file: Path | None = Field(
+        default=None, description="CA bundle for banks' TLS certificates; unset = the system's"
+    )
+    alert_secret_grace: float = Field(
+        default=86400.0, ge=0, description="seconds a rotated-out signing key keeps signing"
     )
 
     @property

@@ -17,13 +17,14 @@ import polars as pl
 from sqlalchemy.orm import Session
 
 from ledger.alerts.events import compared, events_in, next_states
-from ledger.alerts.payloads import BankAlert, LoanRefs, bank_alerts
+from ledger.alerts.outbox import NewAlert
+from ledger.alerts.payloads import LoanRefs, bank_alerts
 from ledger.alerts.plan import Plan
 from ledger.alerts.portfolio import BookMoves, evaluate
 from ledger.store.accounts import put_states, states_of
 
 #: Where a batch's alerts go, in the batch's transaction.
-Sink = Callable[[Session, list[BankAlert]], None]
+Sink = Callable[[Session, list[NewAlert]], None]
 
 
 class Deriver:

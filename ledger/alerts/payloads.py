@@ -14,14 +14,14 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from collections.abc import Iterator
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
-from typing import Any, Final
+from typing import Final
 
 import polars as pl
 
 from ledger.alerts.events import LEAF
+from ledger.alerts.outbox import NewAlert
 from ledger.alerts.plan import Plan
 from ledger.privacy.leakguard import LeakGuard
 
@@ -31,16 +31,6 @@ LOAN_REF_PREFIX: Final = "lr_"
 BASIS_POINTS: Final = 10_000
 _CENT: Final = Decimal("0.01")
 _GUARD: Final = LeakGuard()
-
-
-@dataclass(frozen=True, slots=True)
-class BankAlert:
-    """One alert for one bank: its institution code, event type and payload."""
-
-    institution: str
-    event_type: str
-    data: Mapping[str, Any]
-    batch_id: str | None
 
 
 class LoanRefs:
@@ -77,7 +67,7 @@ def share(amount: str | None, share_bp: int) -> str | None:
 
 def bank_alerts(
     events: pl.DataFrame, plan: Plan, refs: LoanRefs, batch_id: str
-) -> Iterator[BankAlert]:
+) -> Iterator[NewAlert]:
     """Per event (a row of :func:`~ledger.alerts.events.transitions`), one alert per funder."""
     for row in events.iter_rows(named=True):
         for funder in row["funders"] or ():
@@ -101,4 +91,4 @@ def bank_alerts(
                 "batch_id": batch_id,
             }
             _GUARD.check(data, (row["account"],))
-            yield BankAlert(institution, row["event"], data, batch_id)
+            yield NewAlert(institution, row["event"], data, batch_id)

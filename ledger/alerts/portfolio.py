@@ -25,7 +25,7 @@ from typing import Final
 import polars as pl
 from sqlalchemy.orm import Session
 
-from ledger.alerts.payloads import BankAlert
+from ledger.alerts.outbox import NewAlert
 from ledger.alerts.plan import Plan
 from ledger.records.frame import FUNDER
 from ledger.store.accounts import BankLevel, book
@@ -116,9 +116,16 @@ def figures(s: Session, moves: BookMoves) -> dict[str, dict[str, float]]:
     return out
 
 
-def evaluate(s: Session, plan: Plan, moves: BookMoves) -> list[BankAlert]:
+def decimal_text(value: float) -> str:
+    """A figure as a decimal string to 6 places, trailing zeros dropped (payloads hold no
+    floats: their RFC 8785 form is their signed bytes)."""
+    text = f"{value:.6f}".rstrip("0").rstrip(".")
+    return "0" if text in ("", "-0") else text
+
+
+def evaluate(s: Session, plan: Plan, moves: BookMoves) -> list[NewAlert]:
     """The portfolio alerts of a finished submission; stores each bank's new level."""
-    alerts: list[BankAlert] = []
+    alerts: list[NewAlert] = []
     now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     plan_ref = {"name": plan.name, "version": plan.version, "digest": plan.digest}
     for bank, values in sorted(figures(s, moves).items()):
@@ -126,12 +133,12 @@ def evaluate(s: Session, plan: Plan, moves: BookMoves) -> list[BankAlert]:
         for t in breached:
             data = {
                 "metric": t.metric,
-                "value": round(values[t.metric], 6),
-                "above": t.above,
+                "value": decimal_text(values[t.metric]),
+                "above": decimal_text(t.above),
                 "level": t.level,
                 "plan": plan_ref,
             }
-            alerts.append(BankAlert(bank, THRESHOLD_BREACHED, data, None))
+            alerts.append(NewAlert(bank, THRESHOLD_BREACHED, data, None))
         level = max((t.level for t in breached), default=1)
         stored = s.get(BankLevel, bank)
         before = stored.level if stored is not None else 1
@@ -146,7 +153,7 @@ def evaluate(s: Session, plan: Plan, moves: BookMoves) -> list[BankAlert]:
                 "reason": "thresholds" if level != before else "plan_changed",
                 "plan": plan_ref,
             }
-            alerts.append(BankAlert(bank, LEVEL_CHANGED, data, None))
+            alerts.append(NewAlert(bank, LEVEL_CHANGED, data, None))
         if stored is None:
             s.add(BankLevel(institution=bank, level=level, plan_digest=plan.digest, changed_at=now))
         elif level != before or plan_changed:

@@ -1,5 +1,7 @@
 """``ledger partner add|list|revoke`` (API keys and their roles) and ``ledger serve``.
 
+``ledger partner webhook`` lives in :mod:`ledger.cli.webhook_cmds`.
+
 A key is printed once, at ``add``; the store keeps only its SHA-256. ``serve``
 runs the HTTP API under uvicorn; it names the app by import string, so the
 library itself never imports ``api`` or FastAPI.
@@ -24,6 +26,7 @@ from ledger.cli._common import (
     print_json,
     settings_for,
 )
+from ledger.cli.webhook_cmds import webhook_app
 from ledger.errors import ConfigurationError, InputError
 from ledger.store import Store
 from ledger.store.apikeys import create_key, list_keys, revoke_key
@@ -166,7 +169,11 @@ def log_config() -> dict[str, Any]:
 
 
 #: The ``partner`` command group, for ``app.add_typer(partner_app, name="partner")``.
-partner_app = typer.Typer(help="API keys: add, list, revoke.", no_args_is_help=True)
+partner_app = typer.Typer(
+    help="API keys: add, list, revoke; webhook endpoints: webhook set, rotate, test.",
+    no_args_is_help=True,
+)
 partner_app.command("add")(add)
 partner_app.command("list")(list_cmd)
 partner_app.command("revoke")(revoke)
+partner_app.add_typer(webhook_app, name="webhook")

@@ -5,7 +5,15 @@ from __future__ import annotations
 import typer
 
 from ledger import __version__, logs
-from ledger.cli import api_cmds, consent_cmds, demo, deploy_cmds, proof_cmds, submit_cmds
+from ledger.cli import (
+    alerts_cmds,
+    api_cmds,
+    consent_cmds,
+    demo,
+    deploy_cmds,
+    proof_cmds,
+    submit_cmds,
+)
 from ledger.cli.audit_cmds import audit_cmd, export_cmd
 
 app = typer.Typer(
@@ -27,6 +35,7 @@ app.add_typer(consent_cmds.consent_app, name="consent")
 app.command("erase")(consent_cmds.erase)
 app.command("audit")(audit_cmd)
 app.command("export")(export_cmd)
+app.add_typer(alerts_cmds.alerts_app, name="alerts")
 
 
 def _version(value: bool) -> None:

@@ -6,8 +6,10 @@
                 keep(result.bundle)  # already checked offline
 
 Every proof bundle is verified offline before it is returned; HTTP problems become
-:class:`ClientError` subclasses. Imports only httpx, the standard library and
-``ledger`` (``ledger.chain`` only inside :func:`check_on_chain`).
+:class:`ClientError` subclasses. Risk alerts pushed to a bank's webhook are checked
+with :class:`WebhookReceiver` (signature, freshness, replay) before they are trusted.
+Imports only httpx, cryptography, the standard library and ``ledger`` (``ledger.chain``
+only inside :func:`check_on_chain`).
 """
 
 from ledger.client.client import MAX_BODY_BYTES, MAX_ITEMS, CreditAnchorClient, check_on_chain
@@ -31,6 +33,15 @@ from ledger.client.models import (
     SubmittedBatch,
     VerifyResult,
 )
+from ledger.client.webhooks import (
+    MalformedWebhookError,
+    ReceiverBusyError,
+    ReplayedWebhookError,
+    SignatureMismatchError,
+    StaleWebhookError,
+    WebhookError,
+    WebhookReceiver,
+)
 
 __all__ = [
     "MAX_BODY_BYTES",
@@ -41,16 +52,23 @@ __all__ = [
     "ClientError",
     "ConflictError",
     "CreditAnchorClient",
+    "MalformedWebhookError",
     "NotFoundError",
     "PermissionDeniedError",
+    "ReceiverBusyError",
     "Rejection",
+    "ReplayedWebhookError",
     "RequestInvalidError",
     "ServerError",
     "ServiceUnavailableError",
+    "SignatureMismatchError",
+    "StaleWebhookError",
     "Status",
     "SubmissionReport",
     "SubmittedBatch",
     "UnexpectedResponseError",
     "VerifyResult",
+    "WebhookError",
+    "WebhookReceiver",
     "check_on_chain",
 ]

@@ -1,5 +1,6 @@
 """The store: SQLAlchemy 2 models and repositories (SQLite by default, any URL)."""
 
+from ledger.store import alerts as alerts  # registers the alert outbox and webhook tables
 from ledger.store import leaves as leaves
 from ledger.store.accounts import AccountState as AccountState  # registers account_states
 from ledger.store.apikeys import ApiKey as ApiKey  # registers the api_keys table on Base
@@ -17,5 +18,6 @@ __all__ = [
     "Store",
     "StoredLeaf",
     "Submission",
+    "alerts",
     "leaves",
 ]

@@ -103,9 +103,16 @@ def _check_new(name: str, role: str, institution: str | None) -> Role:
         raise InputError("a partner key needs --institution CODE")
     if parsed is not Role.PARTNER and institution is not None:
         raise InputError("only a partner key is bound to an institution")
-    if institution is not None and not _INSTITUTION.fullmatch(institution):
-        raise InputError("institution code must be 1-32 letters, digits, '.', '_' or '-'")
+    if institution is not None:
+        check_institution(institution)
     return parsed
+
+
+def check_institution(code: str) -> str:
+    """``code`` when it is a valid institution code; :class:`InputError` otherwise."""
+    if not _INSTITUTION.fullmatch(code):
+        raise InputError("institution code must be 1-32 letters, digits, '.', '_' or '-'")
+    return code
 
 
 def create_key(

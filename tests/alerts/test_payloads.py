@@ -8,7 +8,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ledger.alerts.events import risk_facts, transitions
-from ledger.alerts.payloads import BankAlert, bank_alerts, loan_refs, share
+from ledger.alerts.outbox import NewAlert
+from ledger.alerts.payloads import bank_alerts, loan_refs, share
 from ledger.alerts.plan import Plan
 from ledger.privacy.errors import LeakDetected
 from ledger.records.frame import FUNDER
@@ -21,7 +22,7 @@ REFS = loan_refs(b"k" * 32)
 BATCH = "0x" + "ba" * 32
 
 
-def alerts_for(accounts: list[tuple[str, int, list[dict[str, object]] | None]]) -> list[BankAlert]:
+def alerts_for(accounts: list[tuple[str, int, list[dict[str, object]] | None]]) -> list[NewAlert]:
     frame = pl.DataFrame(
         [
             {

@@ -11,7 +11,8 @@ import pytest
 
 from ledger.alerts.derive import Deriver
 from ledger.alerts.events import risk_facts
-from ledger.alerts.payloads import BankAlert, loan_refs
+from ledger.alerts.outbox import NewAlert
+from ledger.alerts.payloads import loan_refs
 from ledger.alerts.plan import DEFAULT_PLAN, Plan
 from ledger.store import Store
 from tests.alerts.test_events import output
@@ -30,12 +31,12 @@ class Outbox:
     """Collects what the deriver queues (the test's sink, in the same transaction)."""
 
     def __init__(self) -> None:
-        self.alerts: list[BankAlert] = []
+        self.alerts: list[NewAlert] = []
 
-    def __call__(self, _session: object, alerts: list[BankAlert]) -> None:
+    def __call__(self, _session: object, alerts: list[NewAlert]) -> None:
         self.alerts.extend(alerts)
 
-    def of(self, kind: str) -> list[BankAlert]:
+    def of(self, kind: str) -> list[NewAlert]:
         return [a for a in self.alerts if a.event_type == kind]
 
 
@@ -71,7 +72,7 @@ def test_a_deteriorating_book_raises_the_level_and_a_healthy_one_lowers_it(store
     assert {(a.institution, a.data["metric"]) for a in breached} == {
         (BANK_A, "m1_plus_balance_ratio"), (BANK_B, "m1_plus_balance_ratio"),
     }  # fmt: skip
-    assert breached[0].data["value"] == pytest.approx(0.1)
+    assert breached[0].data["value"] == "0.1" and breached[0].data["above"] == "0.05"
     changed = sink.of("plan.level_changed")
     assert [(a.data["from"], a.data["to"], a.data["name"]) for a in changed] == [
         (1, 2, "elevated")

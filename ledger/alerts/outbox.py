@@ -1,0 +1,259 @@
+"""The alert outbox: alerts are written in the transaction of the batch that caused them.
+
+:func:`enqueue` adds rows to the caller's open session and never commits: an
+alert exists exactly when the submission batch that caused it was stored, so none
+is lost and none announces data that never landed. The dispatcher
+(:mod:`ledger.alerts.dispatcher`) pushes what the outbox holds to the banks'
+webhooks; banks without one read it with :func:`alerts_after` (the API's
+``GET /v1/alerts?after=CURSOR``) and answer with :func:`acknowledge`.
+
+Each alert's body is fixed once, here: the Standard Webhooks envelope
+``{"type", "timestamp", "data"}`` in RFC 8785 form, the exact bytes every
+delivery sends and signs, and every pull returns.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Final
+
+import orjson
+from sqlalchemy import insert, select, text
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from ledger.alerts.errors import UnknownAlertError
+from ledger.errors import InputError
+from ledger.proofs import canonical_bytes
+from ledger.store.alerts import Acknowledgement, Alert, AlertDelivery, WebhookEndpoint
+from ledger.store.apikeys import check_institution
+from ledger.webhook_signatures import WEBHOOK_ID
+
+#: The spec asks for small payloads (under 20 kB); a thin alert is far smaller.
+MAX_BODY_BYTES: Final = 64 * 1024
+#: Alerts one :func:`alerts_after` call returns at most.
+MAX_PAGE: Final = 1000
+EVENT_TYPE: Final = re.compile(r"[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*").fullmatch
+MAX_EVENT_TYPE_CHARS: Final = 64
+BATCH_ID: Final = re.compile(r"0x[0-9a-f]{64}").fullmatch
+ID_PREFIX: Final = "msg_"
+#: Taken by :func:`enqueue` on PostgreSQL until commit, so that alert sequence
+#: numbers become visible in the order they were handed out (a cursor never
+#: skips one that commits late). SQLite has one writer at a time anyway.
+SEQUENCE_LOCK: Final = 0x41_4C_45_52_54  # "ALERT"
+
+
+@dataclass(frozen=True, slots=True)
+class NewAlert:
+    """An alert for one bank, as the event producer hands it over."""
+
+    #: The receiving bank's institution code (the funder's USCC, as
+    #: ``ledger partner add --institution`` takes it).
+    institution: str
+    #: e.g. "overdue.entered", "overdue.bucket_rolled", "plan.level_changed".
+    event_type: str
+    #: The bank's thin payload, JSON data (already leak-guarded by the producer):
+    #: strings, integers, booleans, null, lists, objects; amounts as decimal strings.
+    data: Mapping[str, Any]
+    #: The submission batch that caused it (None for plan events).
+    batch_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class StoredAlert:
+    """An alert as stored: ``seq`` is the pull cursor, ``id`` the ``webhook-id``."""
+
+    seq: int
+    id: str
+    institution: str
+    type: str
+    body: bytes
+    created_at: str
+    batch_id: str | None
+
+    def envelope(self) -> dict[str, Any]:
+        """The body parsed: ``{"data": ..., "timestamp": ..., "type": ...}``."""
+        parsed: dict[str, Any] = orjson.loads(self.body)
+        return parsed
+
+
+@dataclass(frozen=True, slots=True)
+class AckInfo:
+    """An acknowledgement; ``first`` is False when the alert was acknowledged before."""
+
+    alert_id: str
+    institution: str
+    acknowledged_at: str
+    acknowledged_by: str
+    note: str | None
+    first: bool
+
+
+def new_alert_id() -> str:
+    """A fresh ``webhook-id``: ``msg_`` and 128 random bits in hex (no full stop, as the
+    spec asks of anything in the signed content)."""
+    return ID_PREFIX + secrets.token_hex(16)
+
+
+def iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def to_ms(moment: datetime) -> int:
+    return int(moment.timestamp() * 1000)
+
+
+def utc_now(now: datetime | None = None) -> datetime:
+    if now is None:
+        return datetime.now(UTC)
+    return now if now.tzinfo is not None else now.replace(tzinfo=UTC)
+
+
+def enqueue(
+    session: Session, alerts: Iterable[NewAlert], *, now: datetime | None = None
+) -> list[str]:
+    """Add ``alerts`` to the outbox in the caller's open transaction; their ids, in order.
+
+    Nothing is committed here. Each alert for a bank with a webhook endpoint also
+    gets a delivery row (pending, due at once; disabled if its endpoint is), so
+    the dispatcher picks it up once the caller commits. Bad input (an invalid
+    institution code, event type or batch id, data without a JSON form, a body over
+    :data:`MAX_BODY_BYTES`) raises :class:`InputError` before anything is added.
+    """
+    moment = utc_now(now)
+    created_at = iso(moment)
+    rows = [_row(alert, created_at) for alert in alerts]
+    if not rows:
+        return []
+    institutions = {row["institution"] for row in rows}
+    endpoints = dict(
+        session.execute(
+            select(WebhookEndpoint.institution, WebhookEndpoint.status).where(
+                WebhookEndpoint.institution.in_(institutions)
+            )
+        ).all()
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": SEQUENCE_LOCK})
+    session.execute(insert(Alert), rows)
+    due_ms = to_ms(moment)
+    deliveries = [
+        {
+            "alert_id": row["id"],
+            "institution": row["institution"],
+            "state": "pending" if endpoints[row["institution"]] == "active" else "disabled",
+            "attempts": 0,
+            "due_ms": due_ms,
+        }
+        for row in rows
+        if row["institution"] in endpoints
+    ]
+    if deliveries:
+        session.execute(insert(AlertDelivery), deliveries)
+    return [row["id"] for row in rows]
+
+
+def _row(alert: NewAlert, created_at: str) -> dict[str, Any]:
+    check_institution(alert.institution)
+    if len(alert.event_type) > MAX_EVENT_TYPE_CHARS or not EVENT_TYPE(alert.event_type):
+        raise InputError("an event type is dotted lower-case words, e.g. 'overdue.entered'")
+    if alert.batch_id is not None and not BATCH_ID(alert.batch_id):
+        raise InputError("a batch id is 0x and 64 lower-case hex digits")
+    if not isinstance(alert.data, Mapping):
+        raise InputError("an alert's data is a JSON object")
+    data = alert.data if isinstance(alert.data, dict) else dict(alert.data)
+    body = canonical_bytes({"type": alert.event_type, "timestamp": created_at, "data": data})
+    if len(body) > MAX_BODY_BYTES:
+        raise InputError(f"an alert's body is {len(body)} bytes, over {MAX_BODY_BYTES}")
+    return {
+        "id": new_alert_id(),
+        "institution": alert.institution,
+        "type": alert.event_type,
+        "body": body,
+        "created_at": created_at,
+        "batch_id": alert.batch_id,
+    }
+
+
+def alerts_after(session: Session, institution: str, cursor: int, limit: int) -> list[StoredAlert]:
+    """The institution's alerts with ``seq`` above ``cursor``, oldest first, at most ``limit``.
+
+    A bank resumes from the last ``seq`` it read (0 for the start). Only its own
+    alerts are ever returned.
+    """
+    if cursor < 0:
+        raise InputError("the cursor is a non-negative alert sequence number")
+    if not 1 <= limit <= MAX_PAGE:
+        raise InputError(f"limit must be 1-{MAX_PAGE}")
+    rows = session.scalars(
+        select(Alert)
+        .where(Alert.institution == institution, Alert.seq > cursor)
+        .order_by(Alert.seq)
+        .limit(limit)
+    )
+    return [_stored(row) for row in rows]
+
+
+def get_alert(session: Session, institution: str, alert_id: str) -> StoredAlert:
+    """The institution's alert ``alert_id``; :class:`UnknownAlertError` for any other id."""
+    row = _own(session, institution, alert_id)
+    return _stored(row)
+
+
+def acknowledge(
+    session: Session,
+    institution: str,
+    alert_id: str,
+    *,
+    by: str,
+    note: str | None = None,
+    now: datetime | None = None,
+) -> AckInfo:
+    """Record that ``institution`` acknowledged its alert ``alert_id`` (in the caller's
+    transaction). Acknowledging again keeps the first acknowledgement and returns it
+    with ``first=False``. An id that does not exist or is another bank's raises the
+    same :class:`UnknownAlertError`.
+    """
+    if not 1 <= len(by) <= 64:
+        raise InputError("who acknowledges is named in 1-64 characters")
+    if note is not None and len(note) > 200:
+        raise InputError("an acknowledgement note holds at most 200 characters")
+    _own(session, institution, alert_id)
+    values = {
+        "alert_id": alert_id,
+        "institution": institution,
+        "acknowledged_at": iso(utc_now(now)),
+        "acknowledged_by": by,
+        "note": note,
+    }
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    added = session.scalar(
+        dialect.insert(Acknowledgement)
+        .values(values)
+        .on_conflict_do_nothing()
+        .returning(Acknowledgement.alert_id)
+    )  # the id when this one was inserted; None when one was there already
+    row = session.get(Acknowledgement, alert_id, populate_existing=True)
+    assert row is not None  # inserted now or before
+    return AckInfo(
+        row.alert_id, row.institution, row.acknowledged_at, row.acknowledged_by, row.note,
+        first=added is not None,
+    )  # fmt: skip
+
+
+def _own(session: Session, institution: str, alert_id: str) -> Alert:
+    well_formed = bool(WEBHOOK_ID(alert_id))
+    row = session.scalar(select(Alert).where(Alert.id == alert_id)) if well_formed else None
+    if row is None or row.institution != institution:
+        raise UnknownAlertError(alert_id, institution, well_formed=well_formed)
+    return row
+
+
+def _stored(row: Alert) -> StoredAlert:
+    return StoredAlert(
+        row.seq, row.id, row.institution, row.type, row.body, row.created_at, row.batch_id
+    )
