@@ -217,7 +217,7 @@ def export_cmd(
         Path | None, typer.Option("-o", "--output", help="Write the JSONL here (default stdout).")
     ] = None,
     kind: Annotated[
-        list[int] | None, typer.Option("--kind", help="Only batches of this kind (1, 2, 3).")
+        list[int] | None, typer.Option("--kind", help="Only batches of this kind (1-4).")
     ] = None,
     data_dir: DataDirOpt = None,
 ) -> None:
