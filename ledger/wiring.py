@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ledger.anchoring.logseal import seal_when_due
 from ledger.anchoring.outbox import Outbox, RegistrySide
 from ledger.chain import Chain, Deployment, check_deployment, open_chain
 from ledger.chain.registry import AnchorRegistryClient, ConsentRegistryClient
@@ -95,14 +96,12 @@ class Ledger:
         Due: ``inquiry_seal_size`` inquiries wait, or the oldest waited
         ``inquiry_seal_seconds`` (settings).
         """
-        log = self.consents().inquiries
-        size, seconds = self.settings.inquiry_seal_size, self.settings.inquiry_seal_seconds
-        sealed = []
-        while (force and log.unsealed()[0]) or log.due(size=size, seconds=seconds):
-            batch_id = log.seal()
-            if batch_id is None:
-                break
-            sealed.append(batch_id)
+        sealed = seal_when_due(
+            self.consents().inquiries,
+            force=force,
+            size=self.settings.inquiry_seal_size,
+            seconds=self.settings.inquiry_seal_seconds,
+        )
         for _ in self.outbox.drain():
             pass
         return sealed
