@@ -1,4 +1,5 @@
-"""``ledger alerts dispatch``: push the alert outbox to the banks' webhooks.
+"""``ledger alerts dispatch``: push the alert outbox to the banks' webhooks;
+``ledger alerts seal``: seal and anchor the alert log.
 
 The dispatcher module (httpx) is imported inside the command, so other commands
 start without it.
@@ -13,6 +14,7 @@ import typer
 from ledger.cli._common import (
     DataDirOpt,
     JsonOpt,
+    RpcOpt,
     command,
     console,
     ensure_data_dir,
@@ -59,6 +61,37 @@ def dispatch(
         console.print(", ".join(f"{n} {outcome}" for outcome, n in counts.items()))
 
 
+@command
+def seal(
+    force: Annotated[
+        bool, typer.Option("--force", help="Seal every unsealed entry now, due or not.")
+    ] = False,
+    data_dir: DataDirOpt = None,
+    rpc: RpcOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Seal the alert log (alerts, delivery attempts, acknowledgements) and anchor it (kind 4).
+
+    Seals when due (LEDGER_ALERT_SEAL_SIZE entries wait, or the oldest waited
+    LEDGER_ALERT_SEAL_SECONDS), or at once with --force; anchors every pending batch,
+    including any a crash left unanchored.
+
+    Example: ledger alerts seal --force
+    """
+    from ledger.wiring import Ledger  # the chain stack: loaded only by commands that use it
+
+    with Ledger.open(settings_for(data_dir, rpc), holder="ledger alerts") as ledger:
+        ledger.resume()
+        sealed = ledger.anchor_alerts(force=force)
+    if as_json:
+        print_json({"sealed": sealed})
+    else:
+        console.print(
+            f"sealed {len(sealed)} alert log batch(es)" + "".join(f"\n  {b}" for b in sealed)
+        )
+
+
 #: The ``alerts`` command group, for ``app.add_typer(alerts_app, name="alerts")``.
 alerts_app = typer.Typer(help="Risk alerts for partner banks.", no_args_is_help=True)
 alerts_app.command("dispatch")(dispatch)
+alerts_app.command("seal")(seal)
