@@ -24,11 +24,11 @@ from typing import Any, Protocol
 from sqlalchemy.orm import Session
 
 from ledger.anchoring.manifest import pending_batch
-from ledger.proofs import canonical_bytes, root_of
+from ledger.proofs import canonical_records, root_of
 from ledger.store import leaves
 
 #: One entry to seal: the id the store files its leaf under, and its record.
-Entry = tuple[str, Mapping[str, Any]]
+Entry = tuple[str, dict[str, Any]]
 
 
 class SealedLog(Protocol):
@@ -60,7 +60,7 @@ def seal_entries(
 ) -> str:
     """Store ``entries`` (not empty) as one pending batch of ``kind`` in ``s``'s open
     transaction, leaf ``i`` being entry ``i``; the batch id."""
-    datas = [canonical_bytes(dict(record)) for _, record in entries]
+    datas = canonical_records([record for _, record in entries])
     hashes = [hashlib.sha256(b"\x00" + data).digest() for data in datas]
     batch = pending_batch(
         kind=kind,

@@ -43,7 +43,7 @@ from ledger.anchoring.logseal import Entry
 from ledger.audit.findings import AuditReport
 from ledger.audit.replay import ChainState, hx
 from ledger.chain.types import BatchKind
-from ledger.proofs import canonical_bytes
+from ledger.proofs import canonical_records
 from ledger.store import Batch, leaves
 from ledger.store.alerts import Acknowledgement, Alert, DeliveryAttempt
 
@@ -68,14 +68,19 @@ def _claims(s: Session) -> dict[Place, list[Claim]]:
     """Every sealed row's place and the leaf its entry makes, as the store holds it now."""
     claims: dict[Place, list[Claim]] = {}
     for table, columns, entry in _TABLES:
-        rows = s.execute(
-            select(*columns, table.log_batch_id, table.log_index).where(
-                table.log_batch_id.is_not(None)
+        rows = (
+            s.connection()
+            .execute(
+                select(*columns, table.log_batch_id, table.log_index).where(
+                    table.log_batch_id.is_not(None)
+                )
             )
+            .all()
         )
-        for row in rows:
-            entry_id, record = entry(row)
-            leaf = hashlib.sha256(b"\x00" + canonical_bytes(dict(record))).digest()
+        entries = [entry(row) for row in rows]
+        datas = canonical_records([record for _, record in entries])
+        for row, (entry_id, _), data in zip(rows, entries, datas, strict=True):
+            leaf = hashlib.sha256(b"\x00" + data).digest()
             claims.setdefault((row.log_batch_id, int(row.log_index)), []).append((entry_id, leaf))
     return claims
 
@@ -165,7 +170,7 @@ def check_window(
     moment = (now or datetime.now(UTC)).astimezone(UTC).replace(tzinfo=None)
     window = timedelta(hours=window_hours)
     times = pl.DataFrame(
-        rows, schema=["id", "created", "delivered", "acked"], orient="row"
+        rows, schema=dict.fromkeys(("id", "created", "delivered", "acked"), pl.String), orient="row"
     ).with_columns(
         pl.col(name).str.to_datetime(_TIME, strict=False)
         for name in ("created", "delivered", "acked")

@@ -61,6 +61,11 @@ _STATE: Final = ("account", *COMPARED)
 _KEY: Final = ["institution", "event", LEAF]
 
 
+#: A record's ``row`` in the replay: its batch's place in anchor order times this, plus its
+#: leaf index (a tree holds fewer leaves).
+_PLACE: Final = 2**40
+
+
 @dataclass
 class _Replay:
     """What the replay of the anchored records gives."""
@@ -73,10 +78,10 @@ class _Replay:
     set_aside: set[str] = field(default_factory=set)
 
 
-def _batch_records(s: Session, batch_id: str, replay: _Replay) -> pl.DataFrame | None:
-    """The batch's records that hash to their leaves, with their leaf index (as ``row``)
-    and leaf hash. An erased record, or one that does not hash to its leaf (the batch pass
-    reports it), is set aside: alerts about it are not judged."""
+def _batch_records(s: Session, batch_id: str, place: int, replay: _Replay) -> pl.DataFrame | None:
+    """The batch's records that hash to their leaves, with their ``row`` (``place`` in
+    anchor order and leaf index) and leaf hash. An erased record, or one that does not hash
+    to its leaf (the batch pass reports it), is set aside: alerts about it are not judged."""
     rows, hashes, datas = [], [], []
     for index, leaf_hash, _, canonical in leaves.batch_records(s, batch_id):
         if canonical is None or hashlib.sha256(b"\x00" + canonical).digest() != leaf_hash:
@@ -93,36 +98,81 @@ def _batch_records(s: Session, batch_id: str, replay: _Replay) -> pl.DataFrame |
     frame = frame.select(
         name for name in frame.columns if frame.get_column(name).null_count() < frame.height
     )
-    return frame.with_columns(
-        pl.Series(ROW, rows, dtype=pl.Int64), pl.Series(LEAF, hashes, dtype=pl.String)
+    leaf_index = pl.Series("leaf_index", rows, dtype=pl.Int64)
+    codes = (
+        pl.col(_FUNDERS).list.eval(pl.element().struct.field("org_code")).fill_null([])
+        if _FUNDERS in frame.columns
+        else pl.lit([], dtype=pl.List(pl.String))
     )
+    replay.records.append(
+        frame.select(
+            pl.Series(LEAF, ["0x" + h for h in hashes], dtype=pl.String),
+            pl.lit(batch_id).alias("batch_id"),
+            leaf_index,
+            codes.alias("funder_codes"),
+        )
+    )
+    return frame.with_columns(
+        (leaf_index + place * _PLACE).alias(ROW), pl.Series(LEAF, hashes, dtype=pl.String)
+    )
+
+
+def _facts(s: Session, batches: list[ChainAnchor], replay: _Replay) -> pl.DataFrame | None:
+    """The risk facts of every anchored record, in row order: :func:`risk_facts` once per
+    run of batches whose records have the same members (one policy's outputs)."""
+    runs: list[list[pl.DataFrame]] = []
+    for place, anchor in enumerate(batches):
+        records = _batch_records(s, anchor.batch_id, place, replay)
+        if records is None:
+            continue
+        if runs and runs[-1][0].columns == records.columns:
+            runs[-1].append(records)
+        else:
+            runs.append([records])
+    facts = []
+    for run in runs:
+        records = pl.concat(run)
+        found = risk_facts(records.drop(LEAF), records.get_column(LEAF))
+        if found is not None:
+            facts.append(found)
+    return pl.concat(facts) if facts else None
+
+
+def _groups(facts: pl.DataFrame) -> list[pl.DataFrame]:
+    """``facts`` cut into runs of whole batches in which no account is in two batches.
+
+    Ingest compared each batch with the states the batches before it left. A batch
+    whose accounts the run's earlier batches do not touch sees the same states at the
+    run's start, so a run is compared in one go with the very same result.
+    """
+    batch = (pl.col(ROW) // _PLACE).alias("batch")
+    pairs = facts.select("account", batch).unique(maintain_order=True)
+    seen_before = (
+        pairs.with_columns(pl.col("batch").shift(1).over("account").alias("before"))
+        .group_by("batch", maintain_order=True)
+        .agg(pl.col("before").max())
+        .sort("batch")
+    )
+    groups: list[tuple[int, int]] = []
+    start, group = -1, -1
+    for number, before in seen_before.iter_rows():
+        if start < 0 or (before is not None and before >= start):
+            start, group = number, group + 1
+        groups.append((number, group))
+    mapping = pl.DataFrame(groups, schema={"batch": pl.Int64, "group": pl.Int64}, orient="row")
+    grouped = facts.with_columns(batch).join(mapping, on="batch", how="left", maintain_order="left")
+    return grouped.drop("batch").partition_by("group", maintain_order=True, include_key=False)
 
 
 def _replay(s: Session, batches: list[ChainAnchor]) -> _Replay:
     replay = _Replay()
+    facts = _facts(s, batches, replay)
+    if facts is None or facts.is_empty():
+        return replay
     states = pl.DataFrame(schema={name: FACTS[name] for name in _STATE})
-    for anchor in batches:
-        records = _batch_records(s, anchor.batch_id, replay)
-        if records is None:
-            continue
-        codes = (
-            pl.col(_FUNDERS).list.eval(pl.element().struct.field("org_code"))
-            if _FUNDERS in records.columns
-            else pl.lit([], dtype=pl.List(pl.String))
-        )
-        replay.records.append(
-            records.select(
-                ("0x" + pl.col(LEAF)).alias(LEAF),
-                pl.lit(anchor.batch_id).alias("batch_id"),
-                pl.col(ROW).alias("leaf_index"),
-                codes.fill_null([]).alias("funder_codes"),
-            )
-        )
-        facts = risk_facts(records.drop(LEAF), records.get_column(LEAF))
-        if facts is None or facts.is_empty():
-            continue
-        stored = states.join(facts.select("account").unique(), on="account", how="semi")
-        events = events_in(compared(facts, stored))
+    for part in _groups(facts):
+        stored = states.join(part.select("account").unique(), on="account", how="semi")
+        events = events_in(compared(part, stored))
         replay.expected.append(
             events.explode("funders")
             .drop_nulls("funders")
@@ -132,7 +182,7 @@ def _replay(s: Session, batches: list[ChainAnchor]) -> _Replay:
                 pl.col(LEAF),
             )
         )
-        moved = next_states(facts, stored).select(_STATE)
+        moved = next_states(part, stored).select(_STATE)
         states = pl.concat(
             [states.join(moved, on="account", how="anti"), moved.cast(states.schema)]
         )
@@ -141,11 +191,15 @@ def _replay(s: Session, batches: list[ChainAnchor]) -> _Replay:
 
 def _logged(s: Session) -> pl.DataFrame:
     """The store's per-loan alerts: id, institution, event, batch id, leaf hash."""
-    rows = s.execute(
-        select(Alert.id, Alert.institution, Alert.type, Alert.batch_id, Alert.body)
-        .where(Alert.type.in_(RECORD_EVENTS))
-        .order_by(Alert.seq)
-    ).all()
+    rows = (
+        s.connection()
+        .execute(
+            select(Alert.id, Alert.institution, Alert.type, Alert.batch_id, Alert.body)
+            .where(Alert.type.in_(RECORD_EVENTS))
+            .order_by(Alert.seq)
+        )
+        .all()
+    )
     frame = pl.DataFrame(
         [(i, inst, t, b, body.decode("utf-8", "replace")) for i, inst, t, b, body in rows],
         schema={
