@@ -6,7 +6,8 @@ because this machine is shared and noisy.
 
 API figures alternate the real and the trivial server in rounds (medians).
 
-Usage: python scripts/bench.py --json FILE [--quick] [--only chain|ingest|api|consent|audit ...]
+Usage: python scripts/bench.py --json FILE [--quick]
+       [--only chain|ingest|api|consent|audit|delivery ...]
 """
 
 from __future__ import annotations
@@ -549,7 +550,7 @@ def _batch_verify(
 
 
 #: Sections ``--only`` may pick; a full run does them all, in this order.
-SECTIONS = ("chain", "ingest", "api", "consent", "audit")
+SECTIONS = ("chain", "ingest", "api", "consent", "audit", "delivery")
 
 
 def run(
@@ -590,6 +591,10 @@ def run(
         from bench_audit import bench_audit
 
         results.update(bench_audit(quick, full=audit_1m))
+    if "delivery" in only:
+        from bench_delivery import bench_delivery
+
+        results.update(bench_delivery(quick))
     return _with_ratios(results)
 
 
@@ -604,6 +609,7 @@ def _with_ratios(results: dict[str, Any]) -> dict[str, Any]:
         "ingest_to_calibration_ratio": ("ingest_records_per_s", "calibration_records_per_s"),
         "verify_p99_to_trivial_p99_ratio": ("verify_p99_ms", "trivial_p99_ms"),
         "audit_to_calibration_ratio": ("audit_records_per_s", "calibration_records_per_s"),
+        "alerts_to_plain_posts_ratio": ("alerts_per_s", "plain_posts_per_s"),
     }
     for key, (top, bottom) in pairs.items():
         if results.get(top) and results.get(bottom):

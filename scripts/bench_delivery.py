@@ -185,12 +185,3 @@ def bench_delivery(quick: bool) -> dict[str, Any]:
             "alerts_3000_per_s": large["per_s"],
         }
     return results
-
-
-if __name__ == "__main__":
-    found = bench_delivery("--quick" in sys.argv)
-    found["alerts_to_plain_posts_ratio"] = round(
-        found["alerts_per_s"] / found["plain_posts_per_s"], 3
-    )
-    json.dump(found, sys.stdout, indent=2, sort_keys=True)
-    sys.stdout.write("\n")
