@@ -7,7 +7,7 @@ Webhooks; ``ledger alerts dispatch``); banks without a webhook read them with
 signing keys: :func:`set_endpoint`, :func:`rotate_keys` (``ledger partner webhook``).
 
 The names load on first use (:mod:`ledger._lazy`): a producer that only enqueues
-loads neither httpx nor the dispatcher.
+loads neither urllib3 nor the dispatcher.
 """
 
 from __future__ import annotations

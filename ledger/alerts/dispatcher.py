@@ -5,9 +5,11 @@ committed before anything is sent), POSTs them from a pool of threads (at most
 ``alert_concurrency`` in flight, ``alert_per_endpoint`` per bank), and records the
 answers (:func:`~ledger.alerts.deliveries.record`). A POST:
 
-- goes to an address checked against the allowlist (:mod:`ledger.alerts.destinations`),
-  follows no redirect, and waits at most ``alert_request_timeout`` seconds for
-  each step (connect, send, each read of the answer);
+- goes to an address checked against the allowlist (:mod:`ledger.alerts.destinations`)
+  and follows no redirect;
+- connects and then waits for each read of the answer at most what is left of
+  ``alert_request_timeout`` (urllib3's total timeout), and stops reading the
+  answer's body at that deadline;
 - carries ``webhook-id`` (the alert's id, the same on every attempt),
   ``webhook-timestamp`` (this attempt) and ``webhook-signature`` (``v1`` and ``v1a``
   under every key that signs now), and the alert's stored body, byte for byte.
@@ -21,6 +23,7 @@ the process may be killed at any moment and started again.
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 from collections import Counter
@@ -55,6 +58,7 @@ USER_AGENT: Final = f"credit-anchor-webhooks/{__version__}"
 MAX_ANSWER_BYTES: Final = 64 * 1024
 #: Connection pools kept (one per bank endpoint address); the least used goes first.
 MAX_POOLS: Final = 256
+_REPR: Final = re.compile(r"<[^<>]{0,200}>:?")
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,8 +119,8 @@ def post_signed(
     """POST ``body`` to ``url``, signed as ``msg_id``; what came back (never raises for
     a refusal or a network failure: those are answers too).
 
-    Connecting and reading the answer's head take ``request_timeout`` at most
-    between them; reading its body stops at the same deadline.
+    Connecting and each read of the answer's head wait at most what is left of
+    ``request_timeout``; reading its body stops at that deadline.
     """
     started, clock = utc_now(), time.monotonic()
     target = "?"
@@ -149,6 +153,8 @@ def post_signed(
         _drain(answer, clock + config.request_timeout)
     except EndpointRefusedError as exc:
         error = f"refused: {exc.message}"
+    except urllib3.exceptions.NewConnectionError as exc:  # (a TimeoutError in urllib3)
+        error = _describe(exc)
     except urllib3.exceptions.TimeoutError:
         error = f"no answer within {config.request_timeout:g} s"
     except (urllib3.exceptions.HTTPError, OSError) as exc:
@@ -174,9 +180,11 @@ def _drain(answer: urllib3.BaseHTTPResponse, deadline: float) -> None:
 
 
 def _describe(exc: BaseException) -> str:
-    """A short reason without the URL (its path or query may hold a bank's token)."""
-    text = str(exc)
-    if "://" in text or len(text) > 120:
+    """A short reason without the URL (its path or query may hold a bank's token) or
+    object reprs: "NewConnectionError: Failed to establish a new connection: [Errno
+    111] Connection refused"."""
+    text = _REPR.sub("", str(exc)).strip()
+    if "://" in text or len(text) > 150:
         text = ""
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 

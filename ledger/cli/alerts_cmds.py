@@ -1,6 +1,6 @@
 """``ledger alerts dispatch``: push the alert outbox to the banks' webhooks.
 
-The dispatcher module (httpx) is imported inside the command, so other commands
+The dispatcher module (urllib3) is imported inside the command, so other commands
 start without it.
 """
 
