@@ -12,6 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from ledger.webhook_signatures import (
+    MAX_TIMESTAMP,
     SignatureFormatError,
     decode_public_key,
     decode_secret,
@@ -93,15 +94,18 @@ def test_ids_and_timestamps_cannot_shift_the_signed_content() -> None:
     for msg_id in ("msg.x", "", "a" * 65, "msg x"):
         with pytest.raises(SignatureFormatError):
             sign(msg_id, 1, b"{}", secrets=[new_secret()])
-    with pytest.raises(SignatureFormatError):
-        sign("msg_x", -1, b"{}", secrets=[new_secret()])
+    for timestamp in (-1, MAX_TIMESTAMP):
+        with pytest.raises(SignatureFormatError):
+            sign("msg_x", timestamp, b"{}", secrets=[new_secret()])
+        with pytest.raises(SignatureFormatError):
+            verify("v1,abc", "msg_x", timestamp, b"{}", secrets=[new_secret()])
     with pytest.raises(SignatureFormatError):
         sign("msg_x", 1, b"{}")  # no key at all
 
 
 @given(
     msg_id=st.from_regex(r"[A-Za-z0-9_-]{1,64}", fullmatch=True),
-    timestamp=st.integers(min_value=0, max_value=2**40),
+    timestamp=st.integers(min_value=0, max_value=MAX_TIMESTAMP - 1),
     body=st.binary(min_size=1, max_size=512),
     flip=st.integers(min_value=0),
 )
