@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
+from collections.abc import Mapping
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 from typing import Final
 
@@ -68,8 +69,17 @@ def share(amount: str | None, share_bp: int) -> str | None:
     return str(value.quantize(_CENT, rounding=ROUND_HALF_EVEN))
 
 
-def bank_alerts(events: pl.DataFrame, plan: Plan, refs: LoanRefs, batch_id: str) -> list[NewAlert]:
+def bank_alerts(
+    events: pl.DataFrame,
+    plan: Plan,
+    refs: LoanRefs,
+    batch_id: str,
+    anchor: Mapping[str, object] | None = None,
+) -> list[NewAlert]:
     """Per event (a row of :func:`~ledger.alerts.events.transitions`), one alert per funder.
+
+    ``anchor``: where the batch is anchored (chain id, registry, kind, Merkle root),
+    so the bank can find the anchor of the record's proof bundle on chain.
 
     The leak guard reads them all at once: personal numbers anywhere in them, and
     any account pseudonym of these events (64-hex-digit tokens, matched as a set).
@@ -97,6 +107,8 @@ def bank_alerts(events: pl.DataFrame, plan: Plan, refs: LoanRefs, batch_id: str)
                 "leaf_hash": row[LEAF],
                 "batch_id": batch_id,
             }
+            if anchor is not None:
+                data["anchor"] = dict(anchor)
             alerts.append(NewAlert(institution, row["event"], data, batch_id))
     if alerts:
         _guard(alerts, set(events.get_column("account").to_list()))
