@@ -36,6 +36,12 @@ class Settings(BaseSettings):
     inquiry_seal_seconds: float = Field(
         default=60.0, gt=0, description="age of the oldest unsealed inquiry that triggers one"
     )
+    alerts: bool = Field(
+        default=True, description="derive co-lending risk alerts from each submission"
+    )
+    alerts_plan: Path | None = Field(
+        default=None, description="the risk plan (TOML); unset = the packaged default plan"
+    )
 
     # Webhook delivery of risk alerts (ledger.alerts.dispatcher). Tests shrink the
     # times to milliseconds; they never sleep them out.

@@ -63,13 +63,16 @@ def json_depth(text: bytes | str, limit: int = MAX_JSON_DEPTH) -> int:
 def _structural_brackets(body: bytes) -> bytes | None:
     """The brackets outside strings, by C-speed bytes methods; None when unsure.
 
-    Without escapes every quote opens or closes a string. Keep only quotes and
-    brackets: if every run of quotes between two brackets is even, no bracket is
-    inside a string. Records rarely hold brackets or escapes, so a 10 MB verify
-    body takes ~20 ms here instead of ~200 ms in the tokenising scan.
+    Escapes go first: removing each ``\\\\`` pair, then each ``\\"``, left to right
+    as a parser pairs them, leaves every remaining quote one that opens or closes
+    a string (outside strings a backslash is an error, where a parser stops: the
+    text before it is counted as it was). Then keep only quotes and brackets: if
+    every run of quotes between two brackets is even, no bracket is inside a
+    string. Records rarely hold brackets, so a 10 MB verify body takes ~20 ms
+    here instead of ~200 ms in the tokenising scan.
     """
     if b"\\" in body:
-        return None
+        body = body.replace(b"\\\\", b"").replace(b'\\"', b"")
     reduced = body.translate(None, _NOT_QUOTE_OR_BRACKET)
     runs = reduced.translate(_ALL_BRACKETS_AS_OPEN).split(b"[")
     if any(len(run) % 2 for run in runs):

@@ -154,11 +154,29 @@ def _generate(path: Path, rows: int) -> float:
 
 
 def bench_ingest(rows: int, work: Path) -> dict[str, Any]:
-    """End to end, file -> anchored, through the real ``ledger`` command in a child process."""
-    data_dir, portfolio = work / "ingest", work / "portfolio.csv"
+    """End to end, file -> anchored, through the real ``ledger`` command in a child process;
+    then the same file with the risk alerts off (``LEDGER_ALERTS=0``), in a data dir of its
+    own: ``alert_derivation_overhead`` = (time with alerts) / (time without) - 1."""
+    portfolio = work / "portfolio.csv"
     generated_s = _generate(portfolio, rows)
+    with_alerts = _submit_timed(work / "ingest", portfolio, rows, alerts=True)
+    without = _submit_timed(work / "ingest-no-alerts", portfolio, rows, alerts=False)
+    return {
+        **with_alerts,
+        "ingest_generate_seconds": round(generated_s, 2),
+        "ingest_without_alerts_seconds": without["ingest_seconds"],
+        "alert_derivation_overhead": round(
+            with_alerts["ingest_seconds"] / without["ingest_seconds"] - 1, 3
+        ),
+        "alert_derivation_cpu_overhead": round(
+            with_alerts["ingest_cpu_us_per_record"] / without["ingest_cpu_us_per_record"] - 1, 3
+        ),
+    }
+
+
+def _submit_timed(data_dir: Path, portfolio: Path, rows: int, *, alerts: bool) -> dict[str, Any]:
     ledger = str(Path(sys.executable).with_name("ledger"))
-    env = {**os.environ, "LEDGER_DATA_DIR": str(data_dir)}
+    env = {**os.environ, "LEDGER_DATA_DIR": str(data_dir), "LEDGER_ALERTS": str(int(alerts))}
     subprocess.run([ledger, "deploy"], env=env, check=True, capture_output=True)
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
@@ -181,7 +199,6 @@ def bench_ingest(rows: int, work: Path) -> dict[str, Any]:
         "ingest_peak_rss_mib": round(peak_kib / 1024, 1),
         "ingest_cpu_us_per_record": round(cpu_s / rows * 1e6, 1),
         "ingest_batches": len(report["batches"]),
-        "ingest_generate_seconds": round(generated_s, 2),
         "_data_dir": data_dir,
     }
 

@@ -1,4 +1,9 @@
-"""Risk alerts for co-lending banks: the outbox, signed webhook delivery, pull and acknowledgement.
+"""Risk alerts for co-lending banks: derived at ingest, queued, delivered signed, acknowledged.
+
+Events are derived in the ingest pipeline (:mod:`ledger.alerts.events`, each
+bank's payload in :mod:`ledger.alerts.payloads`, the risk plan in
+:mod:`ledger.alerts.plan` and :mod:`ledger.alerts.portfolio`) by the
+:class:`~ledger.alerts.derive.Deriver` the submission calls per stored batch.
 
 Producers add alerts with :func:`enqueue` inside the transaction of the batch that
 caused them; :class:`Dispatcher` pushes them to each bank's webhook (Standard

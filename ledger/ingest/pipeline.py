@@ -3,8 +3,10 @@
 read (:mod:`~ledger.ingest.read`) -> validate (:mod:`~ledger.ingest.validate`) ->
 desensitise (:class:`~ledger.privacy.Desensitiser`) -> leak guard
 (:mod:`~ledger.ingest.guard`) -> salt, canonicalise + leaf hash
-(:mod:`~ledger.ingest.canonical`) -> :class:`~ledger.ingest.results.Results`, which
-:mod:`~ledger.ingest.submission` cuts into batches, stores and anchors.
+(:mod:`~ledger.ingest.canonical`), with the risk facts of co-funded records
+(:func:`~ledger.alerts.events.risk_facts`) -> :class:`~ledger.ingest.results.Results`,
+which :mod:`~ledger.ingest.submission` cuts into batches, stores (deriving the
+risk alerts in the same transaction) and anchors.
 
 A file is cut into chunks of whole records; each chunk goes through every stage
 in a worker process (a chunk's many small polars calls and the per-distinct-value
@@ -24,6 +26,7 @@ from typing import Final, TextIO
 
 import polars as pl
 
+from ledger.alerts.events import risk_facts
 from ledger.ingest.canonical import JCS, LEAF, jcs
 from ledger.ingest.guard import guard
 from ledger.ingest.read import Chunk, csv_chunks, jsonl_chunks, read_csv, read_jsonl
@@ -53,11 +56,18 @@ class Stages:
     """One policy's stages: a chunk of rows in, its :class:`Results` out."""
 
     def __init__(
-        self, policy: Policy, desensitiser: Desensitiser, *, salts: Salts = random_salts
+        self,
+        policy: Policy,
+        desensitiser: Desensitiser,
+        *,
+        salts: Salts = random_salts,
+        facts: bool = True,
     ) -> None:
         self.policy = policy
         self.desensitiser = desensitiser
         self.salts = salts
+        #: Whether each chunk's risk facts are taken (for the alerts; off: no alerts).
+        self.facts = facts
         key_ids = desensitiser.key_ids
         self._constants: dict[str, object] = {KEY_IDS_OUTPUT: dict(key_ids)} if key_ids else {}
 
@@ -77,7 +87,10 @@ class Stages:
             output.get_column(ROW), output.get_column(RECORD_ID_OUTPUT)
         )
         refusals = sorted(refused + leaked, key=lambda r: r.row_number)
-        return _results(hashed, refusals, chunk.last_row)
+        done = _results(hashed, refusals, chunk.last_row)
+        if self.facts:
+            done.facts = risk_facts(output, hashed.get_column(LEAF))
+        return done
 
 
 def _results(hashed: pl.DataFrame, refused: list[Refused], last_row: int) -> Results:
@@ -111,9 +124,9 @@ def run_job(stages: Stages, job: Job) -> Results:
     return stages.run(chunk, index)
 
 
-def _start_worker(policy: Policy, keyring: Keyring, salts: Salts) -> None:
+def _start_worker(policy: Policy, keyring: Keyring, salts: Salts, facts: bool) -> None:
     global _STAGES
-    _STAGES = Stages(policy, Desensitiser(policy, keyring), salts=salts)
+    _STAGES = Stages(policy, Desensitiser(policy, keyring), salts=salts, facts=facts)
 
 
 def _worker_job(job: Job) -> Results:
@@ -134,7 +147,7 @@ def results(source: RecordSource, stages: Stages, *, workers: int = 1) -> Iterat
             yield from _shifted(run_job(stages, job) for job in jobs)
             return
         context = multiprocessing.get_context("spawn")
-        args = (stages.policy, stages.desensitiser.keyring, stages.salts)
+        args = (stages.policy, stages.desensitiser.keyring, stages.salts, stages.facts)
         with ProcessPoolExecutor(
             workers, mp_context=context, initializer=_start_worker, initargs=args
         ) as pool:

@@ -12,7 +12,11 @@ from bisect import bisect_right
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+import polars as pl
+
 _HASH_BYTES = 32
+#: The row-number column of :attr:`Results.facts`.
+_FACT_ROW = "row"
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,10 +42,12 @@ class Results:
     concatenated) with ``ends`` (where each record ends in it). ``refused``
     holds the problems of refused rows, in row order; ``last_row`` is the last
     row covered (accepted or refused). Batches are cut and stored from these
-    columns without a Python object per record.
+    columns without a Python object per record. ``facts``: the risk facts of
+    the accepted co-funded records (:func:`ledger.alerts.events.risk_facts`),
+    by row number, or None when none were taken.
     """
 
-    __slots__ = ("blob", "ends", "hashes", "last_row", "record_ids", "refused", "rows")
+    __slots__ = ("blob", "ends", "facts", "hashes", "last_row", "record_ids", "refused", "rows")
 
     def __init__(self, *, last_row: int = 0) -> None:
         self.rows = array("q")
@@ -51,6 +57,7 @@ class Results:
         self.ends = array("q")
         self.refused: list[Refused] = []
         self.last_row = last_row
+        self.facts: pl.DataFrame | None = None
 
     def __len__(self) -> int:
         """The number of accepted records."""
@@ -107,6 +114,8 @@ class Results:
         self.ends += array("q", [e + base for e in other.ends]) if base else other.ends
         self.refused += other.refused
         self.last_row = max(self.last_row, other.last_row)
+        if other.facts is not None:
+            self.facts = other.facts if self.facts is None else pl.concat([self.facts, other.facts])
 
     def accepted(self) -> Iterator[Accepted]:
         return map(Accepted, self.rows, self.record_ids, self.leaf_hashes, self.canonicals)
@@ -165,7 +174,16 @@ class Results:
         ends = self.ends[start:stop]
         out.ends = array("q", [e - first for e in ends]) if first else ends
         out.refused = refused
+        if self.facts is not None and start < stop:
+            rows = pl.col(_FACT_ROW)
+            out.facts = self.facts.filter(rows.is_between(self.rows[start], self.rows[stop - 1]))
         return out
+
+    def facts_of(self, rows: array[int]) -> pl.DataFrame | None:
+        """The facts of these accepted rows only (after some were dropped as duplicates)."""
+        if self.facts is None:
+            return None
+        return self.facts.filter(pl.col(_FACT_ROW).is_in(list(rows)))
 
     def shifted(self, offset: int) -> Results:
         """These results with every row number moved by ``offset`` (a chunk's place in its file)."""
@@ -173,5 +191,7 @@ class Results:
             return self
         out = self._slice(0, len(self.rows), [], self.last_row + offset if self.last_row else 0)
         out.rows = array("q", [r + offset for r in self.rows])
+        if out.facts is not None:
+            out.facts = out.facts.with_columns(pl.col(_FACT_ROW) + offset)
         out.refused = [Refused(r.row_number + offset, r.field, r.reason) for r in self.refused]
         return out

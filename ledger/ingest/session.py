@@ -10,6 +10,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from sqlalchemy.orm import Session
+
+from ledger.alerts.derive import Deriver
+from ledger.alerts.outbox import NewAlert, enqueue
+from ledger.alerts.payloads import loan_refs
+from ledger.alerts.plan import Plan
 from ledger.anchoring.chain_process import ChainProcess
 from ledger.anchoring.outbox import Outbox
 from ledger.chain.deploy import Deployment
@@ -96,13 +102,30 @@ def make_submitter(
     """A submitter whose chunks run in ``workers`` processes (1: in this one);
     ``sender`` is the account that anchors (it goes into every manifest)."""
     policy = Policy.load(policy_file)
-    keyring = Keyring.load_or_create(settings.data_dir, tuple(sorted(policy.key_names)))
+    names = set(policy.key_names) | ({ACCOUNT_KEY} if settings.alerts else set())
+    keyring = Keyring.load_or_create(settings.data_dir, tuple(sorted(names)))
+    alerts = None
+    if settings.alerts:  # the plan is read (and refused) before any row is
+        plan = Plan.load(settings.alerts_plan)
+        refs = loan_refs(keyring.key(ACCOUNT_KEY).secret)
+        deployment = Deployment.load(settings.deployment_file)
+        registry = {"chain_id": deployment.chain_id, "registry": deployment.anchor_registry}
+        alerts = Deriver(plan, refs, lambda s, queued: _enqueue(s, queued), registry=registry)
     return Submitter(
         store,
         outbox,
-        Stages(policy, Desensitiser(policy, keyring)),
+        Stages(policy, Desensitiser(policy, keyring), facts=settings.alerts),
         submitter=sender,
         batch_size=settings.batch_size,
         progress=progress,
         workers=workers,
+        alerts=alerts,
     )
+
+
+#: The keyring entry bank-scoped loan references are derived from (the account pseudonyms').
+ACCOUNT_KEY = "account"
+
+
+def _enqueue(s: Session, queued: list[NewAlert]) -> None:
+    enqueue(s, queued)

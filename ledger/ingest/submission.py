@@ -27,6 +27,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from ledger._failpoints import failpoint
+from ledger.alerts.derive import Deriver
 from ledger.anchoring.manifest import pending_batch
 from ledger.anchoring.outbox import AnchoredBatch, Outbox
 from ledger.chain.types import BatchKind
@@ -84,6 +85,7 @@ class Submitter:
         batch_size: int,
         progress: Callable[[int], None] | None = None,
         workers: int = 1,
+        alerts: Deriver | None = None,
     ) -> None:
         self.store = store
         self.outbox = outbox
@@ -92,6 +94,8 @@ class Submitter:
         self.batch_size = batch_size
         self.progress = progress or (lambda _rows: None)
         self.workers = workers
+        #: Derives each stored batch's risk alerts in its transaction (None: no alerts).
+        self.alerts = alerts
         self.policy_id = f"{stages.policy.name}/{stages.policy.version}"
 
     def submit(self, source: RecordSource) -> SubmitReport:
@@ -237,6 +241,15 @@ class Submitter:
                         if accepted
                         else None
                     )
+                if batch_id is not None and self.alerts is not None:
+                    facts = (
+                        pending.facts if accepted is pending else pending.facts_of(accepted.rows)
+                    )
+                    if facts is not None:
+                        root = s.get_one(Batch, batch_id).root
+                        self.alerts.derive(s, batch_id, root, facts)
+                if final and self.alerts is not None:
+                    self.alerts.finish(s)
                 if pending.refused:
                     s.execute(
                         insert(Rejection), [_rejection_row(sub_id, r) for r in pending.refused]

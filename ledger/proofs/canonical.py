@@ -150,17 +150,21 @@ def _all_plain(values: Collection[object]) -> bool:
             return True
         if not kinds <= _PLAIN_TYPES or depth == MAX_DEPTH:
             return False
-        dicts: list[dict[Any, object]] = list(
-            compress(level, map(_DICT_TYPE.__contains__, types))  # type: ignore[arg-type]
+        # Each selection is a pass over the whole level: only for kinds it holds.
+        dicts: list[dict[Any, object]] = (
+            list(compress(level, map(_DICT_TYPE.__contains__, types)))  # type: ignore[arg-type]
+            if dict in kinds
+            else []
         )
         try:  # one C call checks that every key is a str, and an ASCII one
             if not "".join(chain.from_iterable(dicts)).isascii():
                 return False
         except TypeError:
             return False
-        sequences: Iterable[Iterable[object]] = compress(
-            level,  # type: ignore[arg-type]
-            map(_SEQUENCE_TYPES.__contains__, types),
+        sequences: Iterable[Iterable[object]] = (
+            compress(level, map(_SEQUENCE_TYPES.__contains__, types))  # type: ignore[arg-type]
+            if not kinds.isdisjoint(_SEQUENCE_TYPES)
+            else ()
         )
         members: Iterable[object] = chain(chain.from_iterable(map(dict.values, dicts)), *sequences)
         level = list(members)
@@ -207,10 +211,11 @@ def _check(value: object, path: str, depth: int, *, strings: bool = False) -> No
 
 
 def _member(path: str, key: str) -> str:
-    """JSONPath of member ``key``: ``$.salt``, or ``$["odd key"]`` (ASCII-escaped)."""
+    """JSONPath of member ``key``: ``$.salt``; ``$.*`` for a key that is not a plain
+    identifier, since such a key may be a value sent as a key (an ID number, a name)."""
     if _IDENTIFIER.fullmatch(key):
         return f"{path}.{key}"
-    return f"{path}[{json.dumps(key)}]"
+    return f"{path}.*"
 
 
 def _is_unicode(text: str) -> bool:

@@ -110,7 +110,7 @@ class Bank:
         with self.lock:
             nth = sum(1 for r in self.received if r.webhook_id == webhook_id)
             if verdict == "replayed":
-                status, headers = 200, {}  # it has this alert already
+                status, headers = 200, dict[str, str]()  # it has this alert already
             elif verdict in ("ok", "unchecked"):
                 status, headers = self.answer(webhook_id, nth)
             else:

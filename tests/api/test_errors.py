@@ -70,10 +70,18 @@ def test_422_names_fields_without_values(api: Api, body: object) -> None:
 def test_422_for_a_record_without_canonical_form(api: Api) -> None:
     body = {"records": [{"record_id": "r", "amount": 1.5, "subject_id_number": CANARY_ID}]}
     answer = api.client.post("/v1/verify", json=body, headers=api.headers("auditor"))
-    # The schema itself says record values are JCS-representable (no floats), so the
-    # request is refused by validation, with the path and never the values.
-    problem = assert_problem(answer, 422, "validation")
-    assert any("records.0.amount" in e["path"] for e in problem["errors"])  # type: ignore[attr-defined]
+    # The schema says record values are JCS-representable (no floats); the check is
+    # the library's canonical form, which names the record and the path, never values.
+    problem = assert_problem(answer, 422, "invalid-input")
+    assert "records[0] has no canonical form: $.amount: is a float" in str(problem["detail"])
+    assert CANARY_ID not in answer.text
+
+
+def test_a_value_sent_as_a_key_is_not_echoed(api: Api) -> None:
+    body = {"records": [{"record_id": "r", CANARY_ID: 1.5}]}
+    answer = api.client.post("/v1/verify", json=body, headers=api.headers("auditor"))
+    problem = assert_problem(answer, 422, "invalid-input")
+    assert "records[0] has no canonical form: $.*: is a float" in str(problem["detail"])
     assert CANARY_ID not in answer.text
 
 

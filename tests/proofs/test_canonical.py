@@ -207,9 +207,10 @@ def nested(depth: int) -> object:
         ([0, 10**30], "$[1]", "2**53"),
         ({"s": "\ud800"}, "$.s", "lone surrogate"),
         ({"a": ["ok", "x\udfff"]}, "$.a[1]", "lone surrogate"),
-        ({"\ud83d": 1}, '$["\\ud83d"]', "lone surrogate"),
-        ({"\U0001f600": 1, "x": {"\ud800": 2}}, '$.x["\\ud800"]', "lone surrogate"),
-        ({"odd key": b"bytes"}, '$["odd key"]', "unsupported type bytes"),
+        ({"\ud83d": 1}, "$.*", "lone surrogate"),
+        ({"\U0001f600": 1, "x": {"\ud800": 2}}, "$.x.*", "lone surrogate"),
+        ({"odd key": b"bytes"}, "$.*", "unsupported type bytes"),
+        ({"11010119900307001X": 1.5}, "$.*", "float"),  # a value sent as a key stays unshown
         ({"d": {1, 2}}, "$.d", "unsupported type set"),
         ({"m": MappingProxyType({"a": 1})}, "$.m", "unsupported type mappingproxy"),
         ({"o": object()}, "$.o", "unsupported type object"),

@@ -1,0 +1,100 @@
+"""Each co-funded account's last anchored state, which its next records are compared with.
+
+One row per account, keyed by its pseudonym (never a raw identifier), written
+in the transaction that stores the batch holding the record it came from. Only
+accounts with funders have a state: an account no bank co-funds raises no
+alert, and the co-funded book is what the risk plan's portfolio figures cover.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, Final
+
+from sqlalchemy import Integer, Text, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from ledger.store.models import Base
+
+#: Accounts looked up per statement (well inside every database's bound-parameter limit).
+_IN_CHUNK: Final = 500
+#: Rows written per statement.
+_WRITE_CHUNK: Final = 2_000
+
+
+class AccountState(Base):
+    """The last record of a co-funded account, as the alerts compare with it."""
+
+    __tablename__ = "account_states"
+
+    account: Mapped[str] = mapped_column(Text, primary_key=True)  # the account pseudonym
+    period: Mapped[str] = mapped_column(Text)
+    dpd: Mapped[int] = mapped_column(Integer)
+    bucket: Mapped[int] = mapped_column(Integer)
+    principal_bucket: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(Text)
+    five_class: Mapped[str] = mapped_column(Text)
+    balance: Mapped[str] = mapped_column(Text)
+    overdue_amount: Mapped[str] = mapped_column(Text)
+    #: JSON list of ``{"org_code", "share_bp"}``.
+    funders: Mapped[str] = mapped_column(Text)
+    leaf_hash: Mapped[str] = mapped_column(Text)
+    batch_id: Mapped[str] = mapped_column(Text)
+
+
+#: The columns, in table order (what :func:`states_of` returns and :func:`put_states` takes).
+COLUMNS: Final = tuple(c.name for c in AccountState.__table__.columns)
+
+
+def states_of(s: Session, accounts: Iterable[str]) -> list[dict[str, Any]]:
+    """The stored states of those of ``accounts`` that have one."""
+    wanted = list(dict.fromkeys(accounts))
+    table = AccountState.__table__
+    out: list[dict[str, Any]] = []
+    for start in range(0, len(wanted), _IN_CHUNK):
+        chunk = wanted[start : start + _IN_CHUNK]
+        rows = s.execute(select(table).where(table.c.account.in_(chunk)))
+        out.extend(dict(row._mapping) for row in rows)
+    return out
+
+
+def put_states(s: Session, states: Sequence[Mapping[str, Any]]) -> None:
+    """Insert or replace the states of these accounts (each names every column)."""
+    if not states:
+        return
+    conn = s.connection()  # Core executemany: the ORM's bulk path costs ~10x more per row
+    dialect = conn.dialect.name
+    for start in range(0, len(states), _WRITE_CHUNK):
+        chunk = list(states[start : start + _WRITE_CHUNK])
+        if dialect == "sqlite":
+            lite = sqlite.insert(AccountState)
+            changed = {name: lite.excluded[name] for name in COLUMNS if name != "account"}
+            conn.execute(
+                lite.on_conflict_do_update(index_elements=["account"], set_=changed), chunk
+            )
+        elif dialect == "postgresql":
+            pg = postgresql.insert(AccountState)
+            changed = {name: pg.excluded[name] for name in COLUMNS if name != "account"}
+            conn.execute(pg.on_conflict_do_update(index_elements=["account"], set_=changed), chunk)
+        else:  # another database: the portable way, one account at a time
+            for state in chunk:
+                s.merge(AccountState(**state))
+
+
+class BankLevel(Base):
+    """The risk plan's level in force for one bank, and under which plan it was set."""
+
+    __tablename__ = "bank_levels"
+
+    institution: Mapped[str] = mapped_column(Text, primary_key=True)
+    level: Mapped[int] = mapped_column(Integer)
+    plan_digest: Mapped[str] = mapped_column(Text)
+    changed_at: Mapped[str] = mapped_column(Text)
+
+
+def book(s: Session) -> list[tuple[str, int, str, str]]:
+    """The whole co-funded book: (days past due, balance, funders JSON) per account."""
+    table = AccountState.__table__
+    rows = s.execute(select(table.c.account, table.c.dpd, table.c.balance, table.c.funders))
+    return [(a, int(d), str(b), str(f)) for a, d, b, f in rows]
