@@ -72,8 +72,9 @@ async def alert_scope(key: AnyRole, institution: InstitutionQuery = None) -> Sco
 ScopeDep = Annotated[Scope, Depends(alert_scope)]
 
 
-async def stream_slot(request: Request) -> AsyncIterator[None]:
-    """One of the process's alert stream slots, for as long as the stream is open."""
+async def stream_slot(request: Request, _key: AnyRole) -> AsyncIterator[None]:
+    """One of the process's alert stream slots, for as long as the stream is open (taken
+    after the key is checked: a request without one gets its 401, not a 503)."""
     slots = state_of(request).alert_streams
     slots.take()
     try:
