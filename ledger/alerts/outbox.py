@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 from typing import Any, Final
 
 import orjson
-from sqlalchemy import Table, insert, select, text
+from sqlalchemy import Select, Table, insert, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -188,22 +188,37 @@ def alerts_after(session: Session, institution: str, cursor: int, limit: int) ->
     A bank resumes from the last ``seq`` it read (0 for the start). Only its own
     alerts are ever returned.
     """
+    rows = session.scalars(_page(cursor, limit).where(Alert.institution == institution))
+    return [_stored(row) for row in rows]
+
+
+def every_alert_after(session: Session, cursor: int, limit: int) -> list[StoredAlert]:
+    """Like :func:`alerts_after`, over every bank's alerts: for the operator and auditors,
+    never for a bank."""
+    return [_stored(row) for row in session.scalars(_page(cursor, limit))]
+
+
+def _page(cursor: int, limit: int) -> Select[Alert]:
     if cursor < 0:
         raise InputError("the cursor is a non-negative alert sequence number")
     if not 1 <= limit <= MAX_PAGE:
         raise InputError(f"limit must be 1-{MAX_PAGE}")
-    rows = session.scalars(
-        select(Alert)
-        .where(Alert.institution == institution, Alert.seq > cursor)
-        .order_by(Alert.seq)
-        .limit(limit)
-    )
-    return [_stored(row) for row in rows]
+    return select(Alert).where(Alert.seq > cursor).order_by(Alert.seq).limit(limit)
 
 
 def get_alert(session: Session, institution: str, alert_id: str) -> StoredAlert:
     """The institution's alert ``alert_id``; :class:`UnknownAlertError` for any other id."""
     row = _own(session, institution, alert_id)
+    return _stored(row)
+
+
+def find_alert(session: Session, alert_id: str) -> StoredAlert:
+    """Alert ``alert_id`` whichever bank it is for (the operator's and auditors' look-up);
+    :class:`UnknownAlertError` when there is none."""
+    well_formed = bool(WEBHOOK_ID(alert_id))
+    row = session.scalar(select(Alert).where(Alert.id == alert_id)) if well_formed else None
+    if row is None:
+        raise UnknownAlertError(alert_id, None, well_formed=well_formed)
     return _stored(row)
 
 
