@@ -104,11 +104,12 @@ class ChainGate:
                 self._consents = ledger.consents(lock=self.lock)
             return self._consents
 
-    def anchor_inquiries(self) -> list[str]:
-        """The sealer's tick: finish interrupted work, seal the inquiry log if due, anchor."""
+    def seal_logs(self) -> list[str]:
+        """The sealer's tick: finish interrupted work, seal the inquiry log and the alert
+        log where due, anchor."""
         with self.hold() as ledger:
             ledger.resume()
-            return ledger.anchor_inquiries()
+            return ledger.anchor_inquiries() + ledger.anchor_alerts()
 
     def probe(self) -> int | None:
         """The chain's block number; None when a submission holds the chain (it is alive)."""
@@ -142,7 +143,8 @@ class AppState:
         self.gate = ChainGate(self.settings, self.store)
         self.keys = KeyCache(self.limits.key_cache_seconds)
         self.alert_streams = StreamSlots(self.limits.alert_stream_max_clients)
-        self.sealer = Sealer(self.gate, self.settings.inquiry_seal_seconds)
+        seconds = min(self.settings.inquiry_seal_seconds, self.settings.alert_seal_seconds)
+        self.sealer = Sealer(self.gate, seconds)
         self._desensitiser: Desensitiser | None = None
         self._unsealed = 0
         self._inquiry_writer: LoopInquiryWriter | None = None
@@ -184,7 +186,8 @@ class AppState:
 
 
 class Sealer:
-    """A background thread sealing and anchoring the inquiry log: on a timer, or when woken."""
+    """A background thread sealing and anchoring the inquiry log and the alert log: on a
+    timer, or when woken."""
 
     def __init__(self, gate: ChainGate, seconds: float) -> None:
         self.gate = gate
@@ -210,8 +213,8 @@ class Sealer:
         # The first tick runs at once: batches left pending by a crash are anchored.
         while not self._stop.is_set():
             try:
-                self.gate.anchor_inquiries()
+                self.gate.seal_logs()
             except LedgerError as exc:
-                log.warning("inquiry log not anchored yet: %s", exc.code)
+                log.warning("inquiry or alert log not anchored yet: %s", exc.code)
             self._wake.wait(timeout=self.seconds / 2)
             self._wake.clear()

@@ -30,8 +30,9 @@ contract AnchorRegistry is IAnchorRegistry, AccessControl, Pausable {
     uint256 private constant _TIME_SHIFT = 176;
     uint256 private constant _KIND_SHIFT = 216;
 
-    /// @dev Largest valid kind: 1 credit-data submission, 2 inquiry log, 3 consent receipts.
-    uint8 private constant _MAX_KIND = 3;
+    /// @dev Largest valid kind: 1 credit-data submission, 2 inquiry log, 3 consent receipts,
+    /// 4 risk-alert log.
+    uint8 private constant _MAX_KIND = 4;
 
     /// @dev Number of anchors; shares slot 1 with Pausable's `_paused` (see the contract doc).
     uint64 private _anchorCount;

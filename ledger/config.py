@@ -39,6 +39,14 @@ class Settings(BaseSettings):
     alerts: bool = Field(
         default=True, description="derive co-lending risk alerts from each submission"
     )
+    alert_seal_size: int = Field(
+        default=10_000, ge=1, le=10_000, description="alert log entries that trigger a kind-4 batch"
+    )
+    alert_seal_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        description="age of the oldest unsealed alert log entry that triggers one",
+    )
     alerts_plan: Path | None = Field(
         default=None, description="the risk plan (TOML); unset = the packaged default plan"
     )

@@ -1,7 +1,8 @@
 """A data dir's :class:`Ledger`: its store, chain, registries, outbox and consents, opened together.
 
-The wiring sits above :mod:`ledger.anchoring` and :mod:`ledger.consent`: it hands
-each what it needs, so neither package imports the other to be opened.
+The wiring sits above :mod:`ledger.anchoring`, :mod:`ledger.consent` and
+:mod:`ledger.alerts`: it hands each what it needs, so none imports another to
+be opened. The inquiry log and the alert log are sealed and anchored here.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ledger.alerts.alertlog import AlertLog
+from ledger.anchoring.logseal import seal_when_due
 from ledger.anchoring.outbox import Outbox, RegistrySide
 from ledger.chain import Chain, Deployment, check_deployment, open_chain
 from ledger.chain.registry import AnchorRegistryClient, ConsentRegistryClient
@@ -95,14 +98,28 @@ class Ledger:
         Due: ``inquiry_seal_size`` inquiries wait, or the oldest waited
         ``inquiry_seal_seconds`` (settings).
         """
-        log = self.consents().inquiries
-        size, seconds = self.settings.inquiry_seal_size, self.settings.inquiry_seal_seconds
-        sealed = []
-        while (force and log.unsealed()[0]) or log.due(size=size, seconds=seconds):
-            batch_id = log.seal()
-            if batch_id is None:
-                break
-            sealed.append(batch_id)
+        sealed = seal_when_due(
+            self.consents().inquiries,
+            force=force,
+            size=self.settings.inquiry_seal_size,
+            seconds=self.settings.inquiry_seal_seconds,
+        )
+        for _ in self.outbox.drain():
+            pass
+        return sealed
+
+    def anchor_alerts(self, *, force: bool = False) -> list[str]:
+        """Seal the alert log when due (or ``force``) and anchor every pending batch.
+
+        Due: ``alert_seal_size`` entries wait, or the oldest waited
+        ``alert_seal_seconds`` (settings).
+        """
+        sealed = seal_when_due(
+            AlertLog(self.store, submitter=self.chain.address.lower()),
+            force=force,
+            size=self.settings.alert_seal_size,
+            seconds=self.settings.alert_seal_seconds,
+        )
         for _ in self.outbox.drain():
             pass
         return sealed

@@ -605,9 +605,11 @@ def run(
         with tempfile.TemporaryDirectory(prefix="credit-anchor-consent-") as tmp:
             results.update(bench_consent(Path(tmp), quick))
     if "audit" in only:
+        from bench_alert_audit import bench_alert_audit
         from bench_audit import bench_audit
 
         results.update(bench_audit(quick, full=audit_1m))
+        results.update(bench_alert_audit(quick))
     if "delivery" in only:
         from bench_delivery import bench_delivery
 

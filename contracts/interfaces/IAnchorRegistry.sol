@@ -20,7 +20,7 @@ interface IAnchorRegistry {
      * @param seq 0-based position of the anchor in the log.
      * @param blockNumber Number of the block that included the anchor transaction.
      * @param timestamp Timestamp (seconds) of that block.
-     * @param kind 1 credit-data submission, 2 inquiry log, 3 consent receipts.
+     * @param kind 1 credit-data submission, 2 inquiry log, 3 consent receipts, 4 risk-alert log.
      */
     struct Anchor {
         bytes32 root;
@@ -37,7 +37,7 @@ interface IAnchorRegistry {
      * @param root Merkle tree head of the batch.
      * @param submitter Account that sent the anchor (holds `SUBMITTER_ROLE`).
      * @param treeSize Number of leaves in the tree.
-     * @param kind 1 credit-data submission, 2 inquiry log, 3 consent receipts.
+     * @param kind 1 credit-data submission, 2 inquiry log, 3 consent receipts, 4 risk-alert log.
      * @param manifestHash Hash of the off-chain batch manifest (not stored, only logged and chained).
      * @param seq 0-based sequence number of this anchor (the `anchorCount` before it).
      * @param logHead The new head of the hash chain after this anchor.
@@ -66,7 +66,7 @@ interface IAnchorRegistry {
     error ZeroTreeSize();
 
     /**
-     * @notice {anchor} was called with a kind outside {1, 2, 3}.
+     * @notice {anchor} was called with a kind outside {1, 2, 3, 4}.
      * @param kind The rejected kind.
      */
     error InvalidKind(uint8 kind);
@@ -98,12 +98,12 @@ interface IAnchorRegistry {
     /**
      * @notice Anchors the Merkle root of one batch.
      * @dev Requirements: caller has `SUBMITTER_ROLE`; the registry is not paused; `batchId`,
-     * `root` and `treeSize` are non-zero; `kind` is 1, 2 or 3; neither `batchId` nor `root` was
-     * anchored before. Advances `logHead` and `anchorCount`. Emits {BatchAnchored}.
+     * `root` and `treeSize` are non-zero; `kind` is 1, 2, 3 or 4; neither `batchId` nor `root`
+     * was anchored before. Advances `logHead` and `anchorCount`. Emits {BatchAnchored}.
      * @param batchId Caller-chosen unique batch identifier.
      * @param root RFC 6962 Merkle tree head of the batch.
      * @param treeSize Number of leaves in the tree.
-     * @param kind 1 credit-data submission, 2 inquiry log, 3 consent receipts.
+     * @param kind 1 credit-data submission, 2 inquiry log, 3 consent receipts, 4 risk-alert log.
      * @param manifestHash Hash of the off-chain batch manifest.
      */
     function anchor(bytes32 batchId, bytes32 root, uint64 treeSize, uint8 kind, bytes32 manifestHash)

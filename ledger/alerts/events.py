@@ -10,7 +10,9 @@ Two steps, both columnar:
   pseudonym.
 - :func:`transitions` compares each record with the account's previous one
   (the record before it in the same batch, else the stored state) and names
-  the events; :func:`next_states` gives the states to store.
+  the events; :func:`next_states` gives the states to store. The stored
+  states come from the store at ingest, and from the audit's own replay of the
+  anchored records when ``ledger audit`` recomputes the alerts (a frame).
 
 Bands follow the credit-reporting repayment codes: 1 for 1-30 days past due,
 2 for 31-60 ... 7 for more than 180. The principal band is the highest
@@ -80,6 +82,11 @@ FACTS: Final[Mapping[str, pl.DataType]] = {
 }
 #: What a stored state holds (every fact but the row; funders as JSON text).
 STATE: Final = tuple(name for name in FACTS if name != ROW)
+#: The state a record is compared with (``prev_*``).
+COMPARED: Final = tuple(name for name in STATE if name not in ("account", "funders", LEAF))
+#: The accounts' stored states: rows of :func:`ledger.store.accounts.states_of`, or a
+#: frame with the account and the :data:`COMPARED` columns (one row per account).
+Stored = pl.DataFrame | Sequence[Mapping[str, Any]]
 
 
 def band(dpd: pl.Expr) -> pl.Expr:
@@ -128,7 +135,7 @@ def _rank(column: str) -> pl.Expr:
     return pl.col(column).replace_strict(ranks, range(1, len(ranks) + 1), default=None)
 
 
-def transitions(facts: pl.DataFrame, stored: Sequence[Mapping[str, Any]]) -> pl.DataFrame:
+def transitions(facts: pl.DataFrame, stored: Stored) -> pl.DataFrame:
     """Each event of each record, in row order: the facts, the previous values
     (``prev_*``, null for an account seen for the first time) and ``event``."""
     return events_in(compared(facts, stored))
@@ -165,37 +172,42 @@ def events_in(previous: pl.DataFrame) -> pl.DataFrame:
     return flagged.explode("event").drop_nulls("event").sort(ROW, maintain_order=True)
 
 
-def _not_older(facts: pl.DataFrame, stored: Sequence[Mapping[str, Any]]) -> pl.DataFrame:
+def _states(stored: Stored) -> pl.DataFrame:
+    """The stored states as a frame of the account and the :data:`COMPARED` columns."""
+    names = ("account", *COMPARED)
+    if isinstance(stored, pl.DataFrame):
+        return stored.select(pl.col(name).cast(FACTS[name]) for name in names)
+    return pl.DataFrame(
+        [{name: state[name] for name in names} for state in stored],
+        schema={name: FACTS[name] for name in names},
+    )
+
+
+def _not_older(facts: pl.DataFrame, states: pl.DataFrame) -> pl.DataFrame:
     """``facts`` in row order without the records older than their account's stored state
     (corrections of history: they raise nothing and move no state back)."""
     ordered = facts.sort(ROW)
-    if not stored:
+    if states.is_empty():
         return ordered
-    periods = pl.DataFrame(
-        {"account": [s["account"] for s in stored], "stored_period": [s["period"] for s in stored]},
-        schema={"account": pl.String, "stored_period": pl.String},
-    )
+    periods = states.select("account", pl.col("period").alias("stored_period"))
     kept = ordered.join(periods, on="account", how="left", maintain_order="left").filter(
         pl.col("stored_period").is_null() | (pl.col("period") >= pl.col("stored_period"))
     )
     return kept.drop("stored_period")
 
 
-def compared(facts: pl.DataFrame, stored: Sequence[Mapping[str, Any]]) -> pl.DataFrame:
+def compared(facts: pl.DataFrame, stored: Stored) -> pl.DataFrame:
     """``facts`` (but those older than their stored state) in row order, with ``prev_*``:
     the account's record before it in this batch, else its stored state."""
-    compared = [name for name in STATE if name not in ("account", "funders", LEAF)]
-    ordered = _not_older(facts, stored)
+    compared = COMPARED
+    states = _states(stored)
+    ordered = _not_older(facts, states)
     in_batch = ordered.with_columns(
         pl.col(name).shift(1).over("account").alias("prev_" + name) for name in compared
     )
     first = pl.col("prev_period").is_null()  # period is required: null only for the first
-    if not stored:
+    if states.is_empty():
         return in_batch
-    states = pl.DataFrame(
-        [{name: state[name] for name in [*compared, "account"]} for state in stored],
-        schema={name: FACTS[name] for name in ["account", *compared]},
-    )
     joined = in_batch.join(
         states.rename({name: "stored_" + name for name in compared}),
         on="account",
@@ -211,10 +223,10 @@ def compared(facts: pl.DataFrame, stored: Sequence[Mapping[str, Any]]) -> pl.Dat
     ).drop("stored_" + name for name in compared)
 
 
-def next_states(facts: pl.DataFrame, stored: Sequence[Mapping[str, Any]]) -> pl.DataFrame:
+def next_states(facts: pl.DataFrame, stored: Stored) -> pl.DataFrame:
     """Each account's newest record of ``facts`` that is not older than its stored state,
     as state rows (funders as JSON text) for :func:`ledger.store.accounts.put_states`."""
-    current = _not_older(facts, stored)
+    current = _not_older(facts, _states(stored))
     newest = pl.col("period") == pl.col("period").max().over("account")
     latest = current.filter(newest).group_by("account", maintain_order=True).last()
     return latest.select(

@@ -26,7 +26,11 @@ METRICS: Final = (
 )
 #: Severities at or beyond this one count as critical for ``new_critical_alerts``.
 CRITICAL: Final = "critical"
-_TOP: Final = frozenset({"name", "version", "severity", "threshold", "level"})
+#: Hours an alert may wait to be delivered or acknowledged when the plan names none.
+DEFAULT_WINDOW_HOURS: Final = 24
+#: The longest window a plan may set (30 days): an alert unanswered longer is not "on time".
+MAX_WINDOW_HOURS: Final = 720
+_TOP: Final = frozenset({"name", "version", "delivery", "severity", "threshold", "level"})
 
 
 class PlanError(InputError):
@@ -65,6 +69,9 @@ class Plan:
     thresholds: tuple[Threshold, ...]
     levels: tuple[Level, ...]
     digest: str  # "0x" + SHA-256 of the file's bytes: which plan was in force
+    #: Hours within which every alert must be delivered to, or acknowledged by, its bank
+    #: (``[delivery] window_hours``); the audit reports an alert that was not.
+    window_hours: int = DEFAULT_WINDOW_HOURS
 
     @classmethod
     def load(cls, path: Path | None = None) -> Plan:
@@ -100,6 +107,7 @@ class Plan:
             "name": self.name,
             "version": self.version,
             "digest": self.digest,
+            "delivery": {"window_hours": self.window_hours},
             "severities": [{"name": s.name, "min_dpd": s.min_dpd} for s in self.severities],
             "thresholds": [
                 {"metric": t.metric, "above": t.above, "level": t.level} for t in self.thresholds
@@ -151,7 +159,23 @@ def _parse(data: Mapping[str, Any], digest: str) -> Plan:
         if level not in numbers:
             raise PlanError(f"threshold {metric} names level {level}, which the plan lacks")
         thresholds.append(Threshold(metric, float(above), level))
-    return Plan(name, version, severities, tuple(thresholds), levels, digest)
+    window = _window_hours(data.get("delivery", {}))
+    return Plan(name, version, severities, tuple(thresholds), levels, digest, window)
+
+
+def _window_hours(delivery: Any) -> int:
+    """``[delivery] window_hours``: whole hours, 1 to :data:`MAX_WINDOW_HOURS`."""
+    if not isinstance(delivery, dict):
+        raise PlanError("[delivery] must be a table")
+    unknown = sorted(set(delivery) - {"window_hours"})
+    if unknown:
+        raise PlanError(f"[delivery] has unknown keys: {', '.join(unknown)}")
+    hours = delivery.get("window_hours", DEFAULT_WINDOW_HOURS)
+    if not isinstance(hours, int) or isinstance(hours, bool) or not 1 <= hours <= MAX_WINDOW_HOURS:
+        raise PlanError(
+            f"[delivery] window_hours must be a whole number of hours, 1-{MAX_WINDOW_HOURS}"
+        )
+    return hours
 
 
 _KEYS: Final[Mapping[str, frozenset[str]]] = {

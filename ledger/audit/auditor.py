@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from ledger.audit.alert_checks import AlertChecks, check_alerts
 from ledger.audit.consent_checks import ConsentView, check_consents, check_inquiries
 from ledger.audit.defaults import DEFAULT_RANGE
 from ledger.audit.findings import AuditReport
@@ -17,6 +18,9 @@ from ledger.chain.deploy import Deployment
 from ledger.chain.errors import DeploymentError
 from ledger.chain.registry import AnchorRegistryClient, ConsentRegistryClient
 from ledger.store import Store
+
+#: The alert checks by default: the packaged plan's window, alerts expected, the clock.
+ALERT_CHECKS = AlertChecks()
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -46,12 +50,14 @@ def audit(
     step: int = DEFAULT_RANGE,
     progress: Progress | None = None,
     rebuild: Store | None = None,
+    alerts: AlertChecks | None = ALERT_CHECKS,
 ) -> tuple[AuditReport, ChainState]:
     """Audit the registries of ``target`` (and the store and records, when given).
 
     With ``checkpoint``, the replay saves its state there after every range and a
     later call resumes from it. With ``rebuild`` (an empty store), the chain state
-    and the records that pass every check are written there. Raises a
+    and the records that pass every check are written there. With a store, the
+    risk alerts are checked as ``alerts`` says (None: not at all). Raises a
     :class:`~ledger.errors.LedgerError` when the audit cannot be done (no contract,
     node unreachable after retries).
     """
@@ -76,6 +82,8 @@ def audit(
         view = ConsentView(state, consents, report)
         consents_seen = check_consents(store, view, report, progress)
         check_inquiries(store, view, consents_seen, facts, report)
+        if alerts is not None:
+            check_alerts(store, state, report, alerts)
     rebuilder = None if rebuild is None else Rebuilder(rebuild, state)
     if rebuilder is not None:
         rebuilder.write_chain(store)

@@ -1,8 +1,9 @@
 """Typed audit findings and the report that collects them.
 
 A finding names *what* disagrees (a code), how bad it is, *where* (batch,
-leaf index, consent or inquiry id) and the expected and found values — hashes,
-sizes, times and ids only, never a record, a receipt or a pseudonym.
+leaf index, consent, inquiry or alert id) and the expected and found values —
+hashes, sizes, times, ids and bank codes only, never a record, a receipt or a
+pseudonym.
 """
 
 from __future__ import annotations
@@ -156,6 +157,37 @@ CODES: Final[dict[str, tuple[Severity, str]]] = {
         "a sealed inquiry row's id differs from the inquiry id its anchored leaf logs",
     ),
     "INQUIRY_MISSING": (Severity.ERROR, "an anchored inquiry leaf has no inquiry row"),
+    # the risk-alert log (kind 4) and the alerts recomputed from the anchored records
+    "ALERT_LOG_ENTRY_MISSING": (
+        Severity.CRITICAL,
+        "an anchored alert-log leaf has no alert, delivery attempt or acknowledgement row "
+        "sealed at its place (deleted)",
+    ),
+    "ALERT_LOG_ENTRY_MISMATCH": (
+        Severity.CRITICAL,
+        "a sealed alert, delivery attempt or acknowledgement differs from the anchored leaf "
+        "at its place (altered)",
+    ),
+    "ALERT_LOG_ENTRY_ADDED": (
+        Severity.CRITICAL,
+        "a row claims a place in the anchored alert log that logs another entry, or none",
+    ),
+    "ALERT_MISSING": (
+        Severity.CRITICAL,
+        "a transition recomputed from the anchored records has no alert to a funder of its loan",
+    ),
+    "ALERT_FORGED": (
+        Severity.CRITICAL,
+        "an alert that no transition of the anchored records explains",
+    ),
+    "ALERT_TO_NON_FUNDER": (
+        Severity.CRITICAL,
+        "an alert went to an institution that is not among its record's funders",
+    ),
+    "ALERT_UNANSWERED": (
+        Severity.ERROR,
+        "an alert was neither delivered nor acknowledged within the risk plan's window",
+    ),
     # exported records
     "RECORD_UNREADABLE": (Severity.ERROR, "a line of the exported records is not a proof bundle"),
     "RECORD_HASH_MISMATCH": (Severity.CRITICAL, "an exported record does not hash to its leaf"),
@@ -172,6 +204,10 @@ CODES: Final[dict[str, tuple[Severity, str]]] = {
 }
 
 
+#: The fields of a :class:`Finding` that say where it is, in the order reports show them.
+WHERE: Final = ("batch_id", "leaf_index", "consent_id", "inquiry_id", "alert_id", "line")
+
+
 @dataclass(frozen=True, slots=True)
 class Finding:
     """One disagreement. ``expected``/``found`` hold hashes, counts, times or ids only."""
@@ -181,6 +217,7 @@ class Finding:
     leaf_index: int | None = None
     consent_id: str | None = None
     inquiry_id: str | None = None
+    alert_id: str | None = None
     line: int | None = None
     expected: str | int | None = None
     found: str | int | None = None
@@ -199,7 +236,7 @@ class Finding:
 
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {"code": self.code, "severity": self.severity.label}
-        for name in ("batch_id", "leaf_index", "consent_id", "inquiry_id", "line"):
+        for name in WHERE:
             value = getattr(self, name)
             if value is not None:
                 data[name] = value

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from html import escape
 
-from ledger.audit.findings import CODES, AuditReport
+from ledger.audit.findings import CODES, WHERE, AuditReport
 
 _STYLE = (
     "body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}"
@@ -23,9 +23,7 @@ def render_html(report: AuditReport) -> str:
     rows = []
     for f in report.findings:
         where = ", ".join(
-            f"{name} {_cell(getattr(f, name))}"
-            for name in ("batch_id", "leaf_index", "consent_id", "inquiry_id", "line")
-            if getattr(f, name) is not None
+            f"{name} {_cell(getattr(f, name))}" for name in WHERE if getattr(f, name) is not None
         )
         rows.append(
             f"<tr class='{f.severity.label}'><td>{f.severity.label}</td><td>{f.code}</td>"

@@ -35,7 +35,10 @@ from ledger.store import Batch, Erasure, Store, leaves
 
 _HEX32: Final = re.compile(r"0x[0-9a-f]{64}")
 #: The member a record names itself by, by batch kind (default ``record_id``).
-ID_MEMBER: Final[dict[int, str]] = {BatchKind.INQUIRY_LOG: "inquiry_id"}
+ID_MEMBER: Final[dict[int, str]] = {
+    BatchKind.INQUIRY_LOG: "inquiry_id",
+    BatchKind.ALERT_LOG: "entry_id",
+}
 
 
 @dataclass

@@ -14,6 +14,7 @@ class BatchKind(IntEnum):
     CREDIT_DATA = 1
     INQUIRY_LOG = 2
     CONSENT_RECEIPTS = 3
+    ALERT_LOG = 4
 
 
 @dataclass(frozen=True)

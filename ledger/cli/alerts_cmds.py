@@ -1,4 +1,6 @@
-"""``ledger alerts dispatch|list|show|replay``: push the alert outbox, and read it.
+"""``ledger alerts dispatch|list|show|replay|seal``: push the alert outbox, read it, seal it.
+
+``seal`` seals the alert log and anchors it (kind 4).
 
 ``list`` and ``show`` are the operator's view of every bank's alerts (a bank reads
 its own through the API); ``replay`` sends one again under its webhook-id.
@@ -17,6 +19,7 @@ from rich.table import Table
 from ledger.cli._common import (
     DataDirOpt,
     JsonOpt,
+    RpcOpt,
     command,
     console,
     ensure_data_dir,
@@ -193,9 +196,39 @@ def replay_cmd(alert_id: AlertIdArg, data_dir: DataDirOpt = None, as_json: JsonO
         console.print(f"{done.alert_id} is queued for {done.institution} already")
 
 
+@command
+def seal(
+    force: Annotated[
+        bool, typer.Option("--force", help="Seal every unsealed entry now, due or not.")
+    ] = False,
+    data_dir: DataDirOpt = None,
+    rpc: RpcOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Seal the alert log (alerts, delivery attempts, acknowledgements) and anchor it (kind 4).
+
+    Seals when due (LEDGER_ALERT_SEAL_SIZE entries wait, or the oldest waited
+    LEDGER_ALERT_SEAL_SECONDS), or at once with --force; anchors every pending batch,
+    including any a crash left unanchored.
+
+    Example: ledger alerts seal --force
+    """
+    from ledger.wiring import Ledger  # the chain stack: loaded only by commands that use it
+
+    with Ledger.open(settings_for(data_dir, rpc), holder="ledger alerts") as ledger:
+        ledger.resume()
+        sealed = ledger.anchor_alerts(force=force)
+    if as_json:
+        print_json({"sealed": sealed})
+    else:
+        console.print(
+            f"sealed {len(sealed)} alert log batch(es)" + "".join(f"\n  {b}" for b in sealed)
+        )
+
+
 #: The ``alerts`` command group, for ``app.add_typer(alerts_app, name="alerts")``.
 alerts_app = typer.Typer(
-    help="Risk alerts for partner banks: deliver, list, show, replay, summary, plan.",
+    help="Risk alerts for partner banks: deliver, list, show, replay, summary, seal, plan.",
     no_args_is_help=True,
 )
 alerts_app.command("dispatch")(dispatch)
@@ -203,4 +236,5 @@ alerts_app.command("list")(list_cmd)
 alerts_app.command("show")(show)
 alerts_app.command("replay")(replay_cmd)
 alerts_app.command("summary")(summary)
+alerts_app.command("seal")(seal)
 alerts_app.add_typer(plan_app, name="plan")

@@ -15,6 +15,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextC
 from rich.table import Table
 
 from ledger.audit.defaults import DEFAULT_RANGE
+from ledger.audit.findings import WHERE
 from ledger.chain.deploy import Deployment
 from ledger.cli._common import (
     DataDirOpt,
@@ -107,9 +108,7 @@ def _show(report: AuditReport) -> None:
         table = Table("severity", "code", "where", "expected", "found")
         for f in report.findings[:SHOWN]:
             where = " ".join(
-                f"{name}={getattr(f, name)}"
-                for name in ("batch_id", "leaf_index", "consent_id", "inquiry_id", "line")
-                if getattr(f, name) is not None
+                f"{name}={getattr(f, name)}" for name in WHERE if getattr(f, name) is not None
             )
             table.add_row(f.severity.label, f.code, where, str(f.expected), str(f.found))
         console.print(table)
@@ -159,20 +158,32 @@ def audit_cmd(
     block_range: Annotated[
         int, typer.Option("--range", min=1, help="Blocks per eth_getLogs request.")
     ] = DEFAULT_RANGE,
+    plan: Annotated[
+        Path | None,
+        typer.Option(
+            "--plan",
+            help="Risk plan whose alert delivery window applies (default: LEDGER_ALERTS_PLAN).",
+        ),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Replay the registries from the chain, cross-check the store and records, report.
 
-    Exit 0 clean, 1 findings, 2 could not audit.
+    With a store, the risk-alert log is held to its kind-4 anchors, every per-loan alert to
+    the transitions recomputed from the anchored records, and every alert to the risk
+    plan's delivery window. Exit 0 clean, 1 findings, 2 could not audit.
 
     Example: ledger audit --rpc http://127.0.0.1:8545 --records export.jsonl --report audit.json
     """
+    from ledger.alerts.plan import Plan
     from ledger.audit import audit, render_html
+    from ledger.audit.alert_checks import AlertChecks
     from ledger.chain import open_chain
 
     try:
         settings = settings_for(data_dir, rpc)
         target = _target(settings, deployment, registry, consent_registry, from_block)
+        alerts = AlertChecks.of(Plan.load(plan or settings.alerts_plan), recompute=settings.alerts)
         if records is not None and not records.is_file():
             raise InputError(f"no records file at {records}")
         store = _store(settings, db)
@@ -191,6 +202,7 @@ def audit_cmd(
                     step=block_range,
                     progress=progress,
                     rebuild=fresh,
+                    alerts=alerts,
                 )
         finally:
             for opened in (store, fresh):
@@ -217,7 +229,7 @@ def export_cmd(
         Path | None, typer.Option("-o", "--output", help="Write the JSONL here (default stdout).")
     ] = None,
     kind: Annotated[
-        list[int] | None, typer.Option("--kind", help="Only batches of this kind (1, 2, 3).")
+        list[int] | None, typer.Option("--kind", help="Only batches of this kind (1-4).")
     ] = None,
     data_dir: DataDirOpt = None,
 ) -> None:

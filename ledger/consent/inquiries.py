@@ -3,9 +3,9 @@
 An inquiry is committed to the store before its answer leaves (so a check that
 was answered is never lost); :meth:`InquiryLog.seal` later turns the unsealed
 ones, oldest first, into a batch (one store transaction: batch, leaves, and the
-inquiries' batch ids), and the anchor :class:`~ledger.anchoring.outbox.Outbox`
-anchors it exactly once, like a credit-data batch. Each leaf is the RFC 8785
-form of::
+inquiries' batch ids; :mod:`ledger.anchoring.logseal`, shared with the alert
+log), and the anchor :class:`~ledger.anchoring.outbox.Outbox` anchors it
+exactly once, like a credit-data batch. Each leaf is the RFC 8785 form of::
 
     {"format": "credit-anchor/inquiry/v1", "inquiry_id": "0x..", "institution": "BANK-A",
      "subject_pseudonym": "0x.." | null, "purpose": "LOAN_APPROVAL",
@@ -17,22 +17,19 @@ The salt keeps an anchored root from confirming a guessed inquiry.
 
 from __future__ import annotations
 
-import hashlib
 import os
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-from itertools import accumulate
+from datetime import datetime
 from typing import Any, Final
 
 from sqlalchemy import bindparam, func, select, update
 
 from ledger._failpoints import failpoint
-from ledger.anchoring.manifest import pending_batch
+from ledger.anchoring.logseal import seal_due, seal_entries
 from ledger.chain.types import BatchKind
 from ledger.consent.group_commit import Done, GroupCommit
 from ledger.consent.receipt import iso, now_utc
-from ledger.proofs import canonical_bytes, root_of
-from ledger.store import Inquiry, Store, leaves
+from ledger.store import Inquiry, Store
 
 INQUIRY_FORMAT: Final = "credit-anchor/inquiry/v1"
 INQUIRY_SCHEMA: Final = "credit-anchor-inquiry/1"
@@ -187,13 +184,7 @@ class InquiryLog:
     ) -> bool:
         """Whether unsealed inquiries reached ``size`` or the oldest is ``seconds`` old."""
         count, oldest = self.unsealed()
-        if count == 0:
-            return False
-        if count >= size:
-            return True
-        assert oldest is not None
-        started = datetime.fromisoformat(oldest.replace("Z", "+00:00"))
-        return (now or now_utc()) - started >= timedelta(seconds=seconds)
+        return seal_due(count, oldest, now=now, size=size, seconds=seconds)
 
     def seal(self, *, limit: int = MAX_BATCH) -> str | None:
         """Put the oldest unsealed inquiries (up to ``limit``) into a pending batch.
@@ -211,30 +202,15 @@ class InquiryLog:
             ).all()
             if not rows:
                 return None
-            datas = [canonical_bytes(inquiry_record(row, os.urandom(32))) for row in rows]
-            hashes = [hashlib.sha256(b"\x00" + data).digest() for data in datas]
-            batch = pending_batch(
+            batch_id = seal_entries(
+                s,
+                [(row.inquiry_id, inquiry_record(row, os.urandom(32))) for row in rows],
                 kind=int(BatchKind.INQUIRY_LOG),
                 submitter=self.submitter,
                 schema=INQUIRY_SCHEMA,
-                policy="none",
                 key_ids=self.key_ids,
-                root=root_of(b"".join(hashes)),
-                tree_size=len(hashes),
                 first_row=rows[0].seq,
                 last_row=rows[-1].seq,
-                created_at=iso(now_utc()),
-            )
-            batch_id = batch.batch_id
-            s.add(batch)
-            s.flush()
-            leaves.add_batch_leaves(
-                s,
-                batch_id,
-                [row.inquiry_id for row in rows],
-                b"".join(hashes),
-                b"".join(datas),
-                list(accumulate(map(len, datas))),
             )
             s.connection().execute(
                 update(Inquiry)

@@ -8,6 +8,11 @@ dispatcher compares are integer milliseconds since the epoch (``*_ms``).
 An :class:`Alert` row never changes once written: its ``body`` is the exact byte
 string every delivery sends and signs. What changes (state, attempts, leases)
 lives in :class:`AlertDelivery`, one row per alert pushed to a webhook.
+
+Alerts, delivery attempts and acknowledgements are the alert log
+(:mod:`ledger.alerts.alertlog`): each row says where it was sealed
+(``log_batch_id``, ``log_index``: a kind-4 batch and leaf), None until then;
+that is the only thing written to such a row after it is added.
 """
 
 from __future__ import annotations
@@ -44,6 +49,9 @@ class Alert(Base):
     created_at: Mapped[str] = mapped_column(String(32))
     #: The submission batch that caused it (None for plan events).
     batch_id: Mapped[str | None] = mapped_column(String(66), index=True)
+    #: Where the alert log sealed this row: kind-4 batch and leaf index (None until sealed).
+    log_batch_id: Mapped[str | None] = mapped_column(ForeignKey("batches.batch_id"), index=True)
+    log_index: Mapped[int | None] = mapped_column(Integer)
 
 
 class AlertDelivery(Base):
@@ -89,6 +97,9 @@ class DeliveryAttempt(Base):
     error: Mapped[str | None] = mapped_column(String(200))
     #: delivered | retry | failed | disabled
     outcome: Mapped[str] = mapped_column(String(16))
+    #: Where the alert log sealed this row: kind-4 batch and leaf index (None until sealed).
+    log_batch_id: Mapped[str | None] = mapped_column(ForeignKey("batches.batch_id"), index=True)
+    log_index: Mapped[int | None] = mapped_column(Integer)
 
 
 class Acknowledgement(Base):
@@ -101,6 +112,9 @@ class Acknowledgement(Base):
     acknowledged_at: Mapped[str] = mapped_column(String(32))
     acknowledged_by: Mapped[str] = mapped_column(String(64))
     note: Mapped[str | None] = mapped_column(String(200))
+    #: Where the alert log sealed this row: kind-4 batch and leaf index (None until sealed).
+    log_batch_id: Mapped[str | None] = mapped_column(ForeignKey("batches.batch_id"), index=True)
+    log_index: Mapped[int | None] = mapped_column(Integer)
 
 
 class WebhookEndpoint(Base):

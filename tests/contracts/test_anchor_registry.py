@@ -261,13 +261,13 @@ def test_anchor_rejects_a_zero_batch_id_root_or_size(
     assert not chain.call(anchor_registry.functions.isAnchored(root))
 
 
-def test_anchor_rejects_a_kind_outside_1_to_3(chain: Chain, anchor_registry: Contract) -> None:
-    for kind in (0, 4, 255):
+def test_anchor_rejects_a_kind_outside_1_to_4(chain: Chain, anchor_registry: Contract) -> None:
+    for kind in (0, 5, 255):
         assert_reverts(
             InvalidKind, {"kind": kind}, anchor, chain, anchor_registry, f"k{kind}", 5, kind
         )
     assert snapshot(chain, anchor_registry) == (0, ZERO32, False)
-    for seq, kind in enumerate((1, 2, 3)):
+    for seq, kind in enumerate((1, 2, 3, 4)):
         event = only_event(
             anchor_registry, anchor(chain, anchor_registry, f"k{kind}", 5, kind), "BatchAnchored"
         )
