@@ -151,7 +151,7 @@ def canonical_plain_records(records: Sequence[PlainRecord]) -> list[bytes]:
         written = [orjson.dumps(record, option=_FAST_OPTIONS) for record in records]
     except orjson.JSONEncodeError:
         return [canonical_bytes(record) for record in records]  # raises, naming the path
-    if b"".join(written).isascii():
+    if all(map(bytes.isascii, written)):
         return written
     return [
         text if text.isascii() else canonical_bytes(record)
