@@ -6,9 +6,9 @@ at a time and vouches, for the whole chunk, that
 :func:`~ledger.audit._export_lines.scan_line` would read every line of it and find
 its record hashing to its leaf; it then hands the lines on as columns
 (:class:`Run`), making no object per line beyond what the decoder made. A chunk
-it cannot vouch for, for whatever reason, is read line by line by ``scan_line``,
-the rule: this module only ever says that the rule has nothing to say. (So a
-chunk with one hostile line costs the rule's time for its ~100 lines.)
+it cannot vouch for is tried line by line, and each line it cannot vouch for, for
+whatever reason, is read by ``scan_line``,
+the rule: this module only ever says that the rule has nothing to say.
 
 A chunk is vouched for when:
 
@@ -132,64 +132,172 @@ def scan(path: Path, *, keep_record: bool) -> Iterator[tuple[int, Run | Entry]]:
     number = 1
     with path.open(encoding="utf-8") as fh:
         while lines := fh.readlines(CHUNK_CHARS):
-            runs = _vouched(number, lines, keep_record=keep_record)
-            if runs is not None:
-                yield from runs
-            else:
-                for at, line in enumerate(lines, number):
-                    if not line.isspace():
-                        yield len(line), scan_line(at, line, keep_record=keep_record)
+            yield from _chunk(number, lines, keep_record=keep_record)
             number += len(lines)
 
 
-def _vouched(first: int, lines: list[str], *, keep_record: bool) -> list[tuple[int, Run]] | None:
-    """The lines as runs, one per batch, when every one is ordinary; None otherwise."""
-    if max(map(len, lines)) > MAX_LINE:
+def _chunk(first: int, lines: list[str], *, keep_record: bool) -> list[tuple[int, Run | Entry]]:
+    """A chunk's lines, in order: stretches of consecutive lines of one batch, each line
+    vouched for, as runs; every other non-blank line as :func:`scan_line` reads it."""
+    read = _read(lines)
+    if read is None:
+        return [
+            (len(line), scan_line(first + i, line, keep_record=keep_record))
+            for i, line in enumerate(lines)
+            if not line.isspace()
+        ]
+    at, columns = read
+    hashed, paths = _vouch(columns)
+    *_, indexes, sizes, path_lists, roots, batch_ids, records = columns
+    bounds = [0, *accumulate(map(len, path_lists))]
+
+    def run(start: int, end: int) -> tuple[int, Run]:
+        """The lines read ``start`` to ``end`` (each vouched for, consecutive, of one batch)."""
+        chars = sum(map(len, lines[at[start] : at[end - 1] + 1]))
+        leaves = [leaf for leaf in hashed[start:end] if leaf is not None]
+        return chars, Run(
+            first + at[start], batch_ids[start], indexes[start:end], sizes[start:end], leaves,
+            roots[start:end], paths, bounds[start : end + 1],
+            records[start:end] if keep_record else None,
+        )  # fmt: skip
+
+    if len(at) == len(lines) and None not in hashed:  # the usual chunk
+        return [run(start, end) for start, end in _stretches(batch_ids)]
+    out: list[tuple[int, Run | Entry]] = []
+    place = dict(zip(at, range(len(at)), strict=True))
+    start = end = -1  # the stretch being gathered, among the lines read (-1: none)
+    for i, line in enumerate(lines):
+        here = place.get(i, -1)
+        if here < 0 or hashed[here] is None:
+            here = -1
+        if start >= 0 and (here < 0 or batch_ids[here] != batch_ids[start]):
+            out.append(run(start, end))
+            start = -1
+        if here >= 0:
+            start, end = (here if start < 0 else start), here + 1
+        elif not line.isspace():
+            out.append((len(line), scan_line(first + i, line, keep_record=keep_record)))
+    if start >= 0:
+        out.append(run(start, end))
+    return out
+
+
+#: A chunk's lines the decoder read, as columns (bundle members in _Line's order).
+_Columns = tuple[tuple[Any, ...], ...]
+
+
+def _read(lines: list[str]) -> tuple[list[int], _Columns] | None:
+    """Which lines the decoder reads (their places in the chunk), and their members as
+    columns; None when it reads none."""
+    if max(map(len, lines)) <= MAX_LINE:
+        try:
+            return list(range(len(lines))), _columns(list(map(_DECODE, lines)))
+        except msgspec.DecodeError:  # ValidationError too: some line is not ordinary
+            pass
+    maybe = [_decoded(line) for line in lines]
+    at = [i for i, line in enumerate(maybe) if line is not None]
+    if not at:
         return None
-    try:
-        read = list(map(_DECODE, lines))
-    except msgspec.DecodeError:  # ValidationError too
-        return None
+    return at, _columns([line for line in maybe if line is not None])
+
+
+def _columns(read: list[_Line]) -> _Columns:
     formats, algs, leaves, indexes, sizes, paths, roots, batch_ids, _, records = zip(
         *map(astuple, read), strict=True
     )
-    count = len(read)
-    if formats.count(BUNDLE_FORMAT) != count or algs.count(HASH_ALG) != count:
-        return None
-    if min(indexes) < 0 or not all(map(int.__lt__, indexes, sizes)):
+    return formats, algs, leaves, indexes, sizes, paths, roots, batch_ids, records
+
+
+def _decoded(line: str) -> _Line | None:
+    if len(line) > MAX_LINE:
         return None
     try:
-        joined = "".join([*leaves, *roots, *batch_ids, *chain.from_iterable(paths)])
-        check_hex32_run(joined)
-        hashed = _hashed(records, hex32_bytes(joined[: count * HEX32_CHARS]))
-    except (ValueError, TypeError, LedgerError):
+        return _DECODE(line)
+    except msgspec.DecodeError:
         return None
+
+
+def _vouch(columns: _Columns) -> tuple[Sequence[bytes | None], str]:
+    """Each line's leaf hash, or None for a line not vouched for; and the paths' hashes
+    joined. Each test runs on all the lines at once; line by line only when one fails."""
+    _, _, leaves, _, _, paths, roots, batch_ids, _ = columns
+    count = len(leaves)
+    joined = "".join([*leaves, *roots, *batch_ids, *chain.from_iterable(paths)])
+    hashed: Sequence[bytes | None] | None = _all_vouched(columns, joined)
     if hashed is None:
+        hashed = _each_vouched(columns, joined)
+    return hashed, joined[3 * count * HEX32_CHARS :]
+
+
+def _all_vouched(columns: _Columns, joined: str) -> list[bytes] | None:
+    """Every line's leaf hash when every line is ordinary and shows its record; else None."""
+    formats, algs, leaves, indexes, sizes, _, _, _, records = columns
+    count = len(leaves)
+    if formats.count(BUNDLE_FORMAT) != count or algs.count(HASH_ALG) != count:
         return None
-    blob = joined[3 * count * HEX32_CHARS :]
-    bounds = [0, *accumulate(map(len, paths))]
+    if min(indexes) < 0 or not all(map(int.__lt__, indexes, sizes)) or None in records:
+        return None
+    try:
+        check_hex32_run(joined)
+        made = list(map(leaf_hash, canonical_plain_records(records)))
+    except (ValueError, LedgerError):
+        return None
+    return made if b"".join(made) == hex32_bytes(joined[: count * HEX32_CHARS]) else None
+
+
+def _each_vouched(columns: _Columns, joined: str) -> list[bytes | None]:
+    """The same tests, telling which lines pass."""
+    formats, algs, leaves, indexes, sizes, paths, roots, batch_ids, records = columns
+    count = len(leaves)
+    fine = [
+        f == BUNDLE_FORMAT and a == HASH_ALG and 0 <= i < n
+        for f, a, i, n in zip(formats, algs, indexes, sizes, strict=True)
+    ]
+    try:
+        check_hex32_run(joined)
+        given: list[bytes | None] = list(_split(hex32_bytes(joined[: count * HEX32_CHARS])))
+    except ValueError:
+        hexes = zip(leaves, roots, batch_ids, paths, strict=True)
+        given = [_hash_of(leaf, (leaf, root, batch, *path)) for leaf, root, batch, path in hexes]
+    made = _hashed(records, given)
     return [
-        (
-            sum(map(len, lines[start:end])),
-            Run(
-                first + start, batch_ids[start], indexes[start:end], sizes[start:end],
-                hashed[start:end], roots[start:end], blob, bounds[start : end + 1],
-                records[start:end] if keep_record else None,
-            ),
-        )
-        for start, end in _stretches(batch_ids)
-    ]  # fmt: skip
+        leaf if ok and leaf is not None and leaf == own else None
+        for ok, leaf, own in zip(fine, given, made, strict=True)
+    ]
 
 
-def _hashed(records: Sequence[PlainRecord | None], leaves: bytes) -> Sequence[bytes] | None:
-    """Each line's leaf hash when every record hashes to its line's; None otherwise."""
+def _hash_of(leaf: str, values: tuple[str, ...]) -> bytes | None:
+    """A line's leaf hash, when all its hashes are lower-case hex; None otherwise."""
+    try:
+        check_hex32_run("".join(values))
+    except ValueError:
+        return None
+    return hex32_bytes(leaf)
+
+
+def _split(hashes: bytes) -> Iterator[bytes]:
+    return (hashes[i : i + HASH_SIZE] for i in range(0, len(hashes), HASH_SIZE))
+
+
+def _hashed(records: Sequence[PlainRecord | None], given: list[bytes | None]) -> list[bytes | None]:
+    """The leaf hash each line's record makes (its given one, for a line with none); None
+    for a record without a canonical form."""
     shown = [record for record in records if record is not None]
-    computed = list(map(leaf_hash, canonical_plain_records(shown)))
-    if len(shown) == len(records):  # an export of records, none erased: the usual chunk
-        return computed if b"".join(computed) == leaves else None
-    given = [leaves[i : i + HASH_SIZE] for i in range(0, len(leaves), HASH_SIZE)]
-    expected = [leaf for leaf, record in zip(given, records, strict=True) if record is not None]
-    return given if computed == expected else None
+    try:
+        canonical: list[bytes | None] = list(canonical_plain_records(shown))
+    except LedgerError:  # one without a canonical form: which?
+        canonical = [_canonical_or_none(record) for record in shown]
+    made = iter([None if text is None else leaf_hash(text) for text in canonical])
+    return [
+        leaf if record is None else next(made) for leaf, record in zip(given, records, strict=True)
+    ]
+
+
+def _canonical_or_none(record: PlainRecord) -> bytes | None:
+    try:
+        return canonical_plain_records([record])[0]
+    except LedgerError:
+        return None
 
 
 def _stretches(batch_ids: Sequence[str]) -> list[tuple[int, int]]:

@@ -12,7 +12,7 @@ import pytest
 
 from ledger.audit import _export_runs
 from ledger.audit._export_lines import scan_line
-from ledger.audit._export_runs import Run, _vouched, scan
+from ledger.audit._export_runs import Run, _chunk, _read, scan
 from ledger.proofs import bundle_text
 from tests.audit.export_samples import HOSTILE, as_export, bundle_of, bundles, lines_with
 from tests.audit.test_export_lines import scanned_lines, text_reading
@@ -64,10 +64,15 @@ def test_every_line_reads_as_the_rule_reads_it(hostile: str, chunk: int, tmp_pat
         "blank",
     ],
 )
-def test_a_chunk_with_such_a_line_is_left_to_the_rule(hostile: str) -> None:
+def test_such_a_line_is_left_to_the_rule_and_only_it(hostile: str) -> None:
+    """The lines around it are still vouched for, in runs that end at it."""
     _, made = lines_with(hostile)
-    assert _vouched(1, made[:3], keep_record=False) is not None  # ordinary lines
-    assert _vouched(1, made[:4], keep_record=False) is None
+    lines = [*made[:3], made[3], made[13]]  # three of batch 0, it, one of batch 2
+    read = [lines for _, lines in _chunk(1, lines, keep_record=False)]
+    left = [] if hostile == "blank" else [scan_line(4, made[3], keep_record=False)]
+    assert [r for r in read if not isinstance(r, Run)] == left
+    runs = [(r.first, len(r)) for r in read if isinstance(r, Run)]
+    assert runs == [(1, 3), (5, 1)]
 
 
 @pytest.mark.parametrize(
@@ -77,11 +82,10 @@ def test_a_chunk_with_such_a_line_is_left_to_the_rule(hostile: str) -> None:
 def test_ordinary_lines_of_other_shapes_are_vouched_for(hostile: str) -> None:
     """Their canonical form (the UTF-16 key order included) is canonical_bytes' own."""
     _, made = lines_with(hostile)
-    runs = _vouched(1, made[:4], keep_record=True)
-    assert runs is not None
-    assert [e for _, run in runs for e in run.entries()][3] == scan_line(
-        4, made[3], keep_record=True
-    )
+    read = [lines for _, lines in _chunk(1, made[:4], keep_record=True)]
+    assert all(isinstance(r, Run) for r in read)
+    entries = [e for r in read if isinstance(r, Run) for e in r.entries()]
+    assert entries[3] == scan_line(4, made[3], keep_record=True)
 
 
 def test_the_decoder_reads_no_deeper_than_its_type() -> None:
@@ -90,8 +94,8 @@ def test_the_decoder_reads_no_deeper_than_its_type() -> None:
     limit = sys.getrecursionlimit()
     sys.setrecursionlimit(100_000)
     try:
-        assert _vouched(1, [made[3]], keep_record=False) is None
-        assert scan_line(4, made[3], keep_record=False) == 4
+        assert _read([made[3]]) is None
+        assert _chunk(4, [made[3]], keep_record=False) == [(len(made[3]), 4)]
     finally:
         sys.setrecursionlimit(limit)
 
