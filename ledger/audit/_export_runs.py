@@ -5,25 +5,25 @@ it, whose record hashes to its leaf. :func:`scan` reads the file a chunk of line
 at a time and vouches, for the whole chunk, that
 :func:`~ledger.audit._export_lines.scan_line` would read every line of it and find
 its record hashing to its leaf; it then hands the lines on as columns
-(:class:`Run`), making no object per line beyond what the decoder made. A chunk
-it cannot vouch for is tried line by line, and each line it cannot vouch for, for
-whatever reason, is read by ``scan_line``,
-the rule: this module only ever says that the rule has nothing to say.
+(:class:`Run`), making no object per line beyond what the decoder made. When a
+test fails for the chunk, it is run line by line to tell which lines pass; each
+line that does not, for whatever reason, is read by ``scan_line``, the rule: this
+module only ever says that the rule has nothing to say.
 
-A chunk is vouched for when:
+A line is vouched for when:
 
 - msgspec, typed with the bundle's members and no others (:class:`_Line`), reads
-  every line: strings where the bundle has text, integers (not booleans, not
+  it: strings where the bundle has text, integers (not booleans, not
   floats) for index and size, a list for the path, an object held to
   :data:`~ledger.proofs.canonical.PlainRecord` (or null) for the record. The type
   is also the depth bound: the decoder refuses a container where the type has
   none as soon as it meets it, so it never reads more than five levels down
   (``MAX_JSON_DEPTH`` allows 64); a line it refuses goes to ``scan_line``, which
   counts the depth before it parses;
-- every line names the bundle format and hash algorithm, and an index below its size;
-- every hash is lower-case hex (its length: the type; its digits:
+- it names the bundle format and hash algorithm, and an index below its size;
+- its hashes are lower-case hex (their length: the type; their digits:
   :func:`check_hex32_run`, over all of the chunk's hashes at once);
-- every record's canonical bytes (:func:`canonical_plain_records`) hash to its leaf.
+- its record's canonical bytes (:func:`canonical_plain_records`) hash to its leaf.
 """
 
 from __future__ import annotations
