@@ -9,12 +9,13 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
-from api import errors
+from api import alert_webhooks, errors
 from api.accesslog import AccessLog
 from api.config import ApiSettings
 from api.limits import BodyLimits
 from api.metrics import Metrics
 from api.routers import (
+    alerts,
     batches,
     consents,
     erasures,
@@ -32,7 +33,9 @@ from ledger.store import Store
 DESCRIPTION = (
     "Verify credit records anchored by CreditAnchor and fetch their proof bundles. "
     "Authenticate with `Authorization: Bearer <api key>`. "
-    "Errors are RFC 9457 `application/problem+json`."
+    "Errors are RFC 9457 `application/problem+json`. "
+    "Partner banks receive risk alerts as signed webhooks (see `webhooks`) or pull them "
+    "from `/v1/alerts`."
 )
 
 
@@ -50,6 +53,7 @@ def create_app(settings: Settings | None = None, *, limits: ApiSettings | None =
         state.sealer.start()
         app.state.ledger = state
         app.state.metrics.watch_store(store)
+        app.state.metrics.watch_streams(state.alert_streams)
         # Everything loaded so far (web3, the chain, the store) lives as long as the
         # process: keep it out of the collector's full passes, which took >100 ms
         # each and showed in the latency tail.
@@ -68,8 +72,10 @@ def create_app(settings: Settings | None = None, *, limits: ApiSettings | None =
     app.state.retry_after = limits.retry_after_seconds
     app.state.metrics = Metrics()
     errors.install(app)
-    for module in (verify, consents, health, batches, proofs, submissions, inquiries, erasures):
+    routers = (verify, consents, health, batches, proofs, submissions, inquiries, erasures, alerts)
+    for module in routers:
         app.include_router(module.router)
+    alert_webhooks.install(app)
     app.add_middleware(BodyLimits, max_bytes=limits.max_body_bytes, max_depth=limits.max_json_depth)
     app.add_middleware(AccessLog)  # outermost: it logs refused bodies too
     return app

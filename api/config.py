@@ -26,3 +26,18 @@ class ApiSettings(BaseSettings):
     key_cache_seconds: float = Field(
         default=1.0, ge=0, le=60, description="how long a verified API key is remembered"
     )
+    # GET /v1/alerts/stream (Server-Sent Events). Each stream ends after
+    # alert_stream_seconds (the client reconnects with Last-Event-ID): a server that
+    # is asked to stop waits for open streams at most that long.
+    alert_stream_seconds: float = Field(
+        default=60.0, gt=0, le=3600, description="how long one alert stream stays open"
+    )
+    alert_stream_poll_seconds: float = Field(
+        default=1.0, gt=0, le=60, description="how often an idle stream looks for new alerts"
+    )
+    alert_stream_heartbeat_seconds: float = Field(
+        default=15.0, gt=0, le=300, description="a comment line on an idle stream this often"
+    )
+    alert_stream_max_clients: int = Field(
+        default=64, ge=1, le=10_000, description="open alert streams per process; 503 beyond"
+    )

@@ -2,7 +2,9 @@
 
 Each app has its own registry, so several apps in one process (tests) do not
 collide. Labels are bounded: route *templates*, methods, status codes, verify
-outcomes and batch statuses — never a path parameter, key or record value.
+and consent-check outcomes, batch statuses and kinds, partner institution codes
+and alert types (:mod:`api.collectors`) — never a path parameter, key, loan or
+record value.
 With several uvicorn workers each process reports its own counters.
 """
 
@@ -11,11 +13,13 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 from sqlalchemy import func, select
 
+from api.alertstream import StreamSlots
+from api.collectors import AlertCollector, PipelineCollector
 from ledger.store import Batch, Store
 
 #: Request latencies from 1 ms to 10 s: a cached proof to a 10000-record verify.
@@ -70,9 +74,33 @@ class Metrics:
             "Batches anchored by this process (submissions through the API)",
             registry=self.registry,
         )
+        self.consent_checks = Counter(
+            "creditanchor_consent_checks",
+            "POST /v1/consents/check answers by this process: granted, or the refusal reason",
+            ["outcome"],
+            registry=self.registry,
+        )
+        self._outcomes: dict[str, Any] = {}
 
     def watch_store(self, store: Store) -> None:
         self.registry.register(BatchCollector(store))
+        self.registry.register(AlertCollector(store))
+        self.registry.register(PipelineCollector(store))
+
+    def watch_streams(self, slots: StreamSlots) -> None:
+        streams = Gauge(
+            "creditanchor_alert_streams_open",
+            "GET /v1/alerts/stream connections open in this process",
+            registry=self.registry,
+        )
+        streams.set_function(lambda: slots.open)
+
+    def count_consent_check(self, outcome: str) -> None:
+        """One consent check answered: ``granted`` or the reason it was refused (a bounded set)."""
+        child = self._outcomes.get(outcome)
+        if child is None:
+            child = self._outcomes[outcome] = self.consent_checks.labels(outcome)
+        child.inc()
 
     def observe(self, method: str, route: str | None, status: int, seconds: float) -> None:
         key = (method, route or "unmatched", status)

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
+from api.alertstream import StreamSlots
 from api.config import ApiSettings
 from api.inquirywriter import LoopInquiryWriter
 from api.keycache import KeyCache
@@ -141,6 +142,7 @@ class AppState:
     def __post_init__(self) -> None:
         self.gate = ChainGate(self.settings, self.store)
         self.keys = KeyCache(self.limits.key_cache_seconds)
+        self.alert_streams = StreamSlots(self.limits.alert_stream_max_clients)
         seconds = min(self.settings.inquiry_seal_seconds, self.settings.alert_seal_seconds)
         self.sealer = Sealer(self.gate, seconds)
         self._desensitiser: Desensitiser | None = None

@@ -68,7 +68,7 @@ class Settings(BaseSettings):
         default=60.0, gt=0, description="how long a claimed delivery is reserved for one sender"
     )
     alert_poll_seconds: float = Field(
-        default=1.0, gt=0, le=60, description="how often an idle dispatcher looks for new alerts"
+        default=0.2, gt=0, le=60, description="how often an idle dispatcher looks for new alerts"
     )
     alert_concurrency: int = Field(default=32, ge=1, le=1024, description="POSTs in flight")
     alert_per_endpoint: int = Field(

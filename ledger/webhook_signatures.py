@@ -42,6 +42,9 @@ NEW_SECRET_BYTES: Final = 32
 #: A signature header is read only this far (a rotation sends 4 entries; never dozens).
 MAX_SIGNATURE_HEADER_CHARS: Final = 4096
 MAX_SIGNATURES: Final = 16
+#: 10000-01-01T00:00:00Z: the first second a ``datetime`` (and so the reference
+#: library's ``sign``) cannot hold.
+MAX_TIMESTAMP: Final = 253_402_300_800
 #: Ids and timestamps go into the signed content, so neither may hold a full stop.
 WEBHOOK_ID: Final = re.compile(r"[A-Za-z0-9_-]{1,64}").fullmatch
 
@@ -91,7 +94,7 @@ def signed_content(msg_id: str, timestamp: int, body: bytes) -> bytes:
     """``{id}.{timestamp}.{body}``: what every signature covers."""
     if not WEBHOOK_ID(msg_id):
         raise SignatureFormatError("a webhook id is 1-64 letters, digits, '_' or '-'")
-    if timestamp < 0:
+    if not 0 <= timestamp < MAX_TIMESTAMP:
         raise SignatureFormatError("a webhook timestamp is seconds since the epoch")
     return f"{msg_id}.{timestamp}.".encode("ascii") + body
 

@@ -6,7 +6,8 @@ because this machine is shared and noisy.
 
 API figures alternate the real and the trivial server in rounds (medians).
 
-Usage: python scripts/bench.py --json FILE [--quick] [--only chain|ingest|api|consent|audit ...]
+Usage: python scripts/bench.py --json FILE [--quick]
+       [--only chain|ingest|api|consent|audit|delivery ...]
 """
 
 from __future__ import annotations
@@ -153,11 +154,29 @@ def _generate(path: Path, rows: int) -> float:
 
 
 def bench_ingest(rows: int, work: Path) -> dict[str, Any]:
-    """End to end, file -> anchored, through the real ``ledger`` command in a child process."""
-    data_dir, portfolio = work / "ingest", work / "portfolio.csv"
+    """End to end, file -> anchored, through the real ``ledger`` command in a child process;
+    then the same file with the risk alerts off (``LEDGER_ALERTS=0``), in a data dir of its
+    own: ``alert_derivation_overhead`` = (time with alerts) / (time without) - 1."""
+    portfolio = work / "portfolio.csv"
     generated_s = _generate(portfolio, rows)
+    with_alerts = _submit_timed(work / "ingest", portfolio, rows, alerts=True)
+    without = _submit_timed(work / "ingest-no-alerts", portfolio, rows, alerts=False)
+    return {
+        **with_alerts,
+        "ingest_generate_seconds": round(generated_s, 2),
+        "ingest_without_alerts_seconds": without["ingest_seconds"],
+        "alert_derivation_overhead": round(
+            with_alerts["ingest_seconds"] / without["ingest_seconds"] - 1, 3
+        ),
+        "alert_derivation_cpu_overhead": round(
+            with_alerts["ingest_cpu_us_per_record"] / without["ingest_cpu_us_per_record"] - 1, 3
+        ),
+    }
+
+
+def _submit_timed(data_dir: Path, portfolio: Path, rows: int, *, alerts: bool) -> dict[str, Any]:
     ledger = str(Path(sys.executable).with_name("ledger"))
-    env = {**os.environ, "LEDGER_DATA_DIR": str(data_dir)}
+    env = {**os.environ, "LEDGER_DATA_DIR": str(data_dir), "LEDGER_ALERTS": str(int(alerts))}
     subprocess.run([ledger, "deploy"], env=env, check=True, capture_output=True)
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
@@ -180,7 +199,6 @@ def bench_ingest(rows: int, work: Path) -> dict[str, Any]:
         "ingest_peak_rss_mib": round(peak_kib / 1024, 1),
         "ingest_cpu_us_per_record": round(cpu_s / rows * 1e6, 1),
         "ingest_batches": len(report["batches"]),
-        "ingest_generate_seconds": round(generated_s, 2),
         "_data_dir": data_dir,
     }
 
@@ -549,7 +567,7 @@ def _batch_verify(
 
 
 #: Sections ``--only`` may pick; a full run does them all, in this order.
-SECTIONS = ("chain", "ingest", "api", "consent", "audit")
+SECTIONS = ("chain", "ingest", "api", "consent", "audit", "delivery")
 
 
 def run(
@@ -592,6 +610,10 @@ def run(
 
         results.update(bench_audit(quick, full=audit_1m))
         results.update(bench_alert_audit(quick))
+    if "delivery" in only:
+        from bench_delivery import bench_delivery
+
+        results.update(bench_delivery(quick))
     return _with_ratios(results)
 
 
@@ -606,6 +628,7 @@ def _with_ratios(results: dict[str, Any]) -> dict[str, Any]:
         "ingest_to_calibration_ratio": ("ingest_records_per_s", "calibration_records_per_s"),
         "verify_p99_to_trivial_p99_ratio": ("verify_p99_ms", "trivial_p99_ms"),
         "audit_to_calibration_ratio": ("audit_records_per_s", "calibration_records_per_s"),
+        "alerts_to_plain_posts_ratio": ("alerts_per_s", "plain_posts_per_s"),
     }
     for key, (top, bottom) in pairs.items():
         if results.get(top) and results.get(bottom):

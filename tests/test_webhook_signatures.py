@@ -8,8 +8,11 @@ import hmac
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from hypothesis import given
+from hypothesis import strategies as st
 
 from ledger.webhook_signatures import (
+    MAX_TIMESTAMP,
     SignatureFormatError,
     decode_public_key,
     decode_secret,
@@ -91,7 +94,29 @@ def test_ids_and_timestamps_cannot_shift_the_signed_content() -> None:
     for msg_id in ("msg.x", "", "a" * 65, "msg x"):
         with pytest.raises(SignatureFormatError):
             sign(msg_id, 1, b"{}", secrets=[new_secret()])
-    with pytest.raises(SignatureFormatError):
-        sign("msg_x", -1, b"{}", secrets=[new_secret()])
+    for timestamp in (-1, MAX_TIMESTAMP):
+        with pytest.raises(SignatureFormatError):
+            sign("msg_x", timestamp, b"{}", secrets=[new_secret()])
+        with pytest.raises(SignatureFormatError):
+            verify("v1,abc", "msg_x", timestamp, b"{}", secrets=[new_secret()])
     with pytest.raises(SignatureFormatError):
         sign("msg_x", 1, b"{}")  # no key at all
+
+
+@given(
+    msg_id=st.from_regex(r"[A-Za-z0-9_-]{1,64}", fullmatch=True),
+    timestamp=st.integers(min_value=0, max_value=MAX_TIMESTAMP - 1),
+    body=st.binary(min_size=1, max_size=512),
+    flip=st.integers(min_value=0),
+)
+def test_any_signed_message_verifies_and_any_flipped_byte_does_not(
+    msg_id: str, timestamp: int, body: bytes, flip: int
+) -> None:
+    secret, key = new_secret(), Ed25519PrivateKey.generate()
+    header = sign(msg_id, timestamp, body, secrets=[secret], private_keys=[key])
+    public = key.public_key()
+    assert verify(header, msg_id, timestamp, body, secrets=[secret])
+    assert verify(header, msg_id, timestamp, body, public_keys=[public])
+    position = flip % len(body)
+    tampered = body[:position] + bytes([body[position] ^ 0x01]) + body[position + 1 :]
+    assert not verify(header, msg_id, timestamp, tampered, secrets=[secret], public_keys=[public])

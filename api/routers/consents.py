@@ -73,6 +73,9 @@ async def check_consent(body: CheckBody, key: Partner, request: Request) -> Fast
     inquiry = service.inquiry(decision, requested_by=key.name)
     await state.inquiry_writer(service.inquiries).write(inquiry)
     state.inquiry_logged()
+    request.app.state.metrics.count_consent_check(
+        "granted" if decision.granted else decision.reason
+    )
     return FastJSON(service.answer(decision, inquiry).to_json())
 
 

@@ -8,11 +8,14 @@ bank's payload in :mod:`ledger.alerts.payloads`, the risk plan in
 Producers add alerts with :func:`enqueue` inside the transaction of the batch that
 caused them; :class:`Dispatcher` pushes them to each bank's webhook (Standard
 Webhooks; ``ledger alerts dispatch``); banks without a webhook read them with
-:func:`alerts_after` and answer with :func:`acknowledge`. Endpoints and their
+:func:`alerts_after` and answer with :func:`acknowledge`
+(the operator and auditors read every bank's with :func:`every_alert_after`;
+:mod:`ledger.alerts.views` adds delivery and acknowledgement states,
+:mod:`ledger.alerts.summary` the monitoring figures). Endpoints and their
 signing keys: :func:`set_endpoint`, :func:`rotate_keys` (``ledger partner webhook``).
 
 The names load on first use (:mod:`ledger._lazy`): a producer that only enqueues
-loads neither httpx nor the dispatcher.
+loads neither urllib3 nor the dispatcher.
 """
 
 from __future__ import annotations
@@ -34,6 +37,8 @@ if TYPE_CHECKING:
         acknowledge,
         alerts_after,
         enqueue,
+        every_alert_after,
+        find_alert,
         get_alert,
     )
     from ledger.alerts.sealing import Sealer
@@ -45,6 +50,8 @@ _WHERE = {
     "acknowledge": "ledger.alerts.outbox",
     "alerts_after": "ledger.alerts.outbox",
     "enqueue": "ledger.alerts.outbox",
+    "every_alert_after": "ledger.alerts.outbox",
+    "find_alert": "ledger.alerts.outbox",
     "get_alert": "ledger.alerts.outbox",
     "DeliveryStatus": "ledger.alerts.deliveries",
     "delivery_status": "ledger.alerts.deliveries",
@@ -78,6 +85,8 @@ __all__ = [
     "alerts_after",
     "delivery_status",
     "enqueue",
+    "every_alert_after",
+    "find_alert",
     "get_alert",
     "rotate_keys",
     "send_ping",

@@ -11,7 +11,7 @@ also measures each bank's book against the plan (:mod:`~ledger.alerts.portfolio`
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 import polars as pl
 from sqlalchemy.orm import Session
@@ -21,6 +21,7 @@ from ledger.alerts.outbox import NewAlert
 from ledger.alerts.payloads import LoanRefs, bank_alerts
 from ledger.alerts.plan import Plan
 from ledger.alerts.portfolio import BookMoves, evaluate
+from ledger.chain.types import BatchKind
 from ledger.store.accounts import put_states, states_of
 
 #: Where a batch's alerts go, in the batch's transaction.
@@ -30,21 +31,26 @@ Sink = Callable[[Session, list[NewAlert]], None]
 class Deriver:
     """Derives and queues the alerts of each stored batch under one risk plan."""
 
-    def __init__(self, plan: Plan, refs: LoanRefs, sink: Sink) -> None:
+    def __init__(
+        self, plan: Plan, refs: LoanRefs, sink: Sink, *, registry: Mapping[str, object]
+    ) -> None:
+        """``registry``: where batches are anchored (``chain_id``, ``address``)."""
         self.plan = plan
         self.refs = refs
         self.sink = sink
+        self.registry = dict(registry)
         self._moves = BookMoves()
 
-    def derive(self, s: Session, batch_id: str, facts: pl.DataFrame) -> int:
-        """Queue the alerts of ``facts`` (one stored batch's) and store the new states;
-        the number of alerts."""
+    def derive(self, s: Session, batch_id: str, root: str, facts: pl.DataFrame) -> int:
+        """Queue the alerts of ``facts`` (one stored batch's, whose Merkle root is ``root``)
+        and store the new states; the number of alerts."""
         if facts.is_empty():
             return 0
         stored = states_of(s, facts.get_column("account").unique().to_list())
         past = compared(facts, stored)
         self._moves.add(past, self.plan.critical_dpd)
-        alerts = list(bank_alerts(events_in(past), self.plan, self.refs, batch_id))
+        anchor = {**self.registry, "kind": int(BatchKind.CREDIT_DATA), "root": root}
+        alerts = bank_alerts(events_in(past), self.plan, self.refs, batch_id, anchor)
         if alerts:
             self.sink(s, alerts)
         states = next_states(facts, stored).with_columns(batch_id=pl.lit(batch_id))

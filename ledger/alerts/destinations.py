@@ -19,7 +19,6 @@ subnet) add it around the dispatcher; these checks hold either way.
 
 from __future__ import annotations
 
-import asyncio
 import ipaddress
 import re
 import socket
@@ -110,7 +109,7 @@ class Destination:
 class Route:
     """Where one POST goes: the checked address, with the URL's host in ``Host`` and SNI."""
 
-    url: str
+    address: str
     host_header: str
     sni_hostname: str | None
 
@@ -147,7 +146,7 @@ def check_url(url: str, allow: Allowlist) -> Destination:
     return Destination(scheme, host, port or _DEFAULT_PORT[scheme], target)
 
 
-async def route(destination: Destination, allow: Allowlist) -> Route:
+def route(destination: Destination, allow: Allowlist) -> Route:
     """Resolve the host and pick an address that passes the rules (all must pass).
 
     Raises :class:`EndpointRefusedError` for an address the rules refuse and
@@ -158,7 +157,7 @@ async def route(destination: Destination, allow: Allowlist) -> Route:
     if address is not None:
         addresses = [address]
     else:
-        infos = await asyncio.get_running_loop().getaddrinfo(
+        infos = socket.getaddrinfo(
             host, destination.port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP
         )
         addresses = list(dict.fromkeys(ipaddress.ip_address(info[4][0]) for info in infos))
@@ -166,9 +165,8 @@ async def route(destination: Destination, allow: Allowlist) -> Route:
         raise OSError(f"{host!r} resolved to no address")
     for each in addresses:
         _check_address(each, host, allow)
-    pinned = f"{destination.scheme}://{_bracketed(str(addresses[0]))}:{destination.port}"
     return Route(
-        url=pinned + destination.target,
+        address=str(addresses[0]),
         host_header=destination.host_header,
         sni_hostname=host if destination.scheme == "https" and address is None else None,
     )

@@ -1,12 +1,15 @@
 """The dispatcher: pushes outbox alerts to the banks' webhooks by Standard Webhooks.
 
 Each round it claims due deliveries (:func:`~ledger.alerts.deliveries.claim_due`,
-committed before anything is sent), POSTs them concurrently (at most
+committed before anything is sent), POSTs them from a pool of threads (at most
 ``alert_concurrency`` in flight, ``alert_per_endpoint`` per bank), and records the
 answers (:func:`~ledger.alerts.deliveries.record`). A POST:
 
-- goes to an address checked against the allowlist (:mod:`ledger.alerts.destinations`),
-  follows no redirect and takes at most ``alert_request_timeout`` seconds in all;
+- goes to an address checked against the allowlist (:mod:`ledger.alerts.destinations`)
+  and follows no redirect;
+- connects and then waits for each read of the answer at most what is left of
+  ``alert_request_timeout`` (urllib3's total timeout), and stops reading the
+  answer's body at that deadline;
 - carries ``webhook-id`` (the alert's id, the same on every attempt),
   ``webhook-timestamp`` (this attempt) and ``webhook-signature`` (``v1`` and ``v1a``
   under every key that signs now), and the alert's stored body, byte for byte.
@@ -19,17 +22,17 @@ the process may be killed at any moment and started again.
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import ssl
+import re
 import threading
 import time
 from collections import Counter
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
-import httpx
+import urllib3
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy.orm import Session
 
@@ -53,6 +56,9 @@ log = logging.getLogger(__name__)
 USER_AGENT: Final = f"credit-anchor-webhooks/{__version__}"
 #: Of an answer's body only this much is read (then the connection is dropped).
 MAX_ANSWER_BYTES: Final = 64 * 1024
+#: Connection pools kept (one per bank endpoint address); the least used goes first.
+MAX_POOLS: Final = 256
+_REPR: Final = re.compile(r"<[^<>]{0,200}>:?")
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,27 +90,26 @@ class DispatchConfig:
         )
 
 
-def http_client(config: DispatchConfig) -> httpx.AsyncClient:
-    """The client every POST goes through: no redirects, no proxies from the environment.
+def http_pools(config: DispatchConfig) -> urllib3.PoolManager:
+    """Keep-alive connection pools, one per checked address and host name, shared by the
+    sending threads: no retries, no redirects, no proxies from the environment.
 
-    Certificates are verified against the host name of the URL (sent as TLS SNI),
+    Certificates are verified against the URL's host name (sent as TLS SNI),
     although the connection goes to the address that was checked.
     """
-    verify: ssl.SSLContext | bool = True
-    if config.ca_file is not None:
-        verify = ssl.create_default_context(cafile=str(config.ca_file))
-    return httpx.AsyncClient(
-        verify=verify,
-        follow_redirects=False,
-        trust_env=False,
-        timeout=httpx.Timeout(config.request_timeout),
-        limits=httpx.Limits(max_connections=config.concurrency),
+    return urllib3.PoolManager(
+        num_pools=MAX_POOLS,
+        maxsize=config.concurrency,  # two banks may share one address
+        block=False,
+        retries=False,
+        timeout=urllib3.Timeout(total=config.request_timeout),
+        ca_certs=None if config.ca_file is None else str(config.ca_file),
         headers={"user-agent": USER_AGENT},
     )
 
 
-async def post_signed(
-    client: httpx.AsyncClient,
+def post_signed(
+    pools: urllib3.PoolManager,
     url: str,
     msg_id: str,
     body: bytes,
@@ -112,37 +117,47 @@ async def post_signed(
     config: DispatchConfig,
 ) -> Answer:
     """POST ``body`` to ``url``, signed as ``msg_id``; what came back (never raises for
-    a refusal or a network failure: those are answers too)."""
+    a refusal or a network failure: those are answers too).
+
+    Connecting and each read of the answer's head wait at most what is left of
+    ``request_timeout``; reading its body stops at that deadline.
+    """
     started, clock = utc_now(), time.monotonic()
     target = "?"
     status = retry_after = error = None
     try:
         destination = check_url(url, config.allow)
         target = destination.origin
-        async with asyncio.timeout(config.request_timeout):
-            way = await route(destination, config.allow)
-            stamp = int(time.time())
-            headers = {
-                "host": way.host_header,
-                "content-type": "application/json",
-                "webhook-id": msg_id,
-                "webhook-timestamp": str(stamp),
-                "webhook-signature": sign(
-                    msg_id, stamp, body, secrets=keys.secrets, private_keys=keys.private_keys
-                ),
-            }
-            extensions = {"sni_hostname": way.sni_hostname} if way.sni_hostname else {}
-            async with client.stream(
-                "POST", way.url, content=body, headers=headers, extensions=extensions
-            ) as answer:
-                status = answer.status_code
-                retry_after = parse_retry_after(answer.headers.get("retry-after"))
-                await _drain(answer)
+        way = route(destination, config.allow)
+        stamp = int(time.time())
+        headers = {
+            "host": way.host_header,
+            "content-type": "application/json",
+            "webhook-id": msg_id,
+            "webhook-timestamp": str(stamp),
+            "webhook-signature": sign(
+                msg_id, stamp, body, secrets=keys.secrets, private_keys=keys.private_keys
+            ),
+        }
+        named = {"server_hostname": way.sni_hostname, "assert_hostname": way.sni_hostname}
+        pool = pools.connection_from_host(
+            way.address, destination.port, destination.scheme,
+            pool_kwargs=named if way.sni_hostname else None,
+        )  # fmt: skip
+        answer = pool.urlopen(
+            "POST", destination.target, body=body, headers=headers,
+            redirect=False, preload_content=False,
+        )  # fmt: skip
+        status = answer.status
+        retry_after = parse_retry_after(answer.headers.get("retry-after"))
+        _drain(answer, clock + config.request_timeout)
     except EndpointRefusedError as exc:
         error = f"refused: {exc.message}"
-    except TimeoutError:
+    except urllib3.exceptions.NewConnectionError as exc:  # (a TimeoutError in urllib3)
+        error = _describe(exc)
+    except urllib3.exceptions.TimeoutError:
         error = f"no answer within {config.request_timeout:g} s"
-    except (httpx.HTTPError, OSError) as exc:
+    except (urllib3.exceptions.HTTPError, OSError) as exc:
         error = _describe(exc)
     elapsed = round((time.monotonic() - clock) * 1000)
     if status is not None:
@@ -150,25 +165,35 @@ async def post_signed(
     return Answer(started, elapsed, target, status, error, retry_after)
 
 
-async def _drain(answer: httpx.Response) -> None:
-    """Read a small answer body so the connection can serve the next POST."""
+def _drain(answer: urllib3.BaseHTTPResponse, deadline: float) -> None:
+    """Read a small answer body, so its connection can serve the next POST; drop the
+    connection instead when the body is large or slow."""
     read = 0
-    async for chunk in answer.aiter_raw():
-        read += len(chunk)
-        if read > MAX_ANSWER_BYTES:
-            break
+    try:
+        for chunk in answer.stream(8192, decode_content=False):
+            read += len(chunk)
+            if read > MAX_ANSWER_BYTES or time.monotonic() > deadline:
+                answer.close()
+                break
+    finally:
+        answer.release_conn()
 
 
 def _describe(exc: BaseException) -> str:
-    """A short reason without the URL (its path or query may hold a bank's token)."""
-    text = str(exc)
-    if "://" in text or len(text) > 120:
+    """A short reason without the URL (its path or query may hold a bank's token) or
+    object reprs: "NewConnectionError: Failed to establish a new connection: [Errno
+    111] Connection refused"."""
+    text = _REPR.sub("", str(exc)).strip()
+    if "://" in text or len(text) > 150:
         text = ""
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 class Dispatcher:
-    """Claims, sends and records deliveries until stopped (or, ``once``, until none is due)."""
+    """Claims, sends and records deliveries until stopped (or, ``once``, until none is due).
+
+    This thread claims and records; a pool of ``concurrency`` threads sends.
+    """
 
     def __init__(self, store: Store, sealer: Sealer, config: DispatchConfig) -> None:
         self.store = store
@@ -178,49 +203,59 @@ class Dispatcher:
 
     def run(self, *, once: bool = False, stop: threading.Event | None = None) -> Counter[str]:
         """Deliver; how many attempts ended delivered, retry, failed and disabled."""
-        return asyncio.run(self._run(once, stop))
-
-    async def _run(self, once: bool, stop: threading.Event | None) -> Counter[str]:
         totals: Counter[str] = Counter()
-        inflight: dict[asyncio.Task[tuple[Claim, Answer]], Claim] = {}
-        async with http_client(self.config) as client:
+        inflight: dict[Future[Answer], Claim] = {}
+        finished: list[tuple[Claim, Answer]] = []
+        pools = http_pools(self.config)
+        with (
+            pools,
+            ThreadPoolExecutor(self.config.concurrency, thread_name_prefix="webhook") as pool,
+        ):
             while True:
                 stopping = stop is not None and stop.is_set()
-                if not stopping:
-                    for claim, keys in await asyncio.to_thread(self._claim, inflight):
-                        task = asyncio.create_task(self._send(client, claim, keys))
-                        inflight[task] = claim
+                outcomes, claimed = self._round(finished, inflight, claim=not stopping)
+                totals += outcomes
+                for claim, keys in claimed:
+                    inflight[pool.submit(self._send, pools, claim, keys)] = claim
                 if not inflight:
                     if once or stopping:
                         return totals
-                    await self._idle()
+                    self._idle(stop)
+                    finished = []
                     continue
-                done, _ = await asyncio.wait(
-                    inflight, timeout=self.config.poll_seconds, return_when="FIRST_COMPLETED"
-                )
-                for task in done:
-                    del inflight[task]
-                if done:
-                    totals += await asyncio.to_thread(self._record, [t.result() for t in done])
+                done, _ = wait(inflight, self.config.poll_seconds, FIRST_COMPLETED)
+                finished = [(inflight.pop(f), f.result()) for f in done]
 
-    def _claim(
-        self, inflight: dict[asyncio.Task[tuple[Claim, Answer]], Claim]
-    ) -> list[tuple[Claim, SigningKeys | LedgerError]]:
+    def _round(
+        self,
+        finished: list[tuple[Claim, Answer]],
+        inflight: dict[Future[Answer], Claim],
+        *,
+        claim: bool,
+    ) -> tuple[Counter[str], list[tuple[Claim, SigningKeys | LedgerError]]]:
+        """Record ``finished`` and claim more, in one transaction (one commit a round)."""
         free = self.config.concurrency - len(inflight)
-        if free <= 0:
-            return []
-        busy = Counter(claim.institution for claim in inflight.values())
-        now_ms = to_ms(utc_now())
+        # Claim in bulk: a round costs a few statements and a commit, whatever its size.
+        claiming = claim and free > 0 and (not inflight or free >= self.config.concurrency // 4)
+        if not finished and not claiming:
+            return Counter(), []
+        now = utc_now()
         with self.store.session() as s:
-            claims = claim_due(
-                s,
-                now_ms=now_ms,
-                lease_ms=round(self.config.claim_seconds * 1000),
-                limit=free,
-                per_institution=self.config.per_endpoint,
-                busy=busy,
-            )
-            return [(claim, self._keys(s, claim.institution, now_ms)) for claim in claims]
+            outcomes = record(s, finished, self.config.policy, now=now)
+            claims = []
+            if claiming:
+                claims = claim_due(
+                    s,
+                    now_ms=to_ms(now),
+                    lease_ms=round(self.config.claim_seconds * 1000),
+                    limit=free,
+                    per_institution=self.config.per_endpoint,
+                    busy=Counter(claim.institution for claim in inflight.values()),
+                )
+            keys = {i: self._keys(s, i, to_ms(now)) for i in {c.institution for c in claims}}
+            s.commit()
+        self._log(finished, outcomes)
+        return outcomes, [(claim, keys[claim.institution]) for claim in claims]
 
     def _keys(self, session: Session, institution: str, now_ms: int) -> SigningKeys | LedgerError:
         """The bank's signing keys, or why they cannot be had (that attempt then fails)."""
@@ -231,17 +266,15 @@ class Dispatcher:
         except LedgerError as exc:
             return exc
 
-    async def _send(
-        self, client: httpx.AsyncClient, claim: Claim, keys: SigningKeys | LedgerError
-    ) -> tuple[Claim, Answer]:
+    def _send(
+        self, pools: urllib3.PoolManager, claim: Claim, keys: SigningKeys | LedgerError
+    ) -> Answer:
         if isinstance(keys, LedgerError):
-            return claim, Answer(utc_now(), 0, "?", error=f"cannot sign: {keys.message}")
-        answer = await post_signed(client, claim.url, claim.alert_id, claim.body, keys, self.config)
-        return claim, answer
+            return Answer(utc_now(), 0, "?", error=f"cannot sign: {keys.message}")
+        return post_signed(pools, claim.url, claim.alert_id, claim.body, keys, self.config)
 
-    def _record(self, finished: list[tuple[Claim, Answer]]) -> Counter[str]:
-        with self.store.session() as s:
-            outcomes = record(s, finished, self.config.policy, now=utc_now())
+    @staticmethod
+    def _log(finished: list[tuple[Claim, Answer]], outcomes: Counter[str]) -> None:
         for claim, answer in finished:
             log_event(
                 log, "webhook attempt", logging.DEBUG, alert_id=claim.alert_id,
@@ -250,19 +283,19 @@ class Dispatcher:
             )  # fmt: skip
         if outcomes["disabled"]:
             log_event(log, "webhook endpoint disabled (410)", logging.WARNING)
-        return outcomes
 
-    async def _idle(self) -> None:
-        """Sleep until the next delivery is due, or one poll interval at most."""
-        due = await asyncio.to_thread(self._next_due)
-        wait = self.config.poll_seconds
-        if due is not None:
-            wait = min(wait, max(0.0, (due - to_ms(utc_now())) / 1000))
-        await asyncio.sleep(max(wait, 0.001))
-
-    def _next_due(self) -> int | None:
+    def _idle(self, stop: threading.Event | None) -> None:
+        """Wait until the next delivery is due, one poll interval at most (or until stopped)."""
         with self.store.session() as s:
-            return next_due_ms(s)
+            due = next_due_ms(s)
+        pause = self.config.poll_seconds
+        if due is not None:
+            pause = min(pause, max(0.0, (due - to_ms(utc_now())) / 1000))
+        pause = max(pause, 0.001)
+        if stop is not None:
+            stop.wait(pause)
+        else:
+            time.sleep(pause)
 
 
 def send_ping(
@@ -279,8 +312,5 @@ def send_ping(
         keys = signing_keys(s, sealer, institution, now_ms=to_ms(moment))
     body = canonical_bytes({"type": "ping", "timestamp": iso(moment), "data": {}})
 
-    async def ping() -> Answer:
-        async with http_client(config) as client:
-            return await post_signed(client, info.url, new_alert_id(), body, keys, config)
-
-    return info, asyncio.run(ping())
+    with http_pools(config) as pools:
+        return info, post_signed(pools, info.url, new_alert_id(), body, keys, config)

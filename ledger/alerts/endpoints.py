@@ -14,13 +14,14 @@ went away for a while.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
-from sqlalchemy import func, select, update
+from sqlalchemy import Row, func, select, update
 from sqlalchemy.orm import Session
 
 from ledger.alerts.destinations import Allowlist, check_url
@@ -183,7 +184,7 @@ def disable_endpoint(session: Session, institution: str, reason: str, now: datet
     session.execute(
         update(AlertDelivery)
         .where(AlertDelivery.institution == institution, AlertDelivery.state == "pending")
-        .values(state="disabled", lease_owner=None, lease_until_ms=None, due_ms=None)
+        .values(state="disabled", lease_owner=None, due_ms=None)
     )
 
 
@@ -211,16 +212,22 @@ def _issue(
     return IssuedKeys(generation, encode_secret(secret), public)
 
 
-def _live_keys(session: Session, institution: str, now_ms: int) -> list[WebhookKey]:
-    return list(
-        session.scalars(
-            select(WebhookKey)
+def _live_keys(session: Session, institution: str, now_ms: int) -> Sequence[Row[Any]]:
+    """The key rows that sign at ``now_ms``, newest first (a Core query: the dispatcher
+    asks at every round)."""
+    k = WebhookKey
+    return (
+        session.connection()
+        .execute(
+            select(k.id, k.generation, k.seal_key_id, k.hmac_sealed, k.ed25519_sealed)
+            .add_columns(k.public_key)
             .where(
-                WebhookKey.institution == institution,
-                (WebhookKey.retires_at_ms.is_(None)) | (WebhookKey.retires_at_ms > now_ms),
+                k.institution == institution,
+                k.retires_at_ms.is_(None) | (k.retires_at_ms > now_ms),
             )
-            .order_by(WebhookKey.generation.desc())
+            .order_by(k.generation.desc())
         )
+        .all()
     )
 
 

@@ -14,10 +14,11 @@ class UnknownAlertError(NotFoundError):
 
     code = "unknown-alert"
 
-    def __init__(self, alert_id: str, institution: str, *, well_formed: bool) -> None:
+    def __init__(self, alert_id: str, institution: str | None, *, well_formed: bool) -> None:
         # An id that cannot be one of ours is not echoed: it is whatever the caller sent.
         shown = repr(alert_id) if well_formed else "with that id"
-        super().__init__(f"no alert {shown} for institution {institution[:32]!r}")
+        whose = "" if institution is None else f" for institution {institution[:32]!r}"
+        super().__init__(f"no alert {shown}{whose}")
         self.alert_id = alert_id
         self.institution = institution
 

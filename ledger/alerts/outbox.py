@@ -22,13 +22,13 @@ from datetime import UTC, datetime
 from typing import Any, Final
 
 import orjson
-from sqlalchemy import insert, select, text
+from sqlalchemy import Select, Table, insert, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from ledger.alerts.errors import UnknownAlertError
 from ledger.errors import InputError
-from ledger.proofs import canonical_bytes
+from ledger.proofs import canonical_records
 from ledger.store.alerts import Acknowledgement, Alert, AlertDelivery, WebhookEndpoint
 from ledger.store.apikeys import check_institution
 from ledger.webhook_signatures import WEBHOOK_ID
@@ -45,6 +45,9 @@ ID_PREFIX: Final = "msg_"
 #: numbers become visible in the order they were handed out (a cursor never
 #: skips one that commits late). SQLite has one writer at a time anyway.
 SEQUENCE_LOCK: Final = 0x41_4C_45_52_54  # "ALERT"
+_ALERTS, _DELIVERIES = Alert.__table__, AlertDelivery.__table__
+assert isinstance(_ALERTS, Table) and isinstance(_DELIVERIES, Table)
+_INSERT_ALERT, _INSERT_DELIVERY = insert(_ALERTS), insert(_DELIVERIES)
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,20 +129,30 @@ def enqueue(
     """
     moment = utc_now(now)
     created_at = iso(moment)
-    rows = [_row(alert, created_at) for alert in alerts]
-    if not rows:
+    batch = [_checked(alert) for alert in alerts]
+    if not batch:
         return []
-    institutions = {row["institution"] for row in rows}
+    envelopes = [{"type": a.event_type, "timestamp": created_at, "data": d} for a, d in batch]
+    bodies = canonical_records(envelopes)  # one type walk over the whole batch
+    if (largest := max(map(len, bodies))) > MAX_BODY_BYTES:
+        raise InputError(f"an alert's body is {largest} bytes, over {MAX_BODY_BYTES}")
+    rows: list[dict[str, Any]] = [
+        {"id": new_alert_id(), "institution": alert.institution, "type": alert.event_type,
+         "body": body, "created_at": created_at, "batch_id": alert.batch_id}
+        for (alert, _), body in zip(batch, bodies, strict=True)
+    ]  # fmt: skip
     endpoints = dict(
         session.execute(
             select(WebhookEndpoint.institution, WebhookEndpoint.status).where(
-                WebhookEndpoint.institution.in_(institutions)
+                WebhookEndpoint.institution.in_({row["institution"] for row in rows})
             )
         ).all()
     )
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": SEQUENCE_LOCK})
-    session.execute(insert(Alert), rows)
+    # Core inserts on the session's connection: an ingest may enqueue many thousands.
+    conn = session.connection()
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": SEQUENCE_LOCK})
+    conn.execute(_INSERT_ALERT, rows)
     due_ms = to_ms(moment)
     deliveries = [
         {
@@ -153,11 +166,12 @@ def enqueue(
         if row["institution"] in endpoints
     ]
     if deliveries:
-        session.execute(insert(AlertDelivery), deliveries)
+        conn.execute(_INSERT_DELIVERY, deliveries)
     return [row["id"] for row in rows]
 
 
-def _row(alert: NewAlert, created_at: str) -> dict[str, Any]:
+def _checked(alert: NewAlert) -> tuple[NewAlert, dict[str, Any]]:
+    """The alert and its data as a dict, once its fields pass their rules."""
     check_institution(alert.institution)
     if len(alert.event_type) > MAX_EVENT_TYPE_CHARS or not EVENT_TYPE(alert.event_type):
         raise InputError("an event type is dotted lower-case words, e.g. 'overdue.entered'")
@@ -165,18 +179,7 @@ def _row(alert: NewAlert, created_at: str) -> dict[str, Any]:
         raise InputError("a batch id is 0x and 64 lower-case hex digits")
     if not isinstance(alert.data, Mapping):
         raise InputError("an alert's data is a JSON object")
-    data = alert.data if isinstance(alert.data, dict) else dict(alert.data)
-    body = canonical_bytes({"type": alert.event_type, "timestamp": created_at, "data": data})
-    if len(body) > MAX_BODY_BYTES:
-        raise InputError(f"an alert's body is {len(body)} bytes, over {MAX_BODY_BYTES}")
-    return {
-        "id": new_alert_id(),
-        "institution": alert.institution,
-        "type": alert.event_type,
-        "body": body,
-        "created_at": created_at,
-        "batch_id": alert.batch_id,
-    }
+    return alert, alert.data if isinstance(alert.data, dict) else dict(alert.data)
 
 
 def alerts_after(session: Session, institution: str, cursor: int, limit: int) -> list[StoredAlert]:
@@ -185,22 +188,37 @@ def alerts_after(session: Session, institution: str, cursor: int, limit: int) ->
     A bank resumes from the last ``seq`` it read (0 for the start). Only its own
     alerts are ever returned.
     """
+    rows = session.scalars(_page(cursor, limit).where(Alert.institution == institution))
+    return [_stored(row) for row in rows]
+
+
+def every_alert_after(session: Session, cursor: int, limit: int) -> list[StoredAlert]:
+    """Like :func:`alerts_after`, over every bank's alerts: for the operator and auditors,
+    never for a bank."""
+    return [_stored(row) for row in session.scalars(_page(cursor, limit))]
+
+
+def _page(cursor: int, limit: int) -> Select[Alert]:
     if cursor < 0:
         raise InputError("the cursor is a non-negative alert sequence number")
     if not 1 <= limit <= MAX_PAGE:
         raise InputError(f"limit must be 1-{MAX_PAGE}")
-    rows = session.scalars(
-        select(Alert)
-        .where(Alert.institution == institution, Alert.seq > cursor)
-        .order_by(Alert.seq)
-        .limit(limit)
-    )
-    return [_stored(row) for row in rows]
+    return select(Alert).where(Alert.seq > cursor).order_by(Alert.seq).limit(limit)
 
 
 def get_alert(session: Session, institution: str, alert_id: str) -> StoredAlert:
     """The institution's alert ``alert_id``; :class:`UnknownAlertError` for any other id."""
     row = _own(session, institution, alert_id)
+    return _stored(row)
+
+
+def find_alert(session: Session, alert_id: str) -> StoredAlert:
+    """Alert ``alert_id`` whichever bank it is for (the operator's and auditors' look-up);
+    :class:`UnknownAlertError` when there is none."""
+    well_formed = bool(WEBHOOK_ID(alert_id))
+    row = session.scalar(select(Alert).where(Alert.id == alert_id)) if well_formed else None
+    if row is None:
+        raise UnknownAlertError(alert_id, None, well_formed=well_formed)
     return _stored(row)
 
 

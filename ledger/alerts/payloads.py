@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Iterator
+import re
+from collections.abc import Mapping
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 from typing import Final
 
@@ -23,6 +24,7 @@ import polars as pl
 from ledger.alerts.events import LEAF
 from ledger.alerts.outbox import NewAlert
 from ledger.alerts.plan import Plan
+from ledger.privacy.errors import LeakDetected
 from ledger.privacy.leakguard import LeakGuard
 
 #: Domain of the per-institution keys (HMAC of this and the institution code under the root).
@@ -31,6 +33,8 @@ LOAN_REF_PREFIX: Final = "lr_"
 BASIS_POINTS: Final = 10_000
 _CENT: Final = Decimal("0.01")
 _GUARD: Final = LeakGuard()
+#: Hex tokens as long as a pseudonym (``0x`` + 64 digits) or longer.
+_HEX_TOKEN: Final = re.compile(r"0x[0-9a-f]{64,}")
 
 
 class LoanRefs:
@@ -66,9 +70,22 @@ def share(amount: str | None, share_bp: int) -> str | None:
 
 
 def bank_alerts(
-    events: pl.DataFrame, plan: Plan, refs: LoanRefs, batch_id: str
-) -> Iterator[NewAlert]:
-    """Per event (a row of :func:`~ledger.alerts.events.transitions`), one alert per funder."""
+    events: pl.DataFrame,
+    plan: Plan,
+    refs: LoanRefs,
+    batch_id: str,
+    anchor: Mapping[str, object] | None = None,
+) -> list[NewAlert]:
+    """Per event (a row of :func:`~ledger.alerts.events.transitions`), one alert per funder.
+
+    ``anchor``: where the batch is anchored (chain id, registry, kind, Merkle root),
+    so the bank can find the anchor of the record's proof bundle on chain.
+
+    The leak guard reads them all at once: personal numbers anywhere in them, and
+    any account pseudonym of these events (64-hex-digit tokens, matched as a set).
+    Raises :class:`~ledger.privacy.errors.LeakDetected` naming the field, never a value.
+    """
+    alerts: list[NewAlert] = []
     for row in events.iter_rows(named=True):
         for funder in row["funders"] or ():
             institution, share_bp = funder["org_code"], funder["share_bp"]
@@ -90,5 +107,21 @@ def bank_alerts(
                 "leaf_hash": row[LEAF],
                 "batch_id": batch_id,
             }
-            _GUARD.check(data, (row["account"],))
-            yield NewAlert(institution, row["event"], data, batch_id)
+            if anchor is not None:
+                data["anchor"] = dict(anchor)
+            alerts.append(NewAlert(institution, row["event"], data, batch_id))
+    if alerts:
+        _guard(alerts, set(events.get_column("account").to_list()))
+    return alerts
+
+
+def _guard(alerts: list[NewAlert], accounts: set[str]) -> None:
+    """The leak guard over every payload, and no account pseudonym in any of them."""
+    payloads: dict[str, object] = {
+        f"{a.event_type}[{i}]": dict(a.data) for i, a in enumerate(alerts)
+    }
+    _GUARD.check(payloads, ())
+    text = "\x00".join(str(v) for a in alerts for v in a.data.values())
+    for token in _HEX_TOKEN.findall(text):
+        if token in accounts:
+            raise LeakDetected(field="loan_ref", kind="account pseudonym")

@@ -1,25 +1,25 @@
-"""Export lines parsed and hashed: each line to a plain tuple, or its number when unreadable.
+"""An export line read by the rule: a plain tuple, or its number when unreadable.
 
-This is the per-line half of the records check (a million lines in a full
-audit): orjson for the JSON, one regex call for all of a line's hashes, no
-objects but the tuple; judging the lines (duplicates, trees, the store) is
-:mod:`ledger.audit.records`'.
+This is what an export line means, one line at a time: the generic JSON reader
+(bounded first), the bundle's members looked up, its hashes checked, its record
+hashed by :func:`~ledger.proofs.record_leaf_hash`. Most lines are read a chunk
+at a time instead (:mod:`ledger.audit._export_runs`), which hands every line it
+cannot vouch for to :func:`scan_line`. Judging the lines (duplicates, trees, the
+store) is :mod:`ledger.audit.records`'.
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterator
-from pathlib import Path
+from collections.abc import Sequence
 from typing import Any, Final
 
 from ledger.errors import LedgerError
 from ledger.proofs import BUNDLE_FORMAT, HASH_ALG, record_leaf_hash
 from ledger.proofs.canonical import parse_json
 
-#: A line's hashes joined (batch id, root, leaf, audit path): one regex call checks them all.
-_HEX32_RUN: Final = re.compile(r"(?:0x[0-9a-f]{64})*")
-_HEX32_CHARS: Final = 66
+#: A 32-byte hash in a bundle: ``0x`` and 64 lower-case hex digits.
+HEX32_CHARS: Final = 66
+_HEX_DIGITS: Final = b"0123456789abcdef"
 #: A line longer than a bundle may be (ledger.proofs.MAX_BUNDLE_BYTES) is not read.
 MAX_LINE: Final = 1024 * 1024
 #: A line's verdict on its record: none or hashing right, not canonical, another hash.
@@ -32,17 +32,40 @@ Scanned = tuple[int, str, int, int, bytes, str, bytes, "dict[str, Any] | None", 
 Entry = int | Scanned
 
 
-def _hashes(batch_id: Any, root: Any, leaf: Any, path: Any) -> tuple[str, str, bytes, bytes]:
-    """(batch id, root, leaf hash, audit path joined) when every one is lower-case
-    32-byte hex with ``0x`` (ValueError/TypeError otherwise): one regex call for all."""
-    values = (batch_id, root, leaf, *path)  # TypeError when the path is not iterable
-    if set(map(len, values)) != {_HEX32_CHARS}:  # TypeError for what has no length
+def hex32_joined(values: Sequence[Any]) -> str:
+    """``values`` joined, when every one is ``0x`` and 64 lower-case hex digits (a 32-byte
+    hash as a bundle writes it); ValueError (or TypeError, for what is not text) otherwise."""
+    if set(map(len, values)) != {HEX32_CHARS}:  # TypeError for what has no length
         raise ValueError("not a 32-byte hex value")
     joined = "".join(values)  # TypeError for what is not text
-    if not _HEX32_RUN.fullmatch(joined):
+    check_hex32_run(joined)
+    return joined
+
+
+def check_hex32_run(joined: str) -> None:
+    """Raise ValueError unless ``joined`` is hashes of 66 characters end to end, each ``0x``
+    and 64 lower-case hex digits (that each value joined was 66 long is the caller's to know).
+
+    A few C calls for any number of them: ``0`` and ``x`` in their places (two
+    stepped slices), and nothing but those ``x`` left once the hex digits are deleted.
+    """
+    count, rest = divmod(len(joined), HEX32_CHARS)
+    if rest or joined[::HEX32_CHARS] != "0" * count or joined[1::HEX32_CHARS] != "x" * count:
         raise ValueError("not a 32-byte hex value")
-    # "x" is no hex digit: the replace drops only the prefixes.
-    return batch_id, root, bytes.fromhex(leaf[2:]), bytes.fromhex(joined[198:].replace("0x", ""))
+    if joined.encode("utf-8", "surrogatepass").translate(None, _HEX_DIGITS) != b"x" * count:
+        raise ValueError("not a 32-byte hex value")
+
+
+def hex32_bytes(joined: str) -> bytes:
+    """The hashes of a :func:`hex32_joined` text (or of a run of its values), as bytes."""
+    return bytes.fromhex(joined.replace("0x", ""))  # "x" is no hex digit: only the prefixes go
+
+
+def _hashes(batch_id: Any, root: Any, leaf: Any, path: Any) -> tuple[str, str, bytes, bytes]:
+    """(batch id, root, leaf hash, audit path joined) when every one is lower-case
+    32-byte hex with ``0x`` (ValueError/TypeError otherwise)."""
+    joined = hex32_joined((batch_id, root, leaf, *path))  # TypeError: a path not iterable
+    return batch_id, root, hex32_bytes(leaf), hex32_bytes(joined[3 * HEX32_CHARS :])
 
 
 def _load(line: str) -> Any:
@@ -81,11 +104,3 @@ def scan_line(number: int, line: str, *, keep_record: bool) -> Entry:
     verdict, computed = _record_verdict(record, leaf)
     kept = record if keep_record else None
     return (number, batch_id, index, size, leaf, root, path, kept, verdict, computed)
-
-
-def serial_scan(path: Path, *, keep_record: bool) -> Iterator[tuple[int, Entry]]:
-    """(characters read, entry) of every non-blank line, in this process."""
-    with path.open(encoding="utf-8") as fh:
-        for number, line in enumerate(fh, 1):
-            if not line.isspace():
-                yield len(line), scan_line(number, line, keep_record=keep_record)

@@ -8,6 +8,10 @@ leaf); otherwise each line's audit path is checked. With a store, every leaf
 must also be the store's leaf at that index. A leaf exported twice is a finding:
 an export is one line per leaf.
 
+Lines come from :func:`ledger.audit._export_runs.scan`: runs of lines already
+read and hashing right, as columns, judged here a run at a time (a leaf seen
+twice sends its run line by line), and every other line as the rule read it.
+
 A line carries no id beside its record, and the store's record ids are not read
 here: an exported record that is the store's leaf is the store's record, whose
 own id the store pass holds to the id the store files it under
@@ -21,18 +25,15 @@ import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from itertools import chain
 from pathlib import Path
 from typing import IO, Any
 
 from sqlalchemy import select
 
 from ledger.anchoring.bundles import TreeCache, attestation
-from ledger.audit._export_lines import (
-    RECORD_BAD_FORM,
-    RECORD_OTHER_HASH,
-    Entry,
-    serial_scan,
-)
+from ledger.audit._export_lines import RECORD_BAD_FORM, RECORD_OTHER_HASH, Entry
+from ledger.audit._export_runs import Run, scan
 from ledger.audit.findings import AuditReport
 from ledger.audit.replay import ChainAnchor, ChainState, Progress, hx
 from ledger.errors import InputError
@@ -78,6 +79,20 @@ class ExportedLeaf:
 Sink = Callable[[ExportedLeaf], None]
 
 
+def _items(runs: list[Run]) -> list[ExportedLeaf]:
+    """The lines of ``runs``, one object each (for the lines judged one by one)."""
+    return [
+        ExportedLeaf(run.first + i, run.batch_id, index, size, leaf, root, run.path(i), record)
+        for run in runs
+        for i, (index, size, leaf, root, record) in enumerate(
+            zip(
+                run.indexes, run.sizes, run.leaves, run.roots,
+                run.records or [None] * len(run), strict=True,
+            )
+        )
+    ]  # fmt: skip
+
+
 class _StoreLeaves:
     """The store's leaf hashes, one batch at a time (exports come batch by batch)."""
 
@@ -104,33 +119,49 @@ class _Checker:
     leaves: _StoreLeaves | None
     sink: Sink | None
     seen: dict[bytes, int] = field(default_factory=dict)
-    group: list[ExportedLeaf] = field(default_factory=list)
+    group: list[Run] = field(default_factory=list)  # the lines of one batch, so far
     checked: int = 0
 
-    def take(self, entry: Entry) -> None:
+    def take(self, lines: Run | Entry) -> None:
+        """A run of lines that hash right, or one line as the rule read it."""
+        if not isinstance(lines, Run):
+            self.take_line(lines)
+            return
+        fresh = set(lines.leaves)
+        if len(fresh) != len(lines) or not self.seen.keys().isdisjoint(fresh):
+            for entry in lines.entries():  # a leaf seen twice: line by line, in order
+                self.take_line(entry)
+            return
+        self.checked += len(lines)
+        numbers = range(lines.first, lines.first + len(lines))
+        self.seen.update(zip(lines.leaves, numbers, strict=True))
+        self._add(lines)
+
+    def take_line(self, entry: Entry) -> None:
         """One scanned line: unreadable, a duplicate, a record that hashes elsewhere, or kept."""
         self.checked += 1
         if isinstance(entry, int):
             self.report.add("RECORD_UNREADABLE", line=entry)
             return
-        number, batch_id, index, size, leaf, root, path, record, verdict, computed = entry
-        item = ExportedLeaf(number, batch_id, index, size, leaf, root, path, record)
+        number, batch_id, index, _, leaf, _, _, _, verdict, computed = entry
+        where = {"batch_id": batch_id, "leaf_index": index, "line": number}
         if leaf in self.seen:
             first = self.seen[leaf]
-            self.report.add("RECORD_DUPLICATE", **item.where, expected=first, found=number)
+            self.report.add("RECORD_DUPLICATE", **where, expected=first, found=number)
             return
         self.seen[leaf] = number
         if verdict == RECORD_BAD_FORM:
             self.report.add("RECORD_UNREADABLE", line=number)
             return
         if verdict == RECORD_OTHER_HASH:
-            self.report.add(
-                "RECORD_HASH_MISMATCH", **item.where, expected=hx(leaf), found=hx(computed)
-            )
+            self.report.add("RECORD_HASH_MISMATCH", **where, expected=hx(leaf), found=hx(computed))
             return
-        if self.group and self.group[0].batch_id != batch_id:
+        self._add(Run.of(entry))
+
+    def _add(self, run: Run) -> None:
+        if self.group and self.group[0].batch_id != run.batch_id:
             self.finish()
-        self.group.append(item)
+        self.group.append(run)
 
     def finish(self) -> None:
         """Judge the lines of one batch: by its whole tree when complete, else line by line."""
@@ -139,33 +170,43 @@ class _Checker:
             return
         anchor = self.state.anchors.get(group[0].batch_id)
         if anchor is not None and self._whole_tree(group, anchor):
-            passed = group
+            if self._all_in_store(group):  # the usual batch: no object per line, unless sunk
+                if self.sink is not None:
+                    self._sink(_items(group))
+                return
+            passed = _items(group)
         else:
-            passed = [item for item in group if self._one(item, anchor)]
-        if passed is group and self._all_in_store(group):
-            stored = passed
-        else:
-            stored = [item for item in passed if self._in_store(item)]
+            passed = [item for item in _items(group) if self._one(item, anchor)]
+        self._sink([item for item in passed if self._in_store(item)])
+
+    def _sink(self, items: list[ExportedLeaf]) -> None:
         if self.sink is not None:
-            for item in stored:
+            for item in items:
                 self.sink(item)
 
-    def _all_in_store(self, group: list[ExportedLeaf]) -> bool:
+    def _all_in_store(self, group: list[Run]) -> bool:
         """Every leaf of a whole batch is the store's (or there is no store to ask)."""
         if self.leaves is None:
             return True
         stored = self.leaves.batch(group[0].batch_id)
-        return all(stored.get(item.leaf_index) == item.leaf_hash for item in group)
+        return all(list(map(stored.get, run.indexes)) == list(run.leaves) for run in group)
 
-    def _whole_tree(self, group: list[ExportedLeaf], anchor: ChainAnchor) -> bool:
-        if len(group) != anchor.tree_size:
+    def _whole_tree(self, group: list[Run], anchor: ChainAnchor) -> bool:
+        """The lines are the anchored tree's leaves 0 to size - 1, and build its root."""
+        size, root = anchor.tree_size, anchor.root
+        if sum(map(len, group)) != size:
             return False
-        ordered = sorted(group, key=lambda item: item.leaf_index)
-        if any(item.leaf_index != i for i, item in enumerate(ordered)):
-            return False
-        if any((item.root, item.tree_size) != (anchor.root, anchor.tree_size) for item in group):
-            return False
-        return hx(root_of(b"".join([item.leaf_hash for item in ordered]))) == anchor.root
+        for run in group:
+            if run.roots.count(root) != len(run) or run.sizes.count(size) != len(run):
+                return False
+        indexes = list(chain.from_iterable(run.indexes for run in group))
+        hashes = list(chain.from_iterable(run.leaves for run in group))
+        if indexes != list(range(size)):
+            order = sorted(range(size), key=indexes.__getitem__)
+            if [indexes[i] for i in order] != list(range(size)):
+                return False
+            hashes = [hashes[i] for i in order]
+        return hx(root_of(b"".join(hashes))) == root
 
     def _one(self, item: ExportedLeaf, anchor: ChainAnchor | None) -> bool:
         root = bytes.fromhex(item.root[2:])
@@ -225,14 +266,15 @@ def check_records(
     """Check every line; hand each leaf that passes every check to ``sink``."""
     total = path.stat().st_size if path.exists() else 0
     checker = _Checker(state, report, None if store is None else _StoreLeaves(store), sink)
-    entries = serial_scan(path, keep_record=sink is not None)
-    read = 0
+    scanned = scan(path, keep_record=sink is not None)
+    read = shown = 0
     try:
         with _no_cycle_collection():
-            for size, entry in entries:
+            for size, lines in scanned:
                 read += size
-                checker.take(entry)
-                if progress is not None and checker.checked % 5000 == 0:
+                checker.take(lines)
+                if progress is not None and checker.checked - shown >= 5000:
+                    shown = checker.checked
                     progress("records", read, total)
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(f"cannot read the records file {path.name}: {exc}") from None

@@ -16,7 +16,7 @@ from sqlalchemy.exc import OperationalError
 
 from ledger.config import Settings
 from ledger.errors import InputError, LedgerError
-from ledger.store.db import store_unavailable
+from ledger.store.db import Store, store_unavailable
 
 #: Piped output is read by scripts and people alike: no wrapping at 80 columns.
 _PIPE_WIDTH = 200
@@ -90,6 +90,19 @@ def ensure_data_dir(path: Path) -> None:
     """Create the data dir, private to its owner (it holds secrets)."""
     path.mkdir(parents=True, exist_ok=True)
     os.chmod(path, 0o700)
+
+
+@contextmanager
+def open_store(data_dir: Path | None) -> Iterator[Store]:
+    """The store of the data dir (or of ``LEDGER_DB_URL``), closed at the end."""
+    settings = settings_for(data_dir)
+    if settings.db_url is None:
+        ensure_data_dir(settings.data_dir)
+    store = Store.for_settings(settings)
+    try:
+        yield store
+    finally:
+        store.close()
 
 
 def command(fn: Callable[..., Any]) -> Callable[..., Any]:

@@ -31,7 +31,7 @@ def demo(
     rows: Annotated[int, typer.Option("--rows", min=10, help="Synthetic rows.")] = DEMO_ROWS,
     as_json: JsonOpt = False,
 ) -> None:
-    """Run init -> deploy -> submit -> bundle -> verify -> consent -> erase on the embedded chain.
+    """Run the whole flow, init to risk alerts, on the embedded chain.
 
     Generates a synthetic portfolio (valid ID numbers, a spread of statuses and
     some invalid rows) in a fresh data dir and shows what happened at each step.
@@ -101,6 +101,10 @@ def demo(
     with Ledger.open(settings, holder="ledger demo") as ledger:
         leaf = "0x" + bundle.leaf_hash.hex()
         summary["consent"] = _consent_steps(ledger, portfolio, str(record_id), leaf, say)
+    from ledger.cli.demo_alerts import alert_steps
+
+    month1 = list(synthetic_rows(rows, seed=2026, invalid_ratio=0.03))  # the portfolio's rows
+    summary["alerts"] = alert_steps(settings, month1, {str(record_id)}, say)
     if as_json:
         print_json(summary)
 

@@ -3,7 +3,7 @@
 The signing secret (``whsec_``) and public key (``whpk_``) are printed once, when
 issued (the first ``set``, each ``rotate``); the store keeps them sealed. The
 alert modules are imported inside the commands: every other command starts
-without httpx and the Ed25519 code.
+without urllib3 and the Ed25519 code.
 """
 
 from __future__ import annotations

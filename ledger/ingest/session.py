@@ -108,7 +108,9 @@ def make_submitter(
     if settings.alerts:  # the plan is read (and refused) before any row is
         plan = Plan.load(settings.alerts_plan)
         refs = loan_refs(keyring.key(ACCOUNT_KEY).secret)
-        alerts = Deriver(plan, refs, lambda s, queued: _enqueue(s, queued))
+        deployment = Deployment.load(settings.deployment_file)
+        registry = {"chain_id": deployment.chain_id, "registry": deployment.anchor_registry}
+        alerts = Deriver(plan, refs, lambda s, queued: _enqueue(s, queued), registry=registry)
     return Submitter(
         store,
         outbox,

@@ -246,7 +246,8 @@ class Submitter:
                         pending.facts if accepted is pending else pending.facts_of(accepted.rows)
                     )
                     if facts is not None:
-                        self.alerts.derive(s, batch_id, facts)
+                        root = s.get_one(Batch, batch_id).root
+                        self.alerts.derive(s, batch_id, root, facts)
                 if final and self.alerts is not None:
                     self.alerts.finish(s)
                 if pending.refused:

@@ -28,6 +28,10 @@ So :func:`canonical_bytes` runs a cheap type walk over the containers and lets
 such as ``StrEnum``, non-ASCII keys) take a slower walk that either names the
 problem or lets them through to the standard library's encoder, and keys
 above U+FFFF get a UTF-16-sorted writer.
+
+Records read from JSON text by a decoder typed :data:`PlainRecord` (msgspec)
+need no walk: the type already holds them to what the walk checks, but for
+ASCII keys, which their ASCII output shows (:func:`canonical_plain_records`).
 """
 
 from __future__ import annotations
@@ -36,7 +40,7 @@ import json
 import re
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from itertools import chain, compress
-from typing import Any, Final, NoReturn
+from typing import Any, Final, NoReturn, TypeAlias
 
 import orjson
 import pydantic_core
@@ -63,6 +67,20 @@ _CONTAINER_TYPES: Final = frozenset({dict, list, tuple})
 _PLAIN_TYPES: Final = _SCALAR_TYPES | _CONTAINER_TYPES
 _SEQUENCE_TYPES: Final = frozenset({list, tuple})
 _DICT_TYPE: Final = frozenset({dict})
+
+
+# What a record may hold, level by level, as a typed decoder reads it: plain types
+# only (no floats, no subclasses), and a fixed depth, refused as soon as it is exceeded.
+_PlainScalar: TypeAlias = str | int | bool | None
+_Plain3: TypeAlias = _PlainScalar | list[_PlainScalar] | dict[str, _PlainScalar]
+_Plain2: TypeAlias = _PlainScalar | list[_Plain3] | dict[str, _Plain3]
+_Plain1: TypeAlias = _PlainScalar | list[_Plain2] | dict[str, _Plain2]
+#: A record whose every value the type walk of :func:`canonical_bytes` would pass,
+#: but for its keys being ASCII, when a decoder typed with it (msgspec) reads it:
+#: strings, integers, booleans, null, lists and objects with string keys, nested
+#: :data:`PLAIN_RECORD_DEPTH` levels deep at most (the record and three inside it).
+PlainRecord: TypeAlias = dict[str, _Plain1]
+PLAIN_RECORD_DEPTH: Final = 4
 
 
 def _unreachable(value: object) -> NoReturn:
@@ -117,6 +135,28 @@ def canonical_records(records: Sequence[Mapping[str, object]]) -> list[bytes]:
         except orjson.JSONEncodeError:
             pass  # one is out of range, or holds a lone surrogate: find it below
     return [record_canonical(record) for record in records]
+
+
+def canonical_plain_records(records: Sequence[PlainRecord]) -> list[bytes]:
+    """:func:`canonical_bytes` of each record, for records read by a decoder typed
+    :data:`PlainRecord` (nothing else: the type is what vouches for their values).
+
+    The type walk would pass such a record whenever its keys are ASCII, and then
+    :func:`canonical_bytes` is ``orjson``'s output; ASCII output shows ASCII keys.
+    A record whose output is not ASCII goes through :func:`canonical_bytes` itself.
+    Raises :class:`CanonicalFormError` for the first record without a canonical form
+    (an integer beyond ±(2**53 - 1), a lone surrogate).
+    """
+    try:
+        written = [orjson.dumps(record, option=_FAST_OPTIONS) for record in records]
+    except orjson.JSONEncodeError:
+        return [canonical_bytes(record) for record in records]  # raises, naming the path
+    if all(map(bytes.isascii, written)):
+        return written
+    return [
+        text if text.isascii() else canonical_bytes(record)
+        for record, text in zip(records, written, strict=True)
+    ]
 
 
 def record_leaf_hash(record: Mapping[str, object]) -> bytes:

@@ -63,17 +63,20 @@ def put_states(s: Session, states: Sequence[Mapping[str, Any]]) -> None:
     """Insert or replace the states of these accounts (each names every column)."""
     if not states:
         return
-    dialect = s.connection().dialect.name
+    conn = s.connection()  # Core executemany: the ORM's bulk path costs ~10x more per row
+    dialect = conn.dialect.name
     for start in range(0, len(states), _WRITE_CHUNK):
         chunk = list(states[start : start + _WRITE_CHUNK])
         if dialect == "sqlite":
             lite = sqlite.insert(AccountState)
             changed = {name: lite.excluded[name] for name in COLUMNS if name != "account"}
-            s.execute(lite.on_conflict_do_update(index_elements=["account"], set_=changed), chunk)
+            conn.execute(
+                lite.on_conflict_do_update(index_elements=["account"], set_=changed), chunk
+            )
         elif dialect == "postgresql":
             pg = postgresql.insert(AccountState)
             changed = {name: pg.excluded[name] for name in COLUMNS if name != "account"}
-            s.execute(pg.on_conflict_do_update(index_elements=["account"], set_=changed), chunk)
+            conn.execute(pg.on_conflict_do_update(index_elements=["account"], set_=changed), chunk)
         else:  # another database: the portable way, one account at a time
             for state in chunk:
                 s.merge(AccountState(**state))

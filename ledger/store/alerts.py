@@ -60,19 +60,23 @@ class AlertDelivery(Base):
     ``state``: ``pending`` (``due_ms`` says when to try), ``delivered`` (a 2xx came),
     ``failed`` (the retry schedule ran out) or ``disabled`` (the endpoint answered
     410 or is disabled). A sender claims a pending row by writing its ``lease_owner``
-    and ``lease_until_ms``; a crashed sender's claim simply runs out.
+    and moving ``due_ms`` to the end of its lease: a crashed sender's claim simply
+    runs out, and the delivery is due again.
     """
 
     __tablename__ = "alert_deliveries"
-    __table_args__ = (Index("ix_alert_deliveries_state_due", "state", "due_ms"),)
+    __table_args__ = (
+        Index("ix_alert_deliveries_state_due", "state", "due_ms"),
+        Index("ix_alert_deliveries_institution_state_due", "institution", "state", "due_ms"),
+    )
 
     alert_id: Mapped[str] = mapped_column(ForeignKey("alerts.id"), primary_key=True)
-    institution: Mapped[str] = mapped_column(String(32), index=True)
+    institution: Mapped[str] = mapped_column(String(32))
     state: Mapped[str] = mapped_column(String(16))
     attempts: Mapped[int] = mapped_column(Integer, default=0)
+    #: When it may next be sent: the next attempt, or the end of a sender's lease.
     due_ms: Mapped[int | None] = mapped_column(BigInteger)
     lease_owner: Mapped[str | None] = mapped_column(String(32))
-    lease_until_ms: Mapped[int | None] = mapped_column(BigInteger)
     delivered_at: Mapped[str | None] = mapped_column(String(32))
     last_error: Mapped[str | None] = mapped_column(String(200))
 

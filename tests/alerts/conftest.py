@@ -121,6 +121,6 @@ def running(dispatcher: Dispatcher) -> Iterator[None]:
     finally:
         stop.set()
         thread.join(WAIT_SECONDS)
+        if failure:  # the cause, rather than a wait that timed out because of it
+            raise failure[0]
     assert not thread.is_alive(), "the dispatcher did not stop"
-    if failure:
-        raise failure[0]

@@ -60,7 +60,8 @@ def test_three_banks_500_twice_410_and_down(env: AlertEnv) -> None:
     assert processed(down) == dict.fromkeys(ids["DOWN"], 1)
     for alert_id in ids["DOWN"]:
         first = env.status(alert_id).history[0]
-        assert first.status_code is None and first.error and first.outcome == "retry"
+        assert first.status_code is None and first.outcome == "retry"
+        assert "Connection refused" in (first.error or "")
 
     # The bank that answered 410: its endpoint is disabled, visibly, and nothing 2xx'd.
     info = endpoint_info(env.store, "GONE")

@@ -17,6 +17,7 @@ from ledger.alerts.plan import DEFAULT_PLAN, Plan
 from ledger.store import Store
 from tests.alerts.test_events import output
 
+REGISTRY = {"chain_id": 1337, "registry": "0x" + "12" * 20}
 BANK_A, BANK_B = "91310000MA1FL0001X", "91110000MA0000002Y"
 
 
@@ -45,7 +46,7 @@ def submit(store: Store, deriver: Deriver, records: list[dict[str, Any]], batch:
     facts = risk_facts(frame, pl.Series(["ab" * 32] * frame.height))
     assert facts is not None
     with store.session() as s, s.begin():
-        deriver.derive(s, batch, facts)
+        deriver.derive(s, batch, "0x" + "77" * 32, facts)
         deriver.finish(s)
 
 
@@ -64,7 +65,7 @@ def loans(period: str, dpds: list[int], funders: list[dict[str, Any]]) -> list[d
 
 def test_a_deteriorating_book_raises_the_level_and_a_healthy_one_lowers_it(store: Store) -> None:
     sink = Outbox()
-    deriver = Deriver(Plan.load(), loan_refs(b"k" * 32), sink)
+    deriver = Deriver(Plan.load(), loan_refs(b"k" * 32), sink, registry=REGISTRY)
     both = [{"org_code": BANK_A, "share_bp": 5000}, {"org_code": BANK_B, "share_bp": 5000}]
     submit(store, deriver, loans("2024-01", [0] * 18 + [10, 20], both), "0x01")
     # 2 of 20 equal loans 1+ days past due: m1+ 10% > 5% -> level 2 for both banks
@@ -96,7 +97,7 @@ def test_a_deteriorating_book_raises_the_level_and_a_healthy_one_lowers_it(store
 
 def test_a_bank_hears_only_of_its_own_book(store: Store) -> None:
     sink = Outbox()
-    deriver = Deriver(Plan.load(), loan_refs(b"k" * 32), sink)
+    deriver = Deriver(Plan.load(), loan_refs(b"k" * 32), sink, registry=REGISTRY)
     records = loans("2024-01", [95], [{"org_code": BANK_A, "share_bp": 10000}])
     records += loans("2024-01", [0], [{"org_code": BANK_B, "share_bp": 10000}])
     records[1]["account_pseudonym"] = "0xother"
@@ -109,7 +110,7 @@ def test_a_new_plan_in_force_is_an_event(store: Store, tmp_path: Path) -> None:
     funders = [{"org_code": BANK_A, "share_bp": 10000}]
     submit(
         store,
-        Deriver(Plan.load(), loan_refs(b"k" * 32), sink),
+        Deriver(Plan.load(), loan_refs(b"k" * 32), sink, registry=REGISTRY),
         loans("2024-01", [0], funders),
         "0x01",
     )
@@ -120,7 +121,7 @@ def test_a_new_plan_in_force_is_an_event(store: Store, tmp_path: Path) -> None:
     )
     submit(
         store,
-        Deriver(Plan.load(changed), loan_refs(b"k" * 32), sink),
+        Deriver(Plan.load(changed), loan_refs(b"k" * 32), sink, registry=REGISTRY),
         loans("2024-02", [0], funders),
         "0x02",
     )

@@ -84,6 +84,13 @@ def test_a_loan_rolling_to_the_next_band_alerts_each_funder_once(
         data = orjson.loads(alert.body)["data"]
         assert (data["bucket"], data["days_past_due"]) == ({"from": 1, "to": 2}, 40)
         assert data["batch_id"] == february.batches[0].batch_id and alert.batch_id in batch_ids
+        anchored = february.batches[0]
+        assert data["anchor"] == {
+            "chain_id": ledger.deployment.chain_id,
+            "registry": ledger.deployment.anchor_registry,
+            "kind": 1,
+            "root": anchored.root,
+        }
         # the basis: the leaf hash of the record that caused it, in the anchored batch
         assert data["leaf_hash"].startswith("0x") and len(data["leaf_hash"]) == 66
     texts = b"".join(a.body for alerts in later.values() for a in alerts)

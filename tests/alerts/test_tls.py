@@ -82,6 +82,6 @@ def test_https_is_verified_against_the_urls_host_name(env: AlertEnv, tmp_path: P
     assert env.states([good, bad]) == ["delivered", "pending"]
     assert [r.verdict for r in genuine.received] == ["ok"]
     (attempt,) = env.status(bad).history
-    assert attempt.status_code is None and "ConnectError" in (attempt.error or "")
+    assert attempt.status_code is None and "SSLError" in (attempt.error or "")
     assert attempt.target == f"https://localhost:{impostor.port}"
     assert impostor.received == []  # the handshake failed: no request was sent

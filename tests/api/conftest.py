@@ -79,3 +79,72 @@ def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
         assert answer.status_code == 200, answer.text
         result.submitted = answer.json()
         yield result
+
+
+@dataclass
+class AlertApi:
+    """An app whose store holds two months of a co-funded book (tests/_alert_book.py)."""
+
+    client: TestClient
+    settings: Settings
+    keys: dict[str, str]
+
+    def headers(self, who: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.keys[who]}"}
+
+    def alerts(self, who: str, **params: Any) -> list[dict[str, Any]]:
+        """Every alert ``who`` may list, page by page."""
+        found: list[dict[str, Any]] = []
+        after = 0
+        while True:
+            answer = self.client.get(
+                "/v1/alerts", params={"after": after, "limit": 3, **params},
+                headers=self.headers(who),
+            )  # fmt: skip
+            assert answer.status_code == 200, answer.text
+            page = answer.json()
+            found += page["alerts"]
+            after = page["next"]
+            if not page["more"]:
+                return found
+
+
+#: Fast streams for tests: a stream ends after STREAM_SECONDS (the TestClient reads a
+#: response to its end), idle streams poll and beat quickly.
+STREAM_LIMITS = {
+    "alert_stream_seconds": 2.0,
+    "alert_stream_poll_seconds": 0.05,
+    "alert_stream_heartbeat_seconds": 0.3,
+}
+
+
+@pytest.fixture(scope="module")
+def alert_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AlertApi]:
+    from tests._alert_book import BANK_A, BANK_B, BANK_C, february, january
+
+    data_dir = tmp_path_factory.mktemp("alerts") / "data"
+    data_dir.mkdir(mode=0o700)
+    with Chain.embedded(data_dir, holder="pytest") as chain:
+        deploy(chain, data_dir)
+    settings = Settings(data_dir=Path(data_dir), rpc_url=None, db_url=None)
+    store = Store.open(settings.data_dir)
+    try:
+        keys = {
+            "operator": create_key(store, "ops", "operator")[1],
+            "auditor": create_key(store, "regulator", "auditor")[1],
+            "a": create_key(store, "bank-a", "partner", institution=BANK_A)[1],
+            "b": create_key(store, "bank-b", "partner", institution=BANK_B)[1],
+            "c": create_key(store, "bank-c", "partner", institution=BANK_C)[1],
+        }
+    finally:
+        store.close()
+    app = create_app(settings, limits=ApiSettings(**STREAM_LIMITS))
+    with TestClient(app) as client:
+        result = AlertApi(client, settings, keys)
+        for rows in (january(), february()):
+            answer = client.post(
+                "/v1/submissions", json={"records": rows}, headers=result.headers("operator")
+            )
+            assert answer.status_code == 200, answer.text
+            assert answer.json()["accepted"] == len(rows)
+        yield result

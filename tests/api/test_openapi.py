@@ -17,6 +17,19 @@ FIXED = {
     ("post", "/v1/consents/{consent_id}/revoke"),
     ("post", "/v1/consents/check"),
     ("get", "/v1/inquiries"),
+    ("get", "/v1/alerts"),
+    ("get", "/v1/alerts/{alert_id}"),
+    ("post", "/v1/alerts/{alert_id}/ack"),
+}
+#: DESIGN.md's alert event types: each has a documented webhook.
+EVENT_TYPES = {
+    "overdue.entered",
+    "overdue.bucket_rolled",
+    "overdue.cured",
+    "account.status_changed",
+    "account.five_class_downgraded",
+    "portfolio.threshold_breached",
+    "plan.level_changed",
 }
 
 
@@ -44,3 +57,28 @@ def test_openapi_serves_every_fixed_path_with_examples(api: Api) -> None:
         if key[1].startswith("/v1/"):
             assert op["security"] == [{"HTTPBearer": []}]
     assert "HTTPValidationError" not in spec["components"]["schemas"]
+
+
+def test_the_alert_stream_is_documented_as_server_sent_events(api: Api) -> None:
+    spec = api.client.get("/openapi.json").json()
+    op = spec["paths"]["/v1/alerts/stream"]["get"]
+    assert "text/event-stream" in op["responses"]["200"]["content"]
+    assert {p["name"] for p in op["parameters"]} >= {"after", "Last-Event-ID"}
+    for status in ("401", "403", "422", "503"):
+        assert list(op["responses"][status]["content"]) == ["application/problem+json"]
+
+
+def test_webhooks_document_each_event_type_with_headers_and_an_example(api: Api) -> None:
+    from api.alert_models import BODY_MODELS
+
+    spec = api.client.get("/openapi.json").json()
+    assert set(spec["webhooks"]) == EVENT_TYPES
+    for event_type, item in spec["webhooks"].items():
+        op = item["post"]
+        headers = {p["name"] for p in op["parameters"] if p["in"] == "header"}
+        assert headers == {"webhook-id", "webhook-timestamp", "webhook-signature"}
+        content = op["requestBody"]["content"]["application/json"]
+        (example,) = content["examples"].values()
+        assert example["value"]["type"] == event_type
+        BODY_MODELS[event_type].model_validate(example["value"])
+        assert "410" in op["responses"] and "v1a" in op["description"]

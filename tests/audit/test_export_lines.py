@@ -1,4 +1,4 @@
-"""The export-line scanner against the plain reading it replaced (one regex per hash)."""
+"""The export-line reading (one line by the rule) against the plain reading it replaced."""
 
 from __future__ import annotations
 
@@ -15,8 +15,8 @@ from ledger.audit._export_lines import (
     RECORD_OTHER_HASH,
     _hashes,
     scan_line,
-    serial_scan,
 )
+from ledger.audit._export_runs import Run, scan
 from ledger.proofs import BUNDLE_FORMAT, HASH_ALG, record_leaf_hash
 
 _HEX32 = re.compile(r"0x[0-9a-f]{64}")
@@ -143,13 +143,21 @@ def test_lines_are_numbered_and_skipped_as_text_reading_does(tmp_path: Path) -> 
     ]
     path = tmp_path / "export.jsonl"
     path.write_bytes("".join(lines).encode("utf-8"))
-    scanned = [entry for _, entry in serial_scan(path, keep_record=True)]
+    scanned = scanned_lines(path)
     assert [entry for _, entry in text_reading(path)] == scanned
     assert len(scanned) == 8
+
+
+def scanned_lines(path: Path) -> list[Any]:
+    """What :func:`scan` makes of a file, a line at a time (runs opened up)."""
+    out: list[Any] = []
+    for _, lines in scan(path, keep_record=True):
+        out.extend(lines.entries() if isinstance(lines, Run) else [lines])
+    return out
 
 
 def test_bytes_that_are_not_utf8_stop_the_scan(tmp_path: Path) -> None:
     path = tmp_path / "export.jsonl"
     path.write_bytes(bundle({"a": "b"}).encode() + b"\n" + b'{"x": "\xff"}\n')
     with pytest.raises(UnicodeDecodeError):
-        list(serial_scan(path, keep_record=False))
+        list(scan(path, keep_record=False))

@@ -98,6 +98,14 @@ def test_a_stale_or_future_delivery_is_refused(platform: Platform, offset: int) 
     receiver.verify(platform.headers(at=NOW + (299 if offset > 0 else -299)), BODY)
 
 
+def test_a_timestamp_beyond_any_date_is_stale_not_a_crash(platform: Platform) -> None:
+    receiver = WebhookReceiver(secret=platform.whsec, clock=clock())
+    headers = platform.headers()
+    headers["Webhook-Timestamp"] = "999999999999"  # the year 33658
+    with pytest.raises(StaleWebhookError):
+        receiver.verify(headers, BODY)
+
+
 def test_the_tolerance_is_the_callers() -> None:
     platform = Platform()
     receiver = WebhookReceiver(secret=platform.whsec, tolerance=30, clock=clock())

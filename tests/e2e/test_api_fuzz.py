@@ -34,6 +34,13 @@ SEMANTIC_422 = [positive_data_acceptance]
 
 
 @pytest.fixture
+def serve_env() -> dict[str, str]:
+    """Alert streams end after a fifth of a second: each generated stream request is
+    read to its end, as every other response is, and checked."""
+    return {"LEDGER_API_ALERT_STREAM_SECONDS": "0.2"}
+
+
+@pytest.fixture
 def keys(served: tuple[str, Path, dict[str, object]]) -> dict[str, str]:
     _url, data_dir, _report = served
     store = Store.open(Settings(data_dir=data_dir).data_dir)

@@ -38,6 +38,13 @@ def test_make_demo_runs_the_flow() -> None:
     assert done.returncode == 0, done.stdout + done.stderr
     assert "CreditAnchor demo" in done.stdout
     assert "AnchorRegistry" in done.stdout
+    # The risk warning: a bank's webhook got signed alerts, verified them, acknowledged one.
+    assert re.search(
+        r"\d+ signed alert\(s\) received and verified "
+        r"\([1-9]\d* overdue\.bucket_rolled, 0 refused\)",
+        done.stdout,
+    ), done.stdout
+    assert "10. ack     its proof bundle verifies" in done.stdout
 
 
 def using_it_commands() -> list[str]:

@@ -81,14 +81,22 @@ def serve_process(
 
 
 @pytest.fixture
-def served(tmp_path: Path) -> Iterator[tuple[str, Path, dict[str, object]]]:
+def serve_env() -> dict[str, str]:
+    """Settings of the ``served`` server beyond the data dir (a test module may override)."""
+    return {}
+
+
+@pytest.fixture
+def served(
+    tmp_path: Path, serve_env: dict[str, str]
+) -> Iterator[tuple[str, Path, dict[str, object]]]:
     data_dir = tmp_path / "data"
     assert _ledger(data_dir, "deploy").returncode == 0
     portfolio = tmp_path / "p.csv"
     write_csv(synthetic_rows(30, seed=11), portfolio)
     submitted = _ledger(data_dir, "submit", str(portfolio), "--json")
     assert submitted.returncode == 0, submitted.stderr
-    with serving(_env(data_dir), tmp_path / "serve.log") as url:
+    with serving(_env(data_dir) | serve_env, tmp_path / "serve.log") as url:
         yield url, data_dir, json.loads(submitted.stdout)
 
 

@@ -15,6 +15,7 @@ import pickle
 from collections import OrderedDict
 from types import MappingProxyType
 
+import msgspec
 import pytest
 import rfc8785
 from hypothesis import given, settings
@@ -28,7 +29,13 @@ from ledger.proofs import (
     leaf_hash,
     record_leaf_hash,
 )
-from ledger.proofs.canonical import MAX_DEPTH, MAX_SAFE_INTEGER
+from ledger.proofs.canonical import (
+    MAX_DEPTH,
+    MAX_SAFE_INTEGER,
+    PLAIN_RECORD_DEPTH,
+    PlainRecord,
+    canonical_plain_records,
+)
 
 # Characters whose handling differs between naive JSON writers: every short
 # escape, other controls, DEL, the JavaScript line separators, the ends of the
@@ -303,3 +310,74 @@ def test_anything_else_is_refused_with_a_typed_error_only(value: object) -> None
         assert out == rfc8785.dumps(value)  # type: ignore[arg-type]
     else:
         assert error.path.startswith("$")
+
+
+# -- records read by a decoder typed PlainRecord ---------------------------------------
+
+PLAIN = msgspec.json.Decoder(PlainRecord)
+WIDE_INTS = st.one_of(INTS, st.integers(), st.sampled_from([2**53, -(2**53), 2**64, -(2**64)]))
+# Up to PLAIN_RECORD_DEPTH - 1 levels inside the record: what the decoder reads.
+PLAIN_VALUES = st.recursive(
+    st.one_of(st.none(), st.booleans(), WIDE_INTS, TEXT),
+    lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(KEYS, inner, max_size=4)),
+    max_leaves=16,
+).filter(lambda value: depth(value) < PLAIN_RECORD_DEPTH)
+
+
+def depth(value: object) -> int:
+    if isinstance(value, dict):
+        return 1 + max(map(depth, value.values()), default=0)
+    if isinstance(value, list):
+        return 1 + max(map(depth, value), default=0)
+    return 0
+
+
+def written(write: object, record: object) -> bytes | str:
+    try:
+        return write(record)  # type: ignore[operator, no-any-return]
+    except CanonicalFormError as error:
+        return error.path
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.one_of(
+        st.dictionaries(KEYS, PLAIN_VALUES, max_size=6),
+        st.dictionaries(ORDER_KEYS, PLAIN_VALUES, max_size=4),
+    )
+)
+def test_plain_records_write_as_canonical_bytes_does(value: dict[str, object]) -> None:
+    """Non-ASCII and astral keys, integers out of range: the same bytes, or the same refusal."""
+    record = PLAIN.decode(json.dumps(value))
+    assert record == value
+    assert written(lambda r: canonical_plain_records([r])[0], record) == written(
+        canonical_bytes, record
+    )
+
+
+def test_many_plain_records_at_once() -> None:
+    records = [PLAIN.decode(json.dumps({"k": i, "\u00e9": "\u5317"[: i % 2]})) for i in range(5)]
+    assert canonical_plain_records(records) == [canonical_bytes(r) for r in records]
+    with pytest.raises(CanonicalFormError):
+        canonical_plain_records([*records, {"k": 2**60}])
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{"a": 1.5}',
+        '{"a": 1e2}',
+        '{"a": "\\ud800"}',
+        '{"a": [[[["deep"]]]]}',
+        '{"a": {"b": {"c": {"d": {"e": 1}}}}}',
+        '["not", "an", "object"]',
+    ],
+)
+def test_the_decoder_refuses_what_is_not_plain(text: str) -> None:
+    with pytest.raises(msgspec.DecodeError):
+        PLAIN.decode(text)
+
+
+def test_the_decoder_reads_plain_record_depth_levels() -> None:
+    assert PLAIN.decode('{"a": [[{"b": 1}]]}') == {"a": [[{"b": 1}]]}
+    assert PLAIN.decode('{"a": {"b": {"c": {"d": 1}}}}') == {"a": {"b": {"c": {"d": 1}}}}
