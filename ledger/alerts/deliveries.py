@@ -29,7 +29,7 @@ from sqlalchemy import Table, bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from ledger.alerts.endpoints import disable_endpoint
-from ledger.alerts.outbox import iso, to_ms
+from ledger.alerts.outbox import iso, released, to_ms
 from ledger.store.alerts import Alert, AlertDelivery, DeliveryAttempt, WebhookEndpoint
 
 #: A ``Retry-After`` longer than this is read as this: a receiver may slow its own
@@ -134,10 +134,12 @@ def claim_due(
         if room > 0:
             chosen += conn.execute(
                 select(AlertDelivery.alert_id)
+                .join(Alert, Alert.id == AlertDelivery.alert_id)
                 .where(
                     AlertDelivery.institution == bank,
                     AlertDelivery.state == "pending",
                     AlertDelivery.due_ms <= now_ms,
+                    released(),  # its batch is anchored: nothing goes out before its anchor
                 )
                 .order_by(AlertDelivery.due_ms)
                 .limit(room)

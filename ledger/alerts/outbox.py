@@ -22,13 +22,14 @@ from datetime import UTC, datetime
 from typing import Any, Final
 
 import orjson
-from sqlalchemy import Select, Table, insert, select, text
+from sqlalchemy import ColumnElement, Select, Table, insert, or_, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from ledger.alerts.errors import UnknownAlertError
 from ledger.errors import InputError
 from ledger.proofs import canonical_records
+from ledger.store import Batch
 from ledger.store.alerts import Acknowledgement, Alert, AlertDelivery, WebhookEndpoint
 from ledger.store.apikeys import check_institution
 from ledger.webhook_signatures import WEBHOOK_ID
@@ -186,10 +187,26 @@ def alerts_after(session: Session, institution: str, cursor: int, limit: int) ->
     """The institution's alerts with ``seq`` above ``cursor``, oldest first, at most ``limit``.
 
     A bank resumes from the last ``seq`` it read (0 for the start). Only its own
-    alerts are ever returned.
+    alerts are ever returned, and only :func:`released` ones: the page ends before
+    the first whose batch is not anchored yet, so a cursor never passes an alert
+    that a bank could not see.
     """
-    rows = session.scalars(_page(cursor, limit).where(Alert.institution == institution))
-    return [_stored(row) for row in rows]
+    page = _page(cursor, limit).where(Alert.institution == institution)
+    out = []
+    for row, shown in session.execute(page.add_columns(released())):
+        if not shown:
+            break
+        out.append(_stored(row))
+    return out
+
+
+def released() -> ColumnElement[bool]:
+    """Whether an alert may reach its bank: its batch is anchored (or it has none, as a
+    portfolio alert): nothing announces data whose anchor does not exist yet."""
+    anchored = select(Batch.batch_id).where(
+        Batch.batch_id == Alert.batch_id, Batch.status == "anchored"
+    )
+    return or_(Alert.batch_id.is_(None), anchored.exists())
 
 
 def every_alert_after(session: Session, cursor: int, limit: int) -> list[StoredAlert]:
@@ -264,8 +281,10 @@ def acknowledge(
 
 
 def _own(session: Session, institution: str, alert_id: str) -> Alert:
+    """The bank's own released alert (another bank's, or one not released, is unknown)."""
     well_formed = bool(WEBHOOK_ID(alert_id))
-    row = session.scalar(select(Alert).where(Alert.id == alert_id)) if well_formed else None
+    query = select(Alert).where(Alert.id == alert_id, released())
+    row = session.scalar(query) if well_formed else None
     if row is None or row.institution != institution:
         raise UnknownAlertError(alert_id, institution, well_formed=well_formed)
     return row

@@ -64,7 +64,7 @@ def replay(session: Session, alert_id: str, *, now: datetime | None = None) -> R
     moved = session.scalar(
         update(AlertDelivery)
         .where(AlertDelivery.alert_id == alert_id, AlertDelivery.state.in_(REPLAYABLE))
-        .values(lease_owner=None, lease_until_ms=None, delivered_at=None, last_error=None, **due)
+        .values(lease_owner=None, delivered_at=None, last_error=None, **due)
         .returning(AlertDelivery.alert_id)
     )  # None when it was pending (queued, or in flight) and so left alone
     outcome = "queued" if moved is not None else "already_queued"

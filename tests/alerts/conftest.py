@@ -23,7 +23,7 @@ from ledger.alerts.outbox import NewAlert, enqueue
 from ledger.alerts.sealing import Sealer
 from ledger.client import WebhookReceiver
 from ledger.config import Settings
-from ledger.store import Store
+from ledger.store import Batch, Store
 from ledger.store.apikeys import create_key
 from tests.alerts._banks import Bank
 from tests.conftest import WAIT_SECONDS
@@ -90,9 +90,22 @@ class AlertEnv:
         return Dispatcher(self.store, self.sealer, DispatchConfig.from_settings(settings))
 
 
+def add_batch(store: Store, batch_id: str, status: str) -> None:
+    """A submission batch row (``pending`` or ``anchored``): what an alert's release waits on."""
+    with store.session() as s, s.begin():
+        s.add(
+            Batch(
+                batch_id=batch_id, kind=1, tree_size=1, root="0x" + batch_id[2:][::-1],
+                manifest="{}", manifest_hash="0x" + "ef" * 32, status=status,
+                created_at="2026-12-07T00:00:00Z",
+            )
+        )  # fmt: skip
+
+
 @pytest.fixture
 def env(data_dir: Path) -> Iterator[AlertEnv]:
     store = Store.open(data_dir)
+    add_batch(store, BATCH, "anchored")  # the alerts' batch: anchored, so they may go out
     yield AlertEnv(fast_settings(data_dir), store, Sealer.for_data_dir(data_dir))
     store.close()
 

@@ -20,9 +20,10 @@ from ledger.alerts.outbox import (
 )
 from ledger.errors import InputError
 from ledger.proofs import CanonicalFormError
+from ledger.store import Batch
 from ledger.store.alerts import Alert, AlertDelivery
 from tests.alerts._banks import Bank
-from tests.alerts.conftest import BATCH, AlertEnv, alert
+from tests.alerts.conftest import BATCH, AlertEnv, add_batch, alert
 
 NOW = datetime(2026, 11, 26, 4, 0, 0, tzinfo=UTC)
 
@@ -147,3 +148,30 @@ def test_acknowledge_refuses_bad_input(env: AlertEnv) -> None:
             acknowledge(s, "A", alert_id, by="")
         with pytest.raises(InputError):
             acknowledge(s, "A", alert_id, by="desk", note="x" * 201)
+
+
+def test_nothing_reaches_a_bank_before_its_batch_is_anchored(env: AlertEnv) -> None:
+    """A batch's alerts are queued with it (pending) and released with its anchor: not
+    pushed, not pulled, not shown; a pull stops before the first one held back."""
+    bank = Bank().start()
+    try:
+        env.add_bank("PUSHED", bank)
+        pending = "0x" + "5e" * 32
+        add_batch(env.store, pending, "pending")
+        early = env.enqueue(alert("PUSHED", 0))
+        held = env.enqueue(NewAlert("PUSHED", "overdue.entered", {"n": 1}, pending))
+        late = env.enqueue(alert("PUSHED", 2))
+        assert env.dispatcher().run(once=True)["delivered"] == 2  # the two released ones
+        assert {r.webhook_id for r in bank.received} == {early[0], late[0]}
+        with env.store.session() as s:
+            assert [a.id for a in alerts_after(s, "PUSHED", 0, 10)] == early  # stops before
+            with pytest.raises(UnknownAlertError):
+                get_alert(s, "PUSHED", held[0])
+        with env.store.session() as s, s.begin():
+            s.get_one(Batch, pending).status = "anchored"
+        assert env.dispatcher().run(once=True)["delivered"] == 1
+        assert held[0] in {r.webhook_id for r in bank.received}
+        with env.store.session() as s:
+            assert [a.id for a in alerts_after(s, "PUSHED", 0, 10)] == early + held + late
+    finally:
+        bank.stop()
