@@ -55,7 +55,6 @@ _TABLES: Final[tuple[tuple[Any, Sequence[Any], Callable[[Any], Entry]], ...]] = 
 )
 _TIME: Final = "%Y-%m-%dT%H:%M:%SZ"
 
-Place = tuple[str, int]
 #: A row's claim on a place: its entry id and the leaf hash of its recomputed entry.
 Claim = tuple[str, bytes]
 
@@ -64,9 +63,10 @@ def _alert_of(entry_id: str) -> str:
     return entry_id.split("/", 1)[0]
 
 
-def _claims(s: Session) -> dict[Place, list[Claim]]:
-    """Every sealed row's place and the leaf its entry makes, as the store holds it now."""
-    claims: dict[Place, list[Claim]] = {}
+def _claims(s: Session) -> dict[str, dict[int, list[Claim]]]:
+    """Every sealed row's place (batch, leaf index) and the leaf its entry makes, as the
+    store holds it now."""
+    claims: dict[str, dict[int, list[Claim]]] = {}
     for table, columns, entry in _TABLES:
         rows = (
             s.connection()
@@ -81,41 +81,43 @@ def _claims(s: Session) -> dict[Place, list[Claim]]:
         datas = canonical_records([record for _, record in entries])
         for row, (entry_id, _), data in zip(rows, entries, datas, strict=True):
             leaf = hashlib.sha256(b"\x00" + data).digest()
-            claims.setdefault((row.log_batch_id, int(row.log_index)), []).append((entry_id, leaf))
+            at = claims.setdefault(row.log_batch_id, {})
+            at.setdefault(int(row.log_index), []).append((entry_id, leaf))
     return claims
 
 
 def check_log(s: Session, state: ChainState, report: AuditReport) -> None:
-    """Every anchored alert-log leaf is the entry of exactly the row sealed at its place."""
+    """Every anchored alert-log leaf is the entry of exactly the row sealed at its place.
+
+    The places judged are the leaves the store holds and the places rows claim, never
+    more than the anchored tree size: a leaf the store lacks altogether is the batch
+    pass's ``LEAF_MISSING``.
+    """
     claims = _claims(s)
     anchored = [a for a in state.anchors.values() if a.kind == BatchKind.ALERT_LOG]
     checked = 0
     for anchor in sorted(anchored, key=lambda a: a.seq):
         hashes = leaves.batch_hash_map(s, anchor.batch_id)
-        for index in range(anchor.tree_size):
+        claimed = claims.get(anchor.batch_id, {})
+        for index in sorted(i for i in {*hashes, *claimed} if i < anchor.tree_size):
             checked += 1
-            _judge(
-                anchor.batch_id,
-                index,
-                hashes.get(index),
-                claims.pop((anchor.batch_id, index), []),
-                report,
-            )
+            _judge(anchor.batch_id, index, hashes.get(index), claimed.pop(index, []), report)
     pending = set(
         s.scalars(select(Batch.batch_id).where(Batch.kind == int(BatchKind.ALERT_LOG)))
     ) - {a.batch_id for a in anchored}
-    for (batch_id, index), rest in sorted(claims.items()):
+    for batch_id, places in sorted(claims.items()):
         if batch_id in pending:
             continue  # sealed; its anchor is not on chain yet (the batch pass says why)
-        for entry_id, leaf in rest:
-            report.add(
-                "ALERT_LOG_ENTRY_ADDED",
-                batch_id=batch_id,
-                leaf_index=index,
-                alert_id=_alert_of(entry_id),
-                expected=None,
-                found=hx(leaf),
-            )
+        for index, rest in sorted(places.items()):
+            for entry_id, leaf in rest:
+                report.add(
+                    "ALERT_LOG_ENTRY_ADDED",
+                    batch_id=batch_id,
+                    leaf_index=index,
+                    alert_id=_alert_of(entry_id),
+                    expected=None,
+                    found=hx(leaf),
+                )
     report.checked["alert_log_entries"] = checked
 
 

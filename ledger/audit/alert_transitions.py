@@ -6,7 +6,9 @@ them), records in leaf order. Each batch's stored records go through the same
 functions ingest used (:mod:`ledger.alerts.events`: :func:`risk_facts` on the
 desensitised records, :func:`compared` with the accounts' states so far,
 :func:`events_in`, :func:`next_states`), columnar, with the states kept as a
-polars frame. Each event, once per funder of its record, is an expected alert
+polars frame; a run of batches in which no account appears twice sees the same
+states at its start as batch by batch, so it goes through in one call. Each
+event, once per funder of its record, is an expected alert
 ``(institution, event type, leaf hash)``; the store's per-loan alerts are
 matched against them as multisets:
 
