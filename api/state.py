@@ -21,9 +21,7 @@ from api.alertstream import StreamSlots
 from api.config import ApiSettings
 from api.inquirywriter import LoopInquiryWriter
 from api.keycache import KeyCache
-from ledger.anchoring.outbox import Outbox, RegistrySide
 from ledger.chain import Deployment, check_deployment, open_chain
-from ledger.chain.registry import AnchorRegistryClient
 from ledger.config import Settings
 from ledger.consent import ConsentService, InquiryLog
 from ledger.errors import LedgerError, UnavailableError
@@ -58,9 +56,7 @@ class ChainGate:
             except BaseException:
                 chain.close()
                 raise
-            registry = AnchorRegistryClient.from_deployment(chain, deployment)
-            outbox = Outbox(self.store, RegistrySide(registry), deployment.deployment_block)
-            self._ledger = Ledger(self.settings, chain, self.store, deployment, registry, outbox)
+            self._ledger = Ledger.on_chain(self.settings, chain, self.store, deployment)
         return self._ledger
 
     def try_connect(self) -> None:

@@ -18,6 +18,7 @@ from ledger.anchoring.logseal import seal_when_due
 from ledger.anchoring.outbox import Outbox, RegistrySide
 from ledger.chain import Chain, Deployment, check_deployment, open_chain
 from ledger.chain.registry import AnchorRegistryClient, ConsentRegistryClient
+from ledger.chain.types import BatchKind
 from ledger.config import Settings
 from ledger.consent.inquiries import InquiryLog
 from ledger.consent.service import ConsentService
@@ -37,6 +38,9 @@ class Ledger:
     deployment: Deployment
     registry: AnchorRegistryClient
     outbox: Outbox
+    #: Anchors the alert log (kind 4): :attr:`outbox` itself, unless the deployment's
+    #: AnchorRegistry predates kind 4 and the alert log has a registry of its own.
+    alert_outbox: Outbox
 
     @classmethod
     def open(cls, settings: Settings, *, holder: str | None = None) -> Ledger:
@@ -48,9 +52,22 @@ class Ledger:
         except BaseException:
             chain.close()
             raise
+        return cls.on_chain(settings, chain, store, deployment)
+
+    @classmethod
+    def on_chain(
+        cls, settings: Settings, chain: Chain, store: Store, deployment: Deployment
+    ) -> Ledger:
+        """The ledger over an open, checked chain and an open store."""
         registry = AnchorRegistryClient.from_deployment(chain, deployment)
-        outbox = Outbox(store, RegistrySide(registry), deployment.deployment_block)
-        return cls(settings, chain, store, deployment, registry, outbox)
+        block = deployment.deployment_block
+        outbox = Outbox(store, RegistrySide(registry), block, kinds=deployment.anchor_kinds)
+        alert_outbox = outbox
+        if deployment.alert_log_registry != deployment.anchor_registry:
+            alerts = AnchorRegistryClient(chain, deployment.alert_log_registry)
+            kind = frozenset({int(BatchKind.ALERT_LOG)})
+            alert_outbox = Outbox(store, RegistrySide(alerts), block, kinds=kind)
+        return cls(settings, chain, store, deployment, registry, outbox, alert_outbox)
 
     def submitter(
         self,
@@ -89,8 +106,12 @@ class Ledger:
     def resume(self) -> None:
         """Finish what a crash interrupted: pending consents, withdrawals and anchors."""
         self.consents().flush()
-        for _ in self.outbox.drain():
-            pass
+        self._drain()
+
+    def _drain(self) -> None:
+        for outbox in dict.fromkeys((self.outbox, self.alert_outbox)):
+            for _ in outbox.drain():
+                pass
 
     def anchor_inquiries(self, *, force: bool = False) -> list[str]:
         """Seal the inquiry log when due (or ``force``) and anchor every pending batch.
@@ -120,7 +141,7 @@ class Ledger:
             size=self.settings.alert_seal_size,
             seconds=self.settings.alert_seal_seconds,
         )
-        for _ in self.outbox.drain():
+        for _ in self.alert_outbox.drain():
             pass
         return sealed
 

@@ -150,20 +150,30 @@ class Outbox:
     """Sends pending batches to the AnchorRegistry and records their anchors.
 
     ``chain`` sends them: a :class:`RegistrySide` over a client in this process,
-    or the helper process of :mod:`ledger.anchoring.chain_process`.
+    or the helper process of :mod:`ledger.anchoring.chain_process`. ``kinds``:
+    the batch kinds this outbox sends (None: all), when a deployment anchors
+    some kinds at another registry (:attr:`~ledger.chain.Deployment.anchor_kinds`).
     """
 
-    def __init__(self, store: Store, chain: ChainSide, from_block: int) -> None:
+    def __init__(
+        self,
+        store: Store,
+        chain: ChainSide,
+        from_block: int,
+        *,
+        kinds: frozenset[int] | None = None,
+    ) -> None:
         self.store = store
         self.chain = chain
         self.from_block = from_block
+        self.kinds = kinds
 
     def pending(self) -> list[str]:
+        query = select(Batch.batch_id).where(Batch.status == "pending")
+        if self.kinds is not None:
+            query = query.where(Batch.kind.in_(sorted(self.kinds)))
         with self.store.session() as s:
-            ids = s.scalars(
-                select(Batch.batch_id).where(Batch.status == "pending").order_by(Batch.created_at)
-            )
-            return list(ids)
+            return list(s.scalars(query.order_by(Batch.created_at)))
 
     def drain(self) -> Iterator[AnchoredBatch]:
         """Anchor every pending batch, oldest first."""

@@ -30,13 +30,17 @@ class AuditTarget:
     anchor_registry: str
     consent_registry: str
     from_block: int
+    #: The registry of kind 4 beside an AnchorRegistry that predates it (None: none).
+    alert_log_registry: str | None = None
 
     @classmethod
     def of(cls, deployment: Deployment) -> AuditTarget:
+        alert_log = deployment.alert_log_registry
         return cls(
             anchor_registry=deployment.anchor_registry,
             consent_registry=deployment.consent_registry,
             from_block=deployment.deployment_block,
+            alert_log_registry=None if alert_log == deployment.anchor_registry else alert_log,
         )
 
 
@@ -61,12 +65,18 @@ def audit(
     :class:`~ledger.errors.LedgerError` when the audit cannot be done (no contract,
     node unreachable after retries).
     """
-    for address in (target.anchor_registry, target.consent_registry):
+    registries = (target.anchor_registry, target.consent_registry, target.alert_log_registry)
+    for address in filter(None, registries):
         if not chain.code_at(address):
             raise DeploymentError(f"no contract code at {address} on chain {chain.chain_id}")
     anchors = AnchorRegistryClient(chain, target.anchor_registry)
     consents = ConsentRegistryClient(chain, target.consent_registry)
-    replayer = Replayer(chain, anchors, consents, step=step)
+    alert_log = (
+        None
+        if target.alert_log_registry is None
+        else AnchorRegistryClient(chain, target.alert_log_registry)
+    )
+    replayer = Replayer(chain, anchors, consents, step=step, alert_log=alert_log)
     state = _start(replayer, target, checkpoint)
     replayer.replay(state, progress=progress, checkpoint=checkpoint)
     report = AuditReport()
@@ -78,7 +88,7 @@ def audit(
     }
     replayer.check_heads(state, report)
     if store is not None:
-        facts = check_batches(store, state, anchors, report, progress)
+        facts = check_batches(store, state, anchors, report, progress, alert_log=alert_log)
         view = ConsentView(state, consents, report)
         consents_seen = check_consents(store, view, report, progress)
         check_inquiries(store, view, consents_seen, facts, report)
@@ -100,9 +110,16 @@ def _start(replayer: Replayer, target: AuditTarget, checkpoint: Path | None) -> 
     if checkpoint is None or not checkpoint.exists():
         return replayer.fresh(target.from_block)
     state = ChainState.load(checkpoint)
-    if (state.anchor_registry, state.consent_registry, state.from_block) != (
+    alert_log = target.alert_log_registry
+    if (
+        state.anchor_registry,
+        state.consent_registry,
+        state.alert_log_registry,
+        state.from_block,
+    ) != (
         target.anchor_registry.lower(),
         target.consent_registry.lower(),
+        None if alert_log is None else alert_log.lower(),
         target.from_block,
     ) or state.chain_id != replayer.chain.chain_id:
         from ledger.errors import InputError

@@ -24,6 +24,7 @@ from ledger.audit.receipts import parsed
 from ledger.audit.records import ExportedLeaf
 from ledger.audit.replay import ChainAnchor, ChainConsent, ChainState
 from ledger.audit.store_checks import ID_MEMBER
+from ledger.chain.types import BatchKind
 from ledger.consent.inquiries import INQUIRY_FORMAT
 from ledger.consent.receipt import receipt_ids, window
 from ledger.errors import ConflictError
@@ -78,7 +79,11 @@ class Rebuilder:
             status="anchored",
             created_at=UNKNOWN,
             chain_id=self.state.chain_id,
-            registry_address=self.state.anchor_registry,
+            registry_address=(
+                self.state.alert_log_registry
+                if self.state.alert_log_registry and anchor.kind == BatchKind.ALERT_LOG
+                else self.state.anchor_registry
+            ),
             tx_hash=anchor.tx_hash,
             block_number=anchor.block_number,
             seq=anchor.seq,

@@ -128,6 +128,12 @@ class ChainState:
     orphan_revocations: dict[str, int] = field(default_factory=dict)
     #: (expected seq, found seq) of every hole in the anchor sequence.
     seq_gaps: list[tuple[int, int]] = field(default_factory=list)
+    #: The registry of kind 4 beside an AnchorRegistry that predates it (None: none), and
+    #: its own log head, count and holes; its anchors are in :attr:`anchors` too.
+    alert_log_registry: str | None = None
+    alert_log_head: str = hx(bytes(32))
+    alert_log_count: int = 0
+    alert_log_gaps: list[tuple[int, int]] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         return {"format": CHECKPOINT_FORMAT, **asdict(self)}
@@ -140,6 +146,7 @@ class ChainState:
         body["anchors"] = {k: ChainAnchor(**v) for k, v in body["anchors"].items()}
         body["consents"] = {k: ChainConsent(**v) for k, v in body["consents"].items()}
         body["seq_gaps"] = [tuple(g) for g in body["seq_gaps"]]
+        body["alert_log_gaps"] = [tuple(g) for g in body.get("alert_log_gaps", [])]
         return cls(**body)
 
     def save(self, path: Path) -> None:
@@ -166,10 +173,13 @@ class Replayer:
         *,
         step: int = DEFAULT_RANGE,
         retries: int = RETRIES,
+        alert_log: AnchorRegistryClient | None = None,
     ) -> None:
         self.chain = chain
         self.anchors = anchors
         self.consents = consents
+        #: The registry of kind 4, when it is not ``anchors`` (a deployment that predates it).
+        self.alert_log = alert_log
         self.step = max(1, step)
         self.retries = retries
 
@@ -180,6 +190,7 @@ class Replayer:
             consent_registry=self.consents.address,
             from_block=from_block,
             next_block=from_block,
+            alert_log_registry=None if self.alert_log is None else self.alert_log.address,
         )
 
     def replay(
@@ -205,7 +216,8 @@ class Replayer:
 
     def _range(self, state: ChainState, start: int, end: int) -> None:
         """Fold every registry log of ``[start, end]`` into ``state``, in chain order."""
-        addresses = (self.anchors.address, self.consents.address)
+        alert_log = None if self.alert_log is None else self.alert_log.address
+        addresses = (self.anchors.address, self.consents.address, *filter(None, [alert_log]))
         for entry in self._logs(addresses, start, end):
             topics = [_bytes(t) for t in entry["topics"]]
             data, emitter = _bytes(entry["data"]), str(entry["address"]).lower()
@@ -213,6 +225,8 @@ class Replayer:
                 continue
             if topics[0] == ANCHORED and emitter == self.anchors.address:
                 self._anchor(state, topics, data, entry)
+            elif topics[0] == ANCHORED and emitter == alert_log:
+                self._anchor(state, topics, data, entry, alert_log=True)
             elif topics[0] == RECORDED and emitter == self.consents.address:
                 cid = hx(topics[1])
                 state.consents[cid] = ChainConsent(
@@ -230,17 +244,33 @@ class Replayer:
                 else:
                     state.orphan_revocations[cid] = _word(data, 0)
 
-    def _anchor(self, state: ChainState, topics: list[bytes], data: bytes, entry: Any) -> None:
+    def _anchor(
+        self,
+        state: ChainState,
+        topics: list[bytes],
+        data: bytes,
+        entry: Any,
+        *,
+        alert_log: bool = False,
+    ) -> None:
         batch_id, root = topics[1], topics[2]
         size, kind, mh = _word(data, 0), _word(data, 1), data[64:96]
         seq, claimed = _word(data, 3), data[128:160]
-        if seq != state.count:
-            state.seq_gaps.append((state.count, seq))
-        head = next_head(bytes.fromhex(state.log_head[2:]), batch_id, root, size, kind, mh)
+        count, head = (
+            (state.alert_log_count, state.alert_log_head)
+            if alert_log
+            else (state.count, state.log_head)
+        )
+        if seq != count:
+            (state.alert_log_gaps if alert_log else state.seq_gaps).append((count, seq))
+        folded = next_head(bytes.fromhex(head[2:]), batch_id, root, size, kind, mh)
         # After a hole the head cannot be recomputed: go on from the event's own head (the
         # hole is already a finding). Otherwise keep our own: a rewritten event shows at the end.
-        state.log_head = hx(claimed if seq != state.count else head)
-        state.count = seq + 1
+        head = hx(claimed if seq != count else folded)
+        if alert_log:
+            state.alert_log_head, state.alert_log_count = head, seq + 1
+        else:
+            state.log_head, state.count = head, seq + 1
         state.anchors[hx(batch_id)] = ChainAnchor(
             hx(batch_id),
             hx(root),
@@ -253,7 +283,7 @@ class Replayer:
             _int(entry["blockNumber"]),
         )
 
-    def _logs(self, addresses: tuple[str, str], start: int, end: int) -> list[Any]:
+    def _logs(self, addresses: tuple[str, ...], start: int, end: int) -> list[Any]:
         """The registries' logs in ``[start, end]``; halves the range when the node refuses it."""
         try:
             return self._retry(lambda: raw_logs(self.chain, addresses, start, end))
@@ -281,21 +311,41 @@ class Replayer:
     def check_heads(self, state: ChainState, report: AuditReport) -> None:
         """Compare the replayed head and count with the contract's, at the last block read."""
         block = state.next_block - 1
-        fns = self.anchors.contract.functions
-        head = hx(bytes(self._retry(lambda: self.chain.call(fns.logHead(), block))))
-        count = int(self._retry(lambda: self.chain.call(fns.anchorCount(), block)))
+        head, count = self._head(self.anchors, block)
         report.chain |= {"log_head": head, "anchor_count": count, "to_block": block}
-        for expected, found in state.seq_gaps:
-            report.add("CHAIN_EVENTS_MISSING", expected=expected, found=found)
-        if head != state.log_head:
-            report.add("CHAIN_LOG_HEAD_MISMATCH", expected=head, found=state.log_head)
-        if count != state.count or count != len(state.anchors):
-            report.add("CHAIN_ANCHOR_COUNT_MISMATCH", expected=count, found=len(state.anchors))
+        self._compare_head(report, head, state.log_head, state.seq_gaps)
+        anchored, replayed = count, state.count
+        if self.alert_log is not None:
+            alert_head, alert_count = self._head(self.alert_log, block)
+            report.chain |= {
+                "alert_log_registry": self.alert_log.address,
+                "alert_log_head": alert_head,
+                "alert_log_count": alert_count,
+            }
+            self._compare_head(report, alert_head, state.alert_log_head, state.alert_log_gaps)
+            anchored, replayed = anchored + alert_count, replayed + state.alert_log_count
+        if anchored != replayed or anchored != len(state.anchors):  # or one id in both logs
+            report.add("CHAIN_ANCHOR_COUNT_MISMATCH", expected=anchored, found=len(state.anchors))
         for cid in state.orphan_revocations:
             report.add("CHAIN_EVENT_HIDDEN", consent_id=cid, expected="ConsentRecorded", found=None)
         _duplicate_manifests(state, report)
         report.checked["anchors"] = len(state.anchors)
         report.checked["chain_consents"] = len(state.consents)
+
+    def _head(self, registry: AnchorRegistryClient, block: int) -> tuple[str, int]:
+        fns = registry.contract.functions
+        head = hx(bytes(self._retry(lambda: self.chain.call(fns.logHead(), block))))
+        return head, int(self._retry(lambda: self.chain.call(fns.anchorCount(), block)))
+
+    @staticmethod
+    def _compare_head(
+        report: AuditReport, on_chain: str, replayed: str, gaps: list[tuple[int, int]]
+    ) -> None:
+        """One registry's log head against the replay of its events, and the replay's holes."""
+        for expected, found in gaps:
+            report.add("CHAIN_EVENTS_MISSING", expected=expected, found=found)
+        if on_chain != replayed:
+            report.add("CHAIN_LOG_HEAD_MISMATCH", expected=on_chain, found=replayed)
 
 
 def _duplicate_manifests(state: ChainState, report: AuditReport) -> None:

@@ -67,7 +67,10 @@ def check_batches(
     registry: AnchorRegistryClient,
     report: AuditReport,
     progress: Progress | None = None,
+    *,
+    alert_log: AnchorRegistryClient | None = None,
 ) -> StoreFacts:
+    """``alert_log``: the registry of kind 4, when it is not ``registry``."""
     facts = StoreFacts()
     with store.session() as s:
         erased_in = _erasure_batches(s)
@@ -76,7 +79,8 @@ def check_batches(
             anchor = state.anchors.get(batch.batch_id)
             manifest = _check_manifest(batch, anchor, report)
             if anchor is None:
-                _not_replayed(batch, registry, state.next_block - 1, report)
+                at = alert_log if alert_log and batch.kind == BatchKind.ALERT_LOG else registry
+                _not_replayed(batch, at, state.next_block - 1, report)
             else:
                 _compare_batch(batch, manifest, anchor, report)
                 _check_leaves(s, anchor, batch.batch_id in erased_in, report, facts)

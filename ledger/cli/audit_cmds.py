@@ -73,24 +73,25 @@ def _target(
     registry: str | None,
     consent_registry: str | None,
     from_block: int | None,
+    alert_log_registry: str | None = None,
 ) -> AuditTarget:
+    from dataclasses import replace
+
     from ledger.audit import AuditTarget
 
     if registry or consent_registry:
         if not (registry and consent_registry):
             raise InputError("give both --registry and --consent-registry (or --deployment)")
         return AuditTarget(
-            anchor_registry=registry, consent_registry=consent_registry, from_block=from_block or 0
+            anchor_registry=registry,
+            consent_registry=consent_registry,
+            from_block=from_block or 0,
+            alert_log_registry=alert_log_registry,
         )
-    loaded = Deployment.load(deployment or settings.deployment_file)
-    target = AuditTarget.of(loaded)
-    if from_block is not None:
-        return AuditTarget(
-            anchor_registry=target.anchor_registry,
-            consent_registry=target.consent_registry,
-            from_block=from_block,
-        )
-    return target
+    if alert_log_registry is not None:
+        raise InputError("--alert-log-registry goes with --registry and --consent-registry")
+    target = AuditTarget.of(Deployment.load(deployment or settings.deployment_file))
+    return target if from_block is None else replace(target, from_block=from_block)
 
 
 def _store(settings: Settings, db: str | None) -> Store | None:
@@ -134,6 +135,13 @@ def audit_cmd(
     ] = None,
     consent_registry: Annotated[
         str | None, typer.Option("--consent-registry", help="ConsentRegistry address.")
+    ] = None,
+    alert_log_registry: Annotated[
+        str | None,
+        typer.Option(
+            "--alert-log-registry",
+            help="With --registry: the registry of kind 4, if the deployment predates it.",
+        ),
     ] = None,
     from_block: Annotated[
         int | None, typer.Option("--from-block", min=0, help="First block to replay.")
@@ -182,7 +190,9 @@ def audit_cmd(
 
     try:
         settings = settings_for(data_dir, rpc)
-        target = _target(settings, deployment, registry, consent_registry, from_block)
+        target = _target(
+            settings, deployment, registry, consent_registry, from_block, alert_log_registry
+        )
         alerts = AlertChecks.of(Plan.load(plan or settings.alerts_plan), recompute=settings.alerts)
         if records is not None and not records.is_file():
             raise InputError(f"no records file at {records}")

@@ -54,6 +54,14 @@ def deploy_cmd(
     data_dir: DataDirOpt = None,
     rpc: RpcOpt = None,
     force: Annotated[bool, typer.Option("--force", help="Deploy again even if deployed.")] = False,
+    alert_log_registry: Annotated[
+        bool,
+        typer.Option(
+            "--alert-log-registry",
+            help="For a deployment made before kind 4: keep its AnchorRegistry for kinds "
+            "1-3 and deploy one for the risk-alert log beside it.",
+        ),
+    ] = False,
     fund: FundOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
@@ -61,11 +69,15 @@ def deploy_cmd(
 
     Without --rpc the contracts go to the embedded eth-tester chain in the data dir.
     Run again, it reports the existing deployment after checking its code is on chain.
+    --alert-log-registry moves a deployment whose AnchorRegistry predates kind 4 (the
+    risk-alert log): nothing anchored there changes.
 
     Example: ledger deploy --data-dir ./.ledger
              ledger deploy --rpc http://127.0.0.1:8545 --fund-from-dev-node   (make anvil)
+             ledger deploy --alert-log-registry --data-dir ./.ledger
     """
     from ledger.chain import deploy, open_chain  # the chain stack loads only when needed
+    from ledger.chain.deploy import add_alert_log_registry
     from ledger.chain.devnode import fund_from_dev_node
 
     settings = settings_for(data_dir, rpc)
@@ -74,11 +86,16 @@ def deploy_cmd(
             "--fund-from-dev-node needs --rpc URL (or LEDGER_RPC_URL)",
             hint="the embedded chain funds its account by itself",
         )
+    if force and alert_log_registry:
+        raise InputError("--force deploys everything afresh; --alert-log-registry keeps it")
     ensure_data_dir(settings.data_dir)
     with open_chain(settings, holder="ledger deploy") as chain:
         funded = fund_from_dev_node(chain) if fund else None
         account = chain.address.lower()
-        deployment, created = deploy(chain, settings.data_dir, force=force)
+        if alert_log_registry:
+            deployment, created = add_alert_log_registry(chain, settings.data_dir)
+        else:
+            deployment, created = deploy(chain, settings.data_dir, force=force)
     if as_json:
         print_json({"created": created, "funded_by": funded, **deployment.to_json()})
         return

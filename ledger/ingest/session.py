@@ -60,7 +60,7 @@ class Submitting:
         except BaseException:
             store.close()
             raise
-        outbox = Outbox(store, chain, deployment.deployment_block)
+        outbox = Outbox(store, chain, deployment.deployment_block, kinds=deployment.anchor_kinds)
         return cls(settings, store, chain, outbox, sender)
 
     def submitter(
