@@ -33,6 +33,7 @@ _RECORD_DATA: dict[str, Any] = {
     "overdue_amount_share": "450.00",
     "leaf_hash": "0x" + "ab" * 32,
     "batch_id": "0x" + "77" * 32,
+    "anchor": {"chain_id": 1337, "registry": "0x" + "12" * 20, "kind": 1, "root": "0x" + "cd" * 32},
 }
 #: One example body per fixed event type (DESIGN.md, "Risk warning").
 EXAMPLES: dict[str, dict[str, Any]] = {
@@ -90,6 +91,16 @@ class Move(BaseModel):
     to: int | str | None = None
 
 
+class BatchAnchor(BaseModel):
+    """Where the record's batch is anchored: the proof bundle's root, on this registry."""
+
+    model_config = ConfigDict(extra="forbid")
+    chain_id: int
+    registry: str = Field(description="the AnchorRegistry address")
+    kind: int = Field(description="1: credit-data submission")
+    root: str = Field(description="the batch's RFC 6962 Merkle root, as anchored")
+
+
 class LoanData(BaseModel):
     """What one funder learns of one loan's event: never a name, ID, pseudonym or region."""
 
@@ -109,6 +120,7 @@ class LoanData(BaseModel):
     overdue_amount_share: str | None = None
     leaf_hash: str = Field(description="the record that caused it: fetch its proof bundle")
     batch_id: str
+    anchor: BatchAnchor
 
 
 class PlanRef(BaseModel):

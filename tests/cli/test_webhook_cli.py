@@ -9,7 +9,7 @@ from ledger.alerts.outbox import enqueue
 from ledger.client import WebhookReceiver
 from ledger.store import Store
 from tests.alerts._banks import Bank
-from tests.alerts.conftest import alert
+from tests.alerts.conftest import BATCH, add_batch, alert
 from tests.cli._cli import one_error_line, run
 
 INSTITUTION = "91350211MA2XYZ1234"
@@ -62,6 +62,7 @@ def test_set_rotate_test_and_dispatch(data_dir: Path) -> None:
 
         store = Store.open(data_dir)
         try:
+            add_batch(store, BATCH, "anchored")  # the alerts' batch: anchored, so they go out
             with store.session() as s, s.begin():
                 ids = enqueue(s, [alert(INSTITUTION, n) for n in range(3)])
         finally:
