@@ -20,10 +20,6 @@ from sqlalchemy.orm import Session
 
 from ledger.store import Batch, Inquiry, Submission
 
-#: Refusal reasons that mean the store was tampered with: those of
-#: ``ledger.consent.checks.TAMPERED`` (a test keeps the two equal; importing that module
-#: here would load the chain code into every ``ledger alerts`` command).
-ANOMALIES: Final = frozenset({"receipt_mismatch", "receipt_id_mismatch"})
 #: Submissions listed one by one in a summary, newest first.
 RECENT_SUBMISSIONS: Final = 10
 

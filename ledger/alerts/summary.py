@@ -17,7 +17,6 @@ from sqlalchemy.orm import Session
 
 from ledger.alerts.figures import BankFigures, alert_figures, book_by_severity
 from ledger.alerts.monitoring import (
-    ANOMALIES,
     RECENT_SUBMISSIONS,
     AnchorLag,
     SubmissionFigures,
@@ -27,6 +26,7 @@ from ledger.alerts.monitoring import (
 )
 from ledger.alerts.outbox import iso, utc_now
 from ledger.alerts.plan import Plan
+from ledger.consent.reasons import ANOMALIES
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,7 +3,7 @@
 A check reads the subject's consents (:data:`CANDIDATE_COLUMNS`, newest window
 first); :func:`judge` weighs each against its receipt, its commitment on chain
 and the checked instant. When none grants the use, the most telling refusal
-(:data:`REASONS`) is reported.
+(:data:`~ledger.consent.reasons.REASONS`) is reported.
 """
 
 from __future__ import annotations
@@ -17,31 +17,11 @@ from sqlalchemy import bindparam, select
 
 from ledger import jsontext
 from ledger.chain.types import ConsentRecord
+from ledger.consent.reasons import GRANTED
 from ledger.consent.receipt import commitment, receipt_ids, window
 from ledger.consent.statuses import NEEDS_CHAIN, StatusCache
 from ledger.store import Consent
 
-#: Refusal reasons, most telling first: the one a refused check reports.
-REASONS: Final = (
-    "receipt_mismatch",
-    "receipt_id_mismatch",
-    "revoked",
-    "superseded",
-    "expired",
-    "not_yet_valid",
-    "not_on_chain",
-    "purpose_not_covered",
-    "no_consent",
-)
-GRANTED: Final = "valid"
-#: The log line of a refusal that means the store was tampered with, by reason
-#: (an id mismatch by the id the receipt gets wrong).
-TAMPERED: Final = {
-    "receipt_mismatch": "consent receipt does not match its commitment",
-    "receipt_id_mismatch": "consent receipt names another consent id or subject than its row",
-    "consent_id": "consent receipt names another consent id than the one it is stored under",
-    "subject": "consent receipt names another subject than its row",
-}
 #: Stored receipts whose check against their commitment is remembered (by their text).
 RECEIPT_CACHE_SIZE: Final = 4096
 
@@ -142,7 +122,8 @@ def judge(
 ) -> tuple[str | None, ConsentRecord | None]:
     """The verdict of one consent for this use at ``t`` (seconds) and its on-chain status.
 
-    The verdict is :data:`GRANTED` or one of :data:`REASONS`; None when ``cached_only``
+    The verdict is :data:`GRANTED` or one of
+    :data:`~ledger.consent.reasons.REASONS`; None when ``cached_only``
     and only a chain read could tell.
     """
     if row.receipt is None:

@@ -39,15 +39,13 @@ from ledger.chain.types import ConsentRecord
 from ledger.consent.answers import CheckResult, check_result, consent_json
 from ledger.consent.checks import (
     CANDIDATES,
-    GRANTED,
-    REASONS,
-    TAMPERED,
     Candidate,
     Decision,
     judge,
     mismatched_id,
 )
 from ledger.consent.inquiries import InquiryLog
+from ledger.consent.reasons import GRANTED, REASONS, TAMPERED
 from ledger.consent.receipt import (
     PURPOSES,
     ConsentGrant,

@@ -8,13 +8,13 @@ from pathlib import Path
 from ledger.alerts.destinations import Allowlist
 from ledger.alerts.endpoints import set_endpoint
 from ledger.alerts.figures import alert_figures, book_by_severity
-from ledger.alerts.monitoring import ANOMALIES, anchor_lags, consent_checks, submissions
+from ledger.alerts.monitoring import anchor_lags, consent_checks, submissions
 from ledger.alerts.outbox import acknowledge, alerts_after
 from ledger.alerts.plan import Plan
 from ledger.alerts.sealing import Sealer
 from ledger.alerts.summary import summarize
 from ledger.consent import InquiryLog
-from ledger.consent.checks import REASONS, TAMPERED
+from ledger.consent.reasons import ANOMALIES, REASONS, TAMPERED
 from ledger.records import write_jsonl
 from ledger.store.apikeys import create_key
 from ledger.wiring import Ledger
@@ -41,6 +41,7 @@ def _inquiries(ledger: Ledger, *outcomes: tuple[str, str, str]) -> None:
 
 def test_anomalies_are_the_tampering_reasons_of_the_consent_checks() -> None:
     assert frozenset(TAMPERED) & frozenset(REASONS) == ANOMALIES
+    assert {"receipt_mismatch", "receipt_id_mismatch"} == ANOMALIES
 
 
 def test_figures_count_each_banks_alerts_by_type_state_and_ack(
