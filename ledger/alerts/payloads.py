@@ -122,6 +122,7 @@ def _guard(alerts: list[NewAlert], accounts: set[str]) -> None:
     }
     _GUARD.check(payloads, ())
     text = "\x00".join(str(v) for a in alerts for v in a.data.values())
-    for token in _HEX_TOKEN.findall(text):
-        if token in accounts:
-            raise LeakDetected(field="loan_ref", kind="account pseudonym")
+    if any(token in accounts for token in _HEX_TOKEN.findall(text)):
+        for name, value in (item for a in alerts for item in a.data.items()):
+            if any(token in accounts for token in _HEX_TOKEN.findall(str(value))):
+                raise LeakDetected(field=name, kind="account pseudonym")

@@ -115,3 +115,14 @@ def test_no_bank_hears_of_a_loan_it_does_not_fund(book: list[tuple[int, list[str
         assert (alert.data["loan_ref"], alert.institution) in funded
         assert not any(account in str(alert.data) for account, _, _ in accounts)
         assert CANARY_ID not in str(alert.data) and CANARY_PHONE not in str(alert.data)
+
+
+def test_an_account_pseudonym_in_a_payload_is_refused_naming_its_field() -> None:
+    from ledger.alerts.payloads import _guard
+
+    pseudonym = "0x" + "3c" * 32
+    leaky = NewAlert("B", "overdue.entered", {"period": "2024-01", "note": pseudonym}, BATCH)
+    with pytest.raises(LeakDetected) as refused:
+        _guard([leaky], {pseudonym})
+    assert refused.value.field == "note" and pseudonym not in str(refused.value)
+    _guard([leaky], {"0x" + "3d" * 32})  # another account's pseudonym: nothing to refuse
