@@ -2,11 +2,14 @@
 
 :class:`Deriver` is what the submission's storing step calls per batch: it
 reads the stored states of the batch's co-funded accounts, names the events
-(:func:`~ledger.alerts.events.transitions`), makes each funder's payload
-(:func:`~ledger.alerts.payloads.bank_alerts`), hands them to the sink (the
-outbox, in the same transaction) and stores the accounts' new states. So an
-alert exists exactly when its batch does. At the submission's last batch it
-also measures each bank's book against the plan (:mod:`~ledger.alerts.portfolio`).
+(:func:`~ledger.alerts.events.event_plan`), makes each funder's payload
+(:func:`~ledger.alerts.payloads.bank_alerts`), adds them to the outbox in the
+same transaction and stores the accounts' new states. So an alert exists
+exactly when its batch does. At the submission's last batch it also measures
+each bank's book against the plan (:mod:`~ledger.alerts.portfolio`).
+
+A batch's comparisons, events, book moves and new states are one polars plan,
+collected once; states go in and out of the store column-wise.
 """
 
 from __future__ import annotations
@@ -16,23 +19,37 @@ from collections.abc import Callable, Mapping
 import polars as pl
 from sqlalchemy.orm import Session
 
-from ledger.alerts.events import compared, events_in, next_states
-from ledger.alerts.outbox import NewAlert
+from ledger.alerts.events import ENGINE, compared_plan, event_plan, next_state_plan, state_frame
+from ledger.alerts.outbox import NewAlert, enqueue, enqueue_frame
 from ledger.alerts.payloads import LoanRefs, bank_alerts
 from ledger.alerts.plan import Plan
-from ledger.alerts.portfolio import BookMoves, evaluate
+from ledger.alerts.portfolio import BookMoves, evaluate, moves_plan
 from ledger.chain.types import BatchKind
 from ledger.store.accounts import put_states, states_of
 
-#: Where a batch's alerts go, in the batch's transaction.
-Sink = Callable[[Session, list[NewAlert]], None]
+#: Where a batch's alerts go, in the batch's transaction: a frame of per-loan
+#: alerts (:func:`~ledger.alerts.outbox.enqueue_frame`) or a list of book alerts.
+Sink = Callable[[Session, pl.DataFrame | list[NewAlert]], None]
+
+
+def to_outbox(s: Session, alerts: pl.DataFrame | list[NewAlert]) -> None:
+    """The sink of a real ingest: the outbox."""
+    if isinstance(alerts, pl.DataFrame):
+        enqueue_frame(s, alerts)
+    else:
+        enqueue(s, alerts)
 
 
 class Deriver:
     """Derives and queues the alerts of each stored batch under one risk plan."""
 
     def __init__(
-        self, plan: Plan, refs: LoanRefs, sink: Sink, *, registry: Mapping[str, object]
+        self,
+        plan: Plan,
+        refs: LoanRefs,
+        sink: Sink = to_outbox,
+        *,
+        registry: Mapping[str, object],
     ) -> None:
         """``registry``: where batches are anchored (``chain_id``, ``address``)."""
         self.plan = plan
@@ -46,16 +63,23 @@ class Deriver:
         and store the new states; the number of alerts."""
         if facts.is_empty():
             return 0
-        stored = states_of(s, facts.get_column("account").unique().to_list())
-        past = compared(facts, stored)
-        self._moves.add(past, self.plan.critical_dpd)
+        stored = state_frame(states_of(s, facts.get_column("account").unique().to_list()))
+        past = compared_plan(facts.lazy(), stored)
+        events, moves, states = pl.collect_all(
+            [
+                event_plan(past),
+                moves_plan(past, self.plan.critical_dpd),
+                next_state_plan(facts.lazy(), stored).with_columns(batch_id=pl.lit(batch_id)),
+            ],
+            engine=ENGINE,
+        )
+        self._moves.add(moves)
         anchor = {**self.registry, "kind": int(BatchKind.CREDIT_DATA), "root": root}
-        alerts = bank_alerts(events_in(past), self.plan, self.refs, batch_id, anchor)
-        if alerts:
+        alerts = bank_alerts(events, self.plan, self.refs, batch_id, anchor)
+        if not alerts.is_empty():
             self.sink(s, alerts)
-        states = next_states(facts, stored).with_columns(batch_id=pl.lit(batch_id))
-        put_states(s, states.to_dicts())
-        return len(alerts)
+        put_states(s, states)
+        return alerts.height
 
     def finish(self, s: Session) -> int:
         """At a submission's last batch (its transaction): each bank's book against the

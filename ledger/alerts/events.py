@@ -84,6 +84,10 @@ FACTS: Final[Mapping[str, pl.DataType]] = {
 STATE: Final = tuple(name for name in FACTS if name != ROW)
 #: The state a record is compared with (``prev_*``).
 COMPARED: Final = tuple(name for name in STATE if name not in ("account", "funders", LEAF))
+#: The engine the plans here are collected with: a batch's plan is small, and the
+#: in-memory engine starts it about 3x sooner than the streaming one (1,500 records:
+#: 4.7 against 13 ms, polars 2.0 on this machine).
+ENGINE: Final = "in-memory"
 #: The accounts' stored states: rows of :func:`ledger.store.accounts.states_of`, or a
 #: frame with the account and the :data:`COMPARED` columns (one row per account).
 Stored = pl.DataFrame | Sequence[Mapping[str, Any]]
@@ -143,6 +147,11 @@ def transitions(facts: pl.DataFrame, stored: Stored) -> pl.DataFrame:
 
 def events_in(previous: pl.DataFrame) -> pl.DataFrame:
     """The events of records already :func:`compared` with their previous values."""
+    return event_plan(previous.lazy()).collect(engine=ENGINE)
+
+
+def event_plan(previous: pl.LazyFrame) -> pl.LazyFrame:
+    """:func:`events_in` as a lazy plan (collected with others in one go at ingest)."""
     new = pl.col("prev_dpd").is_null()
     overdue = pl.col("dpd") > 0
     was_overdue = pl.col("prev_dpd") > 0
@@ -161,18 +170,23 @@ def events_in(previous: pl.DataFrame) -> pl.DataFrame:
         FIVE_CLASS_DOWNGRADED: ~new & (_rank("five_class") > _rank("prev_five_class")),
     }
     in_order = pl.col("period") >= pl.col("prev_period")
-    flagged = previous.with_columns(
-        pl.concat_list(
-            pl.when((new | in_order) & rule.fill_null(False)).then(pl.lit(name)).otherwise(None)
-            for name, rule in events.items()
+    raised = [
+        ((new | in_order) & rule).fill_null(False).alias(name) for name, rule in events.items()
+    ]
+    flagged = (
+        previous.with_columns(raised)
+        .filter(pl.any_horizontal(list(events)))  # most records raise nothing
+        .with_columns(
+            pl.concat_list(pl.when(pl.col(name)).then(pl.lit(name)) for name in events)
+            .list.drop_nulls()
+            .alias("event")
         )
-        .list.drop_nulls()
-        .alias("event")
+        .drop(list(events))
     )
-    return flagged.explode("event").drop_nulls("event").sort(ROW, maintain_order=True)
+    return flagged.explode("event").sort(ROW, maintain_order=True)
 
 
-def _states(stored: Stored) -> pl.DataFrame:
+def state_frame(stored: Stored) -> pl.DataFrame:
     """The stored states as a frame of the account and the :data:`COMPARED` columns."""
     names = ("account", *COMPARED)
     if isinstance(stored, pl.DataFrame):
@@ -183,13 +197,13 @@ def _states(stored: Stored) -> pl.DataFrame:
     )
 
 
-def _not_older(facts: pl.DataFrame, states: pl.DataFrame) -> pl.DataFrame:
+def _not_older(facts: pl.LazyFrame, states: pl.DataFrame) -> pl.LazyFrame:
     """``facts`` in row order without the records older than their account's stored state
     (corrections of history: they raise nothing and move no state back)."""
     ordered = facts.sort(ROW)
     if states.is_empty():
         return ordered
-    periods = states.select("account", pl.col("period").alias("stored_period"))
+    periods = states.lazy().select("account", pl.col("period").alias("stored_period"))
     kept = ordered.join(periods, on="account", how="left", maintain_order="left").filter(
         pl.col("stored_period").is_null() | (pl.col("period") >= pl.col("stored_period"))
     )
@@ -199,17 +213,29 @@ def _not_older(facts: pl.DataFrame, states: pl.DataFrame) -> pl.DataFrame:
 def compared(facts: pl.DataFrame, stored: Stored) -> pl.DataFrame:
     """``facts`` (but those older than their stored state) in row order, with ``prev_*``:
     the account's record before it in this batch, else its stored state."""
+    return compared_plan(facts.lazy(), state_frame(stored)).collect(engine=ENGINE)
+
+
+def compared_plan(facts: pl.LazyFrame, states: pl.DataFrame) -> pl.LazyFrame:
+    """:func:`compared` as a lazy plan, against a :func:`state_frame`."""
     compared = COMPARED
-    states = _states(stored)
-    ordered = _not_older(facts, states)
-    in_batch = ordered.with_columns(
-        pl.col(name).shift(1).over("account").alias("prev_" + name) for name in compared
+    # The record before each one in this batch: the row before it once rows are sorted
+    # by account (then row), if it is the same account's. Two sorts of a batch cost far
+    # less than a window per column over thousands of accounts.
+    same = pl.col("account").eq_missing(pl.col("account").shift(1))
+    in_batch = (
+        _not_older(facts, states)
+        .sort("account", ROW)
+        .with_columns(
+            pl.when(same).then(pl.col(name).shift(1)).alias("prev_" + name) for name in compared
+        )
+        .sort(ROW)
     )
     first = pl.col("prev_period").is_null()  # period is required: null only for the first
     if states.is_empty():
         return in_batch
     joined = in_batch.join(
-        states.rename({name: "stored_" + name for name in compared}),
+        states.lazy().rename({name: "stored_" + name for name in compared}),
         on="account",
         how="left",
         maintain_order="left",
@@ -226,9 +252,15 @@ def compared(facts: pl.DataFrame, stored: Stored) -> pl.DataFrame:
 def next_states(facts: pl.DataFrame, stored: Stored) -> pl.DataFrame:
     """Each account's newest record of ``facts`` that is not older than its stored state,
     as state rows (funders as JSON text) for :func:`ledger.store.accounts.put_states`."""
-    current = _not_older(facts, _states(stored))
-    newest = pl.col("period") == pl.col("period").max().over("account")
-    latest = current.filter(newest).group_by("account", maintain_order=True).last()
+    return next_state_plan(facts.lazy(), state_frame(stored)).collect(engine=ENGINE)
+
+
+def next_state_plan(facts: pl.LazyFrame, states: pl.DataFrame) -> pl.LazyFrame:
+    """:func:`next_states` as a lazy plan, against a :func:`state_frame`."""
+    # Sorted by account, period and row, an account's newest record (the last of its
+    # latest period) is its last row.
+    last = pl.col("account").ne_missing(pl.col("account").shift(-1))
+    latest = _not_older(facts, states).sort("account", "period", ROW).filter(last)
     return latest.select(
         *(pl.col(name) for name in STATE if name != "funders"),
         pl.struct("funders")  # {"funders":[...]} -> [...]

@@ -16,19 +16,23 @@ from __future__ import annotations
 
 import re
 import secrets
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final
 
 import orjson
+import polars as pl
+from polars._typing import PolarsDataType
 from sqlalchemy import ColumnElement, Select, Table, insert, or_, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from ledger.alerts.errors import UnknownAlertError
 from ledger.errors import InputError
-from ledger.proofs import canonical_records
+from ledger.proofs import CanonicalFormError, canonical_records
+from ledger.proofs.canonical import MAX_SAFE_INTEGER
+from ledger.proofs.jcs_frames import jcs_texts
 from ledger.store import Batch
 from ledger.store.alerts import Acknowledgement, Alert, AlertDelivery, WebhookEndpoint
 from ledger.store.apikeys import check_institution
@@ -135,12 +139,92 @@ def enqueue(
         return []
     envelopes = [{"type": a.event_type, "timestamp": created_at, "data": d} for a, d in batch]
     bodies = canonical_records(envelopes)  # one type walk over the whole batch
-    if (largest := max(map(len, bodies))) > MAX_BODY_BYTES:
+    rows = [(a.institution, a.event_type, a.batch_id) for a, _ in batch]
+    return _add(
+        session, [(i, t, body, b) for (i, t, b), body in zip(rows, bodies, strict=True)], moment
+    )
+
+
+#: The columns of a frame of alerts (:func:`enqueue_frame`): one row per alert, the
+#: payload a struct of strings, integers and structs of those.
+INSTITUTION: Final = "institution"
+TYPE: Final = "event_type"
+BATCH: Final = "batch_id"
+DATA: Final = "data"
+
+
+def enqueue_frame(session: Session, alerts: pl.DataFrame, *, now: datetime | None = None) -> int:
+    """:func:`enqueue` for a frame of alerts (columns :data:`INSTITUTION`, :data:`TYPE`,
+    :data:`BATCH`, :data:`DATA`), as ingest derives them; the number added.
+
+    The same rules, once per distinct value; the bodies are written column-wise
+    (:func:`~ledger.proofs.jcs_frames.jcs_texts`), the same bytes :func:`enqueue`
+    writes for the same data (``tests/alerts/test_bodies.py``).
+    """
+    if alerts.is_empty():
+        return 0
+    moment = utc_now(now)
+    for institution in alerts.get_column(INSTITUTION).unique().to_list():
+        check_institution(institution)
+    for event_type in alerts.get_column(TYPE).unique().to_list():
+        _check_event_type(event_type)
+    for batch_id in alerts.get_column(BATCH).drop_nulls().unique().to_list():
+        _check_batch_id(batch_id)
+    if not _json_type(alerts.schema[DATA]):
+        raise CanonicalFormError("a value without an RFC 8785 form", path="$.data")
+    integers = list(_integers(pl.col(DATA), alerts.schema[DATA]))
+    if integers and alerts.select(pl.max_horizontal(integers)).item() > MAX_SAFE_INTEGER:
+        raise CanonicalFormError("an integer outside ±(2**53 - 1)", path="$.data")
+    envelopes = alerts.select(
+        pl.col(DATA).alias("data"),
+        pl.lit(iso(moment)).alias("timestamp"),
+        pl.col(TYPE).alias("type"),
+    )
+    bodies = jcs_texts(envelopes, {}, "body").to_list()
+    rows = alerts.select(INSTITUTION, TYPE, BATCH).rows()
+    return len(
+        _add(
+            session,
+            [(i, t, body.encode(), b) for (i, t, b), body in zip(rows, bodies, strict=True)],
+            moment,
+        )
+    )
+
+
+def _json_type(dtype: PolarsDataType) -> bool:
+    """Whether values of ``dtype`` have an RFC 8785 form as :func:`enqueue` takes them."""
+    if isinstance(dtype, pl.Struct):
+        return all(_json_type(field.dtype) for field in dtype.fields)
+    if isinstance(dtype, pl.List):
+        return _json_type(dtype.inner)
+    if dtype in (pl.String, pl.Boolean, pl.Null):
+        return True
+    return dtype.is_integer() and dtype != pl.UInt64
+
+
+def _integers(expr: pl.Expr, dtype: PolarsDataType) -> Iterator[pl.Expr]:
+    """The largest magnitude of each integer inside ``expr``'s struct values."""
+    if isinstance(dtype, pl.Struct):
+        for field in dtype.fields:
+            yield from _integers(expr.struct.field(field.name), field.dtype)
+    elif isinstance(dtype, pl.List):
+        inner = _integers(expr.list.eval(pl.element().abs()), dtype.inner)
+        yield from (e.list.max() for e in inner)
+    elif dtype.is_integer():
+        yield expr.abs().max()
+
+
+def _add(
+    session: Session, alerts: list[tuple[str, str, bytes, str | None]], moment: datetime
+) -> list[str]:
+    """Insert alerts (institution, event type, body, batch id) and their deliveries."""
+    if (largest := max(len(body) for _, _, body, _ in alerts)) > MAX_BODY_BYTES:
         raise InputError(f"an alert's body is {largest} bytes, over {MAX_BODY_BYTES}")
+    created_at = iso(moment)
     rows: list[dict[str, Any]] = [
-        {"id": new_alert_id(), "institution": alert.institution, "type": alert.event_type,
-         "body": body, "created_at": created_at, "batch_id": alert.batch_id}
-        for (alert, _), body in zip(batch, bodies, strict=True)
+        {"id": new_alert_id(), "institution": institution, "type": event_type, "body": body,
+         "created_at": created_at, "batch_id": batch_id}
+        for institution, event_type, body, batch_id in alerts
     ]  # fmt: skip
     endpoints = dict(
         session.execute(
@@ -171,13 +255,22 @@ def enqueue(
     return [row["id"] for row in rows]
 
 
+def _check_event_type(event_type: str) -> None:
+    if len(event_type) > MAX_EVENT_TYPE_CHARS or not EVENT_TYPE(event_type):
+        raise InputError("an event type is dotted lower-case words, e.g. 'overdue.entered'")
+
+
+def _check_batch_id(batch_id: str) -> None:
+    if not BATCH_ID(batch_id):
+        raise InputError("a batch id is 0x and 64 lower-case hex digits")
+
+
 def _checked(alert: NewAlert) -> tuple[NewAlert, dict[str, Any]]:
     """The alert and its data as a dict, once its fields pass their rules."""
     check_institution(alert.institution)
-    if len(alert.event_type) > MAX_EVENT_TYPE_CHARS or not EVENT_TYPE(alert.event_type):
-        raise InputError("an event type is dotted lower-case words, e.g. 'overdue.entered'")
-    if alert.batch_id is not None and not BATCH_ID(alert.batch_id):
-        raise InputError("a batch id is 0x and 64 lower-case hex digits")
+    _check_event_type(alert.event_type)
+    if alert.batch_id is not None:
+        _check_batch_id(alert.batch_id)
     if not isinstance(alert.data, Mapping):
         raise InputError("an alert's data is a JSON object")
     return alert, alert.data if isinstance(alert.data, dict) else dict(alert.data)

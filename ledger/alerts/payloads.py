@@ -16,13 +16,12 @@ import hashlib
 import hmac
 import re
 from collections.abc import Mapping
-from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 from typing import Final
 
 import polars as pl
 
 from ledger.alerts.events import LEAF
-from ledger.alerts.outbox import NewAlert
+from ledger.alerts.outbox import BATCH, DATA, INSTITUTION, TYPE
 from ledger.alerts.plan import Plan
 from ledger.privacy.errors import LeakDetected
 from ledger.privacy.leakguard import LeakGuard
@@ -31,7 +30,6 @@ from ledger.privacy.leakguard import LeakGuard
 LOAN_REF_DOMAIN: Final = b"credit-anchor/loan-ref/v1\x00"
 LOAN_REF_PREFIX: Final = "lr_"
 BASIS_POINTS: Final = 10_000
-_CENT: Final = Decimal("0.01")
 _GUARD: Final = LeakGuard()
 #: Hex tokens as long as a pseudonym (``0x`` + 64 digits) or longer.
 _HEX_TOKEN: Final = re.compile(r"0x[0-9a-f]{64,}")
@@ -58,15 +56,28 @@ def loan_refs(account_secret: bytes) -> LoanRefs:
     return LoanRefs(root)
 
 
-def share(amount: str | None, share_bp: int) -> str | None:
-    """``share_bp`` basis points of a decimal amount, to the cent (banker's rounding)."""
-    if amount is None:
-        return None
-    try:
-        value = Decimal(amount) * share_bp / BASIS_POINTS
-    except InvalidOperation:
-        return None
-    return str(value.quantize(_CENT, rounding=ROUND_HALF_EVEN))
+_DECIMAL: Final = r"^(?P<whole>[0-9]{1,15})(?:\.(?P<cents>[0-9]{1,2}))?$"
+
+
+def share(amount: pl.Expr, share_bp: pl.Expr) -> pl.Expr:
+    """``share_bp`` basis points of a decimal amount (text), to the cent, a tie to the even
+    cent (banker's rounding); null where the amount is not a decimal. Exact: amounts
+    have at most 9 whole digits (validation), so cents times basis points fit 64 bits."""
+    parts = amount.str.extract_groups(_DECIMAL)
+    cents = parts.struct.field("whole").cast(pl.Int64) * 100 + parts.struct.field(
+        "cents"
+    ).fill_null("").str.pad_end(2, "0").cast(pl.Int64)
+    scaled = cents * share_bp
+    whole, rest = scaled // BASIS_POINTS, scaled % BASIS_POINTS
+    up = (2 * rest > BASIS_POINTS) | ((2 * rest == BASIS_POINTS) & (whole % 2 == 1))
+    total = whole + up.cast(pl.Int64)
+    return pl.concat_str(
+        (total // 100).cast(pl.String), pl.lit("."), (total % 100).cast(pl.String).str.zfill(2)
+    )
+
+
+def _moved(name: str) -> pl.Expr:
+    return pl.struct(pl.col("prev_" + name).alias("from"), pl.col(name).alias("to")).alias(name)
 
 
 def bank_alerts(
@@ -75,8 +86,10 @@ def bank_alerts(
     refs: LoanRefs,
     batch_id: str,
     anchor: Mapping[str, object] | None = None,
-) -> list[NewAlert]:
-    """Per event (a row of :func:`~ledger.alerts.events.transitions`), one alert per funder.
+) -> pl.DataFrame:
+    """Per event (a row of :func:`~ledger.alerts.events.transitions`), one alert per funder:
+    a frame of :data:`INSTITUTION`, :data:`TYPE`, :data:`BATCH` and :data:`DATA`
+    (the payload, a struct), in event order.
 
     ``anchor``: where the batch is anchored (chain id, registry, kind, Merkle root),
     so the bank can find the anchor of the record's proof bundle on chain.
@@ -85,44 +98,55 @@ def bank_alerts(
     any account pseudonym of these events (64-hex-digit tokens, matched as a set).
     Raises :class:`~ledger.privacy.errors.LeakDetected` naming the field, never a value.
     """
-    alerts: list[NewAlert] = []
-    for row in events.iter_rows(named=True):
-        for funder in row["funders"] or ():
-            institution, share_bp = funder["org_code"], funder["share_bp"]
-            data = {
-                "loan_ref": refs.ref(institution, row["account"]),
-                "period": row["period"],
-                "days_past_due": row["dpd"],
-                "severity": plan.severity(row["dpd"]),
-                "bucket": {"from": row["prev_bucket"], "to": row["bucket"]},
-                "principal_bucket": {
-                    "from": row["prev_principal_bucket"],
-                    "to": row["principal_bucket"],
-                },
-                "status": {"from": row["prev_status"], "to": row["status"]},
-                "five_class": {"from": row["prev_five_class"], "to": row["five_class"]},
-                "share_bp": share_bp,
-                "balance_share": share(row["balance"], share_bp),
-                "overdue_amount_share": share(row["overdue_amount"], share_bp),
-                "leaf_hash": row[LEAF],
-                "batch_id": batch_id,
-            }
-            if anchor is not None:
-                data["anchor"] = dict(anchor)
-            alerts.append(NewAlert(institution, row["event"], data, batch_id))
-    if alerts:
-        _guard(alerts, set(events.get_column("account").to_list()))
+    per_bank = events.explode("funders").drop_nulls("funders").unnest("funders")
+    if per_bank.is_empty():
+        return pl.DataFrame(
+            schema={INSTITUTION: pl.String, TYPE: pl.String, BATCH: pl.String}
+        ).with_columns(pl.lit({}).alias(DATA))
+    institutions = per_bank.get_column("org_code").to_list()
+    accounts = per_bank.get_column("account").to_list()
+    dpds = per_bank.get_column("dpd").unique().to_list()
+    loan_refs = [refs.ref(i, a) for i, a in zip(institutions, accounts, strict=True)]
+    fields = [
+        pl.Series("loan_ref", loan_refs, dtype=pl.String),
+        pl.col("period"),
+        pl.col("dpd").alias("days_past_due"),
+        pl.col("dpd")
+        .replace_strict(dpds, [plan.severity(d) for d in dpds], return_dtype=pl.String)
+        .alias("severity"),
+        *(_moved(name) for name in ("bucket", "principal_bucket", "status", "five_class")),
+        pl.col("share_bp"),
+        share(pl.col("balance"), pl.col("share_bp")).alias("balance_share"),
+        share(pl.col("overdue_amount"), pl.col("share_bp")).alias("overdue_amount_share"),
+        pl.col(LEAF),
+        pl.lit(batch_id).alias(BATCH),
+    ]
+    if anchor is not None:
+        fields.append(pl.lit(dict(anchor)).alias("anchor"))
+    alerts = per_bank.select(
+        pl.col("org_code").alias(INSTITUTION),
+        pl.col("event").alias(TYPE),
+        pl.lit(batch_id).alias(BATCH),
+        pl.struct(fields).alias(DATA),
+    )
+    _guard(alerts, set(events.get_column("account").to_list()))
     return alerts
 
 
-def _guard(alerts: list[NewAlert], accounts: set[str]) -> None:
-    """The leak guard over every payload, and no account pseudonym in any of them."""
-    payloads: dict[str, object] = {
-        f"{a.event_type}[{i}]": dict(a.data) for i, a in enumerate(alerts)
-    }
-    _GUARD.check(payloads, ())
-    text = "\x00".join(str(v) for a in alerts for v in a.data.values())
-    if any(token in accounts for token in _HEX_TOKEN.findall(text)):
-        for name, value in (item for a in alerts for item in a.data.items()):
+def _guard(alerts: pl.DataFrame, accounts: set[str]) -> None:
+    """The leak guard over every payload's text at once, and no account pseudonym in any.
+
+    Only when something is found are the payloads read one by one, to name the field."""
+    text = alerts.select(pl.col(DATA).struct.json_encode().str.join("\x00")).item() or ""
+    try:
+        _GUARD.check({DATA: text}, ())
+        leaked = any(token in accounts for token in _HEX_TOKEN.findall(text))
+    except LeakDetected:
+        leaked = True
+    if not leaked:
+        return
+    for data in alerts.get_column(DATA).to_list():
+        _GUARD.check(data, ())
+        for name, value in data.items():
             if any(token in accounts for token in _HEX_TOKEN.findall(str(value))):
                 raise LeakDetected(field=name, kind="account pseudonym")

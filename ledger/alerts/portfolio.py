@@ -25,6 +25,7 @@ from typing import Final
 import polars as pl
 from sqlalchemy.orm import Session
 
+from ledger.alerts.events import ENGINE
 from ledger.alerts.outbox import NewAlert
 from ledger.alerts.plan import Plan
 from ledger.records.frame import FUNDER
@@ -39,11 +40,40 @@ M2_FROM_DPD: Final = 31
 
 def _shares(frame: pl.DataFrame) -> pl.DataFrame:
     """One row per (record, funder): ``org_code`` and ``weight`` (share as a fraction)."""
+    return _shares_plan(frame.lazy()).collect(engine=ENGINE)
+
+
+def _shares_plan(frame: pl.LazyFrame) -> pl.LazyFrame:
     return (
         frame.explode("funders")
         .drop_nulls("funders")
         .unnest("funders")
         .with_columns((pl.col("share_bp") / _BP).alias("weight"))
+    )
+
+
+def moves_plan(compared: pl.LazyFrame, critical_dpd: int | None) -> pl.LazyFrame:
+    """Per bank, what a batch's records (:func:`~ledger.alerts.events.compared` with
+    their past) did to its book: ``org_code``, ``was``, ``rolled``, ``critical``
+    (for :meth:`BookMoves.add`)."""
+    money = pl.col("prev_balance").cast(pl.Float64, strict=False).fill_null(0.0)
+    critical = (
+        (pl.col("dpd") >= critical_dpd)
+        & (pl.col("prev_dpd").is_null() | (pl.col("prev_dpd") < critical_dpd))
+        if critical_dpd is not None
+        else pl.lit(False)
+    )
+    return (
+        _shares_plan(compared)
+        .group_by("org_code")
+        .agg(
+            (money * pl.col("weight")).filter(pl.col("prev_bucket") == 1).sum().alias("was"),
+            (money * pl.col("weight"))
+            .filter((pl.col("prev_bucket") == 1) & (pl.col("bucket") == 2))
+            .sum()
+            .alias("rolled"),
+            critical.sum().alias("critical"),
+        )
     )
 
 
@@ -55,30 +85,11 @@ class BookMoves:
         self.rolled_1_2: defaultdict[str, float] = defaultdict(float)
         self.new_critical: Counter[str] = Counter()
 
-    def add(self, compared: pl.DataFrame, critical_dpd: int | None) -> None:
-        """Count a batch's records, :func:`~ledger.alerts.events.compared` with their past."""
-        if compared.is_empty():
-            return
-        money = pl.col("prev_balance").cast(pl.Float64, strict=False).fill_null(0.0)
-        critical = (
-            (pl.col("dpd") >= critical_dpd)
-            & (pl.col("prev_dpd").is_null() | (pl.col("prev_dpd") < critical_dpd))
-            if critical_dpd is not None
-            else pl.lit(False)
-        )
-        per_bank = (
-            _shares(compared)
-            .group_by("org_code")
-            .agg(
-                (money * pl.col("weight")).filter(pl.col("prev_bucket") == 1).sum().alias("was"),
-                (money * pl.col("weight"))
-                .filter((pl.col("prev_bucket") == 1) & (pl.col("bucket") == 2))
-                .sum()
-                .alias("rolled"),
-                critical.sum().alias("critical"),
-            )
-        )
-        for bank, was, rolled, new_critical in per_bank.iter_rows():
+    def add(self, per_bank: pl.DataFrame) -> None:
+        """Count a batch's moves (a collected :func:`moves_plan`)."""
+        for bank, was, rolled, new_critical in per_bank.select(
+            "org_code", "was", "rolled", "critical"
+        ).iter_rows():
             self.was_band_1[bank] += was
             self.rolled_1_2[bank] += rolled
             self.new_critical[bank] += new_critical

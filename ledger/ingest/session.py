@@ -10,10 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy.orm import Session
-
 from ledger.alerts.derive import Deriver
-from ledger.alerts.outbox import NewAlert, enqueue
 from ledger.alerts.payloads import loan_refs
 from ledger.alerts.plan import Plan
 from ledger.anchoring.chain_process import ChainProcess
@@ -110,7 +107,7 @@ def make_submitter(
         refs = loan_refs(keyring.key(ACCOUNT_KEY).secret)
         deployment = Deployment.load(settings.deployment_file)
         registry = {"chain_id": deployment.chain_id, "registry": deployment.anchor_registry}
-        alerts = Deriver(plan, refs, lambda s, queued: _enqueue(s, queued), registry=registry)
+        alerts = Deriver(plan, refs, registry=registry)
     return Submitter(
         store,
         outbox,
@@ -125,7 +122,3 @@ def make_submitter(
 
 #: The keyring entry bank-scoped loan references are derived from (the account pseudonyms').
 ACCOUNT_KEY = "account"
-
-
-def _enqueue(s: Session, queued: list[NewAlert]) -> None:
-    enqueue(s, queued)

@@ -13,8 +13,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import polars as pl
 import pytest
 
+from ledger.alerts import outbox
 from ledger.alerts.deliveries import DeliveryStatus, delivery_status
 from ledger.alerts.destinations import Allowlist
 from ledger.alerts.dispatcher import DispatchConfig, Dispatcher
@@ -137,3 +139,11 @@ def running(dispatcher: Dispatcher) -> Iterator[None]:
         if failure:  # the cause, rather than a wait that timed out because of it
             raise failure[0]
     assert not thread.is_alive(), "the dispatcher did not stop"
+
+
+def as_new_alerts(frame: pl.DataFrame) -> list[NewAlert]:
+    """A frame of derived alerts (:func:`ledger.alerts.payloads.bank_alerts`) as NewAlerts."""
+    return [
+        NewAlert(row[outbox.INSTITUTION], row[outbox.TYPE], row[outbox.DATA], row[outbox.BATCH])
+        for row in frame.iter_rows(named=True)
+    ]

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+from decimal import ROUND_HALF_EVEN, Decimal
+
 import polars as pl
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ledger.alerts.events import risk_facts, transitions
-from ledger.alerts.outbox import NewAlert
+from ledger.alerts.outbox import DATA, NewAlert
 from ledger.alerts.payloads import bank_alerts, loan_refs, share
 from ledger.alerts.plan import Plan
 from ledger.privacy.errors import LeakDetected
 from ledger.records.frame import FUNDER
+from tests.alerts.conftest import as_new_alerts
 
 #: A resident ID number with a valid check digit, and a mobile number: what must never show.
 CANARY_ID = "11010519491231002X"
@@ -44,7 +47,7 @@ def alerts_for(accounts: list[tuple[str, int, list[dict[str, object]] | None]]) 
     )
     facts = risk_facts(frame, pl.Series(["ab" * 32] * frame.height))
     assert facts is not None
-    return list(bank_alerts(transitions(facts, []), PLAN, REFS, BATCH))
+    return as_new_alerts(bank_alerts(transitions(facts, []), PLAN, REFS, BATCH))
 
 
 def test_each_funder_gets_its_own_thin_payload() -> None:
@@ -70,7 +73,17 @@ def test_each_funder_gets_its_own_thin_payload() -> None:
     [("1000.00", 3333, "333.30"), ("0.05", 5000, "0.02"), ("0.15", 5000, "0.08"), ("x", 1, None)],
 )
 def test_shares_are_to_the_cent(amount: str, bp: int, expected: str | None) -> None:
-    assert share(amount, bp) == expected
+    frame = pl.DataFrame({"amount": [amount], "bp": [bp]})
+    assert frame.select(share(pl.col("amount"), pl.col("bp"))).item() == expected
+
+
+@settings(max_examples=300)
+@given(st.integers(0, 10**11 - 1), st.integers(1, 10_000))
+def test_a_share_is_the_amount_times_the_share_to_the_even_cent(cents: int, bp: int) -> None:
+    amount = f"{cents // 100}.{cents % 100:02d}"
+    exact = (Decimal(amount) * bp / 10_000).quantize(Decimal("0.01"), rounding=ROUND_HALF_EVEN)
+    frame = pl.DataFrame({"amount": [amount], "bp": [bp]})
+    assert frame.select(share(pl.col("amount"), pl.col("bp"))).item() == str(exact)
 
 
 def test_a_payload_that_would_leak_is_refused() -> None:
@@ -84,7 +97,7 @@ def test_a_payload_that_would_leak_is_refused() -> None:
     facts = risk_facts(frame, pl.Series(["ab" * 32]))
     assert facts is not None
     with pytest.raises(LeakDetected):
-        list(bank_alerts(transitions(facts, []), PLAN, refs, BATCH))
+        bank_alerts(transitions(facts, []), PLAN, refs, BATCH)
 
 
 BANKS = [f"9131000{i}MA1FL000{i}X" for i in range(5)]
@@ -121,8 +134,18 @@ def test_an_account_pseudonym_in_a_payload_is_refused_naming_its_field() -> None
     from ledger.alerts.payloads import _guard
 
     pseudonym = "0x" + "3c" * 32
-    leaky = NewAlert("B", "overdue.entered", {"period": "2024-01", "note": pseudonym}, BATCH)
+    leaky = pl.DataFrame({DATA: [{"period": "2024-01", "note": pseudonym}]})
     with pytest.raises(LeakDetected) as refused:
-        _guard([leaky], {pseudonym})
+        _guard(leaky, {pseudonym})
     assert refused.value.field == "note" and pseudonym not in str(refused.value)
-    _guard([leaky], {"0x" + "3d" * 32})  # another account's pseudonym: nothing to refuse
+    _guard(leaky, {"0x" + "3d" * 32})  # another account's pseudonym: nothing to refuse
+
+
+def test_a_personal_number_in_a_payload_is_refused_naming_its_field() -> None:
+    from ledger.alerts.payloads import _guard
+
+    rows = [{"period": "2024-01", "note": None}, {"period": "2024-02", "note": CANARY_ID}]
+    leaky = pl.DataFrame({DATA: rows})
+    with pytest.raises(LeakDetected) as refused:
+        _guard(leaky, set())
+    assert refused.value.field == "note" and CANARY_ID not in str(refused.value)

@@ -15,6 +15,7 @@ from ledger.alerts.outbox import NewAlert
 from ledger.alerts.payloads import loan_refs
 from ledger.alerts.plan import DEFAULT_PLAN, Plan
 from ledger.store import Store
+from tests.alerts.conftest import as_new_alerts
 from tests.alerts.test_events import output
 
 REGISTRY = {"chain_id": 1337, "registry": "0x" + "12" * 20}
@@ -34,8 +35,8 @@ class Outbox:
     def __init__(self) -> None:
         self.alerts: list[NewAlert] = []
 
-    def __call__(self, _session: object, alerts: list[NewAlert]) -> None:
-        self.alerts.extend(alerts)
+    def __call__(self, _session: object, alerts: pl.DataFrame | list[NewAlert]) -> None:
+        self.alerts.extend(as_new_alerts(alerts) if isinstance(alerts, pl.DataFrame) else alerts)
 
     def of(self, kind: str) -> list[NewAlert]:
         return [a for a in self.alerts if a.event_type == kind]
