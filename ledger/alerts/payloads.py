@@ -59,20 +59,38 @@ def loan_refs(account_secret: bytes) -> LoanRefs:
 _DECIMAL: Final = r"^(?P<whole>[0-9]{1,15})(?:\.(?P<cents>[0-9]{1,2}))?$"
 
 
-def share(amount: pl.Expr, share_bp: pl.Expr) -> pl.Expr:
-    """``share_bp`` basis points of a decimal amount (text), to the cent, a tie to the even
-    cent (banker's rounding); null where the amount is not a decimal. Exact: amounts
-    have at most 9 whole digits (validation), so cents times basis points fit 64 bits."""
-    parts = amount.str.extract_groups(_DECIMAL)
-    cents = parts.struct.field("whole").cast(pl.Int64) * 100 + parts.struct.field(
-        "cents"
-    ).fill_null("").str.pad_end(2, "0").cast(pl.Int64)
-    scaled = cents * share_bp
-    whole, rest = scaled // BASIS_POINTS, scaled % BASIS_POINTS
-    up = (2 * rest > BASIS_POINTS) | ((2 * rest == BASIS_POINTS) & (whole % 2 == 1))
-    total = whole + up.cast(pl.Int64)
-    return pl.concat_str(
-        (total // 100).cast(pl.String), pl.lit("."), (total % 100).cast(pl.String).str.zfill(2)
+def with_shares(
+    frame: pl.DataFrame, amounts: Mapping[str, str], share_bp: str = "share_bp"
+) -> pl.DataFrame:
+    """``frame`` with, for each ``amount -> name`` of ``amounts``, column ``name``: the
+    ``share_bp`` basis points of that decimal amount (text), to the cent, a tie to the
+    even cent (banker's rounding), as text; null where the amount is not a decimal.
+
+    Exact: amounts have at most 9 whole digits (validation), so cents times basis
+    points fit 64 bits. Three steps, each reading the last one's columns: one
+    expression holding all of it repeats its parts, and polars plans it slowly."""
+    parts = {name: pl.col(amount).str.extract_groups(_DECIMAL) for amount, name in amounts.items()}
+    scaled = frame.with_columns(
+        (
+            part.struct.field("whole").cast(pl.Int64) * 100
+            + part.struct.field("cents").fill_null("").str.pad_end(2, "0").cast(pl.Int64)
+        )
+        .mul(pl.col(share_bp))
+        .alias(name)
+        for name, part in parts.items()
+    )
+    half = BASIS_POINTS // 2  # x.5 cent rounds up, but to x cents when x is even
+    cents = scaled.with_columns(
+        ((pl.col(name) + half) // BASIS_POINTS - (pl.col(name) % (2 * BASIS_POINTS) == half))
+        for name in amounts.values()
+    )
+    return cents.with_columns(
+        pl.concat_str(
+            (pl.col(name) // 100).cast(pl.String),
+            pl.lit("."),
+            (pl.col(name) % 100).cast(pl.String).str.zfill(2),
+        )
+        for name in amounts.values()
     )
 
 
@@ -98,7 +116,10 @@ def bank_alerts(
     any account pseudonym of these events (64-hex-digit tokens, matched as a set).
     Raises :class:`~ledger.privacy.errors.LeakDetected` naming the field, never a value.
     """
-    per_bank = events.explode("funders").drop_nulls("funders").unnest("funders")
+    per_bank = with_shares(
+        events.explode("funders").drop_nulls("funders").unnest("funders"),
+        {"balance": "balance_share", "overdue_amount": "overdue_amount_share"},
+    )
     if per_bank.is_empty():
         return pl.DataFrame(
             schema={INSTITUTION: pl.String, TYPE: pl.String, BATCH: pl.String}
@@ -116,8 +137,8 @@ def bank_alerts(
         .alias("severity"),
         *(_moved(name) for name in ("bucket", "principal_bucket", "status", "five_class")),
         pl.col("share_bp"),
-        share(pl.col("balance"), pl.col("share_bp")).alias("balance_share"),
-        share(pl.col("overdue_amount"), pl.col("share_bp")).alias("overdue_amount_share"),
+        pl.col("balance_share"),
+        pl.col("overdue_amount_share"),
         pl.col(LEAF),
         pl.lit(batch_id).alias(BATCH),
     ]

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from ledger.alerts.events import risk_facts, transitions
 from ledger.alerts.outbox import DATA, NewAlert
-from ledger.alerts.payloads import bank_alerts, loan_refs, share
+from ledger.alerts.payloads import bank_alerts, loan_refs, with_shares
 from ledger.alerts.plan import Plan
 from ledger.privacy.errors import LeakDetected
 from ledger.records.frame import FUNDER
@@ -74,7 +74,7 @@ def test_each_funder_gets_its_own_thin_payload() -> None:
 )
 def test_shares_are_to_the_cent(amount: str, bp: int, expected: str | None) -> None:
     frame = pl.DataFrame({"amount": [amount], "bp": [bp]})
-    assert frame.select(share(pl.col("amount"), pl.col("bp"))).item() == expected
+    assert with_shares(frame, {"amount": "share"}, "bp").get_column("share").item() == expected
 
 
 @settings(max_examples=300)
@@ -83,7 +83,7 @@ def test_a_share_is_the_amount_times_the_share_to_the_even_cent(cents: int, bp: 
     amount = f"{cents // 100}.{cents % 100:02d}"
     exact = (Decimal(amount) * bp / 10_000).quantize(Decimal("0.01"), rounding=ROUND_HALF_EVEN)
     frame = pl.DataFrame({"amount": [amount], "bp": [bp]})
-    assert frame.select(share(pl.col("amount"), pl.col("bp"))).item() == str(exact)
+    assert with_shares(frame, {"amount": "share"}, "bp").get_column("share").item() == str(exact)
 
 
 def test_a_payload_that_would_leak_is_refused() -> None:
