@@ -135,14 +135,9 @@ def _earliest(a: str | None, b: str | None) -> str | None:
 def book_by_severity(session: Session, plan: Plan) -> dict[str, dict[str, dict[str, Any]]]:
     """Per bank, per severity of ``plan`` (and ``current`` below them all): the loans it
     co-funds and its share of their balance (a decimal string, to the cent)."""
-    rows = book(session)
-    if not rows:
+    frame = book(session)
+    if frame.is_empty():
         return {}
-    frame = pl.DataFrame(
-        rows,
-        schema={"account": pl.String, "dpd": pl.Int64, "balance": pl.String, "funders": pl.String},
-        orient="row",
-    )
     days = frame.get_column("dpd").unique().to_list()  # few: the plan's rule, once per value
     names = [plan.severity(d) or CURRENT for d in days]
     per_bank = (

@@ -97,13 +97,10 @@ class BookMoves:
 
 def figures(s: Session, moves: BookMoves) -> dict[str, dict[str, float]]:
     """Each bank's figures (the plan's metric names), from its book and this submission."""
-    rows = book(s)
+    held = book(s)
     out: dict[str, dict[str, float]] = {}
-    if rows:
-        frame = pl.DataFrame(
-            rows, schema={"account": pl.String, "dpd": pl.Int64, "balance": pl.String,
-                          "funders": pl.String}, orient="row",
-        ).with_columns(pl.col("funders").str.json_decode(pl.List(FUNDER)))  # fmt: skip
+    if not held.is_empty():
+        frame = held.with_columns(pl.col("funders").str.json_decode(pl.List(FUNDER)))
         money = pl.col("balance").cast(pl.Float64, strict=False).fill_null(0.0) * pl.col("weight")
         per_bank = (
             _shares(frame)

@@ -175,9 +175,17 @@ class Results:
         out.ends = array("q", [e - first for e in ends]) if first else ends
         out.refused = refused
         if self.facts is not None and start < stop:
-            rows = pl.col(_FACT_ROW)
-            out.facts = self.facts.filter(rows.is_between(self.rows[start], self.rows[stop - 1]))
+            out.facts = self._facts_between(self.rows[start], self.rows[stop - 1])
         return out
+
+    def _facts_between(self, first: int, last: int) -> pl.DataFrame:
+        """The facts of rows ``first`` to ``last``: a slice, facts being in row order."""
+        assert self.facts is not None
+        rows = self.facts.get_column(_FACT_ROW)
+        if not rows.len() or (rows[0] >= first and rows[-1] <= last):
+            return self.facts
+        start = int(rows.search_sorted(first, "left"))
+        return self.facts.slice(start, int(rows.search_sorted(last, "right")) - start)
 
     def facts_of(self, rows: array[int]) -> pl.DataFrame | None:
         """The facts of these accepted rows only (after some were dropped as duplicates)."""

@@ -113,8 +113,17 @@ class BankLevel(Base):
     changed_at: Mapped[str] = mapped_column(Text)
 
 
-def book(s: Session) -> list[tuple[str, int, str, str]]:
-    """The whole co-funded book: (days past due, balance, funders JSON) per account."""
+#: :func:`book`'s columns.
+BOOK: Final[Mapping[str, pl.DataType]] = {
+    "account": pl.String(),
+    "dpd": pl.Int64(),
+    "balance": pl.String(),
+    "funders": pl.String(),
+}
+
+
+def book(s: Session) -> pl.DataFrame:
+    """The whole co-funded book: days past due, balance and funders (JSON) per account."""
     table = AccountState.__table__
-    rows = s.execute(select(table.c.account, table.c.dpd, table.c.balance, table.c.funders))
-    return [(a, int(d), str(b), str(f)) for a, d, b, f in rows]
+    rows = s.connection().execute(select(*(table.c[name] for name in BOOK)))
+    return pl.DataFrame([tuple(row) for row in rows], schema=BOOK, orient="row")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import polars as pl
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -123,3 +124,38 @@ def test_flusher_keeps_order_groups_what_waits_and_reraises_a_failed_flush() -> 
     with pytest.raises(RuntimeError, match="store down"):
         failing.close()
     assert not any((4, False) in group for group in seen)
+
+
+@given(_OUTCOMES, st.integers(1, 7), st.integers(1, 9), st.data())
+def test_each_batch_carries_the_facts_of_its_own_records(
+    outcomes: list[tuple[bool, int]], size: int, chunk: int, data: st.DataObject
+) -> None:
+    items = _per_row(outcomes)
+    accepted = [item.row_number for item in items if isinstance(item, Accepted)]
+    co_funded = sorted(data.draw(st.sets(st.sampled_from(accepted))) if accepted else [])
+    pending, batches = Results(), []
+    for start in range(0, len(items), chunk):
+        part = _results(items[start : start + chunk])
+        rows = [r for r in co_funded if start < r <= start + chunk]
+        part.facts = pl.DataFrame(
+            {"row": rows, "fact": [f"f{r}" for r in rows]},
+            schema={"row": pl.Int64, "fact": pl.String},
+        )
+        rest: Results | None = part
+        while rest is not None:
+            head, rest = rest.split(size - len(pending))
+            pending.extend(head)
+            if len(pending) >= size:
+                batches.append(pending)
+                pending = Results(last_row=pending.last_row)
+    batches.append(pending)
+    for batch in batches:
+        expected = [r for r in co_funded if r in set(batch.rows)]
+        assert _fact_rows(batch) == expected
+        if batch.rows:  # a killed run's resume cuts a batch after a row
+            cut = batch.rows[len(batch.rows) // 2]
+            assert _fact_rows(batch.after(cut)) == [r for r in expected if r > cut]
+
+
+def _fact_rows(results: Results) -> list[int]:
+    return [] if results.facts is None else results.facts.get_column("row").to_list()
