@@ -3,7 +3,7 @@
 :class:`Deriver` is what the submission's storing step calls per batch: it
 reads the stored states of the batch's co-funded accounts, names the events
 (:func:`~ledger.alerts.events.event_plan`), makes each funder's payload
-(:func:`~ledger.alerts.payloads.bank_alerts`), adds them to the outbox in the
+(:func:`~ledger.alerts.payloads.payloads`), adds them to the outbox in the
 same transaction and stores the accounts' new states. So an alert exists
 exactly when its batch does. At the submission's last batch it also measures
 each bank's book against the plan (:mod:`~ledger.alerts.portfolio`).
@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from ledger.alerts.events import ENGINE, compared_plan, event_plan, next_state_plan, state_frame
 from ledger.alerts.outbox import NewAlert, enqueue, enqueue_frame
-from ledger.alerts.payloads import LoanRefs, bank_alerts
+from ledger.alerts.payloads import LoanRefs, funder_rows, payloads
 from ledger.alerts.plan import Plan
 from ledger.alerts.portfolio import BookMoves, evaluate, moves_plan
 from ledger.chain.types import BatchKind
@@ -65,9 +65,9 @@ class Deriver:
             return 0
         stored = state_frame(states_of(s, facts.get_column("account").unique().to_list()))
         past = compared_plan(facts.lazy(), stored)
-        events, moves, states = pl.collect_all(
+        per_bank, moves, states = pl.collect_all(
             [
-                event_plan(past),
+                funder_rows(event_plan(past)),
                 moves_plan(past, self.plan.critical_dpd),
                 next_state_plan(facts.lazy(), stored).with_columns(batch_id=pl.lit(batch_id)),
             ],
@@ -75,7 +75,7 @@ class Deriver:
         )
         self._moves.add(moves)
         anchor = {**self.registry, "kind": int(BatchKind.CREDIT_DATA), "root": root}
-        alerts = bank_alerts(events, self.plan, self.refs, batch_id, anchor)
+        alerts = payloads(per_bank, self.plan, self.refs, batch_id, anchor)
         if not alerts.is_empty():
             self.sink(s, alerts)
         put_states(s, states)

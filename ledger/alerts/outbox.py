@@ -176,12 +176,13 @@ def enqueue_frame(session: Session, alerts: pl.DataFrame, *, now: datetime | Non
     if alerts.is_empty():
         return 0
     moment = utc_now(now)
-    for institution in alerts.get_column(INSTITUTION).unique().to_list():
-        check_institution(institution)
-    for event_type in alerts.get_column(TYPE).unique().to_list():
-        _check_event_type(event_type)
-    for batch_id in alerts.get_column(BATCH).drop_nulls().unique().to_list():
-        _check_batch_id(batch_id)
+    distinct = alerts.select(
+        pl.col(name).drop_nulls().unique().implode() for name in (INSTITUTION, TYPE, BATCH)
+    ).row(0)
+    checks = (check_institution, _check_event_type, _check_batch_id)
+    for check, values in zip(checks, distinct, strict=True):
+        for value in values:
+            check(value)
     if not _json_type(alerts.schema[DATA]):
         raise CanonicalFormError("a value without an RFC 8785 form", path="$.data")
     integers = list(_integers(pl.col(DATA), alerts.schema[DATA]))

@@ -16,11 +16,11 @@ import hashlib
 import hmac
 import re
 from collections.abc import Mapping
-from typing import Final
+from typing import Final, TypeVar
 
 import polars as pl
 
-from ledger.alerts.events import LEAF
+from ledger.alerts.events import ENGINE, LEAF
 from ledger.alerts.outbox import BATCH, DATA, INSTITUTION, TYPE
 from ledger.alerts.plan import Plan
 from ledger.privacy.errors import LeakDetected
@@ -59,9 +59,12 @@ def loan_refs(account_secret: bytes) -> LoanRefs:
 _DECIMAL: Final = r"^(?P<whole>[0-9]{1,15})(?:\.(?P<cents>[0-9]{1,2}))?$"
 
 
-def with_shares(
-    frame: pl.DataFrame, amounts: Mapping[str, str], share_bp: str = "share_bp"
-) -> pl.DataFrame:
+Frame = TypeVar("Frame", pl.DataFrame, pl.LazyFrame)
+#: The amounts a bank's payload carries its share of, and the names of the shares.
+SHARED: Final = {"balance": "balance_share", "overdue_amount": "overdue_amount_share"}
+
+
+def with_shares(frame: Frame, amounts: Mapping[str, str], share_bp: str = "share_bp") -> Frame:
     """``frame`` with, for each ``amount -> name`` of ``amounts``, column ``name``: the
     ``share_bp`` basis points of that decimal amount (text), to the cent, a tie to the
     even cent (banker's rounding), as text; null where the amount is not a decimal.
@@ -116,10 +119,23 @@ def bank_alerts(
     any account pseudonym of these events (64-hex-digit tokens, matched as a set).
     Raises :class:`~ledger.privacy.errors.LeakDetected` naming the field, never a value.
     """
-    per_bank = with_shares(
-        events.explode("funders").drop_nulls("funders").unnest("funders"),
-        {"balance": "balance_share", "overdue_amount": "overdue_amount_share"},
-    )
+    return payloads(funder_rows(events.lazy()).collect(engine=ENGINE), plan, refs, batch_id, anchor)
+
+
+def funder_rows(events: pl.LazyFrame) -> pl.LazyFrame:
+    """Each event once per funder of its record (``org_code``, ``share_bp``), with the
+    funder's shares of the amounts: what :func:`payloads` makes the alerts of."""
+    return with_shares(events.explode("funders").drop_nulls("funders").unnest("funders"), SHARED)
+
+
+def payloads(
+    per_bank: pl.DataFrame,
+    plan: Plan,
+    refs: LoanRefs,
+    batch_id: str,
+    anchor: Mapping[str, object] | None = None,
+) -> pl.DataFrame:
+    """:func:`bank_alerts` of the events' :func:`funder_rows` (collected)."""
     if per_bank.is_empty():
         return pl.DataFrame(
             schema={INSTITUTION: pl.String, TYPE: pl.String, BATCH: pl.String}
@@ -150,7 +166,7 @@ def bank_alerts(
         pl.lit(batch_id).alias(BATCH),
         pl.struct(fields).alias(DATA),
     )
-    _guard(alerts, set(events.get_column("account").to_list()))
+    _guard(alerts, set(accounts))
     return alerts
 
 
