@@ -17,7 +17,6 @@ import hashlib
 import json
 import os
 import platform
-import resource
 import shutil
 import statistics
 import subprocess
@@ -197,19 +196,27 @@ def _submit_timed(data_dir: Path, portfolio: Path, rows: int, *, alerts: bool) -
     ledger = str(Path(sys.executable).with_name("ledger"))
     env = {**os.environ, "LEDGER_DATA_DIR": str(data_dir), "LEDGER_ALERTS": str(int(alerts))}
     subprocess.run([ledger, "deploy"], env=env, check=True, capture_output=True)
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    start = time.perf_counter()
-    done = subprocess.run(
-        [ledger, "submit", str(portfolio), "--json"], env=env, check=True, capture_output=True
-    )
-    elapsed = time.perf_counter() - start
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    peak_kib = max(usage.ru_maxrss, after.ru_maxrss)
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        start = time.perf_counter()
+        child = subprocess.Popen(
+            [ledger, "submit", str(portfolio), "--json"], env=env, stdout=out, stderr=err
+        )
+        # This run's own usage (the command and the worker processes it waited for),
+        # not RUSAGE_CHILDREN's, which keeps the largest of every child so far.
+        _, status, usage = os.wait4(child.pid, 0)
+        elapsed = time.perf_counter() - start
+        child.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        text, errors = out.read(), err.read()
+    if child.returncode != 0:
+        raise RuntimeError(f"ledger submit failed ({child.returncode}): {errors[-2000:]!r}")
+    peak_kib = usage.ru_maxrss
     # CPU of the command and its worker processes: on a shared machine this says
     # more about the code than wall time does (the cores bound the rate at
     # cores / cpu per record).
-    cpu_s = after.ru_utime + after.ru_stime - usage.ru_utime - usage.ru_stime
-    report = json.loads(done.stdout)
+    cpu_s = usage.ru_utime + usage.ru_stime
+    report = json.loads(text)
     return {
         "ingest_rows": rows,
         "ingest_accepted": report["accepted"],

@@ -186,7 +186,7 @@ def enqueue_frame(session: Session, alerts: pl.DataFrame, *, now: datetime | Non
     if not _json_type(alerts.schema[DATA]):
         raise CanonicalFormError("a value without an RFC 8785 form", path="$.data")
     integers = list(_integers(pl.col(DATA), alerts.schema[DATA]))
-    if integers and alerts.select(pl.max_horizontal(integers)).item() > MAX_SAFE_INTEGER:
+    if integers and (alerts.select(pl.max_horizontal(integers)).item() or 0) > MAX_SAFE_INTEGER:
         raise CanonicalFormError("an integer outside ±(2**53 - 1)", path="$.data")
     envelopes = alerts.select(
         pl.col(DATA).alias("data"),

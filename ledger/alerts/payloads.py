@@ -56,7 +56,7 @@ def loan_refs(account_secret: bytes) -> LoanRefs:
     return LoanRefs(root)
 
 
-_DECIMAL: Final = r"^(?P<whole>[0-9]{1,15})(?:\.(?P<cents>[0-9]{1,2}))?$"
+_DECIMAL: Final = r"^(?P<whole>[0-9]{1,9})(?:\.(?P<cents>[0-9]{1,2}))?$"
 
 
 Frame = TypeVar("Frame", pl.DataFrame, pl.LazyFrame)
@@ -69,9 +69,10 @@ def with_shares(frame: Frame, amounts: Mapping[str, str], share_bp: str = "share
     ``share_bp`` basis points of that decimal amount (text), to the cent, a tie to the
     even cent (banker's rounding), as text; null where the amount is not a decimal.
 
-    Exact: amounts have at most 9 whole digits (validation), so cents times basis
-    points fit 64 bits. Three steps, each reading the last one's columns: one
-    expression holding all of it repeats its parts, and polars plans it slowly."""
+    Exact: an amount has at most 9 whole digits (as validation allows; a longer one
+    is null here), so cents times basis points fit 64 bits. Three steps, each reading
+    the last one's columns: one expression holding all of it repeats its parts, and
+    polars plans it slowly."""
     parts = {name: pl.col(amount).str.extract_groups(_DECIMAL) for amount, name in amounts.items()}
     scaled = frame.with_columns(
         (

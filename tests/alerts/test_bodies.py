@@ -87,8 +87,21 @@ def test_frame_bodies_are_the_bytes_enqueue_writes(
 
 def test_data_without_a_canonical_form_is_refused_before_anything_is_added(store: Store) -> None:
     base = {"institution": [BANKS[0]], "event_type": ["overdue.entered"], "batch_id": [None]}
-    for data, reason in (({"amount": 1.5}, "RFC 8785"), ({"n": 2**53}, r"2\*\*53")):
+    for data, reason in (({"amount": 1.5}, "RFC 8785"), ({"n": -(2**53)}, r"2\*\*53")):
         frame = pl.DataFrame({**base, DATA: [data]}, schema_overrides={"batch_id": pl.String})
         with store.session() as s, s.begin(), pytest.raises(CanonicalFormError, match=reason):
             enqueue_frame(s, frame, now=NOW)
     assert _bodies(store) == []
+
+
+def test_integers_that_are_all_null_are_no_obstacle(store: Store) -> None:
+    frame = pl.DataFrame(
+        {"institution": [BANKS[0]], "event_type": ["overdue.entered"], "batch_id": [None],
+         DATA: [{"from": None}]},
+        schema_overrides={"batch_id": pl.String, DATA: pl.Struct({"from": pl.Int64})},
+    )  # fmt: skip
+    with store.session() as s, s.begin():
+        assert enqueue_frame(s, frame, now=NOW) == 1
+    assert _bodies(store) == [
+        b'{"data":{"from":null},"timestamp":"2026-12-07T10:00:00Z","type":"overdue.entered"}'
+    ]
