@@ -88,8 +88,9 @@ COMPARED: Final = tuple(name for name in STATE if name not in ("account", "funde
 #: in-memory engine starts it about 3x sooner than the streaming one (1,500 records:
 #: 4.7 against 13 ms, polars 2.0 on this machine).
 ENGINE: Final = "in-memory"
-#: The accounts' stored states: rows of :func:`ledger.store.accounts.states_of`, or a
-#: frame with the account and the :data:`COMPARED` columns (one row per account).
+#: The accounts' stored states: a frame with (at least) the account and the
+#: :data:`COMPARED` columns, one row per account (:func:`ledger.store.accounts.states_of`
+#: gives one), or such rows as mappings.
 Stored = pl.DataFrame | Sequence[Mapping[str, Any]]
 
 
