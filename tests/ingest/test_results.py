@@ -44,14 +44,11 @@ def _batches_row_by_row(items: list[Accepted | list[Refused]], size: int) -> lis
     return batches
 
 
-@given(_OUTCOMES, st.integers(1, 7), st.integers(1, 9))
-def test_split_batches_like_a_row_by_row_loop(
-    outcomes: list[tuple[bool, int]], size: int, chunk: int
-) -> None:
-    items = _per_row(outcomes)
+def _batched(parts: list[Results], size: int) -> list[Results]:
+    """Chunk results cut into batches of ``size`` records, as the submitter cuts them."""
     pending, batches = Results(), []
-    for start in range(0, len(items), chunk):
-        rest: Results | None = _results(items[start : start + chunk])
+    for part in parts:
+        rest: Results | None = part
         while rest is not None:
             head, rest = rest.split(size - len(pending))
             pending.extend(head)
@@ -59,6 +56,16 @@ def test_split_batches_like_a_row_by_row_loop(
                 batches.append(pending)
                 pending = Results(last_row=pending.last_row)
     batches.append(pending)
+    return batches
+
+
+@given(_OUTCOMES, st.integers(1, 7), st.integers(1, 9))
+def test_split_batches_like_a_row_by_row_loop(
+    outcomes: list[tuple[bool, int]], size: int, chunk: int
+) -> None:
+    items = _per_row(outcomes)
+    parts = [_results(items[start : start + chunk]) for start in range(0, len(items), chunk)]
+    batches = _batched(parts, size)
     assert [list(b.items()) for b in batches] == _batches_row_by_row(items, size)
     for batch in batches:
         rows = [r.row_number for r in batch.refused] + list(batch.rows)
@@ -133,7 +140,7 @@ def test_each_batch_carries_the_facts_of_its_own_records(
     items = _per_row(outcomes)
     accepted = [item.row_number for item in items if isinstance(item, Accepted)]
     co_funded = sorted(data.draw(st.sets(st.sampled_from(accepted))) if accepted else [])
-    pending, batches = Results(), []
+    parts = []
     for start in range(0, len(items), chunk):
         part = _results(items[start : start + chunk])
         rows = [r for r in co_funded if start < r <= start + chunk]
@@ -141,15 +148,8 @@ def test_each_batch_carries_the_facts_of_its_own_records(
             {"row": rows, "fact": [f"f{r}" for r in rows]},
             schema={"row": pl.Int64, "fact": pl.String},
         )
-        rest: Results | None = part
-        while rest is not None:
-            head, rest = rest.split(size - len(pending))
-            pending.extend(head)
-            if len(pending) >= size:
-                batches.append(pending)
-                pending = Results(last_row=pending.last_row)
-    batches.append(pending)
-    for batch in batches:
+        parts.append(part)
+    for batch in _batched(parts, size):
         expected = [r for r in co_funded if r in set(batch.rows)]
         assert _fact_rows(batch) == expected
         if batch.rows:  # a killed run's resume cuts a batch after a row
