@@ -25,7 +25,7 @@ from ledger.alerts.payloads import LoanRefs, funder_rows, payloads
 from ledger.alerts.plan import Plan
 from ledger.alerts.portfolio import BookMoves, evaluate, moves_plan
 from ledger.chain.types import BatchKind
-from ledger.store.accounts import put_states, states_of
+from ledger.store.accounts import ID, put_states, states_of
 
 #: Where a batch's alerts go, in the batch's transaction: a frame of per-loan
 #: alerts (:func:`~ledger.alerts.outbox.enqueue_frame`) or a list of book alerts.
@@ -63,13 +63,16 @@ class Deriver:
         and store the new states; the number of alerts."""
         if facts.is_empty():
             return 0
-        stored = state_frame(states_of(s, facts.get_column("account").unique().to_list()))
+        rows = states_of(s, facts.get_column("account"))
+        stored = state_frame(rows)
         past = compared_plan(facts.lazy(), stored)
         per_bank, moves, states = pl.collect_all(
             [
                 funder_rows(event_plan(past)),
                 moves_plan(past, self.plan.critical_dpd),
-                next_state_plan(facts.lazy(), stored).with_columns(batch_id=pl.lit(batch_id)),
+                next_state_plan(facts.lazy(), stored)
+                .with_columns(batch_id=pl.lit(batch_id))
+                .join(rows.lazy().select("account", ID), on="account", how="left"),
             ],
             engine=ENGINE,
         )

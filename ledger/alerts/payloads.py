@@ -18,6 +18,7 @@ import re
 from collections.abc import Mapping
 from typing import Final, TypeVar
 
+import orjson
 import polars as pl
 
 from ledger.alerts.events import ENGINE, LEAF
@@ -43,11 +44,23 @@ class LoanRefs:
         self._keys: dict[str, bytes] = {}
 
     def ref(self, institution: str, account: str) -> str:
+        return self.refs([institution], [account])[0]
+
+    def refs(self, institutions: list[str], accounts: list[str]) -> list[str]:
+        """The reference of each (institution, account) pair."""
+        keys = {institution: self._key(institution) for institution in set(institutions)}
+        digest = hmac.digest
+        return [
+            LOAN_REF_PREFIX + digest(keys[institution], account.encode(), "sha256")[:16].hex()
+            for institution, account in zip(institutions, accounts, strict=True)
+        ]
+
+    def _key(self, institution: str) -> bytes:
         key = self._keys.get(institution)
         if key is None:
             key = hmac.digest(self._root, LOAN_REF_DOMAIN + institution.encode(), "sha256")
             self._keys[institution] = key
-        return LOAN_REF_PREFIX + hmac.digest(key, account.encode(), "sha256")[:16].hex()
+        return key
 
 
 def loan_refs(account_secret: bytes) -> LoanRefs:
@@ -144,7 +157,7 @@ def payloads(
     institutions = per_bank.get_column("org_code").to_list()
     accounts = per_bank.get_column("account").to_list()
     dpds = per_bank.get_column("dpd").unique().to_list()
-    loan_refs = [refs.ref(i, a) for i, a in zip(institutions, accounts, strict=True)]
+    loan_refs = refs.refs(institutions, accounts)
     fields = [
         pl.Series("loan_ref", loan_refs, dtype=pl.String),
         pl.col("period"),
@@ -157,25 +170,30 @@ def payloads(
         pl.col("balance_share"),
         pl.col("overdue_amount_share"),
         pl.col(LEAF),
-        pl.lit(batch_id).alias(BATCH),
     ]
+    # What every alert of the batch shares is guarded once, not once per alert.
+    shared: dict[str, object] = {BATCH: batch_id}
     if anchor is not None:
-        fields.append(pl.lit(dict(anchor)).alias("anchor"))
+        shared["anchor"] = dict(anchor)
     alerts = per_bank.select(
         pl.col("org_code").alias(INSTITUTION),
         pl.col("event").alias(TYPE),
         pl.lit(batch_id).alias(BATCH),
         pl.struct(fields).alias(DATA),
     )
-    _guard(alerts, set(accounts))
-    return alerts
+    _guard(alerts, set(accounts), shared)
+    return alerts.with_columns(
+        pl.col(DATA).struct.with_fields(pl.lit(value).alias(name) for name, value in shared.items())
+    )
 
 
-def _guard(alerts: pl.DataFrame, accounts: set[str]) -> None:
-    """The leak guard over every payload's text at once, and no account pseudonym in any.
+def _guard(alerts: pl.DataFrame, accounts: set[str], shared: Mapping[str, object]) -> None:
+    """The leak guard over every payload's text at once, and no account pseudonym in any;
+    ``shared``: the fields every payload will also carry.
 
     Only when something is found are the payloads read one by one, to name the field."""
     text = alerts.select(pl.col(DATA).struct.json_encode().str.join("\x00")).item() or ""
+    text += "\x00" + orjson.dumps(shared).decode()
     try:
         _GUARD.check({DATA: text}, ())
         leaked = any(token in accounts for token in _HEX_TOKEN.findall(text))
@@ -183,7 +201,7 @@ def _guard(alerts: pl.DataFrame, accounts: set[str]) -> None:
         leaked = True
     if not leaked:
         return
-    for data in alerts.get_column(DATA).to_list():
+    for data in [shared, *alerts.get_column(DATA).to_list()]:
         _GUARD.check(data, ())
         for name, value in data.items():
             if any(token in accounts for token in _HEX_TOKEN.findall(str(value))):

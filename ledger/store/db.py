@@ -75,6 +75,13 @@ def _sqlite_pragmas(busy_timeout_ms: int, dbapi_conn: Any, _record: Any) -> None
     cur.close()
 
 
+def _earlier(why: str) -> UnavailableError:
+    return UnavailableError(
+        f"this store was written by an earlier CreditAnchor ({why}); use a fresh data "
+        "dir, or rebuild one from the chain and an export with `ledger audit --rebuild URL`"
+    )
+
+
 class Store:
     """An engine and a session factory over one database."""
 
@@ -97,12 +104,13 @@ class Store:
                 self.engine, "connect", functools.partial(_sqlite_pragmas, busy_timeout_ms)
             )
         try:
-            if inspect(self.engine).has_table("leaves"):
-                raise UnavailableError(
-                    "this store was written by an earlier CreditAnchor (it has a `leaves` "
-                    "table); use a fresh data dir, or rebuild one from the chain and an "
-                    "export with `ledger audit --rebuild URL`"
-                )
+            found = inspect(self.engine)
+            if found.has_table("leaves"):
+                raise _earlier("it has a `leaves` table")
+            if found.has_table("account_states") and "key" not in {
+                column["name"] for column in found.get_columns("account_states")
+            }:
+                raise _earlier("its account states are indexed by the whole pseudonym")
             Base.metadata.create_all(self.engine)
         except OperationalError as exc:
             raise UnavailableError(

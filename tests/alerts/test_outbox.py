@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
+import time
 from datetime import UTC, datetime
 
 import pytest
@@ -17,6 +19,7 @@ from ledger.alerts.outbox import (
     alerts_after,
     enqueue,
     get_alert,
+    new_alert_ids,
 )
 from ledger.errors import InputError
 from ledger.proofs import CanonicalFormError
@@ -175,3 +178,13 @@ def test_nothing_reaches_a_bank_before_its_batch_is_anchored(env: AlertEnv) -> N
             assert [a.id for a in alerts_after(s, "PUSHED", 0, 10)] == early + held + late
     finally:
         bank.stop()
+
+
+def test_alert_ids_are_unique_and_ordered_by_time() -> None:
+    first = new_alert_ids(500)
+    assert all(re.fullmatch(r"msg_[0-9a-f]{32}", alert_id) for alert_id in first)
+    assert len(set(first)) == len(first)
+    start = time.monotonic()
+    while (later := new_alert_ids(1)[0])[4:16] == first[0][4:16]:  # the next millisecond
+        assert time.monotonic() - start < 5
+    assert later > max(first)

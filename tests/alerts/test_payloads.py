@@ -135,10 +135,16 @@ def test_an_account_pseudonym_in_a_payload_is_refused_naming_its_field() -> None
 
     pseudonym = "0x" + "3c" * 32
     leaky = pl.DataFrame({DATA: [{"period": "2024-01", "note": pseudonym}]})
+    shared = {"batch_id": "0x" + "11" * 32, "anchor": {"chain_id": 131277322940537}}
     with pytest.raises(LeakDetected) as refused:
-        _guard(leaky, {pseudonym})
+        _guard(leaky, {pseudonym}, shared)
     assert refused.value.field == "note" and pseudonym not in str(refused.value)
-    _guard(leaky, {"0x" + "3d" * 32})  # another account's pseudonym: nothing to refuse
+    _guard(leaky, {"0x" + "3d" * 32}, shared)  # another account's pseudonym: nothing to refuse
+    # The fields every payload shares are guarded too (once per batch).
+    clean = pl.DataFrame({DATA: [{"period": "2024-01"}]})
+    with pytest.raises(LeakDetected) as refused:
+        _guard(clean, {pseudonym}, {"anchor": {"root": pseudonym}})
+    assert refused.value.field == "anchor"
 
 
 def test_a_personal_number_in_a_payload_is_refused_naming_its_field() -> None:
@@ -147,5 +153,8 @@ def test_a_personal_number_in_a_payload_is_refused_naming_its_field() -> None:
     rows = [{"period": "2024-01", "note": None}, {"period": "2024-02", "note": CANARY_ID}]
     leaky = pl.DataFrame({DATA: rows})
     with pytest.raises(LeakDetected) as refused:
-        _guard(leaky, set())
+        _guard(leaky, set(), {"batch_id": "0x" + "11" * 32})
     assert refused.value.field == "note" and CANARY_ID not in str(refused.value)
+    with pytest.raises(LeakDetected) as refused:
+        _guard(leaky.head(1), set(), {"anchor": {"note": CANARY_ID}})
+    assert refused.value.field == "anchor"

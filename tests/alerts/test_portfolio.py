@@ -54,7 +54,7 @@ def submit(store: Store, deriver: Deriver, records: list[dict[str, Any]], batch:
 def loans(period: str, dpds: list[int], funders: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [
         {
-            "account_pseudonym": f"0xacc{i}",
+            "account_pseudonym": f"0x{i:064x}",
             "period": period,
             "days_past_due": dpd,
             "overdue_amount": "5.00" if dpd else "0.00",
@@ -101,7 +101,7 @@ def test_a_bank_hears_only_of_its_own_book(store: Store) -> None:
     deriver = Deriver(Plan.load(), loan_refs(b"k" * 32), sink, registry=REGISTRY)
     records = loans("2024-01", [95], [{"org_code": BANK_A, "share_bp": 10000}])
     records += loans("2024-01", [0], [{"org_code": BANK_B, "share_bp": 10000}])
-    records[1]["account_pseudonym"] = "0xother"
+    records[1]["account_pseudonym"] = "0x" + "ee" * 32
     submit(store, deriver, records, "0x01")
     assert {a.institution for a in sink.alerts} == {BANK_A}
 

@@ -1,15 +1,28 @@
-"""Account states: stored column-wise, read back by account, and the whole book in parts."""
+"""Account states: stored column-wise, read back by account (keys that collide kept
+apart), and the whole book in parts."""
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
 import polars as pl
 import pytest
 
+from ledger.errors import UnavailableError
 from ledger.store import Store
-from ledger.store.accounts import _BOOK_PART, COLUMNS, SCHEMA, book, put_states, states_of
+from ledger.store.accounts import (
+    _BOOK_PART,
+    COLUMNS,
+    ID,
+    SCHEMA,
+    account_key,
+    book,
+    put_states,
+    states_of,
+)
+from ledger.store.db import STORE_FILE
 
 
 @pytest.fixture
@@ -19,39 +32,78 @@ def store(tmp_path: Path) -> Iterator[Store]:
     opened.close()
 
 
-def _states(count: int, dpd: int, start: int = 0) -> pl.DataFrame:
+def _account(i: int) -> str:
+    return f"0x{i:064x}"
+
+
+def _states(accounts: list[str], dpd: int, ids: dict[str, int] | None = None) -> pl.DataFrame:
+    """New states of ``accounts`` (or replacements of those in ``ids``, by row id)."""
     rows = [
         {
-            name: f"0x{i:064x}"
-            if name == "account"
-            else dpd
-            if SCHEMA[name] == pl.Int64
-            else f"{name}{i}"
-            for name in COLUMNS
+            ID: (ids or {}).get(account),
+            **{
+                name: account
+                if name == "account"
+                else dpd
+                if SCHEMA[name] == pl.Int64
+                else f"{name}-{account[-4:]}"
+                for name in COLUMNS
+            },
         }
-        for i in range(start, start + count)
+        for account in accounts
     ]
-    return pl.DataFrame(rows, schema=SCHEMA)
+    return pl.DataFrame(rows, schema={ID: pl.Int64, **SCHEMA})
+
+
+def _ids(found: pl.DataFrame) -> dict[str, int]:
+    return dict(found.select("account", ID).iter_rows())
 
 
 def test_states_are_replaced_and_read_back_by_account(store: Store) -> None:
     with store.session() as s, s.begin():
-        put_states(s, _states(3, dpd=0))
+        put_states(s, _states([_account(i) for i in range(3)], dpd=0))
     with store.session() as s, s.begin():
-        put_states(s, _states(2, dpd=45, start=1))  # one replaced, one new
+        stored = states_of(s, [_account(1), _account(3)])
+        assert stored.get_column("account").to_list() == [_account(1)]
+        # One replaced (by the row it was read from), one new.
+        put_states(s, _states([_account(1), _account(3)], dpd=45, ids=_ids(stored)))
     with store.session() as s:
-        found = states_of(s, [f"0x{i:064x}" for i in (0, 2, 7)] + [f"0x{2:064x}"])
+        found = states_of(s, [_account(i) for i in (0, 1, 3, 7)] + [_account(1)])
     assert sorted(found.select("account", "dpd").rows()) == [
-        (f"0x{0:064x}", 0),
-        (f"0x{2:064x}", 45),
+        (_account(0), 0),
+        (_account(1), 45),
+        (_account(3), 45),
     ]
-    assert found.schema == SCHEMA
+    assert found.drop(ID).schema == SCHEMA
+    assert found.get_column(ID).n_unique() == 3  # replaced in place, not added
+
+
+def test_accounts_whose_keys_collide_stay_apart(store: Store) -> None:
+    one, other = "0x" + "ab" * 8 + "1" * 48, "0x" + "ab" * 8 + "2" * 48
+    assert account_key(one) == account_key(other)
+    with store.session() as s, s.begin():
+        put_states(s, _states([one, other], dpd=0))
+    with store.session() as s, s.begin():
+        stored = states_of(s, [one])
+        assert stored.get_column("account").to_list() == [one]
+        put_states(s, _states([one], dpd=90, ids=_ids(stored)))
+    with store.session() as s:
+        found = states_of(s, [one, other])
+    assert sorted(found.select("account", "dpd").rows()) == [(one, 90), (other, 0)]
+
+
+def test_a_store_with_the_earlier_account_layout_is_refused(tmp_path: Path) -> None:
+    db = sqlite3.connect(tmp_path / STORE_FILE)
+    db.execute("CREATE TABLE account_states (account TEXT PRIMARY KEY, dpd INTEGER)")
+    db.close()
+    with pytest.raises(UnavailableError, match=r"earlier CreditAnchor.*whole pseudonym"):
+        Store.open(tmp_path)
 
 
 def test_the_whole_book_is_read_across_parts(store: Store) -> None:
     count = 2 * _BOOK_PART + 3
     with store.session() as s, s.begin():
-        put_states(s, _states(count, dpd=31))
+        put_states(s, _states([_account(i) for i in range(count)], dpd=31))
     with store.session() as s:
         held = book(s)
     assert held.height == count
