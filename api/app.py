@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 
 from api import alert_webhooks, errors
@@ -26,6 +27,8 @@ from api.routers import (
     verify,
 )
 from api.state import AppState
+from api.ui import pages, session
+from api.ui.headers import ConsoleHeaders
 from ledger import __version__
 from ledger.config import Settings
 from ledger.store import Store
@@ -76,6 +79,9 @@ def create_app(settings: Settings | None = None, *, limits: ApiSettings | None =
     for module in routers:
         app.include_router(module.router)
     alert_webhooks.install(app)
+    app.include_router(pages.router)
+    app.mount(session.PATH + "/static", StaticFiles(directory=pages.STATIC_DIR))
     app.add_middleware(BodyLimits, max_bytes=limits.max_body_bytes, max_depth=limits.max_json_depth)
+    app.add_middleware(ConsoleHeaders)  # on the console's refusals too
     app.add_middleware(AccessLog)  # outermost: it logs refused bodies too
     return app

@@ -55,15 +55,23 @@ async def live_key(request: Request) -> KeyInfo:
     scheme, credentials = get_authorization_scheme_param(request.headers.get("Authorization"))
     if not credentials or scheme.lower() != "bearer":
         raise AuthenticationError("an API key is required: Authorization: Bearer <key>")
-    presented = presented_hash(credentials)
+    key = await key_of(request, credentials)
+    if key is None:
+        raise AuthenticationError("the API key is unknown or revoked")
+    return key
+
+
+async def key_of(request: Request, presented_key: str) -> KeyInfo | None:
+    """The live key ``presented_key`` is (through the key cache), or None; once found it
+    is the request's key (kept in its scope, named in the access log)."""
+    presented = presented_hash(presented_key)
     key = None
     if presented is not None:
         state = state_of(request)
         key = await state.keys.key(presented, partial(authenticate_hash, state.store))
-    if key is None:
-        raise AuthenticationError("the API key is unknown or revoked")
-    request.scope[_SCOPE_KEY] = key
-    request.state.key_name, request.state.key_role = key.name, str(key.role)  # access log
+    if key is not None:
+        request.scope[_SCOPE_KEY] = key
+        request.state.key_name, request.state.key_role = key.name, str(key.role)  # access log
     return key
 
 

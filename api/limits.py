@@ -2,7 +2,8 @@
 
 - Key: a request with a body must present a live API key (401 problem) before a
   byte of its body is read, so nobody without a key can make the server buffer
-  or scan 16 MB.
+  or scan 16 MB. Under ``/ui`` the key is the console cookie's; the console's
+  login form, which brings the key, is read unkeyed up to 1 KiB.
 - Size: a body over ``max_body_bytes`` (declared or streamed) gets a 413 problem.
 - Encoding: JSON between systems is UTF-8 (RFC 8259 §8.1). A ``charset`` other than
   UTF-8 gets a 415 problem; a byte-order mark, a NUL byte or invalid UTF-8 a 400.
@@ -28,7 +29,9 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.auth import live_key
-from api.errors import problem, problem_for, store_problem
+from api.errors import AuthenticationError, problem, problem_for, store_problem
+from api.ui import session
+from api.ui.headers import is_console
 from ledger.errors import LedgerError
 from ledger.jsontext import json_depth
 
@@ -88,7 +91,10 @@ class BodyLimits:
         if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS"):
             await self.app(scope, receive, send)
             return
-        refused = await self._refusal(scope)
+        # The console's login form brings the key in its body: a small one, read unkeyed.
+        login = scope["path"] == session.LOGIN_PATH
+        limit = session.LOGIN_MAX_BYTES if login else self.max_bytes
+        refused = await self._refusal(scope, limit)
         if refused is not None:
             await refused(scope, receive, send)
             return
@@ -102,8 +108,8 @@ class BodyLimits:
                 return  # the client went away
             chunk = message.get("body", b"")
             size += len(chunk)
-            if size > self.max_bytes:
-                await self._too_large()(scope, receive, send)
+            if size > limit:
+                await self._too_large(limit)(scope, receive, send)
                 return
             more = message.get("more_body", False)
             check.feed(chunk, final=not more)
@@ -118,13 +124,17 @@ class BodyLimits:
             return
         await self.app(scope, replay_body(body, receive), send)
 
-    async def _refusal(self, scope: Scope) -> Response | None:
+    async def _refusal(self, scope: Scope, limit: int) -> Response | None:
         """The answer to a request refused before its body is read, or None."""
-        if self._declared_length(scope) > self.max_bytes:
-            return self._too_large()
+        if self._declared_length(scope) > limit:
+            return self._too_large(limit)
         retry_after = scope["app"].state.retry_after
+        request = Request(scope)
         try:
-            await live_key(Request(scope))
+            if not is_console(scope["path"]):
+                await live_key(request)
+            elif scope["path"] != session.LOGIN_PATH and await session.console_key(request) is None:
+                raise AuthenticationError("sign in to the console first")
         except LedgerError as exc:
             return problem_for(exc, retry_after=retry_after)
         except OperationalError as exc:
@@ -141,8 +151,8 @@ class BodyLimits:
                     return 0
         return 0
 
-    def _too_large(self) -> Response:
-        return problem(413, "too-large", f"the body is larger than {self.max_bytes} bytes")
+    def _too_large(self, limit: int) -> Response:
+        return problem(413, "too-large", f"the body is larger than {limit} bytes")
 
 
 def replay_body(body: bytes, receive: Receive) -> Receive:
