@@ -9,7 +9,7 @@ NODE_STAMP := node_modules/.package-lock.json
 BENCH_JSON ?= bench-results.json
 ANVIL_PORT ?= 8545
 
-.PHONY: setup demo test lint format contracts bench anvil anvil-stop clean
+.PHONY: setup browser demo test lint format contracts bench anvil anvil-stop clean
 
 setup: $(STAMP) $(NODE_STAMP)
 
@@ -27,8 +27,20 @@ $(NODE_STAMP): package.json package-lock.json
 demo: setup
 	$(VENV)/bin/ledger demo
 
+# The console's browser tests drive Debian's Chromium (with CJK fonts, so Chinese labels
+# render in screenshots); installed from Debian's packages when missing (root or sudo).
+CHROMIUM ?= /usr/bin/chromium
+CJK_FONT := /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc
+browser:
+	@if [ ! -x $(CHROMIUM) ] || [ ! -e $(CJK_FONT) ]; then \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium fonts-noto-cjk >/dev/null; \
+	fi
+	@test -x $(CHROMIUM) || { echo "chromium is missing: apt-get install chromium" >&2; exit 1; }
+
 # One worker per core, at most 4 (each test may start a node or CLI processes of its own).
-test: setup
+test: setup browser
 	$(VENV)/bin/pytest -q -n auto --maxprocesses 4
 
 lint: setup
