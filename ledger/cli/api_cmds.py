@@ -111,14 +111,17 @@ def revoke(name: NameArg, data_dir: DataDirOpt = None, as_json: JsonOpt = False)
 
 #: The app factory uvicorn imports (in each worker process).
 APP_FACTORY = "api.app:create_app"
+#: Where `ledger serve` listens unless told otherwise.
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8000
 
 
 @command
 def serve(
     data_dir: DataDirOpt = None,
     rpc: RpcOpt = None,
-    host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option("--port", min=1, max=65535, help="TCP port.")] = 8000,
+    host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = DEFAULT_HOST,
+    port: Annotated[int, typer.Option("--port", min=1, max=65535, help="TCP port.")] = DEFAULT_PORT,
     workers: Annotated[
         int, typer.Option("--workers", min=1, help="Worker processes (JSON-RPC chain only).")
     ] = 1,

@@ -105,8 +105,23 @@ def demo(
 
     month1 = list(synthetic_rows(rows, seed=2026, invalid_ratio=0.03))  # the portfolio's rows
     summary["alerts"] = alert_steps(settings, month1, {str(record_id)}, say)
+    summary["console"] = _console_steps(target, say)
     if as_json:
         print_json(summary)
+
+
+def _console_steps(target: Path, say: Callable[[str], None]) -> dict[str, str]:
+    """Where the web console of this data dir would be served, and how to open it."""
+    from ledger.cli.api_cmds import DEFAULT_HOST, DEFAULT_PORT
+
+    url = f"http://{DEFAULT_HOST}:{DEFAULT_PORT}/ui/"
+    serve = f"ledger serve --data-dir {target}"
+    key = f"ledger partner add auditor-1 --role auditor --data-dir {target}"
+    say(f"11. console {url}")
+    say(f"            serve it:   {serve}")
+    say(f"            a key:      {key}")
+    say(f"            open it:    xdg-open {url}   (or any browser on this machine)")
+    return {"url": url, "serve": serve, "key": key}
 
 
 def _consent_steps(

@@ -45,6 +45,10 @@ def test_make_demo_runs_the_flow() -> None:
         done.stdout,
     ), done.stdout
     assert "10. ack     its proof bundle verifies" in done.stdout
+    # It ends with where the console would be served and how to open it.
+    assert "11. console http://127.0.0.1:8000/ui/" in done.stdout
+    assert "serve it:   ledger serve --data-dir" in done.stdout
+    assert "open it:    xdg-open http://127.0.0.1:8000/ui/" in done.stdout
 
 
 def using_it_commands() -> list[str]:
