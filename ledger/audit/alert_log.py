@@ -17,7 +17,8 @@ The store's leaf hashes stand for the anchored ones here: the batch pass
 
 Every alert must also have been delivered to its bank's webhook (a logged
 attempt with outcome ``delivered``) or acknowledged by the bank within the risk
-plan's ``[delivery] window_hours`` of its creation (``ALERT_UNANSWERED``).
+plan's ``[delivery] window_hours`` of the moment it could first be sent: its
+creation, or its batch's anchor block if that came later (``ALERT_UNANSWERED``).
 """
 
 from __future__ import annotations
@@ -153,7 +154,12 @@ def _judge(
 def check_window(
     s: Session, report: AuditReport, *, window_hours: int, now: datetime | None = None
 ) -> None:
-    """Every alert older than the window was delivered or acknowledged within it."""
+    """Every alert was delivered or acknowledged within the window after it could be sent.
+
+    An alert about a batch goes out only once that batch is anchored: its window starts
+    at the later of its creation and its batch's anchor block, and an alert whose batch
+    is not anchored yet is not late. An alert of no batch (a plan's) starts at creation.
+    """
     delivered = (
         select(DeliveryAttempt.alert_id, func.min(DeliveryAttempt.started_at).label("delivered"))
         .where(DeliveryAttempt.outcome == "delivered")
@@ -161,9 +167,17 @@ def check_window(
         .subquery()
     )
     rows = s.execute(
-        select(Alert.id, Alert.created_at, delivered.c.delivered, Acknowledgement.acknowledged_at)
+        select(
+            Alert.id,
+            Alert.created_at,
+            delivered.c.delivered,
+            Acknowledgement.acknowledged_at,
+            Alert.batch_id,
+            Batch.block_timestamp,
+        )
         .outerjoin(delivered, delivered.c.alert_id == Alert.id)
         .outerjoin(Acknowledgement, Acknowledgement.alert_id == Alert.id)
+        .outerjoin(Batch, Batch.batch_id == Alert.batch_id)
         .order_by(Alert.seq)
     ).all()
     report.checked["alerts_answered_in_time"] = 0
@@ -171,19 +185,27 @@ def check_window(
         return
     moment = (now or datetime.now(UTC)).astimezone(UTC).replace(tzinfo=None)
     window = timedelta(hours=window_hours)
-    times = pl.DataFrame(
-        rows, schema=dict.fromkeys(("id", "created", "delivered", "acked"), pl.String), orient="row"
-    ).with_columns(
+    names = ("id", "created", "delivered", "acked", "batch", "anchored")
+    times = pl.DataFrame(rows, schema=dict.fromkeys(names, pl.String), orient="row").with_columns(
         pl.col(name).str.to_datetime(_TIME, strict=False)
-        for name in ("created", "delivered", "acked")
+        for name in ("created", "delivered", "acked", "anchored")
+    )
+    sendable = (
+        pl.when(pl.col("batch").is_null())
+        .then(pl.col("created"))
+        .when(pl.col("anchored").is_not_null())
+        .then(pl.max_horizontal("created", "anchored"))
     )
     judged = times.with_columns(
         pl.min_horizontal("delivered", "acked").alias("answered"),
-        (pl.col("created") + window).alias("deadline"),
+        (sendable + window).alias("deadline"),
     )
     late = judged.filter(
-        pl.col("answered").is_null() & (pl.col("deadline") < moment)
-        | (pl.col("answered") > pl.col("deadline"))
+        pl.col("deadline").is_not_null()
+        & (
+            pl.col("answered").is_null() & (pl.col("deadline") < moment)
+            | (pl.col("answered") > pl.col("deadline"))
+        )
     )
     for alert_id, deadline, answered in late.select("id", "deadline", "answered").iter_rows():
         report.add(
