@@ -160,6 +160,9 @@ LABELS: Final[dict[str, tuple[str, str]]] = {
         "{total} bundles: {ok} verified, {failed} failed.",
         "共 {total} 个证明包：{ok} 个通过，{failed} 个未通过。",
     ),
+    "summary_one_ok": ("Verified: every step holds.", "通过：每一步均成立。"),
+    "summary_one_bad": ("Failed at the {step} step.", "未通过：失败于“{step}”一步。"),
+    "more_failures": ("and {n} more", "另有 {n} 个"),
     "asked": (
         "Anchors asked of chain {chain}, registry {registry}, through this server.",
         "锚定信息经本服务器查询：链 {chain}，登记合约 {registry}。",
@@ -187,7 +190,8 @@ VERIFY_SCRIPT_LABELS: Final = (
     "not_count", "not_path", "not_address", "not_time", "record_absent", "record_bad",
     "record_ok", "leaf_unchecked", "leaf_ok", "leaf_bad", "path_index", "path_long",
     "path_short", "path_ok", "path_bad", "root_ok", "root_registry", "root_bad_registry",
-    "root_unknown", "anchor_ok", "anchor_unasked", "server_error", "summary", "asked",
+    "root_unknown", "anchor_ok", "anchor_unasked", "server_error", "summary", "summary_one_ok",
+    "summary_one_bad", "more_failures", "asked",
     "failures", "row", "batch", "rows_limited", "server_asking", "server_counts",
 )  # fmt: skip
 

@@ -341,9 +341,14 @@
     const summary = el("p", "summary " + (failed.length ? "bad" : "ok"));
     summary.id = "verify-summary";
     summary.setAttribute("role", "status");
-    summary.textContent = say("summary", {
-      total: results.length, ok: results.length - failed.length, failed: failed.length,
-    });
+    if (results.length === 1) {
+      const f = firstFailure(results[0]);
+      summary.textContent = f ? say("summary_one_bad", { step: say("step_" + f.name) }) : say("summary_one_ok");
+    } else {
+      summary.textContent = say("summary", {
+        total: results.length, ok: results.length - failed.length, failed: failed.length,
+      });
+    }
     fragment.append(summary);
     if (asked.registry) {
       fragment.append(el("p", "asked", say("asked", { chain: asked.chain_id, registry: asked.registry })));
@@ -359,6 +364,9 @@
         const item = el("li", "bad", say("row", { n: r.position + 1 }) + " — ✗ " + say("step_" + f.name) + ": " + f.message);
         item.dataset.step = f.name;
         list.append(item);
+      }
+      if (failed.length > MAX_FAILURES_LISTED) {
+        list.append(el("li", "help", say("more_failures", { n: failed.length - MAX_FAILURES_LISTED })));
       }
       fragment.append(list);
     }
@@ -405,7 +413,7 @@
     for (const r of results.slice(0, MAX_ROWS)) {
       const row = el("tr");
       row.append(el("td", "num", String(r.position + 1)));
-      row.append(el("td", "hash", r.format ? "" : short(r.bundle.batch_id)));
+      row.append(el("td", "hash", r.format ? "" : r.bundle.batch_id.slice(0, 10) + "…"));
       if (r.format) {
         const cell = el("td", "bad", "✗ " + say("step_format") + ": " + r.format);
         cell.colSpan = STEPS.length;
@@ -413,8 +421,11 @@
       } else {
         for (const name of STEPS) {
           const s = r.steps[name];
-          const cell = el("td", s.state, s.state === "ok" ? "✓" : s.state === "bad" ? "✗ " + s.message : "–");
+          // A mark per cell keeps 1,000 rows narrow enough for a phone; the message is in
+          // the failures list above, and in the cell's title and accessible label.
+          const cell = el("td", s.state, s.state === "ok" ? "✓" : s.state === "bad" ? "✗" : "–");
           cell.title = s.message;
+          cell.setAttribute("aria-label", say("step_" + name) + ": " + s.message);
           cell.dataset.state = s.state;
           row.append(cell);
         }
