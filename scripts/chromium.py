@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Final
 
-from playwright.sync_api import Browser, Playwright, sync_playwright
+from playwright.sync_api import Browser, BrowserType, Playwright, sync_playwright
 
 #: The flags a root user on a machine with no outside network needs: no sandbox (root),
 #: no GPU, and none of Chromium's own background connections.
@@ -35,11 +35,16 @@ def chromium_executable() -> str:
     return os.environ.get("LEDGER_CHROMIUM") or shutil.which("chromium") or DEBIAN_CHROMIUM
 
 
+def launch(browser_type: BrowserType, executable: str, *extra: str) -> Browser:
+    """A headless ``executable`` started with :data:`FLAGS` and ``extra``."""
+    return browser_type.launch(executable_path=executable, args=[*FLAGS, *extra])
+
+
 @contextmanager
 def launched(executable: str) -> Iterator[tuple[Playwright, Browser]]:
     """Playwright and a headless ``executable`` started with :data:`FLAGS`."""
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=executable, args=list(FLAGS))
+        browser = launch(playwright.chromium, executable)
         try:
             yield playwright, browser
         finally:

@@ -20,7 +20,7 @@ from typing import Final
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, Playwright
 
-from scripts.chromium import INSTALL_HINT, chromium_executable
+from scripts.chromium import INSTALL_HINT, chromium_executable, launch
 from scripts.chromium import launched as launch_chromium
 
 DESKTOP: Final = {"width": 1280, "height": 800}
@@ -47,6 +47,11 @@ def screenshot_dir() -> Path:
 def launched() -> Iterator[tuple[Playwright, Browser]]:
     with launch_chromium(chromium_path()) as running:
         yield running
+
+
+def another_chromium(browser: Browser, *extra: str) -> Browser:
+    """A second browser beside ``browser`` (same Playwright), with ``extra`` flags."""
+    return launch(browser.browser_type, chromium_path(), *extra)
 
 
 class Visit:

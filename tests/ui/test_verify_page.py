@@ -19,7 +19,7 @@ from api.ui.labels import translator
 from ledger.records import write_csv
 from tests._canaries import leaks_in, rows_for
 from tests.e2e.test_serve import _ledger
-from tests.ui.browser import DESKTOP, PHONE, Visit
+from tests.ui.browser import DESKTOP, PHONE, Visit, another_chromium
 from tests.ui.served import Served, add_key, served
 
 STEPS = ("record", "leaf", "path", "root", "anchor")
@@ -360,3 +360,64 @@ def test_the_console_calls_refuse_other_origins_and_roles(console: Console) -> N
         denied = client.post("/ui/api/verify", json=records, headers={"origin": url})
         assert denied.status_code == 403
         assert client.post("/ui/api/anchor", json=claim, headers={"origin": url}).status_code == 422
+
+
+def test_a_dropped_file_is_verified_like_a_chosen_one(browser: Browser, console: Console) -> None:
+    checked = open_page(browser, console, "auditor")
+    try:
+        dropped = checked.page.evaluate_handle(
+            """text => {
+                const transfer = new DataTransfer();
+                transfer.items.add(new File([text], "dropped.json", {type: "application/json"}));
+                return transfer;
+            }""",
+            console.good.decode(),
+        )
+        checked.page.dispatch_event("#dropzone", "drop", {"dataTransfer": dropped})
+        checked.page.wait_for_selector(DONE, timeout=PAGE_WAIT_MS)
+        assert checked.steps() == dict.fromkeys(STEPS, "ok")
+    finally:
+        checked.visit.close()
+
+
+def test_without_a_secure_context_the_page_says_it_cannot_hash(
+    browser: Browser, console: Console
+) -> None:
+    """WebCrypto exists only on HTTPS or localhost: reached by another name over plain
+    HTTP, the page says so instead of failing somewhere in the middle."""
+    port = console.served.url.rsplit(":", 1)[1]
+    base = f"http://verify.test:{port}"
+    chromium = another_chromium(browser, "--host-resolver-rules=MAP verify.test 127.0.0.1")
+    try:
+        visit = Visit(chromium, base)
+        try:
+            visit.sign_in(console.served.keys["auditor"])
+            visit.page.goto("/ui/verify")
+            assert visit.page.evaluate("window.isSecureContext") is False
+            alert = visit.page.get_by_role("alert")
+            assert alert.inner_text() == (
+                "This page cannot hash: WebCrypto works only over HTTPS or on localhost."
+            )
+            assert visit.page.locator("#bundle-file").is_disabled()
+            assert visit.foreign_requests() == []
+        finally:
+            visit.close()
+    finally:
+        chromium.close()
+
+
+def test_without_javascript_the_page_reads_and_says_what_to_run(
+    browser: Browser, console: Console
+) -> None:
+    checked = open_page(browser, console, "auditor", java_script_enabled=False)
+    try:
+        page = checked.page
+        assert page.get_by_role("heading", name="Verify a bundle").is_visible()
+        # Playwright's text search skips <noscript>; CSS finds it, shown as JS is off
+        told = page.locator("noscript p")
+        assert told.is_visible()
+        assert told.inner_text().startswith("Verifying in the page needs JavaScript.")
+        assert page.get_by_text("registry holds the batch with this root").is_visible()
+        assert not page.locator("#bundle-file").is_visible()
+    finally:
+        checked.visit.close()

@@ -500,6 +500,7 @@
     text = Object.assign({}, document.getElementById("verify-text").dataset);
     const input = document.getElementById("bundle-file");
     const zone = document.getElementById("dropzone");
+    document.getElementById("verify-js").hidden = false; // shown only where script runs
     if (!(window.crypto && window.crypto.subtle)) {
       showError(say("no_crypto"));
       input.disabled = true;
@@ -522,7 +523,6 @@
     });
     const button = document.getElementById("server-check-button");
     if (button) button.addEventListener("click", checkOnServer);
-    document.getElementById("verify-js").hidden = false;
   }
 
   document.addEventListener("DOMContentLoaded", start);
