@@ -16,6 +16,7 @@ from playwright.sync_api import Browser, Page
 
 from api.ui.headers import CSP
 from api.ui.labels import translator
+from ledger.proofs import canonical_bytes
 from ledger.records import write_csv
 from tests._canaries import leaks_in, rows_for
 from tests.e2e.test_serve import _ledger
@@ -419,5 +420,31 @@ def test_without_javascript_the_page_reads_and_says_what_to_run(
         assert told.inner_text().startswith("Verifying in the page needs JavaScript.")
         assert page.get_by_text("registry holds the batch with this root").is_visible()
         assert not page.locator("#bundle-file").is_visible()
+    finally:
+        checked.visit.close()
+
+
+def test_the_pages_canonical_json_is_the_ledgers(browser: Browser, console: Console) -> None:
+    """verify.js hashes what ledger.proofs.canonical_bytes writes, for the awkward cases
+    RFC 8785 names: escapes, U+2028, non-BMP keys (sorted by UTF-16 code units), limits."""
+    records: list[dict[str, object]] = [
+        {"b": 1, "a": [True, False, None, -0, 2**53 - 1, -(2**53 - 1)], "": ""},
+        {"\U0001f600": 1, "\uffff": 2, "é": 3, "z": {"y": "\u2028\u2029\u007f", "x": "\b\t\n\f\r"}},
+        {"quote": '"\\/', "control": "\u0001\u001f", "cjk": "甲乙丙", "emoji": "\U0001f4b3"},
+        json.loads(console.good)["record"],
+    ]
+    checked = open_page(browser, console, "auditor")
+    try:
+        written = checked.page.evaluate(
+            "values => values.map(v => window.CreditAnchorJcs.canonical(v))", records
+        )
+        assert [text.encode() for text in written] == [canonical_bytes(r) for r in records]
+        refused = checked.page.evaluate(
+            """() => [{"n": 1.5}, {"n": 2 ** 53}].map(v => {
+                try { window.CreditAnchorJcs.canonical(v, "$.record"); return null; }
+                catch (e) { return e.path; }
+            })"""
+        )
+        assert refused == ["$.record.n", "$.record.n"]
     finally:
         checked.visit.close()
