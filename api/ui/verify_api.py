@@ -115,11 +115,16 @@ def _answer(ledger: Ledger, claims: list[AnchorClaim]) -> dict[str, Any]:
             )
             results.append({"ok": False, "problem": refused, "registry_root": None})
             continue
+        try:
+            when = datetime.strptime(claim.block_timestamp, "%Y-%m-%dT%H:%M:%SZ")
+        except ValueError:  # the pattern passed, the calendar did not (month 13, ...)
+            refused = f"block_timestamp {claim.block_timestamp} is not a real date and time"
+            results.append({"ok": False, "problem": refused, "registry_root": None})
+            continue
         batch_id = bytes.fromhex(claim.batch_id[2:])
         if (registry, claim.batch_id) not in read:
             read[registry, claim.batch_id] = clients[registry].anchor_by_batch(batch_id)
         record = read[registry, claim.batch_id]
-        when = datetime.strptime(claim.block_timestamp, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
         problem = batch_problem(
             registry,
             record,
@@ -127,7 +132,7 @@ def _answer(ledger: Ledger, claims: list[AnchorClaim]) -> dict[str, Any]:
             bytes.fromhex(claim.root[2:]),
             claim.tree_size,
             claim.block_number,
-            int(when.timestamp()),
+            int(when.replace(tzinfo=UTC).timestamp()),
         )
         results.append(
             {

@@ -448,3 +448,18 @@ def test_the_pages_canonical_json_is_the_ledgers(browser: Browser, console: Cons
         assert refused == ["$.record.n", "$.record.n"]
     finally:
         checked.visit.close()
+
+
+def test_an_impossible_anchor_time_is_answered_not_crashed(console: Console) -> None:
+    url = console.served.url
+    bundle = json.loads(console.good)
+    claim = {k: bundle[k] for k in ("batch_id", "root", "tree_size")} | bundle["anchor"]
+    claim["block_timestamp"] = "2026-13-45T00:00:00Z"
+    del claim["tx_hash"]
+    with httpx.Client(base_url=url, timeout=60) as client:
+        client.cookies.set("ledger_console_key", console.served.keys["auditor"], path="/ui")
+        answer = client.post("/ui/api/anchor", json={"anchors": [claim]}, headers={"origin": url})
+        assert answer.status_code == 200, answer.text
+        [result] = answer.json()["results"]
+        assert result["ok"] is False
+        assert "is not a real date and time" in result["problem"]
