@@ -27,7 +27,7 @@ from api.routers import (
     verify,
 )
 from api.state import AppState
-from api.ui import pages, session
+from api.ui import pages, session, verify_api
 from api.ui.headers import ConsoleHeaders
 from ledger import __version__
 from ledger.config import Settings
@@ -80,6 +80,7 @@ def create_app(settings: Settings | None = None, *, limits: ApiSettings | None =
         app.include_router(module.router)
     alert_webhooks.install(app)
     app.include_router(pages.router)
+    app.include_router(verify_api.router)
     app.mount(session.PATH + "/static", StaticFiles(directory=pages.STATIC_DIR))
     app.add_middleware(BodyLimits, max_bytes=limits.max_body_bytes, max_depth=limits.max_json_depth)
     app.add_middleware(ConsoleHeaders)  # on the console's refusals too

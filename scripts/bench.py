@@ -7,7 +7,7 @@ because this machine is shared and noisy.
 API figures alternate the real and the trivial server in rounds (medians).
 
 Usage: python scripts/bench.py --json FILE [--quick]
-       [--only chain|ingest|api|consent|audit|delivery ...]
+       [--only chain|ingest|api|consent|audit|delivery|ui ...]
 """
 
 from __future__ import annotations
@@ -593,7 +593,7 @@ def _batch_verify(
 
 
 #: Sections ``--only`` may pick; a full run does them all, in this order.
-SECTIONS = ("chain", "ingest", "api", "consent", "audit", "delivery")
+SECTIONS = ("chain", "ingest", "api", "consent", "audit", "delivery", "ui")
 
 
 def run(
@@ -640,6 +640,10 @@ def run(
         from bench_delivery import bench_delivery
 
         results.update(bench_delivery(quick))
+    if "ui" in only:
+        from bench_ui import bench_ui
+
+        results.update(bench_ui(quick, _free_port, _wait_ready))
     return _with_ratios(results)
 
 

@@ -12,7 +12,7 @@ from starlette.responses import RedirectResponse, Response
 
 from api.auth import key_of
 from api.ui import session
-from api.ui.labels import LANGS, lang_of, translator
+from api.ui.labels import LANGS, VERIFY_SCRIPT_LABELS, lang_of, translator
 from ledger.store.apikeys import MAX_KEY_CHARS, KeyInfo, Role
 
 HERE: Final = Path(__file__).parent
@@ -100,7 +100,7 @@ async def verify_page(request: Request) -> Response:
     key = await signed_in(request)
     if isinstance(key, Response):
         return key
-    return render(request, "verify.html", key)
+    return render(request, "verify.html", key, js_labels=VERIFY_SCRIPT_LABELS)
 
 
 @router.get("/bank")

@@ -55,27 +55,68 @@ def check_anchor(chain: Chain, bundle: ProofBundle) -> AnchorRecord:
 def _check_record(registry: AnchorRegistryClient, bundle: ProofBundle) -> AnchorRecord:
     """What the registry stores for the bundle's batch, which must be what the bundle says."""
     claimed = bundle.anchor
-    record = registry.anchor_by_batch(bundle.batch_id)
-    batch = "0x" + bundle.batch_id.hex()
-    if record is None:
-        raise AnchorMismatchError(f"batch {batch} is not anchored in registry {registry.address}")
-    if record.root != bundle.root or record.tree_size != bundle.tree_size:
-        raise AnchorMismatchError(
-            f"batch {batch} is anchored with root 0x{record.root.hex()} and size "
-            f"{record.tree_size}, not the bundle's 0x{bundle.root.hex()} / {bundle.tree_size}"
-        )
-    if record.block_number != claimed.block_number:
-        raise AnchorMismatchError(
-            f"batch {batch} was anchored in block {record.block_number}, "
-            f"the bundle says {claimed.block_number}"
-        )
-    claimed_time = int(claimed.block_timestamp.timestamp())
-    if record.timestamp != claimed_time:
-        raise AnchorMismatchError(
-            f"batch {batch} was anchored at unix time {record.timestamp}, "
-            f"the bundle says {claimed_time}"
-        )
+    return check_batch(
+        registry,
+        bundle.batch_id,
+        bundle.root,
+        bundle.tree_size,
+        claimed.block_number,
+        int(claimed.block_timestamp.timestamp()),
+    )
+
+
+def check_batch(
+    registry: AnchorRegistryClient,
+    batch_id: bytes,
+    root: bytes,
+    tree_size: int,
+    block_number: int,
+    timestamp: int,
+) -> AnchorRecord:
+    """Raise :class:`AnchorMismatchError` unless ``registry`` holds ``batch_id`` anchored
+    with ``root`` and ``tree_size`` in ``block_number`` at unix time ``timestamp``
+    (one ``eth_call``: ``anchorByBatch``)."""
+    record = registry.anchor_by_batch(batch_id)
+    problem = batch_problem(
+        registry.address, record, batch_id, root, tree_size, block_number, timestamp
+    )
+    if problem is not None:
+        raise AnchorMismatchError(problem)
+    assert record is not None  # no problem means a record
     return record
+
+
+def batch_problem(
+    registry: str,
+    record: AnchorRecord | None,
+    batch_id: bytes,
+    root: bytes,
+    tree_size: int,
+    block_number: int,
+    timestamp: int,
+) -> str | None:
+    """Why ``record`` (what ``registry`` holds for ``batch_id``) is not the claimed anchor,
+    or None when it is. The rule of :func:`check_batch`, for callers that read the
+    record themselves (the console shows the registry's root)."""
+    batch = "0x" + batch_id.hex()
+    if record is None:
+        return f"batch {batch} is not anchored in registry {registry}"
+    if record.root != root or record.tree_size != tree_size:
+        return (
+            f"batch {batch} is anchored with root 0x{record.root.hex()} and size "
+            f"{record.tree_size}, not the bundle's 0x{root.hex()} / {tree_size}"
+        )
+    if record.block_number != block_number:
+        return (
+            f"batch {batch} was anchored in block {record.block_number}, "
+            f"the bundle says {block_number}"
+        )
+    if record.timestamp != timestamp:
+        return (
+            f"batch {batch} was anchored at unix time {record.timestamp}, "
+            f"the bundle says {timestamp}"
+        )
+    return None
 
 
 def check_transaction(registry: AnchorRegistryClient, bundle: ProofBundle) -> None:

@@ -11,7 +11,6 @@ Playwright (its own browser downloads are never used), against a real ``ledger s
 from __future__ import annotations
 
 import os
-import shutil
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -19,32 +18,20 @@ from pathlib import Path
 from typing import Final
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, Playwright, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, Playwright
 
-#: The flags a root user on a machine with no outside network needs: no sandbox (root),
-#: no GPU, and none of Chromium's own background connections.
-FLAGS: Final = (
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-default-apps",
-)
+from scripts.chromium import INSTALL_HINT, chromium_executable, launch
+from scripts.chromium import launched as launch_chromium
+
 DESKTOP: Final = {"width": 1280, "height": 800}
 PHONE: Final = {"width": 390, "height": 844}
 
 
 def chromium_path() -> str:
     """Debian's Chromium (``LEDGER_CHROMIUM`` names another)."""
-    found = os.environ.get("LEDGER_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
+    found = chromium_executable()
     if not Path(found).exists():
-        pytest.fail(
-            f"Chromium is not installed ({found} is missing): `make browser` installs "
-            "Debian's chromium package (apt-get install chromium)"
-        )
+        pytest.fail(f"Chromium is not installed ({found} is missing): {INSTALL_HINT}")
     return found
 
 
@@ -58,12 +45,13 @@ def screenshot_dir() -> Path:
 
 @contextmanager
 def launched() -> Iterator[tuple[Playwright, Browser]]:
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=chromium_path(), args=list(FLAGS))
-        try:
-            yield playwright, browser
-        finally:
-            browser.close()
+    with launch_chromium(chromium_path()) as running:
+        yield running
+
+
+def another_chromium(browser: Browser, *extra: str) -> Browser:
+    """A second browser beside ``browser`` (same Playwright), with ``extra`` flags."""
+    return launch(browser.browser_type, chromium_path(), *extra)
 
 
 class Visit:
