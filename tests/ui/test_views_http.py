@@ -30,7 +30,7 @@ def test_each_view_renders_its_tables(api: Api, client: TestClient, who: str, pa
     sign_in(client, api.keys[who])
     answer = client.get(f"/ui/{page}", params={"after": "99999999999999999999"})
     assert answer.status_code == 200, answer.text
-    assert answer.text.count("<caption>") >= 2 and 'scope="col"' in answer.text
+    assert answer.text.count("<caption") >= 2 and 'scope="col"' in answer.text
     assert leaks_in(answer.content, page) == []
 
 
