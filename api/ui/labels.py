@@ -134,7 +134,9 @@ LABELS: Final[dict[str, tuple[str, str]]] = {
     "leaf": ("Leaf hash", "叶子哈希"),
     "leaf_index": ("Leaf index", "叶子序号"),
     "tree_size": ("Tree size", "树大小"),
-    "with_record": ("Record included", "含记录"),
+    "record": ("Record", "记录"),
+    "with_record": ("included", "已包含"),
+    "no_findings": ("No findings.", "未发现问题。"),
     "hash_only": ("Hash only (the record is its reporter's)", "仅哈希（记录属于报送机构）"),
     "download": ("The bundle (JSON)", "证明包（JSON）"),
 }

@@ -120,11 +120,11 @@ async def bank_page(request: Request) -> Response:
         return key
     assert key.institution is not None  # a partner key is always bound to one
     state = state_of(request)
-    after = _cursor(request)
+    after, inquiries_after = _cursor(request, "after"), _cursor(request, "inquiries_after")
     view = await run_in_threadpool(
-        views.bank_view, state.store, state.inquiry_log(), key.institution, after
+        views.bank_view, state.store, state.inquiry_log(), key.institution, after, inquiries_after
     )
-    return render(request, "bank.html", key, view=view, after=after)
+    return render(request, "bank.html", key, view=view)
 
 
 @router.get("/auditor")
@@ -180,8 +180,8 @@ async def proof_page(request: Request, leaf_hash: str) -> Response:
     return render(request, "proof.html", key, bundle=bundle, text=text, leaf_hash=leaf_hash)
 
 
-def _cursor(request: Request) -> int:
-    """The ``after`` cursor of a paged table (0, the start, when absent or not a number)."""
-    given = request.query_params.get("after", "")
+def _cursor(request: Request, name: str) -> int:
+    """Cursor ``name`` of a paged table (0, the start, when absent or not a number)."""
+    given = request.query_params.get(name, "")
     cursor = int(given) if given.isdigit() and len(given) <= MAX_CURSOR_DIGITS else 0
     return cursor if cursor < 2**63 else 0

@@ -105,14 +105,19 @@ def _alert_row(view: AlertView) -> AlertRow:
     )
 
 
-def bank_view(store: Store, inquiries: InquiryLog, institution: str, after: int) -> BankView:
+def bank_view(
+    store: Store, inquiries: InquiryLog, institution: str, after: int, inquiries_after: int
+) -> BankView:
     """Bank ``institution``'s page: its book, its alerts after ``after`` with their
-    delivery and acknowledgement, its consent checks (its own only, as the API reads them)."""
+    delivery and acknowledgement, its consent checks after ``inquiries_after`` (its own
+    only, as the API reads them)."""
     with store.session() as s:
         views = bank_page(s, institution, after, PAGE)
         figures = alert_figures(s).get(institution) or BankFigures(institution)
         banded = bank_book(s, institution)
-    entries, next_inquiry = inquiries.entries(institution=institution, limit=PAGE)
+    entries, next_inquiry = inquiries.entries(
+        institution=institution, after=inquiries_after, limit=PAGE
+    )
     return BankView(
         institution,
         banded,

@@ -22,6 +22,8 @@ import pytest
 from playwright.sync_api import Browser, Page
 
 from api.ui.headers import CSP
+from api.ui.labels import LABELS
+from ledger.audit.defaults import LATEST_REPORT
 from tests._alert_book import BANK_A, BANK_B, february, january
 from tests._canaries import GOOD, bad_rows, leaks_in
 from tests.conftest import wait_until
@@ -83,6 +85,7 @@ def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     }
     done = _ledger(data, "audit")
     assert done.returncode in (0, 1), done.stderr  # clean or findings: a report either way
+    assert (data / LATEST_REPORT).stat().st_mode & 0o777 == 0o600  # kept for the console
     with served(data, place / "serve.log") as running:
         running.keys |= keys
         for who, borrower in (("a", GOOD[0]), ("b", GOOD[1])):
@@ -135,6 +138,8 @@ def test_each_view_renders_its_tables_at_desktop_and_phone_width(
             assert tables.count() >= 2
             for i in range(tables.count()):
                 assert tables.nth(i).locator("caption").count() == 1
+            english, chinese = LABELS[VIEWS[who]]
+            assert page.locator("h1").inner_text().startswith(chinese if lang == "zh" else english)
             if lang == "zh":
                 assert page.locator("html").get_attribute("lang") == "zh-CN"
             # Nothing wider than the window: tables scroll inside their own box.
@@ -185,6 +190,9 @@ def test_a_proof_page_follows_the_apis_rule(browser: Browser, console: Served) -
         page.wait_for_load_state()
         RENDERED["proof b"] = page.content()
         assert page.locator("#proof").is_visible()
+        visit.screenshot("view-proof-desktop")
+        page.set_viewport_size(PHONE)
+        visit.screenshot("view-proof-phone")
     finally:
         visit.close()
     visit = visit_as(browser, console, "a")
