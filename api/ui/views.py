@@ -75,7 +75,7 @@ class BankView:
 def bank_book(session: Session, institution: str) -> list[BookBand]:
     """The bank's co-funded loans per band (:func:`~ledger.alerts.events.band`), with its
     share of each balance by :func:`~ledger.alerts.payloads.with_shares`, summed."""
-    frame = book(session)
+    frame = book(session, funder=institution)
     if frame.is_empty():
         return []
     mine = (

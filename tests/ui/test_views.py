@@ -15,6 +15,7 @@ import re
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -169,6 +170,11 @@ def test_each_bank_sees_its_own_book_alerts_and_inquiries_only(
             status, listed = api(console, who, "GET", "/v1/alerts?limit=1000")
             assert status == 200
             assert seen[who]["alerts"] == [a["id"] for a in listed["alerts"]]
+            # The band's share of the balance: the shares the bank's latest alerts carry.
+            rolled = [a["body"]["data"] for a in listed["alerts"]
+                      if a["type"] == "overdue.bucket_rolled"]  # fmt: skip
+            total = sum(Decimal(d["balance_share"]) for d in rolled)
+            assert cells(page, "book", 3) == [f"{total:.2f}"]
         finally:
             visit.close()
     for me, other in (("a", "b"), ("b", "a")):
