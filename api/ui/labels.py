@@ -65,7 +65,7 @@ LABELS: Final[dict[str, tuple[str, str]]] = {
     "result": ("Result", "结果"),
     "reason": ("Reason", "原因"),
     "checked_at": ("Checked", "核验时间"),
-    "batch": ("Batch", "批次"),
+    "batch_col": ("Batch", "批次"),
     "batches": ("Batches", "批次"),
     "batches_shown": ("Latest batches shown", "显示最近批次"),
     "of_total": ("of", "共"),
