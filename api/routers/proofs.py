@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Path
 
 from api.auth import Reader, StateDep
 from api.models import HEX32_PATTERN, BundleOut, problems
 from ledger.anchoring.bundles import bundle_for, erased, find_leaf
+from ledger.store import Store
 from ledger.store.apikeys import KeyInfo, Role
 
 router = APIRouter(prefix="/v1/proofs", tags=["proofs"])
@@ -32,9 +33,13 @@ def may_see_record(key: KeyInfo, record: dict[str, object]) -> bool:
 )
 def get_proof(leaf_hash: LeafHash, state: StateDep, key: Reader) -> BundleOut:
     """The proof bundle of an anchored leaf (the record only for its own institution)."""
-    leaf = find_leaf(state.store, leaf_hash)
+    return BundleOut.model_validate(proof_for(state.store, leaf_hash, key))
+
+
+def proof_for(store: Store, leaf_hash: str, key: KeyInfo) -> dict[str, Any]:
+    """The bundle ``key`` may read (the API's and the console's one rule)."""
+    leaf = find_leaf(store, leaf_hash)
     if leaf.canonical is None:
         raise erased(leaf)
     with_record = may_see_record(key, json.loads(leaf.canonical))
-    bundle = bundle_for(state.store, leaf_hash, with_record=with_record)
-    return BundleOut.model_validate(bundle.to_json())
+    return bundle_for(store, leaf_hash, with_record=with_record).to_json()

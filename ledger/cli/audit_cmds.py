@@ -14,7 +14,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn
 from rich.table import Table
 
-from ledger.audit.defaults import DEFAULT_RANGE
+from ledger.audit.defaults import DEFAULT_RANGE, LATEST_REPORT
 from ledger.audit.findings import WHERE
 from ledger.chain.deploy import Deployment
 from ledger.cli._common import (
@@ -222,6 +222,9 @@ def audit_cmd(
         err_console.print(f"error: could not audit: {exc.message}", markup=False, soft_wrap=True)
         raise typer.Exit(EXIT_UNAUDITABLE) from None
     data = report.to_json()
+    # The latest report stays in the data dir for the console's auditor page.
+    if settings.data_dir.is_dir():
+        _write(settings.data_dir / LATEST_REPORT, json.dumps(data, indent=2, sort_keys=True) + "\n")
     if report_file is not None:
         _write(report_file, json.dumps(data, indent=2, sort_keys=True) + "\n")
     if html_file is not None:

@@ -190,14 +190,16 @@ BOOK: Final[Mapping[str, pl.DataType]] = {
 _BOOK_PART: Final = 20_000
 
 
-def book(s: Session) -> pl.DataFrame:
-    """The whole co-funded book: days past due, balance and funders (JSON) per account."""
+def book(s: Session, *, funder: str | None = None) -> pl.DataFrame:
+    """The whole co-funded book: days past due, balance and funders (JSON) per account.
+
+    ``funder``: only accounts whose funders' JSON holds that text (a superset of that
+    bank's loans, read without the others'; the caller keeps its exact funders)."""
     table = AccountState.__table__
-    result = (
-        s.connection()
-        .execution_options(yield_per=_BOOK_PART)
-        .execute(select(*(table.c[name] for name in BOOK)))
-    )
+    query = select(*(table.c[name] for name in BOOK))
+    if funder is not None:
+        query = query.where(table.c.funders.contains(funder, autoescape=True))
+    result = s.connection().execution_options(yield_per=_BOOK_PART).execute(query)
     parts = [
         pl.DataFrame([tuple(row) for row in part], schema=BOOK, orient="row")
         for part in result.partitions()

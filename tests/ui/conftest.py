@@ -1,4 +1,4 @@
-"""A browser for the console tests (one per worker) and a console served for them."""
+"""A browser for the console tests, one per test module."""
 
 from __future__ import annotations
 
@@ -10,7 +10,10 @@ from playwright.sync_api import Browser
 from tests.ui.browser import launched
 
 
-@pytest.fixture(scope="session")
+# Module scope, not session: Playwright's sync API keeps an asyncio loop running on
+# the thread while it is started, and a test of another module run next on the same
+# worker (asyncio.run, an async client) must not find one.
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     with launched() as (_, chromium):
         yield chromium
