@@ -2,8 +2,8 @@
 
 - Key: a request with a body must present a live API key (401 problem) before a
   byte of its body is read, so nobody without a key can make the server buffer
-  or scan 16 MB. Under ``/ui`` the key is the console cookie's; the console's
-  login form, which brings the key, is read unkeyed up to 1 KiB.
+  or scan 16 MB. Under ``/ui`` the key is the console cookie's; signing in (the
+  form brings the key) and out are read unkeyed, up to 1 KiB.
 - Size: a body over ``max_body_bytes`` (declared or streamed) gets a 413 problem.
 - Encoding: JSON between systems is UTF-8 (RFC 8259 §8.1). A ``charset`` other than
   UTF-8 gets a 415 problem; a byte-order mark, a NUL byte or invalid UTF-8 a 400.
@@ -92,9 +92,9 @@ class BodyLimits:
             await self.app(scope, receive, send)
             return
         # The console's login form brings the key in its body: a small one, read unkeyed.
-        login = scope["path"] == session.LOGIN_PATH
-        limit = session.LOGIN_MAX_BYTES if login else self.max_bytes
-        refused = await self._refusal(scope, limit)
+        unkeyed = scope["path"] in session.UNKEYED_POSTS
+        limit = session.LOGIN_MAX_BYTES if unkeyed else self.max_bytes
+        refused = await self._refusal(scope, limit, unkeyed=unkeyed)
         if refused is not None:
             await refused(scope, receive, send)
             return
@@ -124,7 +124,7 @@ class BodyLimits:
             return
         await self.app(scope, replay_body(body, receive), send)
 
-    async def _refusal(self, scope: Scope, limit: int) -> Response | None:
+    async def _refusal(self, scope: Scope, limit: int, *, unkeyed: bool) -> Response | None:
         """The answer to a request refused before its body is read, or None."""
         if self._declared_length(scope) > limit:
             return self._too_large(limit)
@@ -133,7 +133,7 @@ class BodyLimits:
         try:
             if not is_console(scope["path"]):
                 await live_key(request)
-            elif scope["path"] != session.LOGIN_PATH and await session.console_key(request) is None:
+            elif not unkeyed and await session.console_key(request) is None:
                 raise AuthenticationError("sign in to the console first")
         except LedgerError as exc:
             return problem_for(exc, retry_after=retry_after)

@@ -26,6 +26,9 @@ MAX_AGE_SECONDS: Final = 8 * 3600
 #: The login form's body at most: the key and the language.
 LOGIN_MAX_BYTES: Final = 1024
 LOGIN_PATH: Final = PATH + "/login"
+#: Posts read without a live console key: signing in brings the key, and signing out
+#: must work for a key revoked meanwhile. Their bodies are small (LOGIN_MAX_BYTES).
+UNKEYED_POSTS: Final = frozenset({LOGIN_PATH, PATH + "/logout"})
 
 
 async def console_key(request: Request) -> KeyInfo | None:
