@@ -9,7 +9,7 @@ NODE_STAMP := node_modules/.package-lock.json
 BENCH_JSON ?= bench-results.json
 ANVIL_PORT ?= 8545
 
-.PHONY: setup browser demo test lint format contracts bench anvil anvil-stop clean
+.PHONY: setup browser postgres demo test lint format contracts bench anvil anvil-stop clean
 
 setup: $(STAMP) $(NODE_STAMP)
 
@@ -39,8 +39,20 @@ browser:
 	fi
 	@test -x $(CHROMIUM) || { echo "chromium is missing: apt-get install chromium" >&2; exit 1; }
 
+# The store's tests run on PostgreSQL too: each pytest worker starts a throw-away cluster
+# of Debian's server (initdb + pg_ctl, tests/_postgres.py), installed here when missing.
+PG_INITDB := $(firstword $(wildcard /usr/lib/postgresql/*/bin/initdb))
+postgres:
+	@if [ -z "$(PG_INITDB)" ] && ! command -v initdb >/dev/null; then \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq postgresql >/dev/null; \
+	fi
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null || \
+		{ echo "the PostgreSQL server is missing: apt-get install postgresql" >&2; exit 1; }
+
 # One worker per core, at most 4 (each test may start a node or CLI processes of its own).
-test: setup browser
+test: setup browser postgres
 	$(VENV)/bin/pytest -q -n auto --maxprocesses 4
 
 lint: setup

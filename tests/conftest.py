@@ -44,6 +44,9 @@ settings.load_profile("ledger")
 
 T = TypeVar("T")
 
+# The PostgreSQL fixtures (`postgres`, `pg_url`, `db_url`): a throw-away cluster per worker.
+pytest_plugins = ("tests._postgres",)
+
 
 def wait_until(
     condition: Callable[[], T], *, timeout: float = WAIT_SECONDS, interval: float = 0.01
