@@ -24,7 +24,7 @@ import shutil
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -128,6 +128,18 @@ class Cluster:
         with self.admin() as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
+    def stored_bytes(self, url: str) -> bytes:
+        """What the server wrote to disk for the database of ``url``: its files and the
+        write-ahead log, after a checkpoint (what someone with the disk would read)."""
+        with self.admin() as conn:
+            conn.execute("CHECKPOINT")
+            found = conn.execute(
+                "SELECT oid FROM pg_database WHERE datname = %s", (make_url(url).database,)
+            ).fetchone()
+        assert found is not None, url
+        files = [*(self.data / "base" / str(found[0])).iterdir(), *(self.data / "pg_wal").iterdir()]
+        return b"".join(p.read_bytes() for p in sorted(files) if p.is_file())
+
     def run(self, tool: str, *args: str) -> subprocess.CompletedProcess[str]:
         """One of the server's tools, as the cluster's owner; its output in a failure."""
         done = subprocess.run(
@@ -216,15 +228,28 @@ def pg_url(postgres: Cluster) -> Iterator[str]:
 
 
 @pytest.fixture(params=DATABASES)
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """A fresh store URL on each database: the SQLite file a data dir would hold, or a
-    new PostgreSQL database."""
+def db_url(request: pytest.FixtureRequest, data_dir: Path) -> str:
+    """A fresh store URL on each database: the SQLite file of the test's data dir (what
+    it holds with no URL set), or a new PostgreSQL database."""
     if request.param == "postgresql":
         url: str = request.getfixturevalue("pg_url")
         return url
-    store_dir = tmp_path / "store"
-    store_dir.mkdir(exist_ok=True)
-    return default_url(store_dir)
+    return default_url(data_dir)
+
+
+@pytest.fixture
+def store_bytes(request: pytest.FixtureRequest) -> Callable[[str], bytes]:
+    """What a store URL's database holds on disk: the SQLite file with its WAL, or the
+    PostgreSQL database's files with the cluster's WAL."""
+
+    def read(url: str) -> bytes:
+        if dialect(url) == "sqlite":
+            path = Path(str(make_url(url).database))
+            return b"".join(p.read_bytes() for p in sorted(path.parent.glob(path.name + "*")))
+        cluster: Cluster = request.getfixturevalue("postgres")
+        return cluster.stored_bytes(url)
+
+    return read
 
 
 def dialect(url: str) -> str:

@@ -1,4 +1,5 @@
-"""A data dir with a store, partner banks and fast delivery settings for the alert tests.
+"""A data dir with a store, partner banks and fast delivery settings for the alert tests;
+the store on SQLite and on PostgreSQL (``db_url``), named by the settings as an operator would.
 
 Retry delays are milliseconds here (``alert_retry_schedule``), set through the
 same settings an operator uses; tests wait on the store's state, never on time.
@@ -87,6 +88,10 @@ class AlertEnv:
     def states(self, ids: list[str]) -> list[str]:
         return [self.status(i).state for i in ids]
 
+    def configure(self, **overrides: Any) -> None:
+        """Other settings from now on (the same data dir and store)."""
+        self.settings = self.settings.model_copy(update=overrides)
+
     def dispatcher(self, **overrides: Any) -> Dispatcher:
         settings = self.settings.model_copy(update=overrides) if overrides else self.settings
         return Dispatcher(self.store, self.sealer, DispatchConfig.from_settings(settings))
@@ -105,10 +110,11 @@ def add_batch(store: Store, batch_id: str, status: str) -> None:
 
 
 @pytest.fixture
-def env(data_dir: Path) -> Iterator[AlertEnv]:
-    store = Store.open(data_dir)
+def env(data_dir: Path, db_url: str) -> Iterator[AlertEnv]:
+    settings = fast_settings(data_dir, db_url=db_url)
+    store = Store.for_settings(settings)
     add_batch(store, BATCH, "anchored")  # the alerts' batch: anchored, so they may go out
-    yield AlertEnv(fast_settings(data_dir), store, Sealer.for_data_dir(data_dir))
+    yield AlertEnv(settings, store, Sealer.for_data_dir(data_dir))
     store.close()
 
 

@@ -11,7 +11,7 @@ from ledger.alerts.endpoints import set_endpoint
 from ledger.alerts.errors import EndpointRefusedError
 from ledger.errors import ConfigurationError
 from tests.alerts._banks import Bank
-from tests.alerts.conftest import ONE_ATTEMPT, AlertEnv, alert, fast_settings
+from tests.alerts.conftest import ONE_ATTEMPT, AlertEnv, alert
 
 LOOPBACK = Allowlist.parse(["127.0.0.1"])
 NONE = Allowlist()
@@ -82,7 +82,7 @@ def test_every_resolved_address_must_pass() -> None:
 
 def test_a_name_that_resolves_inside_is_refused_at_delivery(env: AlertEnv) -> None:
     """https://localhost passes the URL rules; its addresses do not. No byte reaches the port."""
-    env.settings = fast_settings(env.settings.data_dir, alert_allow_hosts=())
+    env.configure(alert_allow_hosts=())
     bank = Bank().start()
     env.add_partner("SNEAKY")
     url = f"https://localhost:{bank.port}/hook"

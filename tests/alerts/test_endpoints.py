@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -72,14 +73,17 @@ def test_rotation_signs_with_both_generations_until_the_grace_ends(env: AlertEnv
         rotate_keys(env.store, env.sealer, "NOBODY", grace_seconds=0)
 
 
-def test_the_database_holds_no_usable_secret(env: AlertEnv, data_dir: Path) -> None:
+def test_the_database_holds_no_usable_secret(
+    env: AlertEnv, store_bytes: Callable[[str], bytes]
+) -> None:
     env.add_partner("BANK1")
     _, issued = set_endpoint(env.store, env.sealer, "BANK1", "https://b.example/h", allow=ALLOW)
     assert issued is not None
     raw = decode_secret(issued.secret)
     base64_text = issued.secret.removeprefix("whsec_").encode()
-    env.store.close()  # flush the WAL into the file
-    files = b"".join(p.read_bytes() for p in data_dir.glob("ledger.sqlite*"))
+    env.store.close()  # SQLite: flush the WAL into the file
+    assert env.settings.db_url is not None
+    files = store_bytes(env.settings.db_url)
     assert raw not in files and base64_text not in files
     assert issued.public_key.encode() in files  # the public key is stored as shown
 

@@ -28,8 +28,10 @@ from tests.conftest import ledger_cli, wait_until
 KILLS = 22
 
 
-def _env(data_dir: Path) -> dict[str, str]:
+def _env(data_dir: Path, db_url: str | None) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("LEDGER_")}
+    if db_url is not None:
+        env["LEDGER_DB_URL"] = db_url
     env.update(
         {
             "LEDGER_DATA_DIR": str(data_dir),
@@ -44,11 +46,11 @@ def _env(data_dir: Path) -> dict[str, str]:
     return env
 
 
-def _spawn(data_dir: Path, log: Path) -> subprocess.Popen[bytes]:
+def _spawn(data_dir: Path, db_url: str | None, log: Path) -> subprocess.Popen[bytes]:
     with log.open("ab") as out:
         return subprocess.Popen(
             [ledger_cli(), "alerts", "dispatch"],
-            env=_env(data_dir),
+            env=_env(data_dir, db_url),
             stdout=subprocess.DEVNULL,
             stderr=out,
         )
@@ -66,7 +68,7 @@ def test_kill_9_at_random_moments_loses_nothing(env: AlertEnv, tmp_path: Path) -
         for _ in range(KILLS):
             new = rng.randint(2, 8)
             ids += env.enqueue(*(alert("KILLED", len(ids) + k) for k in range(new)))
-            proc = _spawn(data_dir, log)
+            proc = _spawn(data_dir, env.settings.db_url, log)
             watch = rng.choice(["connections", "received"])
             start = bank.connections if watch == "connections" else len(bank.received)
             goal = start + rng.randint(1, new)
@@ -82,7 +84,7 @@ def test_kill_9_at_random_moments_loses_nothing(env: AlertEnv, tmp_path: Path) -
             os.kill(proc.pid, signal.SIGKILL)
             assert proc.wait() == -signal.SIGKILL
 
-        proc = _spawn(data_dir, log)
+        proc = _spawn(data_dir, env.settings.db_url, log)
         try:
             wait_until(lambda: set(env.states(ids)) == {"delivered"})
         finally:

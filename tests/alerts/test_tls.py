@@ -13,7 +13,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from tests.alerts._banks import Bank
-from tests.alerts.conftest import ONE_ATTEMPT, AlertEnv, alert, fast_settings
+from tests.alerts.conftest import ONE_ATTEMPT, AlertEnv, alert
 
 Key = ec.EllipticCurvePrivateKey
 
@@ -66,9 +66,7 @@ def test_https_is_verified_against_the_urls_host_name(env: AlertEnv, tmp_path: P
     ca_file = tmp_path / "ca.pem"
     ca_file.write_bytes(ca.public_bytes(serialization.Encoding.PEM))
     # localhost is allowlisted so that its loopback address may be reached at all.
-    env.settings = fast_settings(
-        env.settings.data_dir, alert_allow_hosts=("localhost",), alert_ca_file=ca_file
-    )
+    env.configure(alert_allow_hosts=("localhost",), alert_ca_file=ca_file)
     genuine = Bank(tls=_server_context(tmp_path, "localhost", ca, ca_key)).start()
     impostor = Bank(tls=_server_context(tmp_path, "bank.example", ca, ca_key)).start()
     env.add_bank("GENUINE", genuine)

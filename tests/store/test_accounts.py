@@ -1,14 +1,13 @@
 """Account states: stored column-wise, read back by account (keys that collide kept
-apart), and the whole book in parts."""
+apart), and the whole book in parts; on SQLite and PostgreSQL alike."""
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterator
-from pathlib import Path
 
 import polars as pl
 import pytest
+from sqlalchemy import create_engine, text
 
 from ledger.errors import UnavailableError
 from ledger.store import Store
@@ -22,12 +21,11 @@ from ledger.store.accounts import (
     put_states,
     states_of,
 )
-from ledger.store.db import STORE_FILE
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    opened = Store.open(tmp_path)
+def store(db_url: str) -> Iterator[Store]:
+    opened = Store(db_url)
     yield opened
     opened.close()
 
@@ -92,12 +90,13 @@ def test_accounts_whose_keys_collide_stay_apart(store: Store) -> None:
     assert sorted(found.select("account", "dpd").rows()) == [(one, 90), (other, 0)]
 
 
-def test_a_store_with_the_earlier_account_layout_is_refused(tmp_path: Path) -> None:
-    db = sqlite3.connect(tmp_path / STORE_FILE)
-    db.execute("CREATE TABLE account_states (account TEXT PRIMARY KEY, dpd INTEGER)")
-    db.close()
+def test_a_store_with_the_earlier_account_layout_is_refused(db_url: str) -> None:
+    engine = create_engine(db_url)
+    with engine.begin() as conn:
+        conn.execute(text("CREATE TABLE account_states (account TEXT PRIMARY KEY, dpd INTEGER)"))
+    engine.dispose()
     with pytest.raises(UnavailableError, match=r"earlier CreditAnchor.*whole pseudonym"):
-        Store.open(tmp_path)
+        Store(db_url)
 
 
 def test_the_whole_book_is_read_across_parts(store: Store) -> None:

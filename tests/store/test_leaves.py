@@ -1,4 +1,5 @@
-"""The leaf store: one conformance suite, over SQLite's bulk statements and the portable ones."""
+"""The leaf store: one conformance suite, over SQLite's bulk statements, the portable ones
+on SQLite, and PostgreSQL (which runs the portable ones)."""
 
 from __future__ import annotations
 
@@ -23,14 +24,17 @@ from ledger.store.leaves import SEGMENT_LEAVES, LeafKey, RecordKey
 from ledger.store.models import batch_key
 
 
-@pytest.fixture(params=["bulk", "portable"])
+@pytest.fixture(params=["sqlite-bulk", "sqlite-portable", "postgresql"])
 def store(
     request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[Store]:
-    if request.param == "portable":  # the statements every other database runs
+    if request.param == "sqlite-portable":  # the statements every other database runs
         monkeypatch.setattr(leaves.writing, "_bulk", lambda s: False)
         monkeypatch.setattr(leaves.reading, "_bulk", lambda s: False)
-    st_ = Store.open(tmp_path)
+    if request.param == "postgresql":
+        st_ = Store(request.getfixturevalue("pg_url"))
+    else:
+        st_ = Store.open(tmp_path)
     yield st_
     st_.close()
 
