@@ -199,7 +199,10 @@ def book(s: Session, *, funder: str | None = None) -> pl.DataFrame:
     query = select(*(table.c[name] for name in BOOK))
     if funder is not None:
         query = query.where(table.c.funders.contains(funder, autoescape=True))
-    result = s.connection().execution_options(yield_per=_BOOK_PART).execute(query)
+    # The option on the statement, not the connection: a connection keeps its options
+    # (SQLAlchemy 2), and on PostgreSQL every later statement of the session's
+    # transaction would then open a server-side cursor, which an INSERT cannot.
+    result = s.connection().execute(query.execution_options(yield_per=_BOOK_PART))
     parts = [
         pl.DataFrame([tuple(row) for row in part], schema=BOOK, orient="row")
         for part in result.partitions()

@@ -108,3 +108,16 @@ def test_the_whole_book_is_read_across_parts(store: Store) -> None:
     assert held.height == count
     assert held.get_column("balance").n_unique() == count
     assert held.get_column("dpd").unique().to_list() == [31]
+
+
+def test_reading_the_book_leaves_the_transaction_able_to_write(store: Store) -> None:
+    # A submission reads the book, then writes bank levels in the same transaction: the
+    # book's streaming read must not stay on the session's connection (on PostgreSQL
+    # every later statement would become a server-side cursor, which an INSERT cannot be).
+    with store.session() as s, s.begin():
+        put_states(s, _states([_account(i) for i in range(3)], dpd=31))
+    with store.session() as s, s.begin():
+        assert book(s).height == 3
+        put_states(s, _states([_account(9)], dpd=0))
+    with store.session() as s:
+        assert book(s).height == 4
