@@ -3,7 +3,9 @@
 Each case arms a failpoint (see ``ledger/_failpoints.py``) so the subprocess
 SIGKILLs itself exactly there, then runs the same command again without it and
 checks: every valid row is stored exactly once, every batch is anchored exactly
-once, and the chain and the store agree batch by batch.
+once, and the chain and the store agree batch by batch. The store is SQLite or
+PostgreSQL (``db_url``, as ``LEDGER_DB_URL``); the clean reference run counting the
+valid rows uses a SQLite data dir of its own.
 """
 
 from __future__ import annotations
@@ -44,9 +46,13 @@ def _as_jsonl(path: Path) -> Path:
     return jsonl
 
 
-def _ledger(data_dir: Path, *args: str, failpoints: str = "") -> subprocess.Popen[str]:
+def _ledger(
+    data_dir: Path, *args: str, failpoints: str = "", db_url: str | None = None
+) -> subprocess.Popen[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("LEDGER_")}
     env["LEDGER_DATA_DIR"] = str(data_dir)
+    if db_url is not None:
+        env["LEDGER_DB_URL"] = db_url
     if failpoints:
         env["LEDGER_FAILPOINTS"] = failpoints
     return subprocess.Popen(
@@ -54,8 +60,10 @@ def _ledger(data_dir: Path, *args: str, failpoints: str = "") -> subprocess.Pope
     )
 
 
-def _run(data_dir: Path, *args: str, failpoints: str = "") -> subprocess.CompletedProcess[str]:
-    proc = _ledger(data_dir, *args, failpoints=failpoints)
+def _run(
+    data_dir: Path, *args: str, failpoints: str = "", db_url: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    proc = _ledger(data_dir, *args, failpoints=failpoints, db_url=db_url)
     out, err = proc.communicate(timeout=COMMAND_TIMEOUT)
     return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
 
@@ -65,8 +73,8 @@ def _deployed(data_dir: Path) -> None:
     assert done.returncode == 0, done.stderr
 
 
-def check_exactly_once(data_dir: Path, valid_rows: int) -> None:
-    store = Store.open(data_dir)
+def check_exactly_once(data_dir: Path, valid_rows: int, db_url: str | None = None) -> None:
+    store = Store.open(data_dir, db_url)
     with store.session() as s:
         stored = all_leaves(s)
         leaves = len(stored)
@@ -113,21 +121,22 @@ def _valid_rows(data_dir: Path, portfolio: Path, *args: str, rows: int = ROWS) -
     ],
 )
 def test_killed_at_a_failpoint_then_resumed(
-    data_dir: Path, portfolio: tuple[Path, int], fmt: str, failpoint: str
+    data_dir: Path, db_url: str, portfolio: tuple[Path, int], fmt: str, failpoint: str
 ) -> None:
     path = portfolio[0] if fmt == "csv" else _as_jsonl(portfolio[0])
     valid = _valid_rows(data_dir, path)
     _deployed(data_dir)
-    killed = _run(data_dir, "submit", str(path), "--batch-size", str(BATCH), failpoints=failpoint)
+    args = ("submit", str(path), "--batch-size", str(BATCH))
+    killed = _run(data_dir, *args, failpoints=failpoint, db_url=db_url)
     assert killed.returncode == -signal.SIGKILL
-    resumed = _run(data_dir, "submit", str(path), "--batch-size", str(BATCH), "--json")
+    resumed = _run(data_dir, *args, "--json", db_url=db_url)
     assert resumed.returncode == 0, resumed.stderr
-    check_exactly_once(data_dir, valid)
+    check_exactly_once(data_dir, valid, db_url)
 
 
 @pytest.mark.slow
 def test_killed_while_threads_process_a_large_file_then_resumed(
-    data_dir: Path, tmp_path: Path
+    data_dir: Path, db_url: str, tmp_path: Path
 ) -> None:
     """Several chunks on two threads, several batches: killed after the 3rd is stored."""
     rows = 4_000
@@ -141,24 +150,27 @@ def test_killed_while_threads_process_a_large_file_then_resumed(
     valid = int(json.loads(done.stdout)["accepted"])
     assert 0 < valid < rows
     _deployed(data_dir)
-    killed = _run(data_dir, "submit", str(path), *args, failpoints="batch-stored@3")
+    killed = _run(data_dir, "submit", str(path), *args, failpoints="batch-stored@3", db_url=db_url)
     assert killed.returncode == -signal.SIGKILL
-    resumed = _run(data_dir, "submit", str(path), *args, "--json")
+    resumed = _run(data_dir, "submit", str(path), *args, "--json", db_url=db_url)
     assert resumed.returncode == 0, resumed.stderr
     assert json.loads(resumed.stdout)["accepted"] == valid
-    check_exactly_once(data_dir, valid)
+    check_exactly_once(data_dir, valid, db_url)
 
 
 @pytest.mark.slow
-def test_killed_at_random_moments_then_resumed(data_dir: Path, portfolio: tuple[Path, int]) -> None:
+def test_killed_at_random_moments_then_resumed(
+    data_dir: Path, db_url: str, portfolio: tuple[Path, int]
+) -> None:
     path, _ = portfolio
     valid = _valid_rows(data_dir, path)
     _deployed(data_dir)
+    args = ("submit", str(path), "--batch-size", str(BATCH))
     for delay in (0.8, 1.3, 1.9):
-        proc = _ledger(data_dir, "submit", str(path), "--batch-size", str(BATCH))
+        proc = _ledger(data_dir, *args, db_url=db_url)
         time.sleep(delay)
         proc.send_signal(signal.SIGKILL)
         proc.communicate()
-    resumed = _run(data_dir, "submit", str(path), "--batch-size", str(BATCH), "--json")
+    resumed = _run(data_dir, *args, "--json", db_url=db_url)
     assert resumed.returncode == 0, resumed.stderr
-    check_exactly_once(data_dir, valid)
+    check_exactly_once(data_dir, valid, db_url)
