@@ -65,10 +65,11 @@ def make_grant(**changes: Any) -> ConsentGrant:
 
 
 @pytest.fixture
-def ledger(data_dir: Path) -> Iterator[Ledger]:
+def ledger(data_dir: Path, db_url: str) -> Iterator[Ledger]:
+    """A deployed ledger whose store is SQLite or PostgreSQL (``db_url``)."""
     with Chain.embedded(data_dir, holder="pytest") as chain:
         deploy(chain, data_dir)
-    settings = Settings(data_dir=data_dir, rpc_url=None, db_url=None)
+    settings = Settings(data_dir=data_dir, rpc_url=None, db_url=db_url)
     with Ledger.open(settings, holder="pytest") as opened:
         yield opened
 

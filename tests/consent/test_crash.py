@@ -40,15 +40,15 @@ def _recorded_events(data_dir: Path) -> int:
 
 @pytest.mark.parametrize("point", ["consent-stored", "consent-mined"])
 def test_a_grant_killed_midway_is_recorded_exactly_once(
-    data_dir: Path, tmp_path: Path, point: str
+    data_dir: Path, db_url: str, tmp_path: Path, point: str
 ) -> None:
-    env = {"LEDGER_DATA_DIR": str(data_dir)}
+    env = {"LEDGER_DATA_DIR": str(data_dir), "LEDGER_DB_URL": db_url}
     assert run("deploy", env=env).returncode == 0
     killed = run(
         "consent", "grant", str(_grant_file(tmp_path)), env={**env, "LEDGER_FAILPOINTS": point}
     )
     assert killed.returncode == -signal.SIGKILL
-    store = Store.open(data_dir)
+    store = Store(db_url)
     with store.session() as s:
         (row,) = s.query(Consent).all()
     assert row.status == "pending"  # stored before the transaction; not yet known as mined
@@ -65,21 +65,25 @@ def test_a_grant_killed_midway_is_recorded_exactly_once(
 
 
 def test_a_sealed_but_unanchored_inquiry_batch_is_anchored_once(
-    data_dir: Path, tmp_path: Path
+    data_dir: Path, db_url: str, tmp_path: Path
 ) -> None:
-    env = {"LEDGER_DATA_DIR": str(data_dir), "LEDGER_INQUIRY_SEAL_SIZE": "1"}
+    env = {
+        "LEDGER_DATA_DIR": str(data_dir),
+        "LEDGER_DB_URL": db_url,
+        "LEDGER_INQUIRY_SEAL_SIZE": "1",
+    }
     assert run("deploy", env=env).returncode == 0
     assert run("consent", "grant", str(_grant_file(tmp_path)), env=env).returncode == 0
     args = ("consent", "check", "--institution", BANK, "--purpose", "LOAN_APPROVAL")
     subject = {**env, "LEDGER_SUBJECT_ID": ID_NUMBER}
     killed = run(*args, env={**subject, "LEDGER_FAILPOINTS": "inquiries-sealed"})
     assert killed.returncode == -signal.SIGKILL
-    store = Store.open(data_dir)
+    store = Store(db_url)
     with store.session() as s:
         assert [b.status for b in s.query(Batch).all()] == ["pending"]
     store.close()
     assert run(*args, env=subject).returncode == 0  # resumes, then seals the new one
-    store = Store.open(data_dir)
+    store = Store(db_url)
     with store.session() as s:
         batches = s.query(Batch).all()
     store.close()

@@ -21,16 +21,41 @@ from ledger.records.generate import synthetic_rows
 from ledger.store import Store
 from ledger.store.leaves import LeafSegment
 from ledger.wiring import Ledger
-from tests._storebytes import readable_bytes
+from tests._postgres import dialect
+from tests._storebytes import frames_in, readable_bytes
 from tests.consent.conftest import T0, make_grant
 from tests.records.sample import ID_NUMBER
 
 Check = Callable[..., Any]
 
 
-def _files(data_dir: Path) -> bytes:
-    """The store and chain files' bytes, with the store's records decompressed."""
-    return b"".join(readable_bytes(p) for p in data_dir.rglob("*.sqlite*") if p.is_file())
+#: Why erasure does not yet pass on PostgreSQL: it deletes and rewrites the rows, but
+#: the old row versions stay in the table files (dead tuples, until a vacuum rewrites
+#: the pages) and in the write-ahead log (until its segments are overwritten); SQLite's
+#: secure_delete and WAL truncation have no equivalent there yet. Strict: the mark fails
+#: the run once erasure on PostgreSQL leaves no trace, so that it is then removed.
+PG_ERASURE_GAP = "PostgreSQL keeps erased rows in dead tuples and the WAL (issue 20)"
+
+
+@pytest.fixture
+def files(
+    request: pytest.FixtureRequest, ledger: Ledger, store_bytes: Callable[[str], bytes]
+) -> Callable[[], bytes]:
+    """What the store and chain hold on disk now: the data dir's SQLite files with the
+    store's records decompressed, and a PostgreSQL store's files with the frames in them."""
+    data_dir, url = ledger.settings.data_dir, ledger.settings.db_url
+    assert url is not None
+    if dialect(url) == "postgresql":
+        request.applymarker(pytest.mark.xfail(reason=PG_ERASURE_GAP, strict=True))
+
+    def read() -> bytes:
+        found = b"".join(readable_bytes(p) for p in data_dir.rglob("*.sqlite*") if p.is_file())
+        if dialect(url) == "sqlite":
+            return found
+        stored = store_bytes(url)
+        return found + stored + frames_in(stored)
+
+    return read
 
 
 def _frames(store: Store) -> list[bytes]:
@@ -40,7 +65,11 @@ def _frames(store: Store) -> list[bytes]:
 
 
 def test_erasure_leaves_no_trace_and_verification_says_erased(
-    ledger: Ledger, consents: ConsentService, check: Check, tmp_path: Path
+    ledger: Ledger,
+    consents: ConsentService,
+    check: Check,
+    tmp_path: Path,
+    files: Callable[[], bytes],
 ) -> None:
     rows = list(synthetic_rows(40, seed=5, invalid_ratio=0))
     target = dict(rows[7])
@@ -59,20 +88,20 @@ def test_erasure_leaves_no_trace_and_verification_says_erased(
     kept_bundle = bundle_for(ledger.store, str(rows[0]["report_id"]))  # another borrower
     victim_ids = [str(r["report_id"]) for r in victim]
     victim_leaf = bundle_for(ledger.store, victim_ids[0]).leaf_hash
-    assert pseudonym.encode() in _files(ledger.settings.data_dir)
+    assert pseudonym.encode() in files()
     before = _frames(ledger.store)
 
     report = erase_subject(ledger.store, pseudonym, requested_by="pytest")
 
     assert (report.records, report.consents, report.inquiries) == (len(victim), 1, 1)
-    files = _files(ledger.settings.data_dir)
+    after = files()
     for canary in [pseudonym, *victim_ids]:
-        assert canary.encode() not in files, canary
+        assert canary.encode() not in after, canary
     for value in ("subject_id_number", "subject_name", "subject_mobile", "account_id"):
-        assert str(target[value]).encode() not in files
+        assert str(target[value]).encode() not in after
     # the rewritten segments' old frames are gone from the files too, not only unlinked
     gone = set(before) - set(_frames(ledger.store))
-    assert gone and not any(f in files for f in gone)
+    assert gone and not any(f in after for f in gone)
     # verification of the erased leaf says erased; the batch's other proofs still hold
     with pytest.raises(ErasedError):
         bundle_for(ledger.store, "0x" + victim_leaf.hex())
