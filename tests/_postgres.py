@@ -227,6 +227,19 @@ def pg_url(postgres: Cluster) -> Iterator[str]:
     postgres.drop_database(name)
 
 
+@pytest.fixture(scope="module", params=DATABASES)
+def module_db_url(request: pytest.FixtureRequest) -> Iterator[str | None]:
+    """For a data dir shared by a module's tests: None (the data dir's own SQLite file,
+    as with no URL set), or a new PostgreSQL database, dropped after the module."""
+    if request.param == "sqlite":
+        yield None
+        return
+    cluster: Cluster = request.getfixturevalue("postgres")
+    name = cluster.create_database()
+    yield cluster.url(name)
+    cluster.drop_database(name)
+
+
 @pytest.fixture(params=DATABASES)
 def db_url(request: pytest.FixtureRequest, data_dir: Path) -> str:
     """A fresh store URL on each database: the SQLite file of the test's data dir (what

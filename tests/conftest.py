@@ -153,14 +153,14 @@ def ledger_cli() -> str:
     return exe
 
 
-def stored_records(data_dir: Path) -> list[dict[str, object]]:
+def stored_records(data_dir: Path, db_url: str | None = None) -> list[dict[str, object]]:
     """The desensitised records (with salts) as the store holds them, in leaf order."""
     import json
 
     from ledger.store import Store
     from tests._leaves import all_leaves
 
-    store = Store.open(data_dir)
+    store = Store.open(data_dir, db_url)
     try:
         with store.session() as s:
             return [json.loads(x.canonical) for x in all_leaves(s) if x.canonical is not None]

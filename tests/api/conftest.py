@@ -1,4 +1,5 @@
-"""One deployed data dir and one running app per test module, with a key per role."""
+"""One deployed data dir and one running app per test module, with a key per role; its
+store SQLite or PostgreSQL (``module_db_url``), named by the settings."""
 
 from __future__ import annotations
 
@@ -36,7 +37,7 @@ class Api:
         return {"Authorization": f"Bearer {self.keys[who]}"} if who in self.keys else {}
 
     def stored_records(self) -> list[dict[str, Any]]:
-        return stored_records(self.settings.data_dir)
+        return stored_records(self.settings.data_dir, self.settings.db_url)
 
 
 def raw_rows(n: int, seed: int) -> list[dict[str, Any]]:
@@ -44,7 +45,7 @@ def raw_rows(n: int, seed: int) -> list[dict[str, Any]]:
 
 
 def _keys(settings: Settings, institution: str) -> dict[str, str]:
-    store = Store.open(settings.data_dir)
+    store = Store.for_settings(settings)
     try:
         keys = {
             "operator": create_key(store, "ops", "operator")[1],
@@ -61,12 +62,12 @@ def _keys(settings: Settings, institution: str) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
+def api(tmp_path_factory: pytest.TempPathFactory, module_db_url: str | None) -> Iterator[Api]:
     data_dir = tmp_path_factory.mktemp("api") / "data"
     data_dir.mkdir(mode=0o700)
     with Chain.embedded(data_dir, holder="pytest") as chain:
         deploy(chain, data_dir)
-    settings = Settings(data_dir=Path(data_dir), rpc_url=None, db_url=None, batch_size=5)
+    settings = Settings(data_dir=Path(data_dir), rpc_url=None, db_url=module_db_url, batch_size=5)
     rows = raw_rows(ROWS, seed=41)
     institution = str(rows[0]["reporter_org_code"])
     keys = _keys(settings, institution)
@@ -119,15 +120,17 @@ STREAM_LIMITS = {
 
 
 @pytest.fixture(scope="module")
-def alert_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AlertApi]:
+def alert_api(
+    tmp_path_factory: pytest.TempPathFactory, module_db_url: str | None
+) -> Iterator[AlertApi]:
     from tests._alert_book import BANK_A, BANK_B, BANK_C, february, january
 
     data_dir = tmp_path_factory.mktemp("alerts") / "data"
     data_dir.mkdir(mode=0o700)
     with Chain.embedded(data_dir, holder="pytest") as chain:
         deploy(chain, data_dir)
-    settings = Settings(data_dir=Path(data_dir), rpc_url=None, db_url=None)
-    store = Store.open(settings.data_dir)
+    settings = Settings(data_dir=Path(data_dir), rpc_url=None, db_url=module_db_url)
+    store = Store.for_settings(settings)
     try:
         keys = {
             "operator": create_key(store, "ops", "operator")[1],

@@ -5,14 +5,18 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import create_engine
 
 import api.inquirywriter as inquirywriter
 from api.inquirywriter import LoopInquiryWriter
+from ledger.config import Settings
 from ledger.consent.inquiries import InquiryLog
 from ledger.store import Inquiry, Store
 from ledger.store.db import STORE_FILE
@@ -82,6 +86,32 @@ def test_a_failed_commit_fails_its_checks_and_the_next_commit_works(store: Store
     assert _stored(store) == {first["inquiry_id"], fresh["inquiry_id"]}  # nothing half-landed
 
 
+@contextmanager
+def _writes_held(settings: Settings) -> Iterator[None]:
+    """Another writer holds the inquiries until the block ends: SQLite's write lock, as
+    the sealer's transaction takes it, or a PostgreSQL lock on the table that blocks
+    inserts (reads go on)."""
+    if settings.db_url is None:
+        holder = sqlite3.connect(settings.data_dir / STORE_FILE, isolation_level=None)
+        holder.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        finally:
+            holder.execute("ROLLBACK")
+            holder.close()
+        return
+    engine = create_engine(settings.db_url)
+    try:
+        with engine.connect() as conn, conn.begin() as transaction:
+            conn.exec_driver_sql("LOCK TABLE inquiries IN EXCLUSIVE MODE")
+            try:
+                yield
+            finally:
+                transaction.rollback()
+    finally:
+        engine.dispose()
+
+
 def test_a_locked_store_hands_the_check_to_the_writer_thread(
     api: Api, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -95,26 +125,23 @@ def test_a_locked_store_hands_the_check_to_the_writer_thread(
         hand_over(self, loop, rows, waiting)
 
     monkeypatch.setattr(LoopInquiryWriter, "_hand_over", counted)
-    holder = sqlite3.connect(api.settings.data_dir / STORE_FILE, isolation_level=None)
-    holder.execute("BEGIN IMMEDIATE")  # the write lock, as the sealer's transaction takes it
     answers: list[Any] = []
     checking = threading.Thread(target=lambda: answers.append(_check(api)))
-    try:
+    with _writes_held(api.settings):
         checking.start()
-        wait_until(lambda: handed)  # the loop found the store locked and let go of the row
+        # SQLite: the loop found the store locked and let go of the row; PostgreSQL: every
+        # row goes to the writer thread, which waits for the lock.
+        wait_until(lambda: handed)
         assert handed == [1]
         assert not answers  # not answered: its inquiry is not committed yet
         health = api.client.get("/healthz")  # the event loop is not blocked meanwhile
         assert health.status_code == 200
-    finally:
-        holder.execute("ROLLBACK")
-        holder.close()
     checking.join(timeout=WAIT_SECONDS)
     (answer,) = answers
     assert answer.status_code == 200, answer.text
     body = answer.json()
     assert body["granted"] and SUBJECT["id_number"] not in answer.text
-    store = Store.open(api.settings.data_dir)
+    store = Store.for_settings(api.settings)
     try:
         assert body["inquiry_id"] in _stored(store)
     finally:

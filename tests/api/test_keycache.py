@@ -61,7 +61,7 @@ def test_concurrent_misses_share_one_lookup_and_failures_are_not_cached() -> Non
 
 
 def test_a_key_revoked_by_another_process_stops_working_within_the_ttl(api: Api) -> None:
-    store = Store.open(api.settings.data_dir)  # as `ledger partner revoke` would
+    store = Store.for_settings(api.settings)  # as `ledger partner revoke` would
     try:
         _, key = create_key(store, "short-lived", "auditor")
         headers = {"Authorization": f"Bearer {key}"}

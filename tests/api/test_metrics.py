@@ -36,7 +36,7 @@ def test_metrics_count_requests_outcomes_and_batches(api: Api) -> None:
         )
         >= 1
     )
-    store = Store.open(api.settings.data_dir)
+    store = Store.for_settings(api.settings)
     with store.session() as s:
         in_store = s.scalar(select(func.count()).where(Batch.status == "anchored"))
     store.close()

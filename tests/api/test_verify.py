@@ -49,7 +49,7 @@ def pending(api: Api) -> Iterator[dict[str, Any]]:
     """A stored batch whose anchor was never sent (as after a crash before the outbox)."""
     record = {"record_id": "PENDING-1", "salt": hx(os.urandom(32)), "reporter_org_code": "X"}
     canonical = canonical_bytes(record)
-    store = Store.open(api.settings.data_dir)
+    store = Store.for_settings(api.settings)
     with store.session() as s, s.begin():
         s.add(
             Batch(
@@ -93,7 +93,7 @@ def test_records_are_anchored_with_bundles_that_verify(api: Api) -> None:
 
 
 def test_written_bundle_bytes_are_the_checked_bundle_serialised(api: Api) -> None:
-    store = Store.open(api.settings.data_dir)
+    store = Store.for_settings(api.settings)
     try:
         for record in api.stored_records():
             text = record_canonical(record)
@@ -118,7 +118,7 @@ def test_written_bundle_bytes_are_the_checked_bundle_serialised(api: Api) -> Non
 def test_the_tree_cache_is_bounded_by_trees_and_by_leaves(
     api: Api, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    store = Store.open(api.settings.data_dir)
+    store = Store.for_settings(api.settings)
     try:
         with store.session() as s:
             ids = [b.batch_id for b in s.query(Batch).filter(Batch.status == "anchored")]

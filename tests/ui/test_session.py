@@ -83,7 +83,7 @@ def test_signing_out_clears_the_cookie(api: Api, client: TestClient) -> None:
 
 
 def test_a_revoked_keys_cookie_stops_working(api: Api, client: TestClient) -> None:
-    store = Store.open(api.settings.data_dir)
+    store = Store.for_settings(api.settings)
     try:
         _, key = create_key(store, "short-lived", "auditor")
         sign_in(client, key)

@@ -35,7 +35,7 @@ def test_each_view_renders_its_tables(api: Api, client: TestClient, who: str, pa
 
 
 def test_the_proof_page_is_the_apis_bundle(api: Api, client: TestClient) -> None:
-    store = Store.open(api.settings.data_dir)
+    store = Store.for_settings(api.settings)
     try:
         with store.session() as s:
             found = all_leaves(s)[0].leaf_hash
