@@ -116,12 +116,18 @@ class Cluster:
             host=str(self.socket_dir), user=SUPERUSER, dbname="postgres", autocommit=True
         )
 
-    def create_database(self) -> str:
-        """A new empty database (copied from ``template0``: nothing of another test's)."""
+    def create_database(self, like: str | None = None) -> str:
+        """A new database: empty (copied from ``template0``: nothing of another test's),
+        or a copy of the database ``like`` (which nothing may be connected to)."""
         name = f"t{next(self._names)}"
+        source = "template0" if like is None else like
         with self.admin() as conn:
-            conn.execute(f"CREATE DATABASE \"{name}\" TEMPLATE template0 ENCODING 'UTF8'")
+            conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{source}" ENCODING \'UTF8\'')
         return name
+
+    def copy(self, url: str) -> str:
+        """The URL of a new copy of the database of ``url``."""
+        return self.url(self.create_database(like=make_url(url).database))
 
     def drop_database(self, name: str) -> None:
         """Drop it, ending whatever connections a test left open on it."""

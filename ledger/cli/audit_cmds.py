@@ -95,9 +95,12 @@ def _target(
 
 
 def _store(settings: Settings, db: str | None) -> Store | None:
+    """The store to cross-check: ``--db``, else the one ``LEDGER_DB_URL`` names (as every
+    other command opens), else the data dir's SQLite file if it has one (an auditor's
+    data dir may have none: then the chain and records are audited without a store)."""
     if db is not None:
         return Store.for_settings(settings, db)
-    if (settings.data_dir / STORE_FILE).exists():
+    if settings.db_url is not None or (settings.data_dir / STORE_FILE).exists():
         return Store.for_settings(settings)
     return None
 

@@ -1,13 +1,15 @@
 """A populated ledger to audit: credit-data batches, consents, a withdrawal, sealed inquiries.
 
 The ledger is built once per module on the embedded chain (or on anvil) and
-copied per test, so each test tampers with its own store and chain files.
+copied per test, so each test tampers with its own store and chain files. The store
+is SQLite or PostgreSQL (``module_db_url``): a PostgreSQL store is copied per test as
+a new database made from the module's.
 """
 
 from __future__ import annotations
 
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -15,6 +17,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import select
+from sqlalchemy.engine import make_url
 
 from ledger.audit import AuditReport, AuditTarget, audit, export_records
 from ledger.chain import Chain, Deployment, deploy
@@ -24,6 +27,7 @@ from ledger.records import write_csv
 from ledger.records.generate import synthetic_rows
 from ledger.store import Consent, Inquiry, Store
 from ledger.wiring import Ledger
+from tests._postgres import Cluster
 from tests.conftest import AnvilNode, rpc_chain
 from tests.consent.conftest import BANK, T0, make_grant
 
@@ -41,10 +45,14 @@ class Populated:
     valid_consent: str
     revoked_consent: str  # withdrawn on chain
     rpc_url: str | None = None
+    #: The store's URL (None: the data dir's SQLite file).
+    db_url: str | None = None
 
 
-def populate(data_dir: Path, tmp: Path, rpc_url: str | None = None) -> Populated:
-    settings = Settings(data_dir=data_dir, rpc_url=rpc_url, db_url=None, batch_size=BATCH_SIZE)
+def populate(
+    data_dir: Path, tmp: Path, rpc_url: str | None = None, db_url: str | None = None
+) -> Populated:
+    settings = Settings(data_dir=data_dir, rpc_url=rpc_url, db_url=db_url, batch_size=BATCH_SIZE)
     rows = list(synthetic_rows(ROWS, seed=11, invalid_ratio=0))
     source = tmp / "in.csv"
     write_csv(rows, source)
@@ -77,25 +85,34 @@ def populate(data_dir: Path, tmp: Path, rpc_url: str | None = None) -> Populated
         valid.consent_id,
         revoked.consent_id,
         rpc_url,
+        db_url,
     )
 
 
 @pytest.fixture(scope="module")
-def template(tmp_path_factory: pytest.TempPathFactory) -> Populated:
+def template(tmp_path_factory: pytest.TempPathFactory, module_db_url: str | None) -> Populated:
     tmp = tmp_path_factory.mktemp("audit-template")
     data_dir = tmp / "data"
     data_dir.mkdir(mode=0o700)
     with Chain.embedded(data_dir, holder="pytest") as chain:
         deploy(chain, data_dir)
-    return populate(data_dir, tmp)
+    return populate(data_dir, tmp, db_url=module_db_url)
 
 
 @pytest.fixture
-def ledger_dir(template: Populated, tmp_path: Path) -> Populated:
+def ledger_dir(
+    request: pytest.FixtureRequest, template: Populated, tmp_path: Path
+) -> Iterator[Populated]:
     """A private copy of the populated ledger (store and embedded chain)."""
     target = tmp_path / "data"
     shutil.copytree(template.data_dir, target)
-    return Populated(**{**template.__dict__, "data_dir": target})
+    if template.db_url is None:
+        yield Populated(**{**template.__dict__, "data_dir": target})
+        return
+    cluster: Cluster = request.getfixturevalue("postgres")
+    url = cluster.copy(template.db_url)
+    yield Populated(**{**template.__dict__, "data_dir": target, "db_url": url})
+    cluster.drop_database(str(make_url(url).database))
 
 
 def populate_on_anvil(node: AnvilNode, data_dir: Path, tmp: Path) -> Populated:
@@ -116,7 +133,7 @@ def run_audit(
     """Audit as an auditor would: read-only chain, the store (or ``db_url``) as it is now."""
     deployment = Deployment.load(ledger.data_dir / "deployment.json")
     url = rpc_url or ledger.rpc_url
-    opened = Store.open(ledger.data_dir, db_url) if store else None
+    opened = Store.open(ledger.data_dir, db_url or ledger.db_url) if store else None
     try:
         if url is None:
             chain = Chain.embedded(ledger.data_dir, holder="pytest audit", read_only=True)
@@ -136,7 +153,7 @@ def run_audit(
 
 
 def export_to(ledger: Populated, path: Path) -> Path:
-    store = Store.open(ledger.data_dir)
+    store = Store.open(ledger.data_dir, ledger.db_url)
     try:
         with path.open("w", encoding="utf-8") as out:
             export_records(store, out)
@@ -147,7 +164,7 @@ def export_to(ledger: Populated, path: Path) -> Path:
 
 def edit_store(ledger: Populated, change: Callable[[Any], None]) -> None:
     """Run ``change(session)`` on the ledger's store in one transaction."""
-    store = Store.open(ledger.data_dir)
+    store = Store.open(ledger.data_dir, ledger.db_url)
     try:
         with store.session() as s, s.begin():
             change(s)

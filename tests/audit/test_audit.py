@@ -226,7 +226,7 @@ def test_sealed_refusal_rewritten_as_granted(ledger_dir: Populated) -> None:
 def test_erased_subject_is_reported_as_erased_not_tampered(
     ledger_dir: Populated, tmp_path: Path
 ) -> None:
-    store = Store.open(ledger_dir.data_dir)
+    store = Store.open(ledger_dir.data_dir, ledger_dir.db_url)
     try:
         with store.session() as s:
             pseudonym = s.scalar(

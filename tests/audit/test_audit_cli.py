@@ -19,15 +19,22 @@ from tests.cli._cli import one_error_line, run
 WIDE = {"COLUMNS": "400"}
 
 
+def _env(ledger: Populated) -> dict[str, str]:
+    """The commands' environment: a wide terminal, and the store's URL when it has one."""
+    return {**WIDE, **({"LEDGER_DB_URL": ledger.db_url} if ledger.db_url else {})}
+
+
 def _audit(ledger: Populated, *args: str) -> Any:
-    return run("audit", "--data-dir", str(ledger.data_dir), *args, env=WIDE)
+    return run("audit", "--data-dir", str(ledger.data_dir), *args, env=_env(ledger))
 
 
 def test_export_then_audit_clean_with_json_and_html_reports(
     ledger_dir: Populated, tmp_path: Path
 ) -> None:
     export = tmp_path / "export.jsonl"
-    done = run("export", "-o", str(export), "--data-dir", str(ledger_dir.data_dir))
+    done = run(
+        "export", "-o", str(export), "--data-dir", str(ledger_dir.data_dir), env=_env(ledger_dir)
+    )
     assert done.returncode == 0, done.stderr
     assert "wrote 27 records" in done.stdout
     assert os.stat(export).st_mode & 0o777 == 0o600
@@ -80,7 +87,7 @@ def test_explicit_registries_and_db(ledger_dir: Populated, tmp_path: Path) -> No
         "--from-block",
         str(deployment.deployment_block),
         "--db",
-        f"sqlite:///{ledger_dir.data_dir / 'ledger.sqlite'}",
+        ledger_dir.db_url or f"sqlite:///{ledger_dir.data_dir / 'ledger.sqlite'}",
         "--json",
     )
     assert done.returncode == 0, done.stderr
