@@ -39,7 +39,7 @@ DAY = timedelta(days=1)
 @contextmanager
 def operator(p: Populated) -> Iterator[Ledger]:
     """The platform's own ledger: its store, its chain, its recorder key."""
-    settings = Settings(data_dir=p.data_dir, rpc_url=None, db_url=None, batch_size=BATCH_SIZE)
+    settings = Settings(data_dir=p.data_dir, rpc_url=None, db_url=p.db_url, batch_size=BATCH_SIZE)
     with Ledger.open(settings, holder="pytest operator") as ledger:
         yield ledger
 
@@ -147,6 +147,7 @@ def test_consent_check_refuses_it_naming_the_id_mismatch(ledger_dir: Populated) 
     env = {
         "LEDGER_DATA_DIR": str(ledger_dir.data_dir),
         "LEDGER_SUBJECT_ID": _subject()["id_number"],
+        **({"LEDGER_DB_URL": ledger_dir.db_url} if ledger_dir.db_url else {}),
     }
     at = (T0 + 30 * DAY).strftime("%Y-%m-%dT%H:%M:%SZ")
     args = ("consent", "check", "--institution", BANK, "--purpose", "LOAN_APPROVAL")
