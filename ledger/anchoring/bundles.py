@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from ledger.anchoring.outbox import unhex
-from ledger.errors import ConflictError, ErasedError, NotFoundError
+from ledger.errors import ConfigurationError, ConflictError, ErasedError, NotFoundError
 from ledger.proofs import (
     AnchorAttestation,
     BatchBundles,
@@ -153,7 +153,14 @@ def erased(leaf: StoredLeaf) -> ErasedError:
 
 
 def attestation(batch: Batch) -> AnchorAttestation:
-    assert batch.chain_id and batch.registry_address and batch.tx_hash and batch.block_timestamp
+    """The anchor of an anchored batch, as its proof bundles state it."""
+    if not (batch.chain_id and batch.registry_address and batch.tx_hash and batch.block_timestamp):
+        raise ConfigurationError(
+            f"the store does not hold the whole anchor of batch {batch.batch_id} "
+            "(chain, registry, transaction and block time)",
+            hint="a store rebuilt by `ledger audit --rebuild` has no block times yet: "
+            "bundle from the platform's own store",
+        )
     return AnchorAttestation(
         chain_id=batch.chain_id,
         registry=unhex(batch.registry_address),
