@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from ledger.audit import AuditReport
 
 from api.state import PROBE_WAIT_SECONDS, AppState
-from ledger.alerts.events import band
+from ledger.alerts.events import DAYS_PER_BAND, MAX_BAND, band
 from ledger.alerts.figures import BankFigures, alert_figures
 from ledger.alerts.monitoring import AnchorLag, anchor_lags, parse_time
 from ledger.alerts.payloads import with_shares
@@ -49,6 +49,15 @@ class BookBand:
     band: int
     loans: int
     balance_share: str
+
+    @property
+    def days(self) -> str | None:
+        """The band's days past due (31 to 60, or 181 and more), from the bands' own bounds; None for
+        band 0 (not overdue)."""
+        if self.band == 0:
+            return None
+        first = (self.band - 1) * DAYS_PER_BAND + 1
+        return f"{first}+" if self.band == MAX_BAND else f"{first}–{self.band * DAYS_PER_BAND}"
 
 
 @dataclass(frozen=True, slots=True)

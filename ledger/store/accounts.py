@@ -55,7 +55,7 @@ class AccountState(Base):
     id: Mapped[int] = mapped_column(
         BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
     )
-    key: Mapped[int] = mapped_column(BigInteger)  # account_key(account)
+    key: Mapped[int] = mapped_column(BigInteger)  # account_key() of the account
     account: Mapped[str] = mapped_column(Text)  # the account pseudonym
     period: Mapped[str] = mapped_column(Text)
     dpd: Mapped[int] = mapped_column(Integer)
@@ -84,13 +84,9 @@ _UPDATE: Final = (
 )
 
 
-def account_key(account: str) -> int:
-    """The indexed key of an account pseudonym (``0x`` and 64 hex digits)."""
-    return int(account[2 : 2 + _KEY_DIGITS], 16)
-
-
-def _key_expr() -> pl.Expr:
-    """:func:`account_key` of the ``account`` column."""
+def account_key() -> pl.Expr:
+    """The indexed key of each pseudonym (``0x`` and 64 hex digits) in the ``account``
+    column: its first 60 bits, as a non-negative 64-bit integer."""
     key = pl.col("account").str.slice(2, _KEY_DIGITS).str.to_integer(base=16, dtype=pl.Int64)
     return key.alias("key")
 
@@ -130,7 +126,7 @@ def states_of(s: Session, accounts: Sequence[str] | pl.Series) -> pl.DataFrame:
     and :data:`COLUMNS`. On PostgreSQL it also takes :data:`STATES_LOCK`: the caller
     is about to replace them."""
     wanted = pl.Series("account", accounts, dtype=pl.String).unique()
-    keys = wanted.to_frame().select(_key_expr().unique()).to_series().to_list()
+    keys = wanted.to_frame().select(account_key().unique()).to_series().to_list()
     conn = s.connection()
     rows: list[Any] = []
     if conn.dialect.name == "sqlite":
@@ -157,12 +153,12 @@ def put_states(s: Session, states: pl.DataFrame) -> None:
     conn = s.connection()
     if conn.dialect.name == "sqlite":
         if new.height:
-            conn.exec_driver_sql(_INSERT_SQLITE, new.select(_key_expr(), *COLUMNS).rows())
+            conn.exec_driver_sql(_INSERT_SQLITE, new.select(account_key(), *COLUMNS).rows())
         if old.height:
             conn.exec_driver_sql(_UPDATE_SQLITE, old.select(*_CHANGED, ID).rows())
         return
     if new.height:
-        conn.execute(_INSERT, new.select(_key_expr(), *COLUMNS).to_dicts())
+        conn.execute(_INSERT, new.select(account_key(), *COLUMNS).to_dicts())
     if old.height:
         params = old.select(*(pl.col(n).alias("new_" + n) for n in _CHANGED), row_id=pl.col(ID))
         conn.execute(_UPDATE, params.to_dicts())

@@ -78,7 +78,8 @@ def test_states_are_replaced_and_read_back_by_account(store: Store) -> None:
 
 def test_accounts_whose_keys_collide_stay_apart(store: Store) -> None:
     one, other = "0x" + "ab" * 8 + "1" * 48, "0x" + "ab" * 8 + "2" * 48
-    assert account_key(one) == account_key(other)
+    keys = pl.DataFrame({"account": [one, other]}).select(account_key()).to_series()
+    assert keys.n_unique() == 1
     with store.session() as s, s.begin():
         put_states(s, _states([one, other], dpd=0))
     with store.session() as s, s.begin():
