@@ -52,8 +52,8 @@ class BookBand:
 
     @property
     def days(self) -> str | None:
-        """The band's days past due (31 to 60, or 181 and more), from the bands' own bounds; None for
-        band 0 (not overdue)."""
+        """The band's days past due (31 to 60, or 181 and more), from the bands' own
+        bounds; None for band 0 (not overdue)."""
         if self.band == 0:
             return None
         first = (self.band - 1) * DAYS_PER_BAND + 1
