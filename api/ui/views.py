@@ -57,7 +57,7 @@ class BookBand:
         if self.band == 0:
             return None
         first = (self.band - 1) * DAYS_PER_BAND + 1
-        return f"{first}+" if self.band == MAX_BAND else f"{first}–{self.band * DAYS_PER_BAND}"
+        return f"{first}+" if self.band == MAX_BAND else f"{first}\u2013{self.band * DAYS_PER_BAND}"
 
 
 @dataclass(frozen=True, slots=True)
