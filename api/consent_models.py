@@ -255,6 +255,7 @@ class ErasureOut(_Out):
                     "consents": 1,
                     "inquiries": 3,
                     "batches": ["0x" + "77" * 32],
+                    "left_on_disk": [],
                 }
             ]
         },
@@ -266,6 +267,12 @@ class ErasureOut(_Out):
     consents: int
     inquiries: int
     batches: list[str]
+    left_on_disk: list[str] = Field(
+        default_factory=list,
+        description="What of the erased values the store's database files may still "
+        "hold (write-ahead log, old row versions), each with what an operator does; "
+        "empty when nothing is left.",
+    )
 
 
 ConsentId = Annotated[str, Field(pattern=HEX32)]

@@ -53,6 +53,9 @@ _SETTINGS = {
     "wal_level": "minimal",
     "max_wal_senders": "0",
     "max_wal_size": "'1GB'",
+    # As the README asks of a store's server: a checkpoint deletes old WAL segments
+    # instead of renaming them for reuse with their contents (erasure needs that).
+    "wal_recycle": "off",
     "shared_buffers": "'64MB'",
     # Every store is an engine with a pool of its own (5 + 10 overflow), and a test
     # may open several at once (the API, a CLI process, the test's own).

@@ -22,6 +22,7 @@ from ledger.cli._common import (
     RpcOpt,
     command,
     console,
+    err_console,
     print_json,
     settings_for,
 )
@@ -276,6 +277,8 @@ def erase(
         report = erase_subject(store, pseudonym, requested_by="cli")
     finally:
         store.close()
+    for what in report.left_on_disk:  # on stderr, with --json too
+        err_console.print(f"warning: {what}", markup=False, soft_wrap=True)
     if as_json:
         print_json(report.to_json())
         return

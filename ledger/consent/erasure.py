@@ -14,12 +14,15 @@ transaction
   a credit-reporting obligation; about whom does not);
 * keeps an erasure record without any personal data or pseudonym.
 
-On SQLite, ``secure_delete`` zeroes the freed bytes and a WAL checkpoint
-truncates the write-ahead log, so the erased bytes leave the files too.
+Then the erased values leave the database's files too (:mod:`ledger.store.purge`:
+SQLite's ``secure_delete`` and log truncation; PostgreSQL's ``VACUUM FULL`` of the
+erased tables and removal of the WAL segments that held them). What could not be
+cleared is in the report (``left_on_disk``), each with what an operator does.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
@@ -34,6 +37,8 @@ from ledger.chain.types import BatchKind
 from ledger.errors import NotFoundError
 from ledger.logs import event as log_event
 from ledger.store import Consent, Erasure, Inquiry, Store, leaves
+from ledger.store.leaves.tables import LeafSegment
+from ledger.store.purge import purge
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +53,8 @@ class ErasureReport:
     consents: int
     inquiries: int
     batches: list[str]
+    #: What of the erased values the database's files may still hold, and what clears it.
+    left_on_disk: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -57,6 +64,7 @@ class ErasureReport:
             "consents": self.consents,
             "inquiries": self.inquiries,
             "batches": self.batches,
+            "left_on_disk": list(self.left_on_disk),
         }
 
 
@@ -66,8 +74,7 @@ def erase_subject(store: Store, pseudonym: str, *, requested_by: str) -> Erasure
     needle = f'"{PSEUDONYM_FIELD}":"{pseudonym}"'.encode()
     with store.session() as s, s.begin():
         conn = s.connection()
-        sqlite = conn.dialect.name == "sqlite"
-        if sqlite:
+        if conn.dialect.name == "sqlite":
             conn.exec_driver_sql("PRAGMA secure_delete=ON")
         found: list[tuple[str, int]] = []
         for leaf in leaves.scan(s, needle, kind=int(BatchKind.CREDIT_DATA)):
@@ -100,9 +107,18 @@ def erase_subject(store: Store, pseudonym: str, *, requested_by: str) -> Erasure
                 batches=json.dumps(batches),
             )
         )
-    if sqlite:
-        with store.engine.connect() as c:
-            c.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    written = {
+        LeafSegment.__tablename__: bool(found or inquiry_leaves),
+        Inquiry.__tablename__: bool(inquiries),
+        Consent.__tablename__: bool(consents),
+    }
+    left = purge(store, [table for table, touched in written.items() if touched])
+    report = dataclasses.replace(report, left_on_disk=tuple(left))
+    for what in left:
+        log_event(
+            log, "erased values left on disk", logging.WARNING, erasure_id=report.erasure_id,
+            left=what,
+        )  # fmt: skip
     log_event(
         log,
         "subject erased",
@@ -110,6 +126,7 @@ def erase_subject(store: Store, pseudonym: str, *, requested_by: str) -> Erasure
         records=records,
         consents=consents,
         inquiries=inquiries,
+        left_on_disk=len(left),
     )
     return report
 

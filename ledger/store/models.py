@@ -7,19 +7,53 @@ was anchored (``ledger audit`` rebuilds this from the chain plus the records).
 
 from __future__ import annotations
 
+from typing import Any, Final
+
 from sqlalchemy import (
     BigInteger,
+    Connection,
     ForeignKey,
     Integer,
     LargeBinary,
     String,
+    Table,
     Text,
+    event,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
 class Base(DeclarativeBase):
     pass
+
+
+#: ``info`` of a column that holds what an erasure removes (a subject's pseudonym, a
+#: record, a receipt). PostgreSQL keeps no statistics of it (``ANALYZE`` would copy
+#: sample values into ``pg_statistic``, where no erasure reaches), and an erasure
+#: rewrites its table so that no old row version keeps the value
+#: (:mod:`ledger.store.purge`).
+ERASABLE: Final = {"erasable": True}
+
+
+def erasable_tables() -> list[Table]:
+    """The tables with an erasable column, in name order."""
+    return [
+        table
+        for name, table in sorted(Base.metadata.tables.items())
+        if any(column.info.get("erasable") for column in table.columns)
+    ]
+
+
+@event.listens_for(Base.metadata, "after_create")
+def _no_statistics_of_erasable(_target: Any, connection: Connection, **kw: Any) -> None:
+    if connection.dialect.name != "postgresql":
+        return
+    for table in kw.get("tables", ()):
+        for column in table.columns:
+            if column.info.get("erasable"):
+                connection.exec_driver_sql(
+                    f"ALTER TABLE {table.name} ALTER COLUMN {column.name} SET STATISTICS 0"
+                )
 
 
 def batch_key(batch_id: str) -> int:
@@ -98,8 +132,8 @@ class Consent(Base):
     __tablename__ = "consents"
 
     consent_id: Mapped[str] = mapped_column(String(66), primary_key=True)
-    subject_pseudonym: Mapped[str | None] = mapped_column(String(66), index=True)
-    receipt: Mapped[bytes | None] = mapped_column(LargeBinary)
+    subject_pseudonym: Mapped[str | None] = mapped_column(String(66), index=True, info=ERASABLE)
+    receipt: Mapped[bytes | None] = mapped_column(LargeBinary, info=ERASABLE)
     commitment: Mapped[str] = mapped_column(String(66))
     #: Seconds since the epoch, as on chain; ``valid_until`` 0 means open-ended.
     valid_from: Mapped[int] = mapped_column(BigInteger)
@@ -130,7 +164,7 @@ class Inquiry(Base):
     institution: Mapped[str] = mapped_column(String(32), index=True)
     requested_by: Mapped[str] = mapped_column(String(64))
     #: None once the subject is erased.
-    subject_pseudonym: Mapped[str | None] = mapped_column(String(66))
+    subject_pseudonym: Mapped[str | None] = mapped_column(String(66), info=ERASABLE)
     purpose: Mapped[str] = mapped_column(String(32))
     consent_id: Mapped[str | None] = mapped_column(String(66))
     result: Mapped[str] = mapped_column(String(16))  # granted | refused

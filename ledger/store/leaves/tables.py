@@ -20,7 +20,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from ledger.store.models import Base
+from ledger.store.models import ERASABLE, Base
 
 #: Leaves per segment row: large enough to write in big pieces, small enough that
 #: reading one record (a bundle) reads ~100 KB.
@@ -54,11 +54,11 @@ class LeafSegment(Base):
     #: ``size`` leaf hashes, 32 bytes each.
     hashes: Mapped[bytes] = mapped_column(LargeBinary)
     #: JSON list of ``size`` record ids (null once erased).
-    record_ids: Mapped[str] = mapped_column(Text)
+    record_ids: Mapped[str] = mapped_column(Text, info=ERASABLE)
     #: ``size`` little-endian uint32 lengths of the canonical records (0 once erased).
     lengths: Mapped[bytes] = mapped_column(LargeBinary)
     #: The RFC 8785 bytes of the records, salts included (what the leaves hash), concatenated.
-    canonicals: Mapped[bytes] = mapped_column(LargeBinary)
+    canonicals: Mapped[bytes] = mapped_column(LargeBinary, info=ERASABLE)
 
 
 class LeafKey(Base):
