@@ -8,6 +8,8 @@ transaction
   inquiry about them; the leaf *hashes* stay, so every other record of those
   batches still proves against its anchored root, while the erased hashes, with
   their salts gone, link to no one;
+* drops the last state of each of their accounts that the risk alerts keep
+  (it links the erased leaf hash to the account's figures);
 * drops the subject's consent receipts and pseudonym (the on-chain commitments
   stay: salted hashes of receipts that no longer exist);
 * unlinks their inquiries (who asked, why, when and with which result stays:
@@ -33,16 +35,20 @@ from typing import Any, Final
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from ledger.alerts.events import SOURCES
 from ledger.chain.types import BatchKind
 from ledger.errors import NotFoundError
 from ledger.logs import event as log_event
 from ledger.store import Consent, Erasure, Inquiry, Store, leaves
+from ledger.store.accounts import AccountState, forget_states
 from ledger.store.leaves.tables import LeafSegment
 from ledger.store.purge import purge
 
 log = logging.getLogger(__name__)
 
 PSEUDONYM_FIELD: Final = "subject_pseudonym"
+#: Where a record names its account, as the risk alerts' account states take it.
+ACCOUNT_FIELD: Final = SOURCES["account"]
 
 
 @dataclass(frozen=True)
@@ -77,16 +83,21 @@ def erase_subject(store: Store, pseudonym: str, *, requested_by: str) -> Erasure
         if conn.dialect.name == "sqlite":
             conn.exec_driver_sql("PRAGMA secure_delete=ON")
         found: list[tuple[str, int]] = []
+        accounts: set[str] = set()
         for leaf in leaves.scan(s, needle, kind=int(BatchKind.CREDIT_DATA)):
             record = json.loads(leaf.canonical or b"{}")
             if record.get(PSEUDONYM_FIELD) == pseudonym:  # exact, not just a substring
                 found.append((leaf.batch_id, leaf.leaf_index))
+                if isinstance(account := record.get(ACCOUNT_FIELD), str):
+                    accounts.add(account)
         inquiries, inquiry_leaves = forget_subject(s, pseudonym)
         consents = erase_consents(s, pseudonym, erased_at)
         records = len(found)
         if not (records or consents or inquiries):
             raise NotFoundError("nothing is stored about this subject")
         leaves.erase_leaves(s, found + inquiry_leaves)
+        # the alerts' last state of each account links its leaf hash to its figures
+        states = forget_states(s, sorted(accounts)) if accounts else 0
         batches = sorted({b for b, _ in found + inquiry_leaves})
         report = ErasureReport(
             "0x" + os.urandom(32).hex(),
@@ -111,6 +122,7 @@ def erase_subject(store: Store, pseudonym: str, *, requested_by: str) -> Erasure
         LeafSegment.__tablename__: bool(found or inquiry_leaves),
         Inquiry.__tablename__: bool(inquiries),
         Consent.__tablename__: bool(consents),
+        AccountState.__tablename__: bool(states),
     }
     left = purge(store, [table for table, touched in written.items() if touched])
     report = dataclasses.replace(report, left_on_disk=tuple(left))

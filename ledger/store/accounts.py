@@ -26,6 +26,7 @@ from sqlalchemy import (
     Table,
     Text,
     bindparam,
+    delete,
     insert,
     select,
     text,
@@ -33,7 +34,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from ledger.store.models import Base
+from ledger.store.models import ERASABLE, Base
 
 #: Keys looked up per statement (well inside every database's bound-parameter limit).
 _IN_CHUNK: Final = 500
@@ -55,8 +56,8 @@ class AccountState(Base):
     id: Mapped[int] = mapped_column(
         BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
     )
-    key: Mapped[int] = mapped_column(BigInteger)  # account_key() of the account
-    account: Mapped[str] = mapped_column(Text)  # the account pseudonym
+    key: Mapped[int] = mapped_column(BigInteger, info=ERASABLE)  # account_key() of the account
+    account: Mapped[str] = mapped_column(Text, info=ERASABLE)  # the account pseudonym
     period: Mapped[str] = mapped_column(Text)
     dpd: Mapped[int] = mapped_column(Integer)
     bucket: Mapped[int] = mapped_column(Integer)
@@ -162,6 +163,15 @@ def put_states(s: Session, states: pl.DataFrame) -> None:
     if old.height:
         params = old.select(*(pl.col(n).alias("new_" + n) for n in _CHANGED), row_id=pl.col(ID))
         conn.execute(_UPDATE, params.to_dicts())
+
+
+def forget_states(s: Session, accounts: Sequence[str]) -> int:
+    """Drop the stored states of ``accounts`` (erasure of their subject); how many."""
+    found = states_of(s, accounts)  # takes STATES_LOCK on PostgreSQL, as a writer must
+    ids = found.get_column(ID).to_list()
+    for start in range(0, len(ids), _IN_CHUNK):
+        s.execute(delete(AccountState).where(AccountState.id.in_(ids[start : start + _IN_CHUNK])))
+    return len(ids)
 
 
 class BankLevel(Base):
