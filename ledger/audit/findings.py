@@ -64,6 +64,11 @@ CODES: Final[dict[str, tuple[Severity, str]]] = {
         Severity.CRITICAL,
         "a manifest's kind, root or tree size differs from its batch's anchor (or row)",
     ),
+    "STORE_ANCHOR_MISMATCH": (
+        Severity.ERROR,
+        "a store batch's anchor (chain, registry, transaction, block or block time) differs "
+        "from where and when the chain anchored it",
+    ),
     "STORE_BATCH_PENDING": (Severity.WARNING, "a batch is anchored on chain but pending in store"),
     "CHAIN_ANCHOR_NOT_IN_STORE": (Severity.ERROR, "an anchored batch is missing from the store"),
     "LEAF_MISSING": (Severity.CRITICAL, "a leaf of an anchored batch is missing from the store"),

@@ -20,11 +20,11 @@ from sqlalchemy import func, select
 
 from ledger import jsontext
 from ledger.anchoring.manifest import manifest_differs
+from ledger.anchoring.outbox import iso_utc
 from ledger.audit.receipts import parsed
 from ledger.audit.records import ExportedLeaf
 from ledger.audit.replay import ChainAnchor, ChainConsent, ChainState
 from ledger.audit.store_checks import ID_MEMBER
-from ledger.chain.types import BatchKind
 from ledger.consent.inquiries import INQUIRY_FORMAT
 from ledger.consent.receipt import receipt_ids, window
 from ledger.errors import ConflictError
@@ -69,6 +69,8 @@ class Rebuilder:
         manifest = manifests.get(batch_id, UNKNOWN)
         if not _own_manifest(manifest, anchor):
             manifest = UNKNOWN
+        # A manifest that hashes to its anchor proves when the batch was made.
+        made = jsontext.loads(manifest).get("created_at") if manifest else None
         return Batch(
             batch_id=batch_id,
             kind=anchor.kind,
@@ -77,15 +79,13 @@ class Rebuilder:
             manifest=manifest,
             manifest_hash=anchor.manifest_hash,
             status="anchored",
-            created_at=UNKNOWN,
+            created_at=made if isinstance(made, str) else UNKNOWN,
             chain_id=self.state.chain_id,
-            registry_address=(
-                self.state.alert_log_registry
-                if self.state.alert_log_registry and anchor.kind == BatchKind.ALERT_LOG
-                else self.state.anchor_registry
-            ),
+            registry_address=self.state.registry_of(anchor),
             tx_hash=anchor.tx_hash,
             block_number=anchor.block_number,
+            # As the platform writes it (its block's header), in the same form.
+            block_timestamp=iso_utc(anchor.block_timestamp) if anchor.block_timestamp else None,
             seq=anchor.seq,
         )
 

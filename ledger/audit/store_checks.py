@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 
 from ledger import jsontext
 from ledger.anchoring.manifest import manifest_differs, manifest_hash
+from ledger.anchoring.outbox import iso_utc
 from ledger.audit.findings import AuditReport
 from ledger.audit.replay import ChainAnchor, ChainState, Progress, hx
 from ledger.chain.registry import AnchorRegistryClient
@@ -83,6 +84,7 @@ def check_batches(
                 _not_replayed(batch, at, state.next_block - 1, report)
             else:
                 _compare_batch(batch, manifest, anchor, report)
+                _compare_anchor(batch, anchor, state, report)
                 _check_leaves(s, anchor, batch.batch_id in erased_in, report, facts)
             if progress is not None:
                 progress("store batches", done, len(batches))
@@ -161,6 +163,39 @@ def _compare_batch(batch: Batch, manifest: Any, anchor: ChainAnchor, report: Aud
         hashed = "unreadable"
     if hashed != anchor.manifest_hash or batch.manifest_hash != anchor.manifest_hash:
         report.add("STORE_MANIFEST_MISMATCH", **where, expected=anchor.manifest_hash, found=hashed)
+
+
+def _compare_anchor(
+    batch: Batch, anchor: ChainAnchor, state: ChainState, report: AuditReport
+) -> None:
+    """Where and when the store says an anchored batch was anchored is where the chain has it.
+
+    Its bundles state these, and the alert window starts at the block time.
+    """
+    if batch.status != "anchored":
+        return  # STORE_BATCH_PENDING: the store claims no anchor yet
+    on_chain = {
+        "chain_id": state.chain_id,
+        "registry": state.registry_of(anchor),
+        "tx_hash": anchor.tx_hash,
+        "block_number": anchor.block_number,
+        "block_timestamp": iso_utc(anchor.block_timestamp) if anchor.block_timestamp else None,
+    }
+    stored = {
+        "chain_id": batch.chain_id,
+        "registry": batch.registry_address,
+        "tx_hash": batch.tx_hash,
+        "block_number": batch.block_number,
+        "block_timestamp": batch.block_timestamp,
+    }
+    for name, expected in on_chain.items():
+        if expected is not None and stored[name] != expected:
+            report.add(
+                "STORE_ANCHOR_MISMATCH",
+                batch_id=batch.batch_id,
+                expected=f"{name} {expected}",
+                found=f"{name} {stored[name]}",
+            )
 
 
 def _check_leaves(
