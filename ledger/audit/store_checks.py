@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 import orjson
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ledger import jsontext
@@ -32,7 +32,8 @@ from ledger.chain.registry import AnchorRegistryClient
 from ledger.chain.types import BatchKind
 from ledger.errors import LedgerError
 from ledger.proofs import root_of
-from ledger.store import Batch, Erasure, Store, leaves
+from ledger.store import Batch, Erasure, Rebuild, Store, Submission, leaves
+from ledger.store.alerts import Acknowledgement, Alert, DeliveryAttempt
 
 _HEX32: Final = re.compile(r"0x[0-9a-f]{64}")
 #: The member a record names itself by, by batch kind (default ``record_id``).
@@ -314,3 +315,33 @@ def _duplicate_records(s: Session, report: AuditReport) -> None:
             expected=f"{first.batch_id}:{first.leaf_index}",
             found=len(refs),
         )
+
+
+def rebuild_claim(store: Store, state: ChainState, report: AuditReport) -> bool:
+    """Whether the store is an audit's rebuild (``ledger audit --rebuild``) of this chain.
+
+    Such a store holds only what the chain and a verified export prove, and its audit
+    says so (``report.chain["rebuilt"]``). The claim is one row anyone with the database
+    could add, so it holds only if the store has nothing a rebuild never writes: a
+    submission, or an alert-log row not sealed into an anchored batch. Otherwise it is
+    ``STORE_REBUILD_CLAIM_FALSE`` and the store is judged as the platform's.
+    """
+    with store.session() as s:
+        claim = s.scalars(select(Rebuild)).first()
+        if claim is None:
+            return False
+        unsealed = sum(
+            s.scalar(select(func.count()).select_from(table).where(table.log_batch_id.is_(None)))
+            or 0
+            for table in (Alert, DeliveryAttempt, Acknowledgement)
+        )
+        submissions = s.scalar(select(func.count()).select_from(Submission)) or 0
+    if claim.chain_id != state.chain_id or unsealed or submissions:
+        report.add(
+            "STORE_REBUILD_CLAIM_FALSE",
+            expected=f"a rebuild of chain {state.chain_id}: no submission, every alert sealed",
+            found=f"chain {claim.chain_id}, {submissions} submissions, {unsealed} unsealed",
+        )
+        return False
+    report.chain["rebuilt"] = {"to_block": claim.to_block, "rebuilt_at": claim.rebuilt_at}
+    return True
