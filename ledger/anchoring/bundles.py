@@ -158,8 +158,8 @@ def attestation(batch: Batch) -> AnchorAttestation:
         raise ConfigurationError(
             f"the store does not hold the whole anchor of batch {batch.batch_id} "
             "(chain, registry, transaction and block time)",
-            hint="a store rebuilt by `ledger audit --rebuild` has no block times yet: "
-            "bundle from the platform's own store",
+            hint="a store rebuilt by `ledger audit --rebuild` before block times were "
+            "read from the chain has none: rebuild it again, or bundle from the platform's store",
         )
     return AnchorAttestation(
         chain_id=batch.chain_id,

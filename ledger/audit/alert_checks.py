@@ -36,9 +36,19 @@ class AlertChecks:
         return cls(window_hours=plan.window_hours, recompute=recompute)
 
 
-def check_alerts(store: Store, state: ChainState, report: AuditReport, checks: AlertChecks) -> None:
+def check_alerts(
+    store: Store,
+    state: ChainState,
+    report: AuditReport,
+    checks: AlertChecks,
+    *,
+    rebuilt: bool = False,
+) -> None:
+    """``rebuilt``: the store is an audit's rebuild (:func:`~ledger.audit.store_checks.
+    rebuild_claim`), which holds only the sealed, anchored and exported part of the log:
+    what it lacks is ``ALERT_NOT_REBUILT`` (info), not missing or unanswered."""
     with store.session() as s:
-        check_log(s, state, report)
+        check_log(s, state, report, rebuilt=rebuilt)
         if checks.recompute:
-            check_transitions(s, state, report)
-        check_window(s, report, window_hours=checks.window_hours, now=checks.now)
+            check_transitions(s, state, report, rebuilt=rebuilt)
+        check_window(s, report, window_hours=checks.window_hours, now=checks.now, rebuilt=rebuilt)

@@ -87,7 +87,7 @@ def _claims(s: Session) -> dict[str, dict[int, list[Claim]]]:
     return claims
 
 
-def check_log(s: Session, state: ChainState, report: AuditReport) -> None:
+def check_log(s: Session, state: ChainState, report: AuditReport, *, rebuilt: bool = False) -> None:
     """Every anchored alert-log leaf is the entry of exactly the row sealed at its place.
 
     The places judged are the leaves the store holds and the places rows claim, never
@@ -102,7 +102,9 @@ def check_log(s: Session, state: ChainState, report: AuditReport) -> None:
         claimed = claims.get(anchor.batch_id, {})
         for index in sorted(i for i in {*hashes, *claimed} if i < anchor.tree_size):
             checked += 1
-            _judge(anchor.batch_id, index, hashes.get(index), claimed.pop(index, []), report)
+            _judge(
+                anchor.batch_id, index, hashes.get(index), claimed.pop(index, []), report, rebuilt
+            )
     pending = set(
         s.scalars(select(Batch.batch_id).where(Batch.kind == int(BatchKind.ALERT_LOG)))
     ) - {a.batch_id for a in anchored}
@@ -123,12 +125,19 @@ def check_log(s: Session, state: ChainState, report: AuditReport) -> None:
 
 
 def _judge(
-    batch_id: str, index: int, anchored: bytes | None, claimed: list[Claim], report: AuditReport
+    batch_id: str,
+    index: int,
+    anchored: bytes | None,
+    claimed: list[Claim],
+    report: AuditReport,
+    rebuilt: bool,
 ) -> None:
     where: dict[str, Any] = {"batch_id": batch_id, "leaf_index": index}
     expected = None if anchored is None else hx(anchored)
     if not claimed:
-        report.add("ALERT_LOG_ENTRY_MISSING", **where, expected=expected)
+        # A rebuild restores no alert whose body it could not prove, nor its other entries.
+        code = "ALERT_NOT_REBUILT" if rebuilt else "ALERT_LOG_ENTRY_MISSING"
+        report.add(code, **where, expected=expected)
         return
     matching = [c for c in claimed if c[1] == anchored]
     others = [c for c in claimed if c[1] != anchored]
@@ -152,13 +161,20 @@ def _judge(
 
 
 def check_window(
-    s: Session, report: AuditReport, *, window_hours: int, now: datetime | None = None
+    s: Session,
+    report: AuditReport,
+    *,
+    window_hours: int,
+    now: datetime | None = None,
+    rebuilt: bool = False,
 ) -> None:
     """Every alert was delivered or acknowledged within the window after it could be sent.
 
     An alert about a batch goes out only once that batch is anchored: its window starts
     at the later of its creation and its batch's anchor block, and an alert whose batch
     is not anchored yet is not late. An alert of no batch (a plan's) starts at creation.
+    In a rebuilt store an answer may be one the log has not sealed yet: an alert with
+    none past its window is ``ALERT_NOT_REBUILT``; an answer logged too late is late.
     """
     delivered = (
         select(DeliveryAttempt.alert_id, func.min(DeliveryAttempt.started_at).label("delivered"))
@@ -209,7 +225,7 @@ def check_window(
     )
     for alert_id, deadline, answered in late.select("id", "deadline", "answered").iter_rows():
         report.add(
-            "ALERT_UNANSWERED",
+            "ALERT_NOT_REBUILT" if rebuilt and answered is None else "ALERT_UNANSWERED",
             alert_id=alert_id,
             expected=f"by {deadline.strftime(_TIME)}",
             found=None if answered is None else answered.strftime(_TIME),

@@ -12,7 +12,7 @@ from ledger.audit.findings import AuditReport
 from ledger.audit.rebuild import Rebuilder
 from ledger.audit.records import check_records
 from ledger.audit.replay import ChainState, Progress, Replayer
-from ledger.audit.store_checks import check_batches
+from ledger.audit.store_checks import check_batches, rebuild_claim
 from ledger.chain.connection import Chain
 from ledger.chain.deploy import Deployment
 from ledger.chain.errors import DeploymentError
@@ -89,11 +89,12 @@ def audit(
     replayer.check_heads(state, report)
     if store is not None:
         facts = check_batches(store, state, anchors, report, progress, alert_log=alert_log)
+        rebuilt = rebuild_claim(store, state, report)
         view = ConsentView(state, consents, report)
         consents_seen = check_consents(store, view, report, progress)
         check_inquiries(store, view, consents_seen, facts, report)
         if alerts is not None:
-            check_alerts(store, state, report, alerts)
+            check_alerts(store, state, report, alerts, rebuilt=rebuilt)
     rebuilder = None if rebuild is None else Rebuilder(rebuild, state)
     if rebuilder is not None:
         rebuilder.write_chain(store)
@@ -101,7 +102,7 @@ def audit(
         sink = None if rebuilder is None else rebuilder.add
         check_records(records, state, store, report, progress, sink)
     if rebuilder is not None:
-        rebuilder.flush()
+        report.checked["rebuilt_alert_log_rows"] = rebuilder.finish()
         report.checked["rebuilt_leaves"] = rebuilder.leaf_count
     return report, state
 

@@ -64,6 +64,16 @@ CODES: Final[dict[str, tuple[Severity, str]]] = {
         Severity.CRITICAL,
         "a manifest's kind, root or tree size differs from its batch's anchor (or row)",
     ),
+    "STORE_ANCHOR_MISMATCH": (
+        Severity.ERROR,
+        "a store batch's anchor (chain, registry, transaction, block or block time) differs "
+        "from where and when the chain anchored it",
+    ),
+    "STORE_REBUILD_CLAIM_FALSE": (
+        Severity.CRITICAL,
+        "the store says it is an audit's rebuild, but holds what no rebuild writes "
+        "(a submission, an unsealed alert) or is of another chain",
+    ),
     "STORE_BATCH_PENDING": (Severity.WARNING, "a batch is anchored on chain but pending in store"),
     "CHAIN_ANCHOR_NOT_IN_STORE": (Severity.ERROR, "an anchored batch is missing from the store"),
     "LEAF_MISSING": (Severity.CRITICAL, "a leaf of an anchored batch is missing from the store"),
@@ -187,6 +197,12 @@ CODES: Final[dict[str, tuple[Severity, str]]] = {
     "ALERT_UNANSWERED": (
         Severity.ERROR,
         "an alert was neither delivered nor acknowledged within the risk plan's window",
+    ),
+    "ALERT_NOT_REBUILT": (
+        Severity.INFO,
+        "a rebuilt store lacks this alert, its log entry or its answer: a rebuild holds only "
+        "the alert log's anchored, exported entries (with bodies that hash right), not what "
+        "the platform has not sealed yet; judge the platform's store for ALERT_MISSING",
     ),
     # exported records
     "RECORD_UNREADABLE": (Severity.ERROR, "a line of the exported records is not a proof bundle"),

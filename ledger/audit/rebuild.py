@@ -5,21 +5,27 @@ from the chain; a manifest or a receipt is copied from the platform only when it
 hashes to what the chain holds and is that batch's or consent's own: a manifest
 names its batch id and anchored tree, a receipt its consent id and on-chain
 window (another's, replayed under this id, hashes just as well). Leaves (and the
-inquiries of the inquiry log) come only from exported records that passed every
-check, each filed under the id the record itself names. Auditing the platform
-against this store, or this store against the chain, needs no platform server.
+inquiries of the inquiry log, and the alert log's rows: :mod:`ledger.audit.rebuild_alerts`)
+come only from exported records that passed every check, each filed under the id
+the record itself names. A :class:`~ledger.store.Rebuild` row says the store is a
+rebuild, so that its own audit knows it holds nothing the chain does not prove.
+Auditing the platform against this store, or this store against the chain, needs
+no platform server.
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Final
 
 from sqlalchemy import func, select
 
 from ledger import jsontext
 from ledger.anchoring.manifest import manifest_differs
+from ledger.anchoring.outbox import iso_utc
+from ledger.audit.rebuild_alerts import AlertLogRebuild, is_entry
 from ledger.audit.receipts import parsed
 from ledger.audit.records import ExportedLeaf
 from ledger.audit.replay import ChainAnchor, ChainConsent, ChainState
@@ -29,7 +35,7 @@ from ledger.consent.inquiries import INQUIRY_FORMAT
 from ledger.consent.receipt import receipt_ids, window
 from ledger.errors import ConflictError
 from ledger.proofs import canonical_bytes
-from ledger.store import Batch, Consent, Inquiry, Store, StoredLeaf, leaves
+from ledger.store import Batch, Consent, Inquiry, Rebuild, Store, StoredLeaf, leaves
 
 #: Leaves written per store transaction.
 FLUSH_EVERY: Final = 5000
@@ -49,12 +55,15 @@ class Rebuilder:
         self._inquiries: list[Inquiry] = []
         self._inquiry_ids: set[str] = set()  # one row per inquiry id (the column is unique)
         self._pending = 0
+        self._alert_log = AlertLogRebuild()
+        self._platform: Store | None = None
         self.leaf_count = 0
 
     def write_chain(self, platform: Store | None) -> None:
         """Batches and consents from the chain, with what of the platform's hashes right."""
         manifests: dict[str, str] = {}
         receipts: dict[str, Consent] = {}
+        self._platform = platform  # alert bodies are looked up when the log is written
         if platform is not None:
             with platform.session() as s:
                 rows = s.execute(select(Batch.batch_id, Batch.manifest))
@@ -63,12 +72,22 @@ class Rebuilder:
         with self.store.session() as s, s.begin():
             s.add_all(self._batch(a.batch_id, manifests) for a in self.state.anchors.values())
             s.add_all(self._consent(cid, receipts) for cid in self.state.consents)
+            s.add(
+                Rebuild(
+                    chain_id=self.state.chain_id,
+                    to_block=self.state.next_block - 1,
+                    log_head=self.state.log_head,
+                    rebuilt_at=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                )
+            )
 
     def _batch(self, batch_id: str, manifests: Mapping[str, str]) -> Batch:
         anchor = self.state.anchors[batch_id]
         manifest = manifests.get(batch_id, UNKNOWN)
         if not _own_manifest(manifest, anchor):
             manifest = UNKNOWN
+        # A manifest that hashes to its anchor proves when the batch was made.
+        made = jsontext.loads(manifest).get("created_at") if manifest else None
         return Batch(
             batch_id=batch_id,
             kind=anchor.kind,
@@ -77,15 +96,13 @@ class Rebuilder:
             manifest=manifest,
             manifest_hash=anchor.manifest_hash,
             status="anchored",
-            created_at=UNKNOWN,
+            created_at=made if isinstance(made, str) else UNKNOWN,
             chain_id=self.state.chain_id,
-            registry_address=(
-                self.state.alert_log_registry
-                if self.state.alert_log_registry and anchor.kind == BatchKind.ALERT_LOG
-                else self.state.anchor_registry
-            ),
+            registry_address=self.state.registry_of(anchor),
             tx_hash=anchor.tx_hash,
             block_number=anchor.block_number,
+            # As the platform writes it (its block's header), in the same form.
+            block_timestamp=iso_utc(anchor.block_timestamp) if anchor.block_timestamp else None,
             seq=anchor.seq,
         )
 
@@ -116,15 +133,18 @@ class Rebuilder:
     def add(self, item: ExportedLeaf) -> None:
         """A verified exported record (the sink of the records check)."""
         record, record_id = item.record, None
+        kind = self.state.anchors[item.batch_id].kind
         if record is not None:
             # Filed under the id the record itself names, as the audit holds the store to.
-            own = record.get(ID_MEMBER.get(self.state.anchors[item.batch_id].kind, "record_id"))
+            own = record.get(ID_MEMBER.get(kind, "record_id"))
             record_id = own if isinstance(own, str) else None
             # An inquiry row needs an id of its own, and only one row has it.
             new_id = record_id is not None and record_id not in self._inquiry_ids
             if record.get("format") == INQUIRY_FORMAT and new_id:
                 self._inquiries.append(_inquiry(record, item.batch_id, item.leaf_index))
                 self._inquiry_ids.add(str(record_id))
+            if kind == BatchKind.ALERT_LOG and is_entry(record):
+                self._alert_log.add(item.batch_id, item.leaf_index, record)
         leaf = StoredLeaf(
             item.batch_id,
             item.leaf_index,
@@ -150,6 +170,15 @@ class Rebuilder:
                 leaves.add_leaves(s, batch_id, [*(earlier | added).values()])
             s.add_all(self._inquiries)
         self._leaves, self._inquiries, self._pending = {}, [], 0
+
+    def finish(self) -> int:
+        """Write what is left, then the alert log's rows (they need every alert first);
+        how many of those were restored."""
+        self.flush()
+        seqs = {a.batch_id: a.seq for a in self.state.anchors.values()}
+        with self.store.session() as s, s.begin():
+            self._alert_log.write(s, self._platform, seqs)
+        return self._alert_log.restored
 
 
 def _own_manifest(manifest: str, anchor: ChainAnchor) -> bool:

@@ -28,10 +28,11 @@ from eth_utils.crypto import keccak
 from ledger.audit.defaults import DEFAULT_RANGE
 from ledger.audit.findings import AuditReport
 from ledger.chain.artifacts import load_artifact
-from ledger.chain.bulk_reads import raw_logs
+from ledger.chain.bulk_reads import block_times, raw_logs
 from ledger.chain.connection import Chain
 from ledger.chain.errors import ChainError, ChainUnavailableError
 from ledger.chain.registry import AnchorRegistryClient, ConsentRegistryClient
+from ledger.chain.types import BatchKind
 from ledger.errors import InputError, UnavailableError
 
 log = logging.getLogger(__name__)
@@ -91,6 +92,9 @@ class ChainAnchor:
     log_head: str
     tx_hash: str
     block_number: int
+    #: Its block's time (seconds; the event carries none): read from the block's header
+    #: once per block after each range (0 until then, as in an older checkpoint).
+    block_timestamp: int = 0
 
 
 @dataclass
@@ -134,6 +138,12 @@ class ChainState:
     alert_log_head: str = hx(bytes(32))
     alert_log_count: int = 0
     alert_log_gaps: list[tuple[int, int]] = field(default_factory=list)
+
+    def registry_of(self, anchor: ChainAnchor) -> str:
+        """The registry that anchored ``anchor``: kind 4 has its own beside an older one."""
+        if self.alert_log_registry and anchor.kind == BatchKind.ALERT_LOG:
+            return self.alert_log_registry
+        return self.anchor_registry
 
     def to_json(self) -> dict[str, Any]:
         return {"format": CHECKPOINT_FORMAT, **asdict(self)}
@@ -212,21 +222,23 @@ class Replayer:
                 state.save(checkpoint)
             if progress is not None:
                 progress("replay", state.next_block - start, last + 1 - start)
+        self._stamp(state, list(state.anchors.values()))  # those of an older checkpoint
         return state
 
     def _range(self, state: ChainState, start: int, end: int) -> None:
         """Fold every registry log of ``[start, end]`` into ``state``, in chain order."""
         alert_log = None if self.alert_log is None else self.alert_log.address
         addresses = (self.anchors.address, self.consents.address, *filter(None, [alert_log]))
+        anchored: list[ChainAnchor] = []
         for entry in self._logs(addresses, start, end):
             topics = [_bytes(t) for t in entry["topics"]]
             data, emitter = _bytes(entry["data"]), str(entry["address"]).lower()
             if not topics:
                 continue
             if topics[0] == ANCHORED and emitter == self.anchors.address:
-                self._anchor(state, topics, data, entry)
+                anchored.append(self._anchor(state, topics, data, entry))
             elif topics[0] == ANCHORED and emitter == alert_log:
-                self._anchor(state, topics, data, entry, alert_log=True)
+                anchored.append(self._anchor(state, topics, data, entry, alert_log=True))
             elif topics[0] == RECORDED and emitter == self.consents.address:
                 cid = hx(topics[1])
                 state.consents[cid] = ChainConsent(
@@ -243,6 +255,16 @@ class Replayer:
                     state.consents[cid].revoked_at = _word(data, 0)
                 else:
                     state.orphan_revocations[cid] = _word(data, 0)
+        self._stamp(state, anchored)
+
+    def _stamp(self, state: ChainState, anchors: list[ChainAnchor]) -> None:
+        """Give ``anchors`` that have none their block's time: one header per block."""
+        blocks = sorted({a.block_number for a in anchors if not a.block_timestamp})
+        if not blocks:
+            return
+        times = self._retry(lambda: block_times(self.chain, blocks))
+        for anchor in anchors:
+            anchor.block_timestamp = anchor.block_timestamp or times[anchor.block_number]
 
     def _anchor(
         self,
@@ -252,7 +274,7 @@ class Replayer:
         entry: Any,
         *,
         alert_log: bool = False,
-    ) -> None:
+    ) -> ChainAnchor:
         batch_id, root = topics[1], topics[2]
         size, kind, mh = _word(data, 0), _word(data, 1), data[64:96]
         seq, claimed = _word(data, 3), data[128:160]
@@ -271,7 +293,7 @@ class Replayer:
             state.alert_log_head, state.alert_log_count = head, seq + 1
         else:
             state.log_head, state.count = head, seq + 1
-        state.anchors[hx(batch_id)] = ChainAnchor(
+        anchor = state.anchors[hx(batch_id)] = ChainAnchor(
             hx(batch_id),
             hx(root),
             size,
@@ -282,6 +304,7 @@ class Replayer:
             hx(_bytes(entry["transactionHash"])),
             _int(entry["blockNumber"]),
         )
+        return anchor
 
     def _logs(self, addresses: tuple[str, ...], start: int, end: int) -> list[Any]:
         """The registries' logs in ``[start, end]``; halves the range when the node refuses it."""

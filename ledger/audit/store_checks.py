@@ -20,18 +20,20 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 import orjson
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ledger import jsontext
 from ledger.anchoring.manifest import manifest_differs, manifest_hash
+from ledger.anchoring.outbox import iso_utc
 from ledger.audit.findings import AuditReport
 from ledger.audit.replay import ChainAnchor, ChainState, Progress, hx
 from ledger.chain.registry import AnchorRegistryClient
 from ledger.chain.types import BatchKind
 from ledger.errors import LedgerError
 from ledger.proofs import root_of
-from ledger.store import Batch, Erasure, Store, leaves
+from ledger.store import Batch, Erasure, Rebuild, Store, Submission, leaves
+from ledger.store.alerts import Acknowledgement, Alert, DeliveryAttempt
 
 _HEX32: Final = re.compile(r"0x[0-9a-f]{64}")
 #: The member a record names itself by, by batch kind (default ``record_id``).
@@ -83,6 +85,7 @@ def check_batches(
                 _not_replayed(batch, at, state.next_block - 1, report)
             else:
                 _compare_batch(batch, manifest, anchor, report)
+                _compare_anchor(batch, anchor, state, report)
                 _check_leaves(s, anchor, batch.batch_id in erased_in, report, facts)
             if progress is not None:
                 progress("store batches", done, len(batches))
@@ -161,6 +164,39 @@ def _compare_batch(batch: Batch, manifest: Any, anchor: ChainAnchor, report: Aud
         hashed = "unreadable"
     if hashed != anchor.manifest_hash or batch.manifest_hash != anchor.manifest_hash:
         report.add("STORE_MANIFEST_MISMATCH", **where, expected=anchor.manifest_hash, found=hashed)
+
+
+def _compare_anchor(
+    batch: Batch, anchor: ChainAnchor, state: ChainState, report: AuditReport
+) -> None:
+    """Where and when the store says an anchored batch was anchored is where the chain has it.
+
+    Its bundles state these, and the alert window starts at the block time.
+    """
+    if batch.status != "anchored":
+        return  # STORE_BATCH_PENDING: the store claims no anchor yet
+    on_chain = {
+        "chain_id": state.chain_id,
+        "registry": state.registry_of(anchor),
+        "tx_hash": anchor.tx_hash,
+        "block_number": anchor.block_number,
+        "block_timestamp": iso_utc(anchor.block_timestamp) if anchor.block_timestamp else None,
+    }
+    stored = {
+        "chain_id": batch.chain_id,
+        "registry": batch.registry_address,
+        "tx_hash": batch.tx_hash,
+        "block_number": batch.block_number,
+        "block_timestamp": batch.block_timestamp,
+    }
+    for name, expected in on_chain.items():
+        if expected is not None and stored[name] != expected:
+            report.add(
+                "STORE_ANCHOR_MISMATCH",
+                batch_id=batch.batch_id,
+                expected=f"{name} {expected}",
+                found=f"{name} {stored[name]}",
+            )
 
 
 def _check_leaves(
@@ -279,3 +315,33 @@ def _duplicate_records(s: Session, report: AuditReport) -> None:
             expected=f"{first.batch_id}:{first.leaf_index}",
             found=len(refs),
         )
+
+
+def rebuild_claim(store: Store, state: ChainState, report: AuditReport) -> bool:
+    """Whether the store is an audit's rebuild (``ledger audit --rebuild``) of this chain.
+
+    Such a store holds only what the chain and a verified export prove, and its audit
+    says so (``report.chain["rebuilt"]``). The claim is one row anyone with the database
+    could add, so it holds only if the store has nothing a rebuild never writes: a
+    submission, or an alert-log row not sealed into an anchored batch. Otherwise it is
+    ``STORE_REBUILD_CLAIM_FALSE`` and the store is judged as the platform's.
+    """
+    with store.session() as s:
+        claim = s.scalars(select(Rebuild)).first()
+        if claim is None:
+            return False
+        unsealed = sum(
+            s.scalar(select(func.count()).select_from(table).where(table.log_batch_id.is_(None)))
+            or 0
+            for table in (Alert, DeliveryAttempt, Acknowledgement)
+        )
+        submissions = s.scalar(select(func.count()).select_from(Submission)) or 0
+    if claim.chain_id != state.chain_id or unsealed or submissions:
+        report.add(
+            "STORE_REBUILD_CLAIM_FALSE",
+            expected=f"a rebuild of chain {state.chain_id}: no submission, every alert sealed",
+            found=f"chain {claim.chain_id}, {submissions} submissions, {unsealed} unsealed",
+        )
+        return False
+    report.chain["rebuilt"] = {"to_block": claim.to_block, "rebuilt_at": claim.rebuilt_at}
+    return True

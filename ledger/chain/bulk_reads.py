@@ -20,7 +20,7 @@ from ledger.chain.errors import ChainError
 if TYPE_CHECKING:
     from ledger.chain.connection import Chain
 
-#: eth_calls per JSON-RPC batch (nodes cap batches; geth allows 1000 by default).
+#: eth_calls (or block headers) per JSON-RPC batch (nodes cap batches; geth allows 1000).
 CALL_BATCH: Final = 200
 
 
@@ -49,6 +49,43 @@ def raw_logs(chain: Chain, addresses: Sequence[str], from_block: int, to_block: 
     return list(answer["result"])
 
 
+def block_times(chain: Chain, blocks: Sequence[int]) -> dict[int, int]:
+    """The timestamp (seconds) of each block in ``blocks``, from its header.
+
+    One header per block, however many anchors it holds; on a node, one JSON-RPC
+    batch of ``eth_getBlockByNumber`` per :data:`CALL_BATCH` blocks.
+    """
+    out: dict[int, int] = {}
+    if chain.kind == "eth-tester":  # in process: a header costs no round trip
+        for number in blocks:
+            header = chain.block_header(number)
+            if header is None:
+                raise ChainError(f"block {number} is not on chain")
+            out[number] = int(header["timestamp"])
+        return out
+    for start in range(0, len(blocks), CALL_BATCH):
+        part = blocks[start : start + CALL_BATCH]
+        answers = _batch(
+            chain, [(RPCEndpoint("eth_getBlockByNumber"), [hex(n), False]) for n in part]
+        )
+        if not isinstance(answers, list) or any(
+            a.get("error") or not a.get("result") for a in answers
+        ):
+            raise ChainError("a batch of eth_getBlockByNumber failed on the node")
+        # A batch's answers may come in any order: each is matched by its own number.
+        for answer in answers:
+            header = answer["result"]
+            out[int(header["number"], 16)] = int(header["timestamp"], 16)
+    if set(out) != set(blocks):
+        raise ChainError("the node answered for other blocks than asked")
+    return out
+
+
+def _batch(chain: Chain, requests: list[tuple[RPCEndpoint, Any]]) -> Any:
+    provider = cast(HTTPProvider, chain.w3.provider)
+    return chain.guarded(lambda: provider.make_batch_request(requests))
+
+
 def raw_calls(chain: Chain, to: str, calls: Sequence[bytes], block: int) -> list[bytes]:
     """``eth_call`` each calldata of ``calls`` on ``to`` at ``block``; the raw return data.
 
@@ -62,18 +99,14 @@ def raw_calls(chain: Chain, to: str, calls: Sequence[bytes], block: int) -> list
 
     if chain.kind == "eth-tester":
         return [one(d) for d in calls]
-    provider = cast(HTTPProvider, chain.w3.provider)
-
-    def batch(requests: list[tuple[RPCEndpoint, Any]]) -> Any:
-        return chain.guarded(lambda: provider.make_batch_request(requests))
-
     out: list[bytes] = []
     for start in range(0, len(calls), CALL_BATCH):
-        answers = batch(
+        answers = _batch(
+            chain,
             [
                 (RPCEndpoint("eth_call"), [{"to": to.lower(), "data": hx}, hex(block)])
                 for hx in ("0x" + d.hex() for d in calls[start : start + CALL_BATCH])
-            ]
+            ],
         )
         if not isinstance(answers, list) or any(a.get("error") for a in answers):
             raise ChainError("a batch of eth_call failed on the node")

@@ -108,6 +108,15 @@ def _store(settings: Settings, db: str | None) -> Store | None:
 def _show(report: AuditReport) -> None:
     checked = ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in sorted(report.checked.items()))
     console.print(f"checked: {checked}")
+    rebuilt = report.chain.get("rebuilt")
+    if rebuilt is not None:
+        console.print(
+            f"this store is an audit's rebuild (to block {rebuilt['to_block']}, "
+            f"{rebuilt['rebuilt_at']}): it holds only what the chain and the verified export "
+            "prove, so alerts it lacks are ALERT_NOT_REBUILT (info); judge the platform's "
+            "store for missing alerts",
+            markup=False,
+        )
     if report.findings:
         table = Table("severity", "code", "where", "expected", "found")
         for f in report.findings[:SHOWN]:

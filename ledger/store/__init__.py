@@ -6,7 +6,15 @@ from ledger.store.accounts import AccountState as AccountState  # registers acco
 from ledger.store.apikeys import ApiKey as ApiKey  # registers the api_keys table on Base
 from ledger.store.db import Store
 from ledger.store.leaves import LeafRef, StoredLeaf
-from ledger.store.models import Batch, Consent, Erasure, Inquiry, Rejection, Submission
+from ledger.store.models import (
+    Batch,
+    Consent,
+    Erasure,
+    Inquiry,
+    Rebuild,
+    Rejection,
+    Submission,
+)
 
 __all__ = [
     "Batch",
@@ -14,6 +22,7 @@ __all__ = [
     "Erasure",
     "Inquiry",
     "LeafRef",
+    "Rebuild",
     "Rejection",
     "Store",
     "StoredLeaf",

@@ -190,3 +190,19 @@ class Erasure(Base):
     inquiries: Mapped[int] = mapped_column(Integer)
     #: JSON list of the batch ids whose leaves were erased (the trees stay intact).
     batches: Mapped[str] = mapped_column(Text)
+
+
+class Rebuild(Base):
+    """This store was written by ``ledger audit --rebuild``: whose chain, as far as which block.
+
+    An audit of such a store knows it holds only what the chain and the verified export
+    prove (no unsealed alert, say), and says so; the row is the claim, shown in the report.
+    """
+
+    __tablename__ = "rebuilds"
+
+    chain_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    #: The last block replayed, and the anchor log head there.
+    to_block: Mapped[int] = mapped_column(BigInteger)
+    log_head: Mapped[str] = mapped_column(String(66))
+    rebuilt_at: Mapped[str] = mapped_column(String(32))

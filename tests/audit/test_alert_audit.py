@@ -24,6 +24,7 @@ import orjson
 import pytest
 from sqlalchemy import delete, select, update
 
+from ledger.alerts.alertlog import ACK_COLUMNS, ALERT_COLUMNS, ATTEMPT_COLUMNS
 from ledger.alerts.destinations import Allowlist
 from ledger.alerts.dispatcher import DispatchConfig, Dispatcher
 from ledger.alerts.endpoints import set_endpoint
@@ -37,9 +38,10 @@ from ledger.chain import Chain, Deployment, deploy
 from ledger.config import Settings
 from ledger.records import write_csv
 from ledger.records.generate import synthetic_rows
-from ledger.store import Store
+from ledger.store import Rebuild, Store
 from ledger.store.alerts import Acknowledgement, Alert, DeliveryAttempt
 from ledger.store.apikeys import create_key
+from ledger.store.db import default_url
 from ledger.wiring import Ledger
 from tests.alerts._banks import Bank
 from tests.audit.conftest import codes
@@ -331,3 +333,151 @@ def test_the_cli_reports_alert_findings_and_refuses_a_bad_plan(
     refused = run(*args, "--plan", str(bad))
     assert refused.returncode == 2
     assert "window_hours" in one_error_line(refused)
+
+
+def _rebuild(
+    book: AlertLedger, tmp_path: Path, *, with_store: bool = True
+) -> tuple[str, AuditReport]:
+    """Export the book, rebuild a store from the chain and the export; its URL, and the audit
+    that made it."""
+    from ledger.audit import export_records
+
+    export = tmp_path / "export.jsonl"
+    platform = Store.open(book.data_dir)
+    url = f"sqlite:///{tmp_path / 'rebuilt.sqlite'}"
+    rebuilt = Store(url)
+    try:
+        with export.open("w", encoding="utf-8") as out:
+            export_records(platform, out)
+        deployment = Deployment.load(book.data_dir / "deployment.json")
+        with Chain.embedded(book.data_dir, holder="pytest audit", read_only=True) as chain:
+            report, _ = audit(
+                chain,
+                AuditTarget.of(deployment),
+                store=platform if with_store else None,
+                records=export,
+                rebuild=rebuilt,
+            )
+    finally:
+        platform.close()
+        rebuilt.close()
+    return url, report
+
+
+def _audit_store(book: AlertLedger, url: str, checks: AlertChecks | None = None) -> AuditReport:
+    deployment = Deployment.load(book.data_dir / "deployment.json")
+    store = Store(url)
+    try:
+        with Chain.embedded(book.data_dir, holder="pytest audit", read_only=True) as chain:
+            report, _ = audit(
+                chain, AuditTarget.of(deployment), store=store, alerts=checks or AlertChecks()
+            )
+    finally:
+        store.close()
+    return report
+
+
+def _log_rows(url: str) -> dict[str, set[tuple[Any, ...]]]:
+    """The sealed alert-log rows of a store, as the log commits to them."""
+    store = Store(url)
+    try:
+        with store.session() as s:
+            sealed = [Alert.log_batch_id.is_not(None)]
+            return {
+                "alerts": set(
+                    s.execute(
+                        select(*ALERT_COLUMNS, Alert.log_batch_id, Alert.log_index).where(*sealed)
+                    )
+                ),
+                "attempts": set(
+                    s.execute(
+                        select(
+                            *ATTEMPT_COLUMNS,
+                            DeliveryAttempt.log_batch_id,
+                            DeliveryAttempt.log_index,
+                        ).where(DeliveryAttempt.log_batch_id.is_not(None))
+                    )
+                ),
+                "acks": set(
+                    s.execute(
+                        select(
+                            *ACK_COLUMNS, Acknowledgement.log_batch_id, Acknowledgement.log_index
+                        ).where(Acknowledgement.log_batch_id.is_not(None))
+                    )
+                ),
+            }
+    finally:
+        store.close()
+
+
+def _info(report: AuditReport, code: str) -> list[dict[str, Any]]:
+    return [f.to_json() for f in report.findings if f.code == code]
+
+
+def test_a_rebuilt_store_restores_the_anchored_alert_log_and_audits_clean(
+    book: AlertLedger, store: Store, tmp_path: Path
+) -> None:
+    """Every sealed alert, attempt and acknowledgement comes back from the exported kind-4
+    leaves (each alert with the platform's body, which hashes to its entry); an alert the
+    log has not sealed yet is not in the rebuild, and its audit says so instead of calling
+    it missing or unanswered."""
+    url, made = _rebuild(book, tmp_path)
+    assert made.clean, made.to_json()["findings"]
+    theirs, ours = _log_rows(default_url(book.data_dir)), _log_rows(url)
+    assert ours == theirs
+    assert theirs["alerts"] and theirs["attempts"] and theirs["acks"]
+    assert made.checked["rebuilt_alert_log_rows"] == sum(len(rows) for rows in theirs.values())
+
+    report = _audit_store(book, url)
+    assert report.clean, report.to_json()["findings"]
+    assert "rebuilt" in report.chain
+    assert set(report.codes()) == {"ALERT_NOT_REBUILT"}
+    unsealed = _alerts(store, Alert.log_batch_id.is_(None), Alert.type.in_(RECORD_EVENTS))
+    assert unsealed
+    assert sorted(f["expected"] for f in _info(report, "ALERT_NOT_REBUILT")) == sorted(
+        f"{a.type} to {a.institution}" for a in unsealed
+    )
+    # Past every window: an alert whose answer the log does not hold is not called unanswered.
+    newest = max(
+        datetime.fromisoformat(a.created_at.replace("Z", "+00:00")) for a in _alerts(store)
+    )
+    later = _audit_store(book, url, AlertChecks(now=newest + timedelta(hours=31)))
+    assert later.clean and "ALERT_UNANSWERED" not in later.codes(), later.to_json()["findings"]
+    assert len(_info(later, "ALERT_NOT_REBUILT")) > len(unsealed)
+
+
+def test_without_the_platform_store_no_alert_is_rebuilt_and_the_audit_says_so(
+    book: AlertLedger, tmp_path: Path
+) -> None:
+    """An entry commits to its alert's body by hash only: with no body to prove, the rebuild
+    restores no alert, and its audit reports each as not rebuilt (info), none as missing."""
+    url, made = _rebuild(book, tmp_path, with_store=False)
+    assert made.clean and made.checked["rebuilt_alert_log_rows"] == 0
+    report = _audit_store(book, url)
+    # (Nor are its manifests: only the platform's can hash to their anchors.)
+    assert {c for c in report.codes() if c.startswith("ALERT_")} == {"ALERT_NOT_REBUILT"}
+    assert report.codes()["ALERT_NOT_REBUILT"] == (
+        report.checked["alert_log_entries"] + report.checked["alert_transitions"]
+    )
+
+
+def test_a_platform_store_that_claims_to_be_a_rebuild_is_caught(
+    book: AlertLedger, store: Store
+) -> None:
+    """The claim is one row: a store holding submissions or unsealed alerts is no rebuild,
+    and its alerts are judged as the platform's."""
+    (unsealed, *_) = _alerts(
+        store,
+        Alert.institution == book.pulled,
+        Alert.type.in_(RECORD_EVENTS),
+        Alert.log_batch_id.is_(None),
+    )
+    with store.session() as s, s.begin():
+        s.execute(delete(Alert).where(Alert.id == unsealed.id))
+        s.add(
+            Rebuild(chain_id=1337, to_block=1, log_head="0x" + "00" * 32,
+                    rebuilt_at="2026-01-01T00:00:00Z")
+        )  # fmt: skip
+    report = _audit(book)
+    assert codes(report) == {"STORE_REBUILD_CLAIM_FALSE", "ALERT_MISSING"}
+    assert "rebuilt" not in report.chain

@@ -8,8 +8,9 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from ledger.anchoring.bundles import attestation, batch_view
 from ledger.anchoring.manifest import manifest_hash
-from ledger.audit import AuditReport
+from ledger.audit import AuditReport, export_records
 from ledger.consent.erasure import erase_subject
 from ledger.proofs import canonical_bytes
 from ledger.store import Batch, Consent, Inquiry, Store
@@ -276,6 +277,38 @@ def test_rebuilt_store_holds_the_chain_state_and_audits_clean(
     again = run_audit(ledger_dir, db_url=f"sqlite:///{tmp_path / 'rebuilt.sqlite'}")
     assert again.clean, again.to_json()["findings"]
     assert again.checked["store_leaves"] == 27
+
+
+def test_a_rebuilt_store_attests_every_anchor_as_the_platform_does(
+    ledger_dir: Populated, tmp_path: Path
+) -> None:
+    """Chain, registry, transaction, block and block time: all from the chain, the time from
+    each block's header; so its bundles are the platform's, byte for byte."""
+    export = export_to(ledger_dir, tmp_path / "export.jsonl")
+    rebuilt = Store(f"sqlite:///{tmp_path / 'rebuilt.sqlite'}")
+    platform = Store.open(ledger_dir.data_dir, ledger_dir.db_url)
+    try:
+        assert run_audit(ledger_dir, records=export, rebuild=rebuilt).clean
+        with platform.session() as s:
+            theirs = {b.batch_id: b for b in s.scalars(select(Batch))}
+        with rebuilt.session() as s:
+            ours = {b.batch_id: b for b in s.scalars(select(Batch))}
+        assert ours.keys() == theirs.keys() and len(ours) == 4
+        for batch_id, batch in ours.items():
+            assert batch.block_timestamp is not None
+            assert batch.block_timestamp.endswith("Z")
+            assert attestation(batch) == attestation(theirs[batch_id])
+            assert (
+                batch_view(rebuilt, batch_id)["anchor"] == batch_view(platform, batch_id)["anchor"]
+            )
+            assert batch.created_at == theirs[batch_id].created_at  # its verified manifest's
+        again = tmp_path / "again.jsonl"
+        with again.open("w", encoding="utf-8") as out:
+            assert export_records(rebuilt, out) == 27
+    finally:
+        rebuilt.close()
+        platform.close()
+    assert again.read_text(encoding="utf-8") == export.read_text(encoding="utf-8")
 
 
 def test_rebuild_takes_only_records_that_pass(ledger_dir: Populated, tmp_path: Path) -> None:

@@ -94,6 +94,24 @@ def test_explicit_registries_and_db(ledger_dir: Populated, tmp_path: Path) -> No
     assert json.loads(done.stdout)["checked"]["store_batches"] == 4
 
 
+def test_rebuild_then_audit_the_rebuilt_store(ledger_dir: Populated, tmp_path: Path) -> None:
+    """The README's ``--rebuild URL``, then ``--db`` on what it wrote: clean, and said to be a
+    rebuild."""
+    export = tmp_path / "export.jsonl"
+    done = run(
+        "export", "-o", str(export), "--data-dir", str(ledger_dir.data_dir), env=_env(ledger_dir)
+    )
+    assert done.returncode == 0, done.stderr
+    rebuilt = f"sqlite:///{tmp_path / 'rebuilt.sqlite'}"
+    done = _audit(ledger_dir, "--records", str(export), "--rebuild", rebuilt, "--json")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert json.loads(done.stdout)["checked"]["rebuilt_leaves"] == 27
+    done = _audit(ledger_dir, "--db", rebuilt)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "CLEAN" in done.stdout
+    assert "this store is an audit's rebuild" in " ".join(done.stdout.split())
+
+
 def test_checkpoint_resumes_and_refuses_another_chain(
     ledger_dir: Populated, tmp_path: Path
 ) -> None:

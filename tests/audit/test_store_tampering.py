@@ -37,6 +37,14 @@ def _manifest(s: Any, p: Populated) -> None:
     batch.manifest_hash = "0x" + manifest_hash(manifest).hex()  # consistent, but not anchored
 
 
+def _anchor_block(s: Any, p: Populated) -> None:
+    _batch(s).block_number += 1
+
+
+def _anchor_tx(s: Any, p: Populated) -> None:
+    _batch(s).tx_hash = "0x" + "71" * 32
+
+
 def _pending(s: Any, p: Populated) -> None:
     _batch(s).status = "pending"
 
@@ -154,6 +162,8 @@ CASES: dict[str, tuple[Mutation, set[str]]] = {
     "kind": (_kind, {"STORE_KIND_MISMATCH"}),
     "manifest": (_manifest, {"STORE_MANIFEST_MISMATCH"}),
     "pending": (_pending, {"STORE_BATCH_PENDING"}),
+    "anchor block": (_anchor_block, {"STORE_ANCHOR_MISMATCH"}),
+    "anchor transaction": (_anchor_tx, {"STORE_ANCHOR_MISMATCH"}),
     "extra leaf": (_extra_leaf, {"LEAF_EXTRA"}),
     "swapped leaves": (_swapped_leaves, {"LEAF_TREE_MISMATCH"}),
     # leaf 1 filed under leaf 0's record id: its record names another
@@ -201,3 +211,25 @@ def test_each_disagreement_has_its_code(ledger_dir: Populated, case: str) -> Non
     edit_store(ledger_dir, lambda s: mutation(s, ledger_dir))
     report = run_audit(ledger_dir)
     assert codes(report) == expected, report.to_json()["findings"]
+
+
+def test_an_anchor_time_the_chain_does_not_hold_is_a_finding(ledger_dir: Populated) -> None:
+    """The platform moves a batch's anchor time (its bundles and the alert window state it):
+    the audit reads the block's own time from the chain and says both."""
+    moved: list[tuple[str, str]] = []
+
+    def later(s: Any, p: Populated) -> None:
+        batch = _batch(s, kind=2)
+        moved.append((batch.batch_id, batch.block_timestamp))
+        batch.block_timestamp = "2030-01-01T00:00:00Z"
+
+    edit_store(ledger_dir, lambda s: later(s, ledger_dir))
+    report = run_audit(ledger_dir)
+    assert codes(report) == {"STORE_ANCHOR_MISMATCH"}
+    ((batch_id, was),) = moved
+    (finding,) = [f.to_json() for f in report.failing]
+    assert finding["batch_id"] == batch_id
+    assert (finding["expected"], finding["found"]) == (
+        f"block_timestamp {was}",
+        "block_timestamp 2030-01-01T00:00:00Z",
+    )
