@@ -129,8 +129,17 @@ def test_the_helper_dies_with_the_process_it_serves(deployed_dir: Path) -> None:
 
 
 def _alive(pid: int) -> bool:
+    """Whether any thread of ``pid`` still runs. The leader turns zombie first when the
+    process is killed, while its other threads may still be exiting and its files (the
+    chain's lock among them) still open; an unreaped zombie has none."""
     try:
-        with open(f"/proc/{pid}/stat") as fh:
-            return fh.read().split(") ")[1][0] != "Z"
+        threads = list(Path(f"/proc/{pid}/task").iterdir())
     except FileNotFoundError:
         return False
+    for thread in threads:
+        try:
+            if (thread / "stat").read_text().rsplit(") ", 1)[1][0] != "Z":
+                return True
+        except (FileNotFoundError, ProcessLookupError):
+            continue  # gone meanwhile
+    return False
