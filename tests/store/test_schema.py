@@ -79,6 +79,12 @@ def _revision(engine: Engine) -> str | None:
         return MigrationContext.configure(conn).get_current_revision()
 
 
+def test_the_head_is_the_last_revision() -> None:
+    revisions = list(schema.scripts().walk_revisions())  # newest first, one line
+    assert [r.revision for r in revisions] == [schema.BY_KEY, schema.BY_PSEUDONYM]
+    assert schema.scripts().get_current_head() == schema.head() == schema.HEAD
+
+
 def test_the_revisions_make_the_schema_the_models_declare(db_url: str, engine: Engine) -> None:
     _migrate(engine, "head")
     assert _revision(engine) == schema.head()

@@ -15,7 +15,9 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0001"
+from ledger.store.schema import BY_PSEUDONYM
+
+revision = BY_PSEUDONYM
 down_revision = None
 branch_labels = None
 depends_on = None

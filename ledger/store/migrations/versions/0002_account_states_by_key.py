@@ -19,9 +19,10 @@ import sqlalchemy as sa
 from alembic import op
 
 from ledger.store.accounts import account_key
+from ledger.store.schema import BY_KEY, BY_PSEUDONYM
 
-revision = "0002"
-down_revision = "0001"
+revision = BY_KEY
+down_revision = BY_PSEUDONYM
 branch_labels = None
 depends_on = None
 
