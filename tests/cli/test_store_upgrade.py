@@ -86,6 +86,9 @@ def test_an_upgraded_store_proves_every_old_record(
     line = one_error_line(refused)
     assert refused.returncode == 1 and refused.stdout == ""
     assert "revision 0001" in line and "`ledger db upgrade`" in line
+    # The API too, before it starts: one line, no traceback from its startup.
+    served = run("serve", env=env)
+    assert one_error_line(served) == line
     done = run("db", "current", env=env)
     assert done.returncode == 0 and done.stdout.startswith("0001 (head is 0002"), done.stdout
 
