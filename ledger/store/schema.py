@@ -27,8 +27,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
 from sqlalchemy import Connection, Engine, inspect, text
+from sqlalchemy.exc import OperationalError
 
-from ledger.errors import ConfigurationError, UnavailableError
+from ledger.errors import ConfigurationError, IntegrityError, LedgerError, UnavailableError
 from ledger.store.models import Base
 
 if TYPE_CHECKING:
@@ -232,5 +233,14 @@ def upgrade(engine: Engine) -> tuple[str | None, str]:
             _adopt(conn, before)
         if not known(before):
             raise _newer(before)
-        command.upgrade(config(conn), "head")
+        try:
+            command.upgrade(config(conn), "head")
+        except (LedgerError, OperationalError):
+            raise
+        except Exception as exc:  # rolled back: say so in one line, without the data
+            raise IntegrityError(
+                f"the upgrade of the store from revision {before} to {head()} failed and "
+                f"changed nothing ({type(exc).__name__})",
+                hint="the store holds data the revisions cannot carry over; keep it as it is",
+            ) from exc
     return before, head()

@@ -15,7 +15,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Engine, create_engine, inspect, text
 
-from ledger.errors import ConfigurationError, UnavailableError
+from ledger.errors import ConfigurationError, IntegrityError, UnavailableError
 from ledger.store import Store, schema
 from ledger.store.accounts import COLUMNS, ID, SCHEMA, account_key, states_of
 from ledger.store.models import Base
@@ -221,3 +221,20 @@ def test_a_layout_without_a_revision_is_refused(db_url: str, engine: Engine) -> 
         Store(db_url)
     with pytest.raises(UnavailableError, match="ledger audit --rebuild"):
         schema.upgrade(engine)
+
+
+def test_an_upgrade_that_fails_changes_nothing(db_url: str, engine: Engine) -> None:
+    _migrate(engine, schema.BY_PSEUDONYM)
+    _unstamp(engine)
+    # A pseudonym that is not hex has no key: the carrying over fails part way.
+    _old_states(engine, [_account(i) for i in range(3)] + ["0x" + "z" * 64])
+    before = _layout(engine)
+    with pytest.raises(
+        IntegrityError, match=r"from revision 0001 to 0002 failed and changed nothing"
+    ):
+        schema.upgrade(engine)
+    assert _layout(engine) == before  # no new table, no revision table, the old layout
+    assert schema.current(engine) == schema.BY_PSEUDONYM
+    assert _revision(engine) is None  # not even stamped
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM account_states")).scalar() == 4
