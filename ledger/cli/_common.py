@@ -93,12 +93,13 @@ def ensure_data_dir(path: Path) -> None:
 
 
 @contextmanager
-def open_store(data_dir: Path | None) -> Iterator[Store]:
-    """The store of the data dir (or of ``LEDGER_DB_URL``), closed at the end."""
+def open_store(data_dir: Path | None, *, check_schema: bool = True) -> Iterator[Store]:
+    """The store of the data dir (or of ``LEDGER_DB_URL``), closed at the end
+    (``check_schema``: see :class:`~ledger.store.db.Store`)."""
     settings = settings_for(data_dir)
     if settings.db_url is None:
         ensure_data_dir(settings.data_dir)
-    store = Store.for_settings(settings)
+    store = Store.for_settings(settings, check_schema=check_schema)
     try:
         yield store
     finally:

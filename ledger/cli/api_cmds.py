@@ -139,6 +139,9 @@ def serve(
         raise InputError(
             "the embedded chain serves one process: use --workers 1, or --rpc URL for more"
         )
+    # A store the API cannot open (behind this release's schema, unreachable) is one
+    # line here, not a traceback from each worker's startup.
+    Store.for_settings(settings).close()
     # Workers are new processes: they read their settings from the environment.
     os.environ["LEDGER_DATA_DIR"] = str(settings.data_dir)
     if settings.rpc_url:

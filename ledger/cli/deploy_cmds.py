@@ -15,15 +15,18 @@ from ledger.cli._common import (
     command,
     console,
     ensure_data_dir,
+    open_store,
     print_json,
     settings_for,
 )
 from ledger.errors import InputError
+from ledger.store import schema
 
 
 @command
 def init(data_dir: DataDirOpt = None, as_json: JsonOpt = False) -> None:
-    """Create the data dir and its chain account key (mode 0600); safe to run twice.
+    """Create the data dir, its chain account key (mode 0600) and the store (at this
+    release's schema revision); safe to run twice.
 
     Example: ledger init --data-dir ./.ledger
     """
@@ -32,11 +35,20 @@ def init(data_dir: DataDirOpt = None, as_json: JsonOpt = False) -> None:
     settings = settings_for(data_dir)
     ensure_data_dir(settings.data_dir)
     account = load_account(settings.data_dir)
-    result = {"data_dir": str(settings.data_dir), "account": account.address.lower()}
+    with open_store(data_dir) as store:  # a new store is made at the head
+        revision = schema.current(store.engine)
+    result = {
+        "data_dir": str(settings.data_dir),
+        "account": account.address.lower(),
+        "store_revision": revision,
+    }
     if as_json:
         print_json(result)
     else:
-        console.print(f"data dir  {result['data_dir']}\naccount   {result['account']}")
+        console.print(
+            f"data dir  {result['data_dir']}\naccount   {result['account']}\n"
+            f"store     schema revision {revision}"
+        )
 
 
 FundOpt = Annotated[

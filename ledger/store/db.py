@@ -8,12 +8,12 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Engine, create_engine, event, inspect
+from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from ledger.errors import UnavailableError
-from ledger.store.models import Base
+from ledger.store import schema
 
 if TYPE_CHECKING:
     from ledger.config import Settings
@@ -75,17 +75,17 @@ def _sqlite_pragmas(busy_timeout_ms: int, dbapi_conn: Any, _record: Any) -> None
     cur.close()
 
 
-def _earlier(why: str) -> UnavailableError:
-    return UnavailableError(
-        f"this store was written by an earlier CreditAnchor ({why}); use a fresh data "
-        "dir, or rebuild one from the chain and an export with `ledger audit --rebuild URL`"
-    )
-
-
 class Store:
-    """An engine and a session factory over one database."""
+    """An engine and a session factory over one database.
 
-    def __init__(self, url: str, *, busy_timeout_ms: int = BUSY_TIMEOUT_MS) -> None:
+    A new database is made at the schema's head; one that is not at the head is
+    refused (:func:`ledger.store.schema.prepare`). ``check_schema=False`` leaves the
+    schema alone: for ``ledger db``, which reads and upgrades it.
+    """
+
+    def __init__(
+        self, url: str, *, busy_timeout_ms: int = BUSY_TIMEOUT_MS, check_schema: bool = True
+    ) -> None:
         self.url = url
         #: How long a SQLite connection of this store waits for another's write lock.
         self.busy_timeout_ms = busy_timeout_ms
@@ -104,35 +104,46 @@ class Store:
                 self.engine, "connect", functools.partial(_sqlite_pragmas, busy_timeout_ms)
             )
         try:
-            found = inspect(self.engine)
-            if found.has_table("leaves"):
-                raise _earlier("it has a `leaves` table")
-            if found.has_table("account_states") and "key" not in {
-                column["name"] for column in found.get_columns("account_states")
-            }:
-                raise _earlier("its account states are indexed by the whole pseudonym")
-            Base.metadata.create_all(self.engine)
+            if check_schema:
+                schema.prepare(self.engine)
         except OperationalError as exc:
+            self.engine.dispose()
             raise UnavailableError(
                 f"cannot open the store ({self.engine.dialect.name}): {exc.orig}"
             ) from None
+        except BaseException:
+            self.engine.dispose()  # refused: no connection of it stays open
+            raise
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
 
     @classmethod
     def open(
-        cls, data_dir: Path, url: str | None = None, *, busy_timeout_ms: int = BUSY_TIMEOUT_MS
+        cls,
+        data_dir: Path,
+        url: str | None = None,
+        *,
+        busy_timeout_ms: int = BUSY_TIMEOUT_MS,
+        check_schema: bool = True,
     ) -> Store:
         if url is None:
             data_dir.mkdir(parents=True, exist_ok=True)
-        return cls(url or default_url(data_dir), busy_timeout_ms=busy_timeout_ms)
+        return cls(
+            url or default_url(data_dir),
+            busy_timeout_ms=busy_timeout_ms,
+            check_schema=check_schema,
+        )
 
     @classmethod
-    def for_settings(cls, settings: Settings, url: str | None = None) -> Store:
+    def for_settings(
+        cls, settings: Settings, url: str | None = None, *, check_schema: bool = True
+    ) -> Store:
         """The store ``settings`` name (``url``: another one, with the same options)."""
         busy = round(settings.store_busy_timeout * 1000)
         if url is not None:
-            return cls(url, busy_timeout_ms=busy)
-        return cls.open(settings.data_dir, settings.db_url, busy_timeout_ms=busy)
+            return cls(url, busy_timeout_ms=busy, check_schema=check_schema)
+        return cls.open(
+            settings.data_dir, settings.db_url, busy_timeout_ms=busy, check_schema=check_schema
+        )
 
     def session(self) -> Session:
         return self.sessions()

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from ledger.store import schema
+from ledger.store.db import STORE_FILE
 from tests._stubnode import stub_node
 from tests.cli._cli import one_error_line
 from tests.conftest import COMMAND_TIMEOUT, AnvilNode, ledger_cli
@@ -31,6 +33,9 @@ def test_init_creates_a_private_data_dir(tmp_path: Path) -> None:
     assert out["account"].startswith("0x") and out["account"] == out["account"].lower()
     assert stat.S_IMODE(target.stat().st_mode) == 0o700
     assert stat.S_IMODE((target / "chain.key").stat().st_mode) == 0o600
+    # The store is made at this release's schema revision.
+    assert out["store_revision"] == schema.head()
+    assert (target / STORE_FILE).is_file()
     key = (target / "chain.key").read_text().strip()
     assert key not in done.stdout + done.stderr
     again = run("init", "--data-dir", str(target), "--json")
