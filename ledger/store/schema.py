@@ -43,8 +43,10 @@ BY_PSEUDONYM: Final = "0001"
 #: Account states indexed by :func:`ledger.store.accounts.account_key`: the layout
 #: ``create_all`` made until the store had migrations.
 BY_KEY: Final = "0002"
+#: The rebuild marker table, and no statistics of erasable columns on PostgreSQL.
+REBUILDS: Final = "0003"
 #: The newest revision: what the models declare (the revisions' head, a test checks).
-HEAD: Final = BY_KEY
+HEAD: Final = REBUILDS
 #: Alembic's table of a store's revision (its default name) and its one column.
 _VERSION_TABLE: Final = "alembic_version"
 #: Held by the transaction that writes the schema on PostgreSQL ("SCHM").
@@ -149,7 +151,9 @@ def _adopt(conn: Connection, revision: str) -> None:
     """Stamp a store made before the migrations at the revision its layout is, after
     making any table it lacks, as those releases did on every open. Those tables are
     as the models declare them in both such layouts: a later revision that changes
-    one of them must make it here as :data:`BY_KEY` had it."""
+    one of them must make it here as :data:`BY_KEY` had it. (Tables added since, such
+    as :data:`REBUILDS`' ``rebuilds``, are made here too; their revision makes them
+    only when absent.)"""
     Base.metadata.create_all(conn)
     _stamp(conn, revision)
 
