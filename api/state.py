@@ -108,13 +108,20 @@ class ChainGate:
             return self._consents
 
     def send_pending(self) -> int:
-        """The anchor sender's poll: anchor every pending batch, whichever process stored it."""
-        with self.hold() as ledger:
-            return ledger.send_pending()
+        """The anchor sender's poll: anchor every pending batch, whichever process stored it,
+        oldest first; how many. The chain lock is taken per batch: requests that need the
+        chain get it between two anchors, not after another process's whole submission."""
+        sent = 0
+        while True:
+            with self.hold() as ledger:
+                if not ledger.anchor_next():
+                    return sent
+            sent += 1
 
     def seal_logs(self) -> list[str]:
         """The sealer's tick: finish interrupted work, seal the inquiry log and the alert
         log where due, anchor."""
+        self.send_pending()  # a batch at a time first; what is left is a seal's worth
         with self.hold() as ledger:
             ledger.resume()
             return ledger.anchor_inquiries() + ledger.anchor_alerts()

@@ -24,8 +24,9 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
+from ledger.anchoring.election import SENDER_LOCK
 from ledger.chain import Deployment
 from ledger.chain.registry import AnchorRegistryClient
 from ledger.chain.types import BatchKind
@@ -310,3 +311,41 @@ def test_keys_and_anchors_hold_across_processes(
         # No request asked after the key-cache time was let through, on either process.
         late = [code for asked, code in answers if asked > revoked + KEY_CACHE_SECONDS]
         assert late and 200 not in late
+
+
+def sender_locks(pg_url: str) -> int:
+    """Sessions holding the anchor sender's lock."""
+    store = Store(pg_url)
+    try:
+        with store.session() as s:
+            return int(
+                s.scalar(
+                    text(
+                        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted"
+                        " AND ((classid::bigint << 32) | objid::bigint) = :key"
+                    ),
+                    {"key": SENDER_LOCK},
+                )
+                or 0
+            )
+    finally:
+        store.close()
+
+
+@pytest.mark.slow
+def test_two_workers_of_one_server_elect_one_sender(
+    env: dict[str, str], pg_url: str, tmp_path: Path
+) -> None:
+    operator = _key(env, "ops", "operator")
+    with serve_process(env, tmp_path / "serve.log", "--workers", "2") as (url, _):
+        wait_until(lambda: sender_locks(pg_url) == 1, interval=0.1)
+        for seed in (22, 23, 24):  # whichever worker answers, the sender anchors
+            answer = httpx.post(
+                url + "/v1/submissions",
+                json={"records": list(synthetic_rows(10, seed=seed))},
+                headers=operator,
+                timeout=REQUEST_TIMEOUT,
+            )
+            assert answer.status_code == 200, answer.text
+            assert answer.json()["batches"][0]["tx_hash"].startswith("0x")
+        assert sender_locks(pg_url) == 1
