@@ -4,6 +4,11 @@ Store reads need no chain, so the store opens on its own and keeps serving when
 the chain is down. The chain (embedded or JSON-RPC) is connected on first use
 and re-tried on later use after a failure; every use holds :attr:`ChainGate.lock`
 because the embedded chain is one in-process EVM, not safe for concurrent writers.
+
+Of several processes on one PostgreSQL store, one is the anchor sender
+(:mod:`ledger.anchoring.election`): its :class:`Sealer` thread anchors the batches
+every process stored and seals the logs. The others store a submission's batches
+and wait for it (:meth:`AppState.await_anchors`).
 """
 
 from __future__ import annotations
