@@ -54,6 +54,7 @@ class Election:
         if self._held is not None:
             try:
                 self._held.execute(text("SELECT 1"))
+                self._held.commit()  # never left idle in a transaction
             except SQLAlchemyError:
                 self._drop()
                 event(log, "anchor sender lock lost", logging.WARNING)
