@@ -57,6 +57,7 @@ def create_app(settings: Settings | None = None, *, limits: ApiSettings | None =
         app.state.ledger = state
         app.state.metrics.watch_store(store)
         app.state.metrics.watch_streams(state.alert_streams)
+        app.state.metrics.watch_election(state.election)
         # Everything loaded so far (web3, the chain, the store) lives as long as the
         # process: keep it out of the collector's full passes, which took >100 ms
         # each and showed in the latency tail.

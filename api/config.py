@@ -26,6 +26,12 @@ class ApiSettings(BaseSettings):
     key_cache_seconds: float = Field(
         default=1.0, ge=0, le=60, description="how long a verified API key is remembered"
     )
+    # POST /v1/submissions on a worker that is not the anchor sender: it stores the
+    # batches and waits for the sender to anchor them (503 with Retry-After beyond;
+    # the same rows again resume the submission).
+    anchor_wait_seconds: float = Field(
+        default=120.0, gt=0, le=3600, description="how long a submission waits for its anchors"
+    )
     # GET /v1/alerts/stream (Server-Sent Events). Each stream ends after
     # alert_stream_seconds (the client reconnects with Last-Event-ID): a server that
     # is asked to stop waits for open streams at most that long.

@@ -20,6 +20,7 @@ from sqlalchemy import func, select
 
 from api.alertstream import StreamSlots
 from api.collectors import AlertCollector, PipelineCollector
+from ledger.anchoring.election import Election
 from ledger.store import Batch, Store
 
 #: Request latencies from 1 ms to 10 s: a cached proof to a 10000-record verify.
@@ -94,6 +95,14 @@ class Metrics:
             registry=self.registry,
         )
         streams.set_function(lambda: slots.open)
+
+    def watch_election(self, election: Election) -> None:
+        sender = Gauge(
+            "creditanchor_anchor_sender",
+            "1 if this process is the elected anchor sender, else 0",
+            registry=self.registry,
+        )
+        sender.set_function(lambda: float(election.elected))
 
     def count_consent_check(self, outcome: str) -> None:
         """One consent check answered: ``granted`` or the reason it was refused (a bounded set)."""

@@ -63,11 +63,16 @@ class Health(BaseModel):
 
 
 class Ready(BaseModel):
-    model_config = _example({"status": "ready", "store": "ok", "chain": "ok", "block_number": 9})
+    model_config = _example(
+        {"status": "ready", "store": "ok", "chain": "ok", "block_number": 9, "anchor_sender": True}
+    )
     status: Literal["ready"] = "ready"
     store: Literal["ok"] = "ok"
     chain: Literal["ok", "busy"]
     block_number: int | None
+    anchor_sender: bool = Field(
+        description="this process is the elected one that sends anchors and seals the logs"
+    )
 
 
 class Anchor(BaseModel):

@@ -4,12 +4,18 @@ Store reads need no chain, so the store opens on its own and keeps serving when
 the chain is down. The chain (embedded or JSON-RPC) is connected on first use
 and re-tried on later use after a failure; every use holds :attr:`ChainGate.lock`
 because the embedded chain is one in-process EVM, not safe for concurrent writers.
+
+Of several processes on one PostgreSQL store, one is the anchor sender
+(:mod:`ledger.anchoring.election`): its :class:`Sealer` thread anchors the batches
+every process stored and seals the logs. The others store a submission's batches
+and wait for it (:meth:`AppState.await_anchors`).
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -21,6 +27,8 @@ from api.alertstream import StreamSlots
 from api.config import ApiSettings
 from api.inquirywriter import LoopInquiryWriter
 from api.keycache import KeyCache
+from ledger.anchoring.election import RETRY_SECONDS, Election
+from ledger.anchoring.outbox import AnchoredBatch, recorded_anchors
 from ledger.chain import Deployment, check_deployment, open_chain
 from ledger.config import Settings
 from ledger.consent import ConsentService, InquiryLog
@@ -34,6 +42,10 @@ log = logging.getLogger("api.state")
 HOLDER = "ledger serve"
 #: How long a readiness probe waits for a chain busy with a submission.
 PROBE_WAIT_SECONDS = 1.0
+#: How often the anchor sender looks for batches other processes stored.
+SEND_POLL_SECONDS = 0.25
+#: How often a submission waiting for the anchor sender looks at its batches.
+ANCHOR_POLL_SECONDS = 0.1
 
 
 class ChainGate:
@@ -100,9 +112,21 @@ class ChainGate:
                 self._consents = ledger.consents(lock=self.lock)
             return self._consents
 
+    def send_pending(self) -> int:
+        """The anchor sender's poll: anchor every pending batch, whichever process stored it,
+        oldest first; how many. The chain lock is taken per batch: requests that need the
+        chain get it between two anchors, not after another process's whole submission."""
+        sent = 0
+        while True:
+            with self.hold() as ledger:
+                if not ledger.anchor_next():
+                    return sent
+            sent += 1
+
     def seal_logs(self) -> list[str]:
         """The sealer's tick: finish interrupted work, seal the inquiry log and the alert
         log where due, anchor."""
+        self.send_pending()  # a batch at a time first; what is left is a seal's worth
         with self.hold() as ledger:
             ledger.resume()
             return ledger.anchor_inquiries() + ledger.anchor_alerts()
@@ -138,9 +162,10 @@ class AppState:
     def __post_init__(self) -> None:
         self.gate = ChainGate(self.settings, self.store)
         self.keys = KeyCache(self.limits.key_cache_seconds)
+        self.election = Election(self.store)
         self.alert_streams = StreamSlots(self.limits.alert_stream_max_clients)
         seconds = min(self.settings.inquiry_seal_seconds, self.settings.alert_seal_seconds)
-        self.sealer = Sealer(self.gate, seconds)
+        self.sealer = Sealer(self.gate, self.election, seconds)
         self._desensitiser: Desensitiser | None = None
         self._unsealed = 0
         self._inquiry_writer: LoopInquiryWriter | None = None
@@ -168,6 +193,19 @@ class AppState:
             self._unsealed = 0
             self.sealer.wake()
 
+    def await_anchors(self, batch_ids: list[str]) -> list[AnchoredBatch]:
+        """The anchors of batches this process stored for the anchor sender, once it has
+        sent them all; 503 if that takes longer than ``anchor_wait_seconds``."""
+        deadline = time.monotonic() + self.limits.anchor_wait_seconds
+        while (anchored := recorded_anchors(self.store, batch_ids)) is None:
+            if time.monotonic() >= deadline:
+                raise UnavailableError(
+                    "the batches are stored but the anchor sender has not anchored them yet",
+                    hint="send the same records again later: the submission resumes",
+                )
+            time.sleep(ANCHOR_POLL_SECONDS)
+        return anchored
+
     def check_store(self) -> None:
         try:
             with self.store.session() as s:
@@ -177,23 +215,30 @@ class AppState:
 
     def close(self) -> None:
         self.sealer.stop()
+        self.election.close()
         self.gate.close()
         self.store.close()
 
 
 class Sealer:
-    """A background thread sealing and anchoring the inquiry log and the alert log: on a
-    timer, or when woken."""
+    """A background thread that makes this process the anchor sender when it can and,
+    while it is, anchors what any process stored and seals and anchors the inquiry
+    log and the alert log: on a timer, or when woken.
 
-    def __init__(self, gate: ChainGate, seconds: float) -> None:
+    Only the elected process (:class:`~ledger.anchoring.election.Election`) sends;
+    the others try to take over every ``RETRY_SECONDS``.
+    """
+
+    def __init__(self, gate: ChainGate, election: Election, seconds: float) -> None:
         self.gate = gate
+        self.election = election
         self.seconds = seconds
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="inquiry-sealer", daemon=True)
+        self._thread = threading.Thread(target=self._run, name="anchor-sender", daemon=True)
         self._thread.start()
 
     def wake(self) -> None:
@@ -206,11 +251,35 @@ class Sealer:
             self._thread.join(timeout=30)
 
     def _run(self) -> None:
-        # The first tick runs at once: batches left pending by a crash are anchored.
+        # A new sender's first tick seals at once: batches left pending by a crash
+        # (of this process or of the sender before it) are anchored.
+        sealed_at: float | None = None
+        woken = False
         while not self._stop.is_set():
-            try:
-                self.gate.seal_logs()
-            except LedgerError as exc:
-                log.warning("inquiry or alert log not anchored yet: %s", exc.code)
-            self._wake.wait(timeout=self.seconds / 2)
+            if self.election.try_elect():
+                now = time.monotonic()
+                seal = woken or sealed_at is None or now - sealed_at >= self.seconds / 2
+                if seal:
+                    sealed_at = now
+                # After a failure (chain or store down), look again less often.
+                ok = self._tick(seal=seal)
+                wait = min(SEND_POLL_SECONDS, self.seconds / 2) if ok else RETRY_SECONDS
+            else:
+                sealed_at, wait = None, RETRY_SECONDS
+            woken = self._wake.wait(timeout=wait)
             self._wake.clear()
+
+    def _tick(self, *, seal: bool) -> bool:
+        """Anchor what is pending (and ``seal`` the logs first); whether it went well."""
+        try:
+            if seal:
+                self.gate.seal_logs()
+            else:
+                self.gate.send_pending()
+        except LedgerError as exc:
+            log.warning("batches not anchored yet: %s", exc.code)
+        except SQLAlchemyError as exc:  # the store is down: a later tick tries again
+            log.warning("batches not anchored yet: the store failed (%s)", type(exc).__name__)
+        else:
+            return True
+        return False

@@ -106,12 +106,23 @@ class Ledger:
     def resume(self) -> None:
         """Finish what a crash interrupted: pending consents, withdrawals and anchors."""
         self.consents().flush()
-        self._drain()
+        self.send_pending()
 
-    def _drain(self) -> None:
-        for outbox in dict.fromkeys((self.outbox, self.alert_outbox)):
-            for _ in outbox.drain():
-                pass
+    def send_pending(self) -> int:
+        """Anchor every pending batch (of any process sharing the store), oldest first;
+        how many."""
+        return sum(1 for outbox in self._outboxes() for _ in outbox.drain())
+
+    def anchor_next(self) -> bool:
+        """Anchor the oldest pending batch of one outbox, if there is one; whether there was."""
+        for outbox in self._outboxes():
+            if pending := outbox.pending():
+                outbox.anchor(pending[0])
+                return True
+        return False
+
+    def _outboxes(self) -> list[Outbox]:
+        return list(dict.fromkeys((self.outbox, self.alert_outbox)))
 
     def anchor_inquiries(self, *, force: bool = False) -> list[str]:
         """Seal the inquiry log when due (or ``force``) and anchor every pending batch.

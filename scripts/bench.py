@@ -7,7 +7,7 @@ because this machine is shared and noisy.
 API figures alternate the real and the trivial server in rounds (medians).
 
 Usage: python scripts/bench.py --json FILE [--quick]
-       [--only chain|ingest|api|consent|audit|delivery|ui ...]
+       [--only chain|ingest|api|consent|audit|delivery|ui|failover ...]
 """
 
 from __future__ import annotations
@@ -593,7 +593,7 @@ def _batch_verify(
 
 
 #: Sections ``--only`` may pick; a full run does them all, in this order.
-SECTIONS = ("chain", "ingest", "api", "consent", "audit", "delivery", "ui")
+SECTIONS = ("chain", "ingest", "api", "consent", "audit", "delivery", "ui", "failover")
 
 
 def run(
@@ -644,6 +644,10 @@ def run(
         from bench_ui import bench_ui
 
         results.update(bench_ui(quick, _free_port, _wait_ready))
+    if "failover" in only:
+        from bench_failover import bench_failover
+
+        results.update(bench_failover(quick, _free_port))
     return _with_ratios(results)
 
 

@@ -22,7 +22,11 @@ def readyz(state: StateDep) -> Ready:
     """Readiness: the store and the chain both answer (503 with Retry-After if not)."""
     state.check_store()
     block = state.gate.probe()
-    return Ready(chain="busy" if block is None else "ok", block_number=block)
+    return Ready(
+        chain="busy" if block is None else "ok",
+        block_number=block,
+        anchor_sender=state.election.elected,
+    )
 
 
 @router.get(

@@ -87,7 +87,13 @@ def submit(
 ) -> SubmissionReport:
     """Validate, desensitise, salt and anchor raw records; returns the submission report."""
     rows = as_jsonl(body.records)
+    # Only the elected anchor sender sends; another worker stores the batches and
+    # waits (outside the chain lock) until the sender has anchored them.
+    send = state.election.elected
     with state.gate.submitter() as submitter:
-        report = submitter.submit(rows)
-    request.app.state.metrics.anchors.inc(sum(not b.resumed for b in report.batches))
+        report = submitter.submit(rows, send=send)
+    if send:
+        request.app.state.metrics.anchors.inc(sum(not b.resumed for b in report.batches))
+    elif report.waiting:
+        report.batches = state.await_anchors(report.waiting)
     return report_out(report)

@@ -146,6 +146,25 @@ def _check_same(batch: BatchAnchor, on_chain: AnchorRecord) -> None:
         )
 
 
+def recorded_anchors(store: Store, batch_ids: Sequence[str]) -> list[AnchoredBatch] | None:
+    """These batches' anchors as the store recorded them, in this order; None while any is
+    pending (another process, the anchor sender, anchors them)."""
+    with store.session() as s:
+        rows = {
+            b.batch_id: b for b in s.scalars(select(Batch).where(Batch.batch_id.in_(batch_ids)))
+        }
+    out = []
+    for batch_id in batch_ids:
+        row = rows[batch_id]
+        if row.status != "anchored" or row.tx_hash is None or row.block_number is None:
+            return None
+        out.append(
+            AnchoredBatch(row.batch_id, row.root, row.tree_size, row.tx_hash, row.block_number,
+                          resumed=False)
+        )  # fmt: skip
+    return out
+
+
 class Outbox:
     """Sends pending batches to the AnchorRegistry and records their anchors.
 

@@ -123,7 +123,10 @@ def serve(
     host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = DEFAULT_HOST,
     port: Annotated[int, typer.Option("--port", min=1, max=65535, help="TCP port.")] = DEFAULT_PORT,
     workers: Annotated[
-        int, typer.Option("--workers", min=1, help="Worker processes (JSON-RPC chain only).")
+        int,
+        typer.Option(
+            "--workers", min=1, help="Worker processes (JSON-RPC chain and PostgreSQL only)."
+        ),
     ] = 1,
 ) -> None:
     """Serve the HTTP API (OpenAPI at /docs) over the data dir's store and chain.
@@ -138,6 +141,11 @@ def serve(
     if workers > 1 and not settings.rpc_url:
         raise InputError(
             "the embedded chain serves one process: use --workers 1, or --rpc URL for more"
+        )
+    if workers > 1 and not (settings.db_url or "").startswith("postgresql"):
+        # Workers elect their anchor sender with a PostgreSQL lock (ledger.anchoring.election).
+        raise InputError(
+            "several workers share a PostgreSQL store: set LEDGER_DB_URL=postgresql+psycopg://..."
         )
     # A store the API cannot open (behind this release's schema, unreachable) is one
     # line here, not a traceback from each worker's startup.

@@ -70,6 +70,8 @@ class SubmitReport:
     already_complete: bool = False
     batches: list[AnchoredBatch] = field(default_factory=list)
     rejections: list[Refused] = field(default_factory=list)
+    #: Without ``send``: the batches stored, or found pending, for the anchor sender.
+    waiting: list[str] = field(default_factory=list)
 
 
 class Submitter:
@@ -98,23 +100,33 @@ class Submitter:
         self.alerts = alerts
         self.policy_id = f"{stages.policy.name}/{stages.policy.version}"
 
-    def submit(self, source: RecordSource) -> SubmitReport:
-        """Submit a file (or its bytes in memory); the same bytes again resume it."""
+    def submit(self, source: RecordSource, *, send: bool = True) -> SubmitReport:
+        """Submit a file (or its bytes in memory); the same bytes again resume it.
+
+        Without ``send`` the batches are only stored, pending, and listed in the
+        report's ``waiting``: another process, the anchor sender, anchors them.
+        """
         sub = self._open_submission(source)
         event(
             log, "submission opened", submission=sub.id, status=sub.status, rows_done=sub.rows_done
         )
         report = SubmitReport(sub.id, sub.accepted, sub.rejected)
-        report.batches.extend(self.outbox.drain())  # finish what a crash left behind
+        if send:
+            report.batches.extend(self.outbox.drain())  # finish what a crash left behind
+        else:
+            report.waiting.extend(self._pending_of(sub.id))
         if sub.status == "complete":
             report.already_complete = True
             report.rejections = self._stored_rejections(sub.id)
             return report
         pending = Results(last_row=sub.rows_done)
-        anchorer = Anchorer(
-            lambda batch_id: self.outbox.send(batch_id, fresh=True), self.outbox.record
+        anchorer = (
+            Anchorer(lambda batch_id: self.outbox.send(batch_id, fresh=True), self.outbox.record)
+            if send
+            else None
         )
-        flusher = Flusher(lambda group: self._flush(sub.id, group, report, anchorer.put))
+        put = anchorer.put if anchorer is not None else report.waiting.append
+        flusher = Flusher(lambda group: self._flush(sub.id, group, report, put))
         try:
             for results in self._results(source, skip=sub.rows_done):
                 rest: Results | None = results
@@ -129,9 +141,21 @@ class Submitter:
             try:
                 flusher.close()
             finally:
-                anchorer.close()
-                report.batches.extend(anchorer.anchored)
+                if anchorer is not None:
+                    anchorer.close()
+                    report.batches.extend(anchorer.anchored)
         return report
+
+    def _pending_of(self, sub_id: str) -> list[str]:
+        """The submission's batches a crash left pending, oldest first."""
+        with self.store.session() as s:
+            return list(
+                s.scalars(
+                    select(Batch.batch_id)
+                    .where(Batch.submission_id == sub_id, Batch.status == "pending")
+                    .order_by(Batch.created_at)
+                )
+            )
 
     def _stored_rejections(self, sub_id: str) -> list[Refused]:
         with self.store.session() as s:

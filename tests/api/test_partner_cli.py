@@ -105,6 +105,8 @@ def test_serve_runs_the_app_factory(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     data_dir.mkdir()
     (data_dir / "deployment.json").write_text("{}")
     assert serve("--workers", "2")[0] == 2 and not calls
+    code, out = serve("--workers", "2", "--rpc", "http://127.0.0.1:9")  # a SQLite store
+    assert code == 2 and "PostgreSQL" in out and not calls
     assert serve("--port", "8123")[0] == 0
     ((args, kwargs),) = calls
     assert args == ("api.app:create_app",)

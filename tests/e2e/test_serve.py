@@ -55,13 +55,14 @@ def serving(env: dict[str, str], log_path: Path) -> Iterator[str]:
 
 @contextmanager
 def serve_process(
-    env: dict[str, str], log_path: Path
+    env: dict[str, str], log_path: Path, *args: str
 ) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    """Like :func:`serving`, and the process too (for a test that kills it)."""
+    """Like :func:`serving`, and the process too (for a test that kills it); ``args``:
+    more options of ``ledger serve``."""
     port = free_port()
     with log_path.open("wb") as log:
         proc = subprocess.Popen(
-            [ledger_cli(), "serve", "--port", str(port)], env=env, stdout=log, stderr=log
+            [ledger_cli(), "serve", "--port", str(port), *args], env=env, stdout=log, stderr=log
         )
         try:
             url = f"http://127.0.0.1:{port}"
