@@ -12,10 +12,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Final, cast
 
-from web3 import HTTPProvider, Web3
+from web3 import Web3
 from web3.types import FilterParams, RPCEndpoint
 
 from ledger.chain.errors import ChainError
+from ledger.chain.failover import FailoverProvider
 
 if TYPE_CHECKING:
     from ledger.chain.connection import Chain
@@ -62,7 +63,7 @@ def raw_calls(chain: Chain, to: str, calls: Sequence[bytes], block: int) -> list
 
     if chain.kind == "eth-tester":
         return [one(d) for d in calls]
-    provider = cast(HTTPProvider, chain.w3.provider)
+    provider = cast(FailoverProvider, chain.w3.provider)
 
     def batch(requests: list[tuple[RPCEndpoint, Any]]) -> Any:
         return chain.guarded(lambda: provider.make_batch_request(requests))
