@@ -95,13 +95,17 @@ class BatchOut(BaseModel):
     )
     batch_id: str
     kind: int
-    status: Literal["pending", "anchored"]
+    status: Literal["pending", "confirming", "anchored"] = Field(
+        description="confirming: mined, awaiting the chain's confirmations (see README)"
+    )
     tree_size: int
     root: str
     manifest_hash: str
     manifest: dict[str, Any]
     created_at: str
-    anchor: dict[str, Any] | None = Field(description="null while the batch is pending")
+    anchor: dict[str, Any] | None = Field(
+        description="null until the batch is anchored (pending or confirming)"
+    )
 
 
 class BundleOut(BaseModel):

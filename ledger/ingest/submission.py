@@ -86,6 +86,7 @@ class Submitter:
         progress: Callable[[int], None] | None = None,
         workers: int = 1,
         alerts: Deriver | None = None,
+        confirm_wait: float = 0.0,
     ) -> None:
         self.store = store
         self.outbox = outbox
@@ -96,6 +97,8 @@ class Submitter:
         self.workers = workers
         #: Derives each stored batch's risk alerts in its transaction (None: no alerts).
         self.alerts = alerts
+        #: Seconds to await the chain's confirmations of the batches at the end.
+        self.confirm_wait = confirm_wait
         self.policy_id = f"{stages.policy.name}/{stages.policy.version}"
 
     def submit(self, source: RecordSource) -> SubmitReport:
@@ -131,6 +134,9 @@ class Submitter:
             finally:
                 anchorer.close()
                 report.batches.extend(anchorer.anchored)
+        if any(b.status == "confirming" for b in report.batches):
+            self.outbox.settle(self.confirm_wait)
+            report.batches = self.outbox.current(report.batches)
         return report
 
     def _stored_rejections(self, sub_id: str) -> list[Refused]:

@@ -6,9 +6,10 @@ from ledger.store.accounts import AccountState as AccountState  # registers acco
 from ledger.store.apikeys import ApiKey as ApiKey  # registers the api_keys table on Base
 from ledger.store.db import Store
 from ledger.store.leaves import LeafRef, StoredLeaf
-from ledger.store.models import Batch, Consent, Erasure, Inquiry, Rejection, Submission
+from ledger.store.models import AnchorTx, Batch, Consent, Erasure, Inquiry, Rejection, Submission
 
 __all__ = [
+    "AnchorTx",
     "Batch",
     "Consent",
     "Erasure",
