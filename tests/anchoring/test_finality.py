@@ -9,6 +9,9 @@ dropped anchor.
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -27,7 +30,7 @@ from ledger.records import synthetic_rows, write_jsonl
 from ledger.store import AnchorTx, Batch, Store, leaves
 from ledger.verify import verify_leaf_hashes
 from ledger.wiring import Ledger
-from tests.conftest import AnvilNode, rpc, rpc_chain
+from tests.conftest import COMMAND_TIMEOUT, AnvilNode, ledger_cli, rpc, rpc_chain
 
 pytestmark = pytest.mark.rpc
 
@@ -81,7 +84,7 @@ def test_a_batch_counts_as_anchored_only_k_blocks_deep(
     assert batch.status == "confirming"
     leaf = a_leaf(ledger, batch.batch_id)
     assert verify_leaf_hashes(ledger.store, [leaf])["results"][0]["status"] == "pending"
-    with pytest.raises(ConflictError):
+    with pytest.raises(ConflictError, match="awaits the chain's confirmations"):
         bundle_for(ledger.store, "0x" + leaf.hex())
 
     mine(node, K - 1)
@@ -145,3 +148,41 @@ def _anchor_count(node: AnvilNode, data_dir: Path) -> int:
     deployment = Deployment.load(data_dir / "deployment.json")
     with Chain.json_rpc(node.url, Account.create()) as chain:
         return AnchorRegistryClient.from_deployment(chain, deployment).anchor_count()
+
+
+@pytest.mark.slow
+def test_the_cli_leaves_a_batch_confirming_and_a_later_run_confirms_it(
+    node: AnvilNode, data_dir: Path, tmp_path: Path, clean_env: None
+) -> None:
+    """``ledger submit`` sends from its chain helper process: the confirmation check goes
+    through it too."""
+    deploy(rpc_chain(node, data_dir), data_dir)
+    source = tmp_path / "rows.jsonl"
+    write_jsonl(synthetic_rows(10, seed=4, invalid_ratio=0), source)
+    env = {
+        **os.environ,
+        "LEDGER_DATA_DIR": str(data_dir),
+        "LEDGER_RPC_URL": node.url,
+        "LEDGER_CONFIRMATIONS": "1",
+        "LEDGER_CONFIRM_WAIT": "0",
+    }
+
+    def submit() -> dict[str, Any]:
+        run = subprocess.run(
+            [ledger_cli(), "submit", str(source), "--json"],
+            env=env, capture_output=True, text=True, timeout=COMMAND_TIMEOUT,
+        )  # fmt: skip
+        assert run.returncode == 0, run.stderr
+        return dict(json.loads(run.stdout))
+
+    (batch,) = submit()["batches"]
+    assert batch["status"] == "confirming"
+    mine(node, 1)
+    again = submit()
+    assert again["already_complete"]
+    store = Store.open(data_dir)
+    try:
+        with store.session() as s:
+            assert s.get_one(Batch, batch["batch_id"]).status == "anchored"
+    finally:
+        store.close()
