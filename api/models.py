@@ -218,6 +218,11 @@ class BatchSummary(BaseModel):
     tx_hash: str
     block_number: int
     resumed: bool
+    status: Literal["pending", "confirming", "anchored"] = Field(
+        default="anchored",
+        description="confirming: mined, awaiting the chain's confirmations; the server "
+        "finishes it in the background (GET /v1/batches/{batch_id} tells when)",
+    )
 
 
 class RejectionOut(BaseModel):
