@@ -9,7 +9,8 @@ connections are refused, as from a node that crashed). With ``swallow`` it does 
 even relay that last request: it answers an ``eth_sendRawTransaction`` with the
 transaction's hash and goes down, as a node that took a transaction and crashed
 before passing it on. It records the methods it relayed, so a test can show which
-endpoint served what.
+endpoint served what. Setting ``drop_next`` to N makes it hang up on the next N
+requests without an answer: a blip, not an outage.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ class RpcProxy:
     target: str
     down_after: str | None = None
     swallow: bool = False
+    drop_next: int = 0
     url: str = ""
     methods: list[str] = field(default_factory=list)
     down: threading.Event = field(default_factory=threading.Event)
@@ -46,6 +48,10 @@ def rpc_proxy(
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers["Content-Length"]))
+            if proxy.drop_next > 0:
+                proxy.drop_next -= 1
+                self.close_connection = True
+                return
             request = json.loads(body)
             names = [r["method"] for r in (request if isinstance(request, list) else [request])]
             if proxy.swallow and names == [proxy.down_after] == ["eth_sendRawTransaction"]:

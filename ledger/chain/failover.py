@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Sequence
 from typing import Any, Final, TypeVar
 
@@ -29,6 +30,12 @@ log = logging.getLogger(__name__)
 #: What says "this node cannot be reached": requests' errors (ConnectionError,
 #: Timeout, HTTPError) are all OSError, and so is TimeoutError.
 UNREACHABLE: Final = (OSError,)
+#: When no node answers, the whole list is tried again this many times, after
+#: RETRY_BACKOFF, 2 x RETRY_BACKOFF, ... seconds: a node restarting or a load
+#: balancer switching over is a blip of a second or two, not an outage (what web3's
+#: own HTTPProvider retries did for one URL; they are off here, the next URL first).
+RETRY_ROUNDS: Final = 2
+RETRY_BACKOFF: Final = 0.25
 _CHAIN_ID = RPCEndpoint("eth_chainId")
 
 T = TypeVar("T")
@@ -109,7 +116,16 @@ class FailoverProvider(JSONBaseProvider):
         return self._each(lambda node: node.make_batch_request(requests))
 
     def _each(self, call: Callable[[HTTPProvider], T]) -> T:
-        """``call`` on the current node, then on each next one while they cannot be reached."""
+        """``call`` on the current node, then on each next one while they cannot be reached;
+        the whole list again after a pause (:data:`RETRY_ROUNDS`) if none can."""
+        for pause in (RETRY_BACKOFF * 2**r for r in range(RETRY_ROUNDS)):
+            try:
+                return self._round(call)
+            except UNREACHABLE:
+                time.sleep(pause)
+        return self._round(call)
+
+    def _round(self, call: Callable[[HTTPProvider], T]) -> T:
         start = self._current
         last: BaseException | None = None
         for step in range(len(self._nodes)):

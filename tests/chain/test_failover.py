@@ -17,7 +17,7 @@ from eth_account import Account
 
 from ledger.chain import Chain, Deployment, deploy
 from ledger.chain.errors import ChainUnavailableError
-from ledger.chain.failover import split_urls
+from ledger.chain.failover import RETRY_ROUNDS, split_urls
 from ledger.chain.registry import AnchorRegistryClient
 from ledger.errors import ConfigurationError
 from ledger.records import synthetic_rows, write_jsonl
@@ -79,6 +79,27 @@ def test_a_node_unreachable_at_open_is_checked_before_it_serves(anvil: AnvilNode
             chain.block_number()
         assert "chain 1, not 31337" in info.value.message
         assert other.methods == ["eth_chainId"]
+
+
+@pytest.mark.parametrize("blips", [1, 2])
+def test_a_blip_of_the_only_node_is_ridden_out(anvil: AnvilNode, blips: int) -> None:
+    """No node answering is tried again after a pause, RETRY_ROUNDS times."""
+    assert blips <= RETRY_ROUNDS
+    with rpc_proxy(anvil.url) as only:
+        chain = Chain.json_rpc(only.url, Account.create())
+        only.drop_next = blips
+        assert chain.block_number() >= 0
+        assert only.drop_next == 0
+
+
+def test_a_node_down_past_the_retries_is_unavailable(anvil: AnvilNode) -> None:
+    with rpc_proxy(anvil.url) as only:
+        chain = Chain.json_rpc(only.url, Account.create())
+        only.drop_next = RETRY_ROUNDS + 1
+        with pytest.raises(ChainUnavailableError):
+            chain.block_number()
+        assert only.drop_next == 0  # every round asked it
+        assert chain.block_number() >= 0
 
 
 def test_a_call_moves_to_the_next_url_when_its_node_goes_down(
