@@ -48,6 +48,9 @@ def rpc_proxy(
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers["Content-Length"]))
+            if proxy.down.is_set():  # gone: a request that came in meanwhile gets no answer
+                self.close_connection = True
+                return
             if proxy.drop_next > 0:
                 proxy.drop_next -= 1
                 self.close_connection = True
@@ -66,13 +69,14 @@ def rpc_proxy(
                 with urllib.request.urlopen(relay, timeout=60) as resp:
                     answer = resp.read()
             proxy.methods.extend(names)
+            if proxy.down_after in names:
+                proxy.down.set()  # before the answer: the caller sees it set
             self.send_response(200)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(answer)))
             self.end_headers()
             self.wfile.write(answer)
             if proxy.down_after in names:
-                proxy.down.set()
                 # From another thread: shutdown() waits for serve_forever to return.
                 threading.Thread(target=stop, daemon=True).start()
 

@@ -208,7 +208,14 @@ class Outbox:
         self.kinds = kinds
 
     def pending(self) -> list[str]:
-        query = select(Batch.batch_id).where(Batch.status == "pending")
+        return self._with_status("pending")
+
+    def confirming(self) -> list[str]:
+        return self._with_status("confirming")
+
+    def _with_status(self, status: str) -> list[str]:
+        """This outbox's batches in ``status``, oldest first."""
+        query = select(Batch.batch_id).where(Batch.status == status)
         if self.kinds is not None:
             query = query.where(Batch.kind.in_(sorted(self.kinds)))
         with self.store.session() as s:
@@ -219,13 +226,6 @@ class Outbox:
         self.confirm()
         for batch_id in self.pending():
             yield self.anchor(batch_id)
-
-    def confirming(self) -> list[str]:
-        query = select(Batch.batch_id).where(Batch.status == "confirming")
-        if self.kinds is not None:
-            query = query.where(Batch.kind.in_(sorted(self.kinds)))
-        with self.store.session() as s:
-            return list(s.scalars(query.order_by(Batch.created_at)))
 
     def confirm(self) -> tuple[list[str], list[str]]:
         """Look at every confirming batch's block: promote the ones deep enough, send the
@@ -243,6 +243,8 @@ class Outbox:
         with self.store.session() as s, s.begin():
             for batch_id in ids:
                 batch = s.get_one(Batch, batch_id)
+                if batch.status != "confirming" or batch.tx_hash != rows[batch_id]:
+                    continue  # another process moved it on meanwhile
                 tx = _live_tx(s, batch)
                 if tx is None or found.get(tx.tx_hash) != tx.block_hash:
                     _drop(batch, tx)

@@ -100,7 +100,9 @@ class AnchorTx(Base):
     __tablename__ = "anchor_txs"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    batch_id: Mapped[str] = mapped_column(ForeignKey("batches.batch_id"), index=True)
+    #: No foreign key: this is a trail for the audit, which must still read it (and
+    #: report the batch missing) when a batch row was deleted.
+    batch_id: Mapped[str] = mapped_column(String(66), index=True)
     #: Not unique: a reorg may drop a block and mine the same transaction in another.
     tx_hash: Mapped[str] = mapped_column(String(66))
     block_number: Mapped[int] = mapped_column(BigInteger)
