@@ -100,13 +100,17 @@ class BatchOut(BaseModel):
     )
     batch_id: str
     kind: int
-    status: Literal["pending", "anchored"]
+    status: Literal["pending", "confirming", "anchored"] = Field(
+        description="confirming: mined, awaiting the chain's confirmations (see README)"
+    )
     tree_size: int
     root: str
     manifest_hash: str
     manifest: dict[str, Any]
     created_at: str
-    anchor: dict[str, Any] | None = Field(description="null while the batch is pending")
+    anchor: dict[str, Any] | None = Field(
+        description="null until the batch is anchored (pending or confirming)"
+    )
 
 
 class BundleOut(BaseModel):
@@ -219,6 +223,11 @@ class BatchSummary(BaseModel):
     tx_hash: str
     block_number: int
     resumed: bool
+    status: Literal["pending", "confirming", "anchored"] = Field(
+        default="anchored",
+        description="confirming: mined, awaiting the chain's confirmations; the server "
+        "finishes it in the background (GET /v1/batches/{batch_id} tells when)",
+    )
 
 
 class RejectionOut(BaseModel):

@@ -90,7 +90,8 @@ class ChainGate:
         """The one submitter (default policy), under the chain lock."""
         with self.hold() as ledger:
             if self._submitter is None:
-                self._submitter = ledger.submitter()
+                # A request does not wait for confirmations: the sealer's tick settles them.
+                self._submitter = ledger.submitter(confirm_wait=0)
             yield self._submitter
 
     @contextmanager

@@ -21,8 +21,24 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="LEDGER_", extra="ignore")
 
     data_dir: Path = Field(default=DEFAULT_DATA_DIR, description="where keys, chain and store live")
-    rpc_url: str | None = Field(default=None, description="JSON-RPC node; unset = embedded chain")
-    confirmations: int = Field(default=1, ge=1, le=1000, description="blocks before a tx counts")
+    rpc_url: str | None = Field(
+        default=None,
+        description="JSON-RPC node URL, or several of one chain comma-separated (fail-over); "
+        "unset = embedded chain",
+    )
+    confirmations: int | None = Field(
+        default=None,
+        ge=0,
+        le=1000,
+        description="blocks mined on top of an anchor's block before its batch counts as "
+        "anchored; unset = the network's default (ledger.chain.opening.default_confirmations)",
+    )
+    confirm_wait: float = Field(
+        default=600.0,
+        ge=0,
+        description="seconds a submission waits for its batches' confirmations before it "
+        "leaves them confirming (a later run or `ledger serve` finishes them)",
+    )
     receipt_timeout: float = Field(default=120.0, gt=0, description="seconds to await a receipt")
     request_timeout: float = Field(default=30.0, gt=0, description="seconds per RPC request")
     db_url: str | None = Field(default=None, description="SQLAlchemy URL; unset = SQLite file")

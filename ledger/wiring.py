@@ -75,10 +75,15 @@ class Ledger:
         policy_file: Path | None = None,
         progress: Callable[[int], None] | None = None,
         workers: int = 1,
+        confirm_wait: float | None = None,
     ) -> Submitter:
-        """A submitter whose chunks run in ``workers`` processes (1: in this one)."""
+        """A submitter whose chunks run in ``workers`` processes (1: in this one);
+        ``confirm_wait``: seconds it awaits confirmations (None: as the settings say)."""
+        settings = self.settings
+        if confirm_wait is not None:
+            settings = settings.model_copy(update={"confirm_wait": confirm_wait})
         return make_submitter(
-            self.settings, self.store, self.outbox, self.chain.address.lower(),
+            settings, self.store, self.outbox, self.chain.address.lower(),
             policy_file=policy_file, progress=progress, workers=workers,
         )  # fmt: skip
 

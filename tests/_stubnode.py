@@ -48,8 +48,8 @@ class StubNode:
 
 
 @contextmanager
-def stub_node(**kwargs: Any) -> Iterator[StubNode]:
-    """Serve a :class:`StubNode` on a free loopback port for the ``with`` block."""
+def stub_node(port: int = 0, **kwargs: Any) -> Iterator[StubNode]:
+    """Serve a :class:`StubNode` on loopback ``port`` (0: a free one) for the ``with`` block."""
     node = StubNode(**kwargs)
 
     class Handler(BaseHTTPRequestHandler):
@@ -66,7 +66,7 @@ def stub_node(**kwargs: Any) -> Iterator[StubNode]:
         def log_message(self, *args: Any) -> None:
             """Quiet: the test reads ``node.methods`` instead."""
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
     node.url = f"http://127.0.0.1:{server.server_address[1]}"
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

@@ -120,7 +120,7 @@ def embedded_chain(data_dir: Path) -> Iterator[Chain]:
 def rpc_chain(node: AnvilNode, data_dir: Path) -> Chain:
     account = load_account(data_dir)
     node.fund(account.address)
-    return Chain.json_rpc(node.url, account, confirmations=1, receipt_timeout=WAIT_SECONDS)
+    return Chain.json_rpc(node.url, account, receipt_timeout=WAIT_SECONDS)
 
 
 @pytest.fixture(params=["embedded", pytest.param("anvil", marks=pytest.mark.rpc)])

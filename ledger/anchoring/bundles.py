@@ -134,8 +134,11 @@ def bundle_for(store: Store, key: str, *, with_record: bool = True) -> ProofBund
     leaf = find_leaf(store, key)
     batch = TREES.anchored(store, leaf.batch_id)
     if batch is None:
+        with store.session() as s:
+            confirming = s.get_one(Batch, leaf.batch_id).status == "confirming"
         raise ConflictError(
-            f"batch {leaf.batch_id} is not anchored yet",
+            f"batch {leaf.batch_id} is not anchored yet"
+            + (": its anchor awaits the chain's confirmations" if confirming else ""),
             hint="run `ledger submit` again to resume its anchor",
         )
     if with_record and leaf.canonical is None:

@@ -29,6 +29,7 @@ import signal
 import subprocess
 import sys
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO, cast
@@ -52,6 +53,7 @@ class ChainInfo:
     sender: str
     chain_id: int
     registry_address: str
+    confirmations: int
 
 
 class ChainProcess:
@@ -113,6 +115,17 @@ class ChainProcess:
     @property
     def registry_address(self) -> str:
         return self.ready().registry_address
+
+    @property
+    def confirmations(self) -> int:
+        return self.ready().confirmations
+
+    def inclusions(self, tx_hashes: Sequence[str]) -> tuple[int, dict[str, str | None]]:
+        """The head's number and each transaction's block hash now (None: not mined)."""
+        self.ready()
+        with self._lock:
+            self._send(("inclusions", list(tx_hashes)))
+            return cast(tuple[int, dict[str, str | None]], self._answer())
 
     def anchor(self, batch: BatchAnchor, *, fresh: bool) -> tuple[AnchorEvent, str, bool]:
         """The batch's anchor event, its block's time and whether it was on chain already."""
@@ -254,7 +267,12 @@ def _serve(inbox: BinaryIO, outbox: BinaryIO) -> int:
     try:
         check_deployment(chain, deployment)
         side = RegistrySide(AnchorRegistryClient.from_deployment(chain, deployment))
-        reply("ready", ChainInfo(chain.address.lower(), chain.chain_id, side.registry_address))
+        reply(
+            "ready",
+            ChainInfo(
+                chain.address.lower(), chain.chain_id, side.registry_address, chain.confirmations
+            ),
+        )
     except LedgerError as exc:
         chain.close()
         reply("error", _error_to(exc))
@@ -262,11 +280,15 @@ def _serve(inbox: BinaryIO, outbox: BinaryIO) -> int:
     try:
         while True:
             try:
-                _, batch, fresh = _recv(inbox)
+                what, *args = _recv(inbox)
             except EOFError:
                 return 0
             try:
-                reply("ok", side.anchor(batch, fresh=fresh))
+                if what == "inclusions":
+                    reply("ok", side.inclusions(*args))
+                else:
+                    batch, fresh = args
+                    reply("ok", side.anchor(batch, fresh=fresh))
             except Exception as exc:
                 reply("error", _error_to(exc))
     finally:

@@ -5,29 +5,42 @@ crash, a pending batch is first looked up on chain by its id — if it is there
 (the process died after the transaction was mined but before the store heard
 of it) the store just catches up; otherwise it is sent now. A batch id found on
 chain with a different root or size is tampering or a bug, never papered over.
+
+Finality: on a chain that needs confirmations (``ChainSide.confirmations`` > 0)
+a mined anchor leaves its batch *confirming*, with the block it was mined in
+(:class:`~ledger.store.AnchorTx`). :meth:`Outbox.confirm` promotes it once that
+many blocks are on top, or, if the block is no longer the chain's (a reorg),
+marks the anchor dropped and puts the batch back to pending: the next send looks
+it up by id first, so a transaction the new chain did include is found, not
+anchored twice.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Protocol
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from ledger._failpoints import failpoint
 from ledger.chain.errors import BatchAlreadyAnchored
 from ledger.chain.types import AnchorEvent, AnchorRecord, BatchKind
 from ledger.errors import IntegrityError
 from ledger.logs import event as log_event
-from ledger.store import Batch, Store
+from ledger.store import AnchorTx, Batch, Store
 
 if TYPE_CHECKING:  # the submitter leaves the chain stack to its helper process
     from ledger.chain.registry import AnchorRegistryClient
 
 log = logging.getLogger(__name__)
+
+#: How often :meth:`Outbox.settle` looks at the chain while batches confirm.
+CONFIRM_POLL_SECONDS = 0.5
 
 
 def iso_utc(timestamp: int) -> str:
@@ -52,6 +65,8 @@ class AnchoredBatch:
     tx_hash: str
     block_number: int
     resumed: bool
+    #: ``anchored``, or ``confirming`` while the chain's confirmations are awaited.
+    status: str = "anchored"
 
 
 @dataclass(frozen=True)
@@ -88,8 +103,18 @@ class ChainSide(Protocol):
     @property
     def registry_address(self) -> str: ...
 
+    @property
+    def confirmations(self) -> int:
+        """Blocks on top of an anchor's block before its batch counts as anchored."""
+        ...
+
     def anchor(self, batch: BatchAnchor, *, fresh: bool) -> tuple[AnchorEvent, str, bool]:
         """The batch's anchor event, its block's time and whether it was on chain already."""
+        ...
+
+    def inclusions(self, tx_hashes: Sequence[str]) -> tuple[int, dict[str, str | None]]:
+        """The head's number, and the hash of the block each transaction is mined in
+        now (None: not mined, or failed)."""
         ...
 
 
@@ -106,6 +131,20 @@ class RegistrySide:
     @property
     def registry_address(self) -> str:
         return self.registry.address
+
+    @property
+    def confirmations(self) -> int:
+        return self.registry.chain.confirmations
+
+    def inclusions(self, tx_hashes: Sequence[str]) -> tuple[int, dict[str, str | None]]:
+        chain = self.registry.chain
+        head = chain.block_number()
+        found: dict[str, str | None] = {}
+        for tx_hash in tx_hashes:
+            receipt = chain.receipt(unhex(tx_hash))
+            ok = receipt is not None and receipt["status"] == 1
+            found[tx_hash] = receipt["blockHash"].to_0x_hex() if ok and receipt else None
+        return head, found
 
     def anchor(self, batch: BatchAnchor, *, fresh: bool) -> tuple[AnchorEvent, str, bool]:
         """The batch's anchor, sent now or found on chain (looked up first unless ``fresh``)."""
@@ -188,16 +227,79 @@ class Outbox:
         self.kinds = kinds
 
     def pending(self) -> list[str]:
-        query = select(Batch.batch_id).where(Batch.status == "pending")
+        return self._with_status("pending")
+
+    def confirming(self) -> list[str]:
+        return self._with_status("confirming")
+
+    def _with_status(self, status: str) -> list[str]:
+        """This outbox's batches in ``status``, oldest first."""
+        query = select(Batch.batch_id).where(Batch.status == status)
         if self.kinds is not None:
             query = query.where(Batch.kind.in_(sorted(self.kinds)))
         with self.store.session() as s:
             return list(s.scalars(query.order_by(Batch.created_at)))
 
     def drain(self) -> Iterator[AnchoredBatch]:
-        """Anchor every pending batch, oldest first."""
+        """Settle what confirms (:meth:`confirm`), then anchor every pending batch, oldest first."""
+        self.confirm()
         for batch_id in self.pending():
             yield self.anchor(batch_id)
+
+    def confirm(self) -> tuple[list[str], list[str]]:
+        """Look at every confirming batch's block: promote the ones deep enough, send the
+        ones a reorg dropped back to pending. Returns (anchored, dropped) batch ids."""
+        ids = self.confirming()
+        if not ids:
+            return [], []
+        with self.store.session() as s:
+            rows = {
+                b.batch_id: b.tx_hash
+                for b in s.scalars(select(Batch).where(Batch.batch_id.in_(ids)))
+            }
+        head, found = self.chain.inclusions(sorted({t for t in rows.values() if t}))
+        anchored, dropped = [], []
+        with self.store.session() as s, s.begin():
+            for batch_id in ids:
+                batch = s.get_one(Batch, batch_id)
+                if batch.status != "confirming" or batch.tx_hash != rows[batch_id]:
+                    continue  # another process moved it on meanwhile
+                tx = _live_tx(s, batch)
+                if tx is None or found.get(tx.tx_hash) != tx.block_hash:
+                    _drop(batch, tx)
+                    dropped.append(batch_id)
+                elif head - tx.block_number >= self.chain.confirmations:
+                    batch.status = "anchored"
+                    anchored.append(batch_id)
+        for batch_id in dropped:
+            log_event(log, "anchor dropped by a reorg", level=logging.WARNING, batch_id=batch_id)
+        for batch_id in anchored:
+            log_event(log, "batch confirmed", batch_id=batch_id)
+        return anchored, dropped
+
+    def settle(self, timeout: float) -> None:
+        """Confirm (and re-send what a reorg dropped) until no batch is confirming, or for
+        ``timeout`` seconds; what is left stays confirming for a later :meth:`drain`."""
+        deadline = time.monotonic() + timeout
+        while True:
+            for _ in self.drain():
+                pass
+            if not self.confirming() or time.monotonic() >= deadline:
+                return
+            time.sleep(CONFIRM_POLL_SECONDS)
+
+    def current(self, batches: Sequence[AnchoredBatch]) -> list[AnchoredBatch]:
+        """``batches`` as the store has them now (status, and the anchor a re-send made)."""
+        with self.store.session() as s:
+            rows = {b.batch_id: b for b in s.scalars(
+                select(Batch).where(Batch.batch_id.in_([a.batch_id for a in batches]))
+            )}  # fmt: skip
+        return [
+            replace(a, status=row.status, tx_hash=row.tx_hash or "",
+                    block_number=row.block_number or 0)
+            if (row := rows.get(a.batch_id)) is not None else a
+            for a in batches
+        ]  # fmt: skip
 
     def anchor(self, batch_id: str, *, fresh: bool = False) -> AnchoredBatch:
         """Anchor one stored batch unless the chain already has it; record the result.
@@ -223,19 +325,27 @@ class Outbox:
         return Sent(batch, event, timestamp, resumed)
 
     def record(self, sent: Sequence[Sent]) -> list[AnchoredBatch]:
-        """The store half of :meth:`anchor`: mark these batches anchored, in one transaction."""
+        """The store half of :meth:`anchor`: mark these batches anchored (or confirming,
+        on a chain that needs confirmations), in one transaction."""
         if not sent:
             return []
+        status = "confirming" if self.chain.confirmations > 0 else "anchored"
+        now = iso_utc(int(time.time()))
         with self.store.session() as s, s.begin():
             for one in sent:
                 row = s.get_one(Batch, one.batch.batch_id)
-                row.status = "anchored"
+                row.status = status
                 row.chain_id = self.chain.chain_id
                 row.registry_address = self.chain.registry_address
                 row.tx_hash = one.event.tx_hash
                 row.block_number = one.event.block_number
                 row.block_timestamp = one.block_timestamp
                 row.seq = one.event.seq
+                s.add(
+                    AnchorTx(batch_id=row.batch_id, tx_hash=one.event.tx_hash,
+                             block_number=one.event.block_number,
+                             block_hash=one.event.block_hash or "", recorded_at=now)
+                )  # fmt: skip
         out = []
         for one in sent:
             batch, event = one.batch, one.event
@@ -249,9 +359,30 @@ class Outbox:
                 block=event.block_number,
                 gas=event.gas_used,
                 resumed=one.resumed,
+                status=status,
             )
             out.append(
                 AnchoredBatch(batch.batch_id, batch.root, batch.tree_size, event.tx_hash,
-                              event.block_number, one.resumed)
+                              event.block_number, one.resumed, status)
             )  # fmt: skip
         return out
+
+
+def _live_tx(s: Session, batch: Batch) -> AnchorTx | None:
+    """The batch's recorded anchoring transaction that no reorg has dropped yet."""
+    query = (
+        select(AnchorTx)
+        .where(AnchorTx.batch_id == batch.batch_id, AnchorTx.tx_hash == batch.tx_hash)
+        .where(AnchorTx.dropped_at.is_(None))
+        .order_by(AnchorTx.id.desc())
+    )
+    return s.scalars(query).first()
+
+
+def _drop(batch: Batch, tx: AnchorTx | None) -> None:
+    """A reorg took the anchor's block: keep the dropped transaction, send the batch again."""
+    if tx is not None:
+        tx.dropped_at = iso_utc(int(time.time()))
+    batch.status = "pending"
+    batch.tx_hash = batch.block_timestamp = None
+    batch.block_number = batch.seq = None

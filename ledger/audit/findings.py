@@ -75,6 +75,11 @@ CODES: Final[dict[str, tuple[Severity, str]]] = {
         "(a submission, an unsealed alert) or is of another chain",
     ),
     "STORE_BATCH_PENDING": (Severity.WARNING, "a batch is anchored on chain but pending in store"),
+    "ANCHOR_REORGED": (
+        Severity.INFO,
+        "a reorg dropped the block of a batch's anchor and the batch was sent again "
+        "(found: the dropped transaction@block; expected: its anchor on chain now)",
+    ),
     "CHAIN_ANCHOR_NOT_IN_STORE": (Severity.ERROR, "an anchored batch is missing from the store"),
     "LEAF_MISSING": (Severity.CRITICAL, "a leaf of an anchored batch is missing from the store"),
     "LEAF_EXTRA": (Severity.ERROR, "the store holds a leaf beyond the anchored tree size"),

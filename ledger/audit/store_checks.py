@@ -3,6 +3,7 @@
 Batches and their leaves: every anchored store batch is on chain with the same
 root, size, kind and manifest hash; every chain anchor is in the store; every
 stored record hashes to its leaf, and the leaves rebuild the anchored root.
+An anchor a reorg dropped (and the sender sent again) is reported for the record.
 An erased record (its bytes gone, its hash kept) is reported as erased, and as
 an error only when no erasure record names its batch.
 
@@ -32,7 +33,7 @@ from ledger.chain.registry import AnchorRegistryClient
 from ledger.chain.types import BatchKind
 from ledger.errors import LedgerError
 from ledger.proofs import root_of
-from ledger.store import Batch, Erasure, Rebuild, Store, Submission, leaves
+from ledger.store import AnchorTx, Batch, Erasure, Rebuild, Store, Submission, leaves
 from ledger.store.alerts import Acknowledgement, Alert, DeliveryAttempt
 
 _HEX32: Final = re.compile(r"0x[0-9a-f]{64}")
@@ -94,9 +95,28 @@ def check_batches(
             if batch_id not in stored:
                 report.add("CHAIN_ANCHOR_NOT_IN_STORE", batch_id=batch_id, expected=anchor.root)
         _duplicate_records(s, report)
+        _reorged(s, state, report)
     report.checked["store_batches"] = len(batches)
     report.checked["store_leaves"] = facts.leaf_count
     return facts
+
+
+def _reorged(s: Session, state: ChainState, report: AuditReport) -> None:
+    """Every anchor the sender saw a reorg drop, beside the batch's anchor on chain now."""
+    dropped = s.scalars(
+        select(AnchorTx).where(AnchorTx.dropped_at.is_not(None)).order_by(AnchorTx.id)
+    )
+    count = 0
+    for tx in dropped:
+        count += 1
+        now = state.anchors.get(tx.batch_id)
+        report.add(
+            "ANCHOR_REORGED",
+            batch_id=tx.batch_id,
+            expected=None if now is None else f"{now.tx_hash}@{now.block_number}",
+            found=f"{tx.tx_hash}@{tx.block_number}",
+        )
+    report.checked["reorged_anchors"] = count
 
 
 def _erasure_batches(s: Session) -> set[str]:

@@ -12,10 +12,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Final, cast
 
-from web3 import HTTPProvider, Web3
+from web3 import Web3
 from web3.types import FilterParams, RPCEndpoint
 
 from ledger.chain.errors import ChainError
+from ledger.chain.failover import FailoverProvider
 
 if TYPE_CHECKING:
     from ledger.chain.connection import Chain
@@ -82,7 +83,7 @@ def block_times(chain: Chain, blocks: Sequence[int]) -> dict[int, int]:
 
 
 def _batch(chain: Chain, requests: list[tuple[RPCEndpoint, Any]]) -> Any:
-    provider = cast(HTTPProvider, chain.w3.provider)
+    provider = cast(FailoverProvider, chain.w3.provider)
     return chain.guarded(lambda: provider.make_batch_request(requests))
 
 

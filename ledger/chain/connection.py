@@ -1,17 +1,19 @@
 """One interface to a chain, whatever runs it: :class:`Chain`.
 
 ``Chain.embedded(data_dir)`` opens the durable eth-tester chain in process;
-``Chain.json_rpc(url)`` talks to any Ethereum JSON-RPC node (anvil, geth, Besu,
-Quorum). Above this line nothing knows which one it got: every transaction is
-built here, signed locally with the data dir's account, sent raw, awaited with a
-timeout and, on a real network, a configurable number of confirmations. Every
-revert comes back as its typed exception from :mod:`ledger.chain.errors`.
+``Chain.json_rpc(urls)`` talks to any Ethereum JSON-RPC node (anvil, geth, Besu,
+Quorum), failing over between several URLs of one chain
+(:mod:`ledger.chain.failover`). Above this line nothing knows which one it got:
+every transaction is built here, signed locally with the data dir's account,
+sent raw, awaited with a timeout and, when asked, a number of confirmations.
+Every revert comes back as its typed exception from :mod:`ledger.chain.errors`.
 """
 
 from __future__ import annotations
 
+import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Literal, cast
 
@@ -22,7 +24,6 @@ from web3.contract import Contract
 from web3.contract.contract import ContractConstructor, ContractFunction
 from web3.exceptions import (
     BlockNotFound,
-    TimeExhausted,
     TransactionNotFound,
 )
 from web3.types import (
@@ -41,8 +42,12 @@ from ledger.chain.errors import (
     TransactionTimeoutError,
     error_selectors,
 )
-from ledger.chain.failures import CHAIN_FAILURES, as_chain_error, redact_url
+from ledger.chain.failover import FailoverProvider, split_urls
+from ledger.chain.failures import CHAIN_FAILURES, as_chain_error
 from ledger.chain.signer import load_account
+from ledger.logs import event as log_event
+
+log = logging.getLogger(__name__)
 
 ChainKind = Literal["eth-tester", "json-rpc"]
 
@@ -70,8 +75,7 @@ class Chain:
         account: LocalAccount,
         *,
         kind: ChainKind,
-        rpc_url: str | None = None,
-        confirmations: int = 1,
+        confirmations: int = 0,
         receipt_timeout: float = 120.0,
         poll_interval: float = 0.5,
         on_close: Callable[[], None] | None = None,
@@ -79,8 +83,10 @@ class Chain:
         self.w3 = w3
         self.account = account
         self.kind: ChainKind = kind
-        self.rpc_url = rpc_url
-        self.confirmations = max(1, confirmations)
+        #: Blocks mined on top of a transaction's block before :meth:`send` returns
+        #: (0: as soon as it is mined). Anchors are not held up here: the outbox
+        #: tracks their confirmations itself (:mod:`ledger.anchoring.outbox`).
+        self.confirmations = max(0, confirmations)
         self.receipt_timeout = receipt_timeout
         self.poll_interval = poll_interval
         self._on_close = on_close
@@ -118,26 +124,24 @@ class Chain:
     @classmethod
     def json_rpc(
         cls,
-        url: str,
+        urls: str | Sequence[str],
         account: LocalAccount,
         *,
-        confirmations: int = 1,
+        confirmations: int = 0,
         receipt_timeout: float = 120.0,
         request_timeout: float = 30.0,
     ) -> Chain:
-        """Connect to a JSON-RPC node; fails fast with :class:`ChainUnavailableError`."""
-        provider = Web3.HTTPProvider(url, request_kwargs={"timeout": request_timeout})
-        w3 = Web3(provider)
-        if not w3.is_connected():
-            raise ChainUnavailableError(
-                f"cannot reach the JSON-RPC node at {redact_url(url)}",
-                hint="Check the URL (--rpc / LEDGER_RPC_URL) and that the node is running.",
-            )
+        """Connect to the JSON-RPC nodes at ``urls`` (one chain; ``"a,b"`` or a list).
+
+        Fails fast with :class:`ChainUnavailableError` when none answers, and with a
+        :class:`~ledger.errors.ConfigurationError` when they are on different chains.
+        """
+        provider = FailoverProvider(split_urls(urls), request_timeout=request_timeout)
+        provider.open()
         return cls(
-            w3,
+            Web3(provider),
             account,
             kind="json-rpc",
-            rpc_url=url,
             confirmations=confirmations,
             receipt_timeout=receipt_timeout,
         )
@@ -155,6 +159,22 @@ class Chain:
         self.close()
 
     # -- reading --------------------------------------------------------------------
+
+    @property
+    def rpc_urls(self) -> tuple[str, ...]:
+        """The JSON-RPC URLs (unredacted: never log them); empty on the embedded chain."""
+        provider = self.w3.provider
+        return provider.urls if isinstance(provider, FailoverProvider) else ()
+
+    @property
+    def rpc_url(self) -> str | None:
+        """The URL of the node that serves now; None on the embedded chain."""
+        provider = self.w3.provider
+        return provider.current_url if isinstance(provider, FailoverProvider) else None
+
+    def _switches(self) -> int:
+        provider = self.w3.provider
+        return provider.switches if isinstance(provider, FailoverProvider) else 0
 
     @property
     def address(self) -> str:
@@ -228,7 +248,11 @@ class Chain:
     # -- writing --------------------------------------------------------------------
 
     def transact(
-        self, fn: ContractFunction | ContractConstructor, *, preflight: bool = True
+        self,
+        fn: ContractFunction | ContractConstructor,
+        *,
+        preflight: bool = True,
+        confirmed: bool = False,
     ) -> TxReceipt:
         """Build, sign, send and await a contract call (or constructor).
 
@@ -236,7 +260,8 @@ class Chain:
         limit, and with ``preflight`` the call is run first, so that a revert raises
         before anything is mined. Without it (for a call that is all but certain to
         succeed: the EVM then runs it once, not twice), a revert is mined as a failed
-        transaction and raises the same error, from its replay.
+        transaction and raises the same error, from its replay. ``confirmed``: also
+        await :attr:`confirmations` blocks on top of it.
         """
         if self.kind == "eth-tester":
             tx = self.guarded(
@@ -245,25 +270,29 @@ class Chain:
             if preflight:
                 dry = cast(TxParams, {k: v for k, v in tx.items() if k in _DRY_RUN_KEYS})
                 self.guarded(lambda: self.w3.eth.call(dry))
-            return self.send(tx)
+            return self.send(tx, confirmed=confirmed)
         tx = self.guarded(lambda: fn.build_transaction(self._base_tx()))
         tx["gas"] = int(int(tx["gas"]) * GAS_MARGIN)
-        return self.send(tx)
+        return self.send(tx, confirmed=confirmed)
 
     def deploy(self, artifact: Artifact, *args: Any) -> tuple[str, TxReceipt]:
         """Deploy ``artifact`` with constructor ``args``; returns (address, receipt)."""
         factory = self.w3.eth.contract(abi=artifact.abi, bytecode=artifact.bytecode)
-        receipt = self.transact(factory.constructor(*args))
+        # A deployment's block is where every audit starts: it must be final.
+        receipt = self.transact(factory.constructor(*args), confirmed=True)
         address = receipt["contractAddress"]
         if not address:
             raise ChainError(f"deploying {artifact.name} produced no contract address")
         return str(address), receipt
 
-    def send(self, tx: TxParams) -> TxReceipt:
-        """Sign ``tx`` locally, send it raw, await its receipt and confirmations."""
+    def send(self, tx: TxParams, *, confirmed: bool = False) -> TxReceipt:
+        """Sign ``tx`` locally, send it raw, await its receipt (and, if ``confirmed``,
+        :attr:`confirmations` blocks on top of it)."""
         signed = self.account.sign_transaction(dict(tx))  # type: ignore[arg-type]
-        tx_hash = self.guarded(lambda: self.w3.eth.send_raw_transaction(signed.raw_transaction))
-        receipt = self._wait(HexStr(tx_hash.to_0x_hex()))
+        raw = bytes(signed.raw_transaction)
+        switches = self._switches()
+        tx_hash = self.guarded(lambda: self.w3.eth.send_raw_transaction(raw))
+        receipt = self._wait(HexStr(tx_hash.to_0x_hex()), raw, switches, confirmed=confirmed)
         if receipt["status"] != 1:
             self._raise_failed(tx, receipt)
         return receipt
@@ -272,24 +301,35 @@ class Chain:
         nonce = self.w3.eth.get_transaction_count(self.account.address, "pending")
         return {"from": self.account.address, "nonce": nonce, "chainId": self.chain_id}
 
-    def _wait(self, tx_hash: HexStr) -> TxReceipt:
+    def _wait(self, tx_hash: HexStr, raw: bytes, switches: int, *, confirmed: bool) -> TxReceipt:
+        """Poll for the receipt; after a fail-over, hand the signed transaction to the new
+        node too (same nonce, same hash: it is mined once, whichever node had it)."""
         deadline = time.monotonic() + self.receipt_timeout
-        try:
-            receipt = self.w3.eth.wait_for_transaction_receipt(
-                tx_hash, timeout=self.receipt_timeout, poll_latency=self.poll_interval or 0.05
-            )
-        except TimeExhausted:
-            raise TransactionTimeoutError(tx_hash, self.receipt_timeout) from None
-        while self.confirmations > 1:
-            depth = self.block_number() - int(receipt["blockNumber"]) + 1
-            if depth >= self.confirmations:
+        while (receipt := self.receipt(bytes.fromhex(tx_hash[2:]))) is None:
+            if self._switches() != switches:
+                switches = self._switches()
+                self._rebroadcast(raw)
+            if time.monotonic() > deadline:
+                raise TransactionTimeoutError(tx_hash, self.receipt_timeout)
+            time.sleep(self.poll_interval or 0.05)
+        while confirmed and self.confirmations > 0:
+            if self.block_number() - int(receipt["blockNumber"]) >= self.confirmations:
                 # A reorg may have moved it: return the receipt as the chain has it now.
-                receipt = self.w3.eth.get_transaction_receipt(tx_hash)
+                receipt = self.guarded(lambda: self.w3.eth.get_transaction_receipt(tx_hash))
                 break
             if time.monotonic() > deadline:
                 raise TransactionTimeoutError(tx_hash, self.receipt_timeout)
             time.sleep(self.poll_interval)
         return receipt
+
+    def _rebroadcast(self, raw: bytes) -> None:
+        """Send ``raw`` again; the node saying it has it (or mined it) is no failure."""
+        try:
+            self.guarded(lambda: self.w3.eth.send_raw_transaction(raw))
+        except ChainUnavailableError:
+            raise
+        except ChainError as exc:  # "already known", "nonce too low": the receipt decides
+            log_event(log, "re-broadcast refused", level=logging.DEBUG, reason=exc.message[:120])
 
     def _raise_failed(self, tx: TxParams, receipt: TxReceipt) -> None:
         """Replay a mined, failed transaction to learn its revert reason.
@@ -309,17 +349,16 @@ class Chain:
             self.w3,
             account,
             kind=self.kind,
-            rpc_url=self.rpc_url,
             confirmations=self.confirmations,
             receipt_timeout=self.receipt_timeout,
             poll_interval=self.poll_interval,
         )
 
-    def transfer(self, to: str, value: int) -> TxReceipt:
-        """Send ``value`` wei to ``to``."""
+    def transfer(self, to: str, value: int, *, confirmed: bool = False) -> TxReceipt:
+        """Send ``value`` wei to ``to`` (``confirmed``: see :meth:`send`)."""
         tx: TxParams = {**self._base_tx(), **self._fee_fields(), "to": to, "value": Wei(value)}
         tx["gas"] = 21000
-        return self.send(tx)
+        return self.send(tx, confirmed=confirmed)
 
     def _fee_fields(self) -> TxParams:
         base_fee = self.w3.eth.get_block("latest").get("baseFeePerGas")
@@ -347,7 +386,7 @@ class Chain:
             raise as_chain_error(
                 exc,
                 self._selectors,
-                rpc_url=self.rpc_url,
+                rpc_urls=self.rpc_urls,
                 payer=self.account.address,
                 chain_id=getattr(self, "chain_id", None),  # None while it is being read
             ) from None

@@ -9,6 +9,7 @@ URL's path or query: they often hold API keys.
 from __future__ import annotations
 
 import ast
+from collections.abc import Sequence
 from typing import Any, Final
 from urllib.parse import urlsplit
 
@@ -51,7 +52,7 @@ def as_chain_error(
     exc: BaseException,
     selectors: dict[bytes, dict[str, Any]],
     *,
-    rpc_url: str | None,
+    rpc_urls: Sequence[str],
     payer: str,
     chain_id: int | None,
 ) -> ChainError:
@@ -66,7 +67,12 @@ def as_chain_error(
     if isinstance(exc, TransactionFailed):  # eth-tester reports reverts as a bytes repr
         return decode_revert(_tester_revert_data(exc), selectors)
     if isinstance(exc, ConnectionError | OSError | TimeoutError):
-        where = redact_url(rpc_url) if rpc_url else "the embedded chain"
+        if not rpc_urls:
+            where = "the embedded chain"
+        elif len(rpc_urls) == 1:
+            where = redact_url(rpc_urls[0])
+        else:
+            where = "every JSON-RPC node (" + ", ".join(redact_url(u) for u in rpc_urls) + ")"
         return ChainUnavailableError(f"lost the connection to {where}: {type(exc).__name__}")
     text = str(exc)
     if any(sign in text.lower() for sign in _NO_FUNDS):

@@ -44,6 +44,7 @@ def _anchor_event(args: Any, receipt: Any, gas_used: int | None = None) -> Ancho
         tx_hash=receipt["transactionHash"].to_0x_hex(),
         block_number=int(receipt["blockNumber"]),
         gas_used=gas_used,
+        block_hash=receipt["blockHash"].to_0x_hex(),
     )
 
 

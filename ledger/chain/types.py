@@ -44,6 +44,8 @@ class AnchorEvent:
     tx_hash: str
     block_number: int
     gas_used: int | None = None
+    #: The hash of the block it was mined in: a reorg shows as another block there.
+    block_hash: str | None = None
 
 
 @dataclass(frozen=True)

@@ -39,7 +39,8 @@ RpcOpt = Annotated[
     typer.Option(
         "--rpc",
         envvar="LEDGER_RPC_URL",
-        help="JSON-RPC node URL (anvil, geth, Besu). Default: the embedded eth-tester chain.",
+        help="JSON-RPC node URL (anvil, geth, Besu), or several nodes of one chain "
+        "comma-separated (fail-over). Default: the embedded eth-tester chain.",
         show_default=False,
     ),
 ]

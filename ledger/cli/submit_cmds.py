@@ -136,6 +136,7 @@ def _report_json(report: SubmitReport) -> dict[str, object]:
                 "tx_hash": b.tx_hash,
                 "block_number": b.block_number,
                 "resumed": b.resumed,
+                "status": b.status,
             }
             for b in report.batches
         ],
@@ -169,6 +170,11 @@ def _show(report: SubmitReport) -> None:
                 b.batch_id[:18] + "…", str(b.tree_size), b.root, b.tx_hash, str(b.block_number)
             )
         console.print(batches)
+    if waiting := sum(b.status == "confirming" for b in report.batches):
+        console.print(
+            f"{waiting} batch(es) mined, awaiting the chain's confirmations: they count as "
+            "anchored once confirmed (the next run or `ledger serve` finishes them)"
+        )
     if report.rejections:
         shown = report.rejections[:SHOWN_REJECTIONS]
         table = Table("row", "field", "reason", title="Rejections", title_justify="left")

@@ -91,7 +91,7 @@ class BatchInfo:
 
     batch_id: str
     kind: int
-    status: Literal["pending", "anchored"]
+    status: Literal["pending", "confirming", "anchored"]
     tree_size: int
     root: str
     manifest_hash: str
@@ -103,13 +103,17 @@ class BatchInfo:
     def from_json(cls, value: object) -> BatchInfo:
         data = obj(value, "$")
         status = member(data, "status", str, "$")
-        if status not in ("pending", "anchored"):
-            _bad("$.status", "is neither pending nor anchored")
+        if status not in ("pending", "confirming", "anchored"):
+            _bad("$.status", "is not pending, confirming or anchored")
         anchor = data.get("anchor")
         return cls(
             batch_id=member(data, "batch_id", str, "$"),
             kind=member(data, "kind", int, "$"),
-            status="anchored" if status == "anchored" else "pending",
+            status="anchored"
+            if status == "anchored"
+            else "confirming"
+            if status == "confirming"
+            else "pending",
             tree_size=member(data, "tree_size", int, "$"),
             root=member(data, "root", str, "$"),
             manifest_hash=member(data, "manifest_hash", str, "$"),

@@ -117,6 +117,7 @@ def make_submitter(
         progress=progress,
         workers=workers,
         alerts=alerts,
+        confirm_wait=settings.confirm_wait,
     )
 
 

@@ -88,6 +88,7 @@ class Submitter:
         progress: Callable[[int], None] | None = None,
         workers: int = 1,
         alerts: Deriver | None = None,
+        confirm_wait: float = 0.0,
     ) -> None:
         self.store = store
         self.outbox = outbox
@@ -98,6 +99,8 @@ class Submitter:
         self.workers = workers
         #: Derives each stored batch's risk alerts in its transaction (None: no alerts).
         self.alerts = alerts
+        #: Seconds to await the chain's confirmations of the batches at the end.
+        self.confirm_wait = confirm_wait
         self.policy_id = f"{stages.policy.name}/{stages.policy.version}"
 
     def submit(self, source: RecordSource, *, send: bool = True) -> SubmitReport:
@@ -144,6 +147,9 @@ class Submitter:
                 if anchorer is not None:
                     anchorer.close()
                     report.batches.extend(anchorer.anchored)
+        if any(b.status == "confirming" for b in report.batches):
+            self.outbox.settle(self.confirm_wait)
+            report.batches = self.outbox.current(report.batches)
         return report
 
     def _pending_of(self, sub_id: str) -> list[str]:

@@ -7,6 +7,7 @@ from ledger.store.apikeys import ApiKey as ApiKey  # registers the api_keys tabl
 from ledger.store.db import Store
 from ledger.store.leaves import LeafRef, StoredLeaf
 from ledger.store.models import (
+    AnchorTx,
     Batch,
     Consent,
     Erasure,
@@ -17,6 +18,7 @@ from ledger.store.models import (
 )
 
 __all__ = [
+    "AnchorTx",
     "Batch",
     "Consent",
     "Erasure",

@@ -110,7 +110,9 @@ class Batch(Base):
     manifest_hash: Mapped[str] = mapped_column(String(66))
     first_row: Mapped[int] = mapped_column(Integer, default=0)
     last_row: Mapped[int] = mapped_column(Integer, default=0)
-    status: Mapped[str] = mapped_column(String(16), index=True)  # pending | anchored
+    #: pending -> (confirming ->) anchored; a reorg that drops the anchor's block
+    #: sends a confirming batch back to pending (:class:`AnchorTx` keeps the dropped one).
+    status: Mapped[str] = mapped_column(String(16), index=True)
     created_at: Mapped[str] = mapped_column(String(32))
     chain_id: Mapped[int | None] = mapped_column(BigInteger)
     registry_address: Mapped[str | None] = mapped_column("registry", String(42))
@@ -118,6 +120,29 @@ class Batch(Base):
     block_number: Mapped[int | None] = mapped_column(BigInteger)
     block_timestamp: Mapped[str | None] = mapped_column(String(32))
     seq: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class AnchorTx(Base):
+    """One anchoring transaction of a batch as it was mined, with its block's hash.
+
+    Kept apart from :class:`Batch` so that a store made before it opens unchanged.
+    A confirming batch's row says which block to find it in; a reorg that drops that
+    block stamps ``dropped_at`` and the batch is sent again, so the auditor can report
+    every anchor a reorg undid.
+    """
+
+    __tablename__ = "anchor_txs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    #: No foreign key: this is a trail for the audit, which must still read it (and
+    #: report the batch missing) when a batch row was deleted.
+    batch_id: Mapped[str] = mapped_column(String(66), index=True)
+    #: Not unique: a reorg may drop a block and mine the same transaction in another.
+    tx_hash: Mapped[str] = mapped_column(String(66))
+    block_number: Mapped[int] = mapped_column(BigInteger)
+    block_hash: Mapped[str] = mapped_column(String(66))
+    recorded_at: Mapped[str] = mapped_column(String(32))
+    dropped_at: Mapped[str | None] = mapped_column(String(32))
 
 
 class Consent(Base):

@@ -124,8 +124,17 @@ def test_the_helper_dies_with_the_process_it_serves(deployed_dir: Path) -> None:
     parent.kill()
     parent.wait()
     wait_until(lambda: not _alive(helper_pid))
-    with Chain.embedded(deployed_dir, holder="pytest"):  # and its lock went with it
-        pass
+    # And its lock went with it. A killed process's files are closed when its last
+    # thread has exited, which can be after its main thread shows as a zombie.
+    wait_until(lambda: _lock_free(deployed_dir))
+
+
+def _lock_free(data_dir: Path) -> bool:
+    try:
+        with Chain.embedded(data_dir, holder="pytest"):
+            return True
+    except ChainLockedError:
+        return False
 
 
 def _alive(pid: int) -> bool:
