@@ -45,8 +45,10 @@ BY_PSEUDONYM: Final = "0001"
 BY_KEY: Final = "0002"
 #: The rebuild marker table, and no statistics of erasable columns on PostgreSQL.
 REBUILDS: Final = "0003"
+#: The anchoring transactions of each batch (K confirmations, reorgs).
+ANCHOR_TXS: Final = "0004"
 #: The newest revision: what the models declare (the revisions' head, a test checks).
-HEAD: Final = REBUILDS
+HEAD: Final = ANCHOR_TXS
 #: Alembic's table of a store's revision (its default name) and its one column.
 _VERSION_TABLE: Final = "alembic_version"
 #: Held by the transaction that writes the schema on PostgreSQL ("SCHM").

@@ -90,11 +90,11 @@ def test_an_upgraded_store_proves_every_old_record(
     served = run("serve", env=env)
     assert one_error_line(served) == line
     done = run("db", "current", env=env)
-    assert done.returncode == 0 and done.stdout.startswith("0001 (head is 0003"), done.stdout
+    assert done.returncode == 0 and done.stdout.startswith("0001 (head is 0004"), done.stdout
 
     done = run("db", "upgrade", env=env)
     assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == "store upgraded from revision 0001 to 0003"
+    assert done.stdout.strip() == "store upgraded from revision 0001 to 0004"
 
     # Every old proof, byte for byte, from the upgraded store; and each verifies.
     new_export = tmp_path / "new.jsonl"

@@ -49,9 +49,9 @@ def test_the_upgrade_commands_run_as_written(tmp_path: Path) -> None:
         assert done.returncode == 0, f"{line}\n{done.stdout}\n{done.stderr}"
         outputs.append(done.stdout.strip())
     assert outputs == [
-        "0001 (head is 0003: run `ledger db upgrade`)",
-        "store upgraded from revision 0001 to 0003",
-        "0003 (head)",
-        "store already at revision 0003",
+        "0001 (head is 0004: run `ledger db upgrade`)",
+        "store upgraded from revision 0001 to 0004",
+        "0004 (head)",
+        "store already at revision 0004",
     ]
     Store(url).close()  # opens: at the head

@@ -82,7 +82,12 @@ def _revision(engine: Engine) -> str | None:
 
 def test_the_head_is_the_last_revision() -> None:
     revisions = list(schema.scripts().walk_revisions())  # newest first, one line
-    assert [r.revision for r in revisions] == [schema.REBUILDS, schema.BY_KEY, schema.BY_PSEUDONYM]
+    assert [r.revision for r in revisions] == [
+        schema.ANCHOR_TXS,
+        schema.REBUILDS,
+        schema.BY_KEY,
+        schema.BY_PSEUDONYM,
+    ]
     assert schema.scripts().get_current_head() == schema.head() == schema.HEAD
 
 
@@ -140,7 +145,8 @@ def test_the_first_revision_keys_account_states_by_pseudonym(engine: Engine) -> 
     # Every other table is as the models declare it (but those of later revisions).
     differences = _differences(engine)
     assert differences and all(
-        "account_states" in repr(d) or "'rebuilds'" in repr(d) for d in differences
+        "account_states" in repr(d) or "'rebuilds'" in repr(d) or "anchor_txs" in repr(d)
+        for d in differences
     )
 
 
@@ -171,7 +177,7 @@ def test_a_store_behind_the_head_is_refused_until_upgraded(db_url: str, engine: 
     one, other = "0x" + "ab" * 8 + "1" * 48, "0x" + "ab" * 8 + "2" * 48
     accounts = [one, other, *(_account(i) for i in range(1, 40))]
     _old_states(engine, accounts)
-    with pytest.raises(ConfigurationError, match=r"revision 0001.*needs 0003") as refused:
+    with pytest.raises(ConfigurationError, match=r"revision 0001.*needs 0004") as refused:
         Store(db_url)
     assert "`ledger db upgrade`" in str(refused.value.hint)
     assert _revision(engine) == schema.BY_PSEUDONYM  # refusing wrote nothing
@@ -265,7 +271,7 @@ def test_an_upgrade_that_fails_changes_nothing(db_url: str, engine: Engine) -> N
     _old_states(engine, [_account(i) for i in range(3)] + ["0x" + "z" * 64])
     before = _layout(engine)
     with pytest.raises(
-        IntegrityError, match=r"from revision 0001 to 0003 failed and changed nothing"
+        IntegrityError, match=r"from revision 0001 to 0004 failed and changed nothing"
     ):
         schema.upgrade(engine)
     assert _layout(engine) == before  # no new table, no revision table, the old layout
