@@ -80,9 +80,11 @@ def add_batch_leaves(
             conn.exec_driver_sql(_BULK_RECORD_KEYS, (bkey, json.dumps(keys)))
         return
     if copying.copies(s):
-        copying.copy_leaf_keys(s, bkey, _leaf_key_list(hashes))
+        copying.insert_leaf_keys(
+            s, bkey, packed.leaf_keys_json() if packed else _leaf_keys_json(hashes)
+        )
         if not keys_claimed:
-            copying.copy_record_keys(s, bkey, keys)
+            copying.insert_record_keys(s, bkey, json.dumps(keys))
         return
     if keys_claimed:
         raise ValueError("record keys are claimed only in a SQLite or PostgreSQL store")
@@ -135,16 +137,16 @@ def claim_record_keys(
     among ``keys`` are not checked against each other: the caller checks that its
     record ids are distinct. SQLite and PostgreSQL stores only (:func:`bulk`); call
     it before the batch row is added. ``keys_json``: ``keys`` as a JSON array, when
-    made already (SQLite's statement takes them so).
+    made already (both statements take them so).
     """
     bkey = batch_key(batch_id)
     if s.scalar(select(Batch.batch_key).where(Batch.batch_key == bkey)) is not None:
         return False  # a batch has this key (1 in 2**64): the rows below would mix with its own
-    if copying.copies(s):
-        return copying.claim_record_keys(s, bkey, keys)
-    conn = s.connection()
     if keys_json is None:
         keys_json = json.dumps(list(keys))
+    if copying.copies(s):
+        return copying.claim_record_keys(s, bkey, keys_json, len(keys))
+    conn = s.connection()
     inserted = conn.exec_driver_sql(_CLAIM_RECORD_KEYS, (bkey, keys_json)).rowcount
     if inserted == len(keys):
         return True
