@@ -37,6 +37,8 @@ SERVER_SETTINGS: Final = {
     "checkpoint_completion_target": "0.9",
     "wal_compression": "zstd",
     "maintenance_work_mem": "'256MB'",
+    # Erasure needs it (README): removed WAL segments are deleted, not kept for reuse.
+    "wal_recycle": "off",
     "log_min_messages": "warning",
 }
 #: Alternating PostgreSQL and SQLite runs; each side's fastest is its figure.
