@@ -1,29 +1,22 @@
 """The PostgreSQL bulk path: a batch's segments by COPY (binary), its keys as one array.
 
-PostgreSQL's own way of loading many rows: ``COPY ... FROM STDIN`` streams them
-in one command, with no statement parsed, planned or bound per row. psycopg 3
-writes each segment row in the binary format (``write_row``, in C; the blobs go
-as they are, not hex-escaped), through the DBAPI connection under the session's
-(``driver_connection``), so the rows are part of the caller's transaction and go
-with its rollback. The keys (10k small rows per table per batch) go as one int8
-array per statement instead, as SQLite takes them as one JSON array: made on the
-pack threads, parsed by the server, sorted there; building 10k row tuples for
-COPY took the flush thread twice the CPU (26-34 ms a 10k-leaf batch against
-56-65 ms, same session).
+The segments go by :func:`ledger.store.pgcopy.copy_rows` (binary: the blobs go as
+they are, not hex-escaped), in the caller's transaction. The keys (10k small rows
+per table per batch) go as one int8 array per statement instead, as SQLite takes
+them as one JSON array: made on the pack threads, parsed by the server, sorted
+there; building 10k row tuples for COPY took the flush thread twice the CPU
+(26-34 ms a 10k-leaf batch against 56-65 ms, same session).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Sequence
 from typing import Any, Final
 
-import psycopg
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
-#: The column types of leaf_segments, for the binary format (PostgreSQL's type names).
-_SEGMENT_TYPES: Final = ("varchar", "int4", "int4", "bytea", "text", "bytea", "bytea")
+from ledger.store import pgcopy
+from ledger.store.leaves.tables import LeafSegment
 
 #: A batch's keys go as one int8 array, the counterpart of SQLite's json_each: the
 #: keys' JSON array (made on the pack threads) is also an array literal once its
@@ -58,42 +51,8 @@ def int8_array(keys_json: str) -> str:
     return "{" + keys_json[1:-1] + "}"
 
 
-def copies(s: Session) -> bool:
-    """Whether this session's store takes COPY: PostgreSQL through psycopg 3."""
-    dialect = s.get_bind().dialect
-    return dialect.name == "postgresql" and dialect.driver == "psycopg"
-
-
-def copy_rows(
-    s: Session,
-    table: str,
-    columns: Sequence[str],
-    types: Sequence[str],
-    rows: Iterable[Sequence[Any]],
-) -> None:
-    """COPY ``rows`` into ``table`` (our own names only) in the session's transaction."""
-    sql = f"COPY {table} ({', '.join(columns)}) FROM STDIN (FORMAT BINARY)"
-    with _driver(s, sql) as driver, driver.cursor() as cursor, cursor.copy(sql) as copy:
-        copy.set_types(list(types))
-        for row in rows:
-            copy.write_row(row)
-
-
-@contextmanager
-def _driver(s: Session, sql: str) -> Iterator[psycopg.Connection[Any]]:
-    """The session's psycopg connection; its errors raised as SQLAlchemy raises the
-    driver's errors (an IntegrityError, an OperationalError), for the callers that
-    handle those."""
-    driver = s.connection().connection.driver_connection
-    assert isinstance(driver, psycopg.Connection), "copies() said psycopg"
-    try:
-        yield driver
-    except psycopg.Error as exc:
-        raise DBAPIError.instance(sql, None, exc, psycopg.Error) from exc
-
-
 def copy_segments(s: Session, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
-    copy_rows(s, "leaf_segments", columns, _SEGMENT_TYPES, rows)
+    pgcopy.copy_rows(s, LeafSegment.__tablename__, columns, rows)
 
 
 def insert_leaf_keys(s: Session, bkey: int, keys_json: str) -> None:
@@ -118,6 +77,6 @@ def claim_record_keys(s: Session, bkey: int, keys_json: str, count: int) -> bool
 
 def _execute(s: Session, sql: str, params: tuple[Any, ...]) -> int:
     """Run ``sql`` on the session's psycopg connection; the rows it changed."""
-    with _driver(s, sql) as driver, driver.cursor() as cursor:
+    with pgcopy.driver(s, sql) as conn, conn.cursor() as cursor:
         cursor.execute(sql, params)
         return int(cursor.rowcount)

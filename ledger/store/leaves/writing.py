@@ -17,6 +17,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
+from ledger.store import pgcopy
 from ledger.store.db import multi_row_insert
 from ledger.store.leaves import copying
 from ledger.store.leaves.packing import (
@@ -79,7 +80,7 @@ def add_batch_leaves(
         if not keys_claimed:
             conn.exec_driver_sql(_BULK_RECORD_KEYS, (bkey, json.dumps(keys)))
         return
-    if copying.copies(s):
+    if pgcopy.copies(s):
         copying.insert_leaf_keys(
             s, bkey, packed.leaf_keys_json() if packed else _leaf_keys_json(hashes)
         )
@@ -144,7 +145,7 @@ def claim_record_keys(
         return False  # a batch has this key (1 in 2**64): the rows below would mix with its own
     if keys_json is None:
         keys_json = json.dumps(list(keys))
-    if copying.copies(s):
+    if pgcopy.copies(s):
         return copying.claim_record_keys(s, bkey, keys_json, len(keys))
     conn = s.connection()
     inserted = conn.exec_driver_sql(_CLAIM_RECORD_KEYS, (bkey, keys_json)).rowcount
@@ -157,7 +158,7 @@ def claim_record_keys(
 def bulk(s: Session) -> bool:
     """Whether this session's store takes the bulk statements: SQLite's (json_each) or
     PostgreSQL's (COPY, key arrays); :func:`claim_record_keys` is for these stores."""
-    return _bulk(s) or copying.copies(s)
+    return _bulk(s) or pgcopy.copies(s)
 
 
 def _record_keys_of(record_ids: Sequence[str | None]) -> list[int | None]:
@@ -185,7 +186,7 @@ def _insert_segments(
     segments = [(batch_id, *c, f) for c, f in zip(columns, frames, strict=True)]
     if not segments:
         return
-    if copying.copies(s):
+    if pgcopy.copies(s):
         copying.copy_segments(s, _SEGMENT_COLUMNS, segments)
         return
     if _bulk(s):  # straight to the driver: ORM inserts copy ~10 MB of blobs per batch
