@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,7 @@ import pytest
 import zstandard
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, text
 from sqlalchemy.exc import IntegrityError as SqlIntegrityError
 from sqlalchemy.orm import Session
 
@@ -22,6 +23,7 @@ from ledger.proofs import MerkleTree, leaf_hash, root_of
 from ledger.store import Batch, Store, StoredLeaf, leaves
 from ledger.store.leaves import SEGMENT_LEAVES, LeafKey, RecordKey
 from ledger.store.models import batch_key
+from tests.conftest import wait_until
 
 
 @pytest.fixture(params=["sqlite-bulk", "sqlite-portable", "postgresql"])
@@ -501,3 +503,35 @@ def test_a_rolled_back_batch_leaves_nothing(store: Store) -> None:
     with store.session() as s:
         assert (leaves.leaf_count(s), leaves.record_count(s), s.query(LeafKey).count()) == (0, 0, 0)
         assert s.get(Batch, batch_id) is None
+
+
+def test_claims_of_the_same_keys_by_two_transactions_wait_for_each_other(pg_url: str) -> None:
+    """On PostgreSQL two submissions' transactions run at once: the second claim waits
+    for the first to commit, then sees its keys (read committed alone would not)."""
+    store = Store(pg_url)
+    keys = leaves.record_keys(["SAME-1", "SAME-2"])
+    outcome: list[bool] = []
+    try:
+        with store.session() as first, first.begin():
+            assert leaves.claim_record_keys(first, "0x" + os.urandom(32).hex(), keys)
+
+            def second() -> None:
+                with store.session() as s, s.begin():
+                    outcome.append(leaves.claim_record_keys(s, "0x" + os.urandom(32).hex(), keys))
+
+            waiter = threading.Thread(target=second)
+            waiter.start()
+            with store.engine.connect() as watch:
+                wait_until(
+                    lambda: watch.scalar(
+                        text("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' "
+                             "AND NOT granted")
+                    )
+                )  # fmt: skip
+            assert outcome == []  # still waiting
+        waiter.join(timeout=60)
+        assert outcome == [False]
+        with store.session() as s:
+            assert len(_stored_record_keys(s)) == 2
+    finally:
+        store.close()

@@ -40,6 +40,10 @@ CLAIM_RECORD_KEYS: Final = (
     "SELECT k.key, %s, k.ord - 1 FROM unnest(%s::int8[]) WITH ORDINALITY AS k(key, ord) "
     "WHERE NOT EXISTS (SELECT 1 FROM record_keys r WHERE r.key = k.key) ORDER BY k.key"
 )
+#: Taken until commit by a transaction that claims record keys: on SQLite one writer
+#: at a time is the database's rule; here two submissions' transactions would each
+#: find the other's keys not there yet (read committed) and both store them.
+RECORD_KEYS_LOCK: Final = 0x52_45_43_4B_45_59  # "RECKEY"
 #: Undoes a claim that fell short, by primary key (no scan of the table for the batch).
 _UNCLAIM: Final = "DELETE FROM record_keys WHERE key = ANY(%s::int8[]) AND batch_key = %s"
 
@@ -67,8 +71,11 @@ def insert_record_keys(s: Session, bkey: int, keys_json: str) -> None:
 
 def claim_record_keys(s: Session, bkey: int, keys_json: str, count: int) -> bool:
     """Store the ``count`` keys (JSON) of a new batch's leaves 0.. if no stored leaf has
-    any of them; False, with none of them stored, otherwise."""
+    any of them; False, with none of them stored, otherwise. Holds
+    :data:`RECORD_KEYS_LOCK` until the transaction ends (a caller that then looks the
+    ids up and stores what is new does so under it)."""
     keys = int8_array(keys_json)
+    _execute(s, "SELECT pg_advisory_xact_lock(%s)", (RECORD_KEYS_LOCK,))
     if _execute(s, CLAIM_RECORD_KEYS, (bkey, keys)) == count:
         return True
     _execute(s, _UNCLAIM, (keys, bkey))
