@@ -28,7 +28,8 @@ auditor's rebuilt store lacks what the export lacked) is a hole: an all-zero
 hash, no keys, and readers skip it.
 
 Writes go the database's own bulk way: on SQLite one statement per table with the
-keys as a JSON array (json_each), on PostgreSQL ``COPY`` in binary through psycopg
+keys as a JSON array (json_each), on PostgreSQL the segments by ``COPY`` in binary
+through psycopg and the keys as one int8 array a statement
 (:mod:`ledger.store.leaves.copying`), each in the caller's transaction; other
 databases take portable Core inserts.
 
