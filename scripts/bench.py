@@ -7,7 +7,7 @@ because this machine is shared and noisy.
 API figures alternate the real and the trivial server in rounds (medians).
 
 Usage: python scripts/bench.py --json FILE [--quick]
-       [--only chain|ingest|api|consent|audit|delivery|ui|failover ...]
+       [--only chain|ingest|pg|api|consent|audit|delivery|ui|failover ...] [--rows N]
 """
 
 from __future__ import annotations
@@ -192,9 +192,16 @@ def bench_ingest(rows: int, work: Path) -> dict[str, Any]:
     }
 
 
-def _submit_timed(data_dir: Path, portfolio: Path, rows: int, *, alerts: bool) -> dict[str, Any]:
+def _submit_timed(
+    data_dir: Path, portfolio: Path, rows: int, *, alerts: bool, db_url: str | None = None
+) -> dict[str, Any]:
+    """``ledger deploy`` then ``ledger submit portfolio``, timed, in ``data_dir`` (and the
+    store of ``db_url``: the data dir's SQLite file when None)."""
     ledger = str(Path(sys.executable).with_name("ledger"))
     env = {**os.environ, "LEDGER_DATA_DIR": str(data_dir), "LEDGER_ALERTS": str(int(alerts))}
+    env.pop("LEDGER_DB_URL", None)
+    if db_url is not None:
+        env["LEDGER_DB_URL"] = db_url
     subprocess.run([ledger, "deploy"], env=env, check=True, capture_output=True)
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         start = time.perf_counter()
@@ -593,12 +600,19 @@ def _batch_verify(
 
 
 #: Sections ``--only`` may pick; a full run does them all, in this order.
-SECTIONS = ("chain", "ingest", "api", "consent", "audit", "delivery", "ui", "failover")
+SECTIONS = ("chain", "ingest", "pg", "api", "consent", "audit", "delivery", "ui", "failover")
 
 
 def run(
-    quick: bool, only: frozenset[str] = frozenset(SECTIONS), *, audit_1m: bool = False
+    quick: bool,
+    only: frozenset[str] = frozenset(SECTIONS),
+    *,
+    audit_1m: bool = False,
+    rows: int | None = None,
 ) -> dict[str, Any]:
+    """The sections of ``only``; ``rows``: the size of the ingest and pg sections' file
+    (default 1M, 100k with ``quick``)."""
+    rows = rows or (100_000 if quick else 1_000_000)
     results: dict[str, Any] = {
         "generated_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "python": platform.python_version(),
@@ -618,12 +632,22 @@ def run(
         results.update(bench_tree_speed(quick))
     if "ingest" in only:
         with tempfile.TemporaryDirectory(prefix="credit-anchor-ingest-") as tmp:
-            ingest = bench_ingest(100_000 if quick else 1_000_000, Path(tmp))
+            ingest = bench_ingest(rows, Path(tmp))
             data_dir = ingest.pop("_data_dir")
             results.update(ingest)
             results.update(bench_baseline(data_dir, 100_000))
             results.update(bench_stage_profile(Path(tmp) / "portfolio.csv", data_dir))
             results.update(bench_batch_gas(data_dir))
+    if "pg" in only:
+        from bench_pg import bench_pg
+
+        with tempfile.TemporaryDirectory(prefix="credit-anchor-pg-") as tmp:
+            portfolio = Path(tmp) / "portfolio.csv"
+            _generate(portfolio, rows)
+            pg = bench_pg(rows, Path(tmp), portfolio, _submit_timed)
+        # The SQLite figure of this same file, when the ingest section did not give one.
+        results.setdefault("ingest_records_per_s", pg["pg_sqlite_ingest_records_per_s"])
+        results.update(pg)
     if "api" in only:
         with tempfile.TemporaryDirectory(prefix="credit-anchor-api-") as tmp:
             results.update(bench_api(Path(tmp), quick))
@@ -686,8 +710,14 @@ def main(argv: list[str] | None = None) -> int:
         help="time the whole audit at 1000 batches / 1M leaves / 10k consents "
         "(minutes and ~1.3 GB of temporary export)",
     )
+    parser.add_argument(
+        "--rows",
+        type=int,
+        help="rows of the ingest and pg sections' file (default 1M; 100k with --quick)",
+    )
     args = parser.parse_args(argv)
-    results = run(args.quick, frozenset(args.only or SECTIONS), audit_1m=args.audit_1m)
+    only = frozenset(args.only or SECTIONS)
+    results = run(args.quick, only, audit_1m=args.audit_1m, rows=args.rows)
     args.json.write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
     json.dump(results, sys.stdout, indent=2, sort_keys=True)
     sys.stdout.write("\n")

@@ -36,11 +36,11 @@ START_SECONDS = 120.0
 
 
 def _cluster() -> Any:
-    """A throw-away PostgreSQL cluster, made by the tests' own helper (tests/_postgres.py)."""
-    sys.path.insert(0, str(REPO))
-    from tests._postgres import start_cluster
+    """A throw-away PostgreSQL cluster with the settings the bench's ``pg`` section runs."""
+    from bench_pg import SERVER_SETTINGS
+    from pgcluster import start_cluster
 
-    return start_cluster()
+    return start_cluster(SERVER_SETTINGS)
 
 
 def _until(condition: Callable[[], bool], what: str, seconds: float = START_SECONDS) -> None:

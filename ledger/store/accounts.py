@@ -34,6 +34,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from ledger.store import pgcopy
 from ledger.store.models import ERASABLE, Base
 
 #: Keys looked up per statement (well inside every database's bound-parameter limit).
@@ -158,7 +159,14 @@ def put_states(s: Session, states: pl.DataFrame) -> None:
         if old.height:
             conn.exec_driver_sql(_UPDATE_SQLITE, old.select(*_CHANGED, ID).rows())
         return
-    if new.height:
+    if new.height and pgcopy.copies(s):  # a first submission's accounts: all new
+        pgcopy.copy_rows(
+            s,
+            AccountState.__tablename__,
+            ("key", *COLUMNS),
+            new.select(account_key(), *COLUMNS).rows(),
+        )
+    elif new.height:
         conn.execute(_INSERT, new.select(account_key(), *COLUMNS).to_dicts())
     if old.height:
         params = old.select(*(pl.col(n).alias("new_" + n) for n in _CHANGED), row_id=pl.col(ID))

@@ -21,10 +21,10 @@ from ledger.wiring import Ledger
 
 
 @pytest.fixture
-def ledger(data_dir: Path) -> Iterator[Ledger]:
+def ledger(data_dir: Path, db_url: str) -> Iterator[Ledger]:
     with Chain.embedded(data_dir, holder="pytest") as chain:
         deploy(chain, data_dir)
-    settings = Settings(data_dir=data_dir, rpc_url=None, db_url=None, batch_size=100)
+    settings = Settings(data_dir=data_dir, rpc_url=None, db_url=db_url, batch_size=100)
     with Ledger.open(settings, holder="pytest") as opened:
         yield opened
 

@@ -1,11 +1,12 @@
 """The leaf store: one conformance suite, over SQLite's bulk statements, the portable ones
-on SQLite, and PostgreSQL (which runs the portable ones)."""
+on SQLite, and PostgreSQL's bulk path (COPY, key arrays)."""
 
 from __future__ import annotations
 
 import hashlib
 import json
 import os
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,7 @@ import pytest
 import zstandard
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, text
 from sqlalchemy.exc import IntegrityError as SqlIntegrityError
 from sqlalchemy.orm import Session
 
@@ -22,6 +23,7 @@ from ledger.proofs import MerkleTree, leaf_hash, root_of
 from ledger.store import Batch, Store, StoredLeaf, leaves
 from ledger.store.leaves import SEGMENT_LEAVES, LeafKey, RecordKey
 from ledger.store.models import batch_key
+from tests.conftest import wait_until
 
 
 @pytest.fixture(params=["sqlite-bulk", "sqlite-portable", "postgresql"])
@@ -435,14 +437,15 @@ def _stored_record_keys(s: object) -> list[tuple[int, int, int]]:
     return sorted(tuple(r) for r in rows)
 
 
-def test_claiming_record_keys_stores_them_only_when_all_are_new(tmp_path: Path) -> None:
-    store = Store.open(tmp_path)
+def test_claiming_record_keys_stores_them_only_when_all_are_new(db_url: str) -> None:
+    store = Store(db_url)
     try:
         with store.session() as s, s.begin():
             first = _batch(s)
             leaves.add_leaves(s, first, _leaves(first, 3, prefix="OLD"))
         before_ids = [f"NEW-{i}" for i in range(4)]
         with store.session() as s, s.begin():
+            assert leaves.bulk(s)  # the claim is for stores with bulk statements: these two
             fresh = "0x" + os.urandom(32).hex()
             before = _stored_record_keys(s)
             keys = leaves.record_keys(before_ids)
@@ -460,5 +463,75 @@ def test_claiming_record_keys_stores_them_only_when_all_are_new(tmp_path: Path) 
             assert batch_key(clash) == batch_key(first)
             assert not leaves.claim_record_keys(s, clash, leaves.record_keys(["NEW-7"]))
             assert _stored_record_keys(s) == before
+    finally:
+        store.close()
+
+
+def test_an_erased_leaf_is_stored_with_its_hash_and_no_record(store: Store) -> None:
+    """As an auditor's rebuild stores a leaf erased before the export: its hash and leaf
+    key, no record id, no record key, zero bytes."""
+    with store.session() as s, s.begin():
+        batch_id = _batch(s)
+        written = _leaves(batch_id, 3)
+        datas = [written[0].canonical or b"", b"", written[2].canonical or b""]
+        leaves.add_batch_leaves(
+            s,
+            batch_id,
+            ["R-0", None, "R-2"],
+            b"".join(x.leaf_hash for x in written),
+            b"".join(datas),
+            [len(datas[0]), len(datas[0]), len(datas[0]) + len(datas[2])],
+        )
+    with store.session() as s:
+        got = leaves.batch_leaves(s, batch_id)
+        assert [x.leaf_hash for x in got] == [x.leaf_hash for x in written]
+        assert got[1].erased and got[1].record_id is None
+        assert [got[0], got[2]] == [written[0], written[2]]
+        assert s.query(LeafKey).count() == 3
+        assert sorted(i for _, _, i in _stored_record_keys(s)) == [0, 2]
+        assert leaves.find_by_record_id(s, ["R-1"]) == {}
+        (ref,) = leaves.find_by_hash(s, [written[1].leaf_hash])[written[1].leaf_hash]
+        assert ref.leaf_index == 1
+
+
+def test_a_rolled_back_batch_leaves_nothing(store: Store) -> None:
+    with store.session() as s:
+        batch_id = _batch(s)
+        leaves.add_leaves(s, batch_id, _leaves(batch_id, 300))
+        assert leaves.leaf_count(s) == 300  # written, in this transaction
+        s.rollback()
+    with store.session() as s:
+        assert (leaves.leaf_count(s), leaves.record_count(s), s.query(LeafKey).count()) == (0, 0, 0)
+        assert s.get(Batch, batch_id) is None
+
+
+def test_claims_of_the_same_keys_by_two_transactions_wait_for_each_other(pg_url: str) -> None:
+    """On PostgreSQL two submissions' transactions run at once: the second claim waits
+    for the first to commit, then sees its keys (read committed alone would not)."""
+    store = Store(pg_url)
+    keys = leaves.record_keys(["SAME-1", "SAME-2"])
+    outcome: list[bool] = []
+    try:
+        with store.session() as first, first.begin():
+            assert leaves.claim_record_keys(first, "0x" + os.urandom(32).hex(), keys)
+
+            def second() -> None:
+                with store.session() as s, s.begin():
+                    outcome.append(leaves.claim_record_keys(s, "0x" + os.urandom(32).hex(), keys))
+
+            waiter = threading.Thread(target=second)
+            waiter.start()
+            with store.engine.connect() as watch:
+                wait_until(
+                    lambda: watch.scalar(
+                        text("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' "
+                             "AND NOT granted")
+                    )
+                )  # fmt: skip
+            assert outcome == []  # still waiting
+        waiter.join(timeout=60)
+        assert outcome == [False]
+        with store.session() as s:
+            assert len(_stored_record_keys(s)) == 2
     finally:
         store.close()

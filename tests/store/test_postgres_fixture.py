@@ -9,6 +9,7 @@ import psycopg
 import pytest
 from sqlalchemy import create_engine, inspect, text
 
+from scripts import pgcluster
 from tests import _postgres
 from tests._postgres import Cluster
 
@@ -47,6 +48,6 @@ def test_a_missing_server_fails_with_the_install_command(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("PATH", str(tmp_path))  # no pg_config, no initdb
-    monkeypatch.setattr(_postgres, "DEBIAN_DIR", tmp_path / "none")
+    monkeypatch.setattr(pgcluster, "DEBIAN_DIR", tmp_path / "none")
     with pytest.raises(pytest.fail.Exception, match=r"apt-get install postgresql"):
-        _postgres.server_bindir()
+        _postgres.start_cluster()

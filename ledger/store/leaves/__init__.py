@@ -27,6 +27,12 @@ and every other leaf's proof still hold. A leaf the store does not have (an
 auditor's rebuilt store lacks what the export lacked) is a hole: an all-zero
 hash, no keys, and readers skip it.
 
+Writes go the database's own bulk way: on SQLite one statement per table with the
+keys as a JSON array (json_each), on PostgreSQL the segments by ``COPY`` in binary
+through psycopg and the keys as one int8 array a statement
+(:mod:`ledger.store.leaves.copying`), each in the caller's transaction; other
+databases take portable Core inserts.
+
 Readers are defensive: a segment whose columns were tampered with gives the
 leaves it can still make sense of (the audit reports the rest as missing or
 mismatched) instead of an exception.

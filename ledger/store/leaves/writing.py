@@ -1,4 +1,5 @@
-"""Writing leaves: a batch's segments and keys in bulk (SQLite) or portably, erasure, deletion."""
+"""Writing leaves: a batch's segments and keys in bulk (SQLite's json_each, PostgreSQL's
+COPY) or portably, erasure, deletion."""
 
 from __future__ import annotations
 
@@ -11,11 +12,14 @@ from typing import Final
 from sqlalchemy import (
     delete,
     insert,
+    select,
     update,
 )
 from sqlalchemy.orm import Session
 
+from ledger.store import pgcopy
 from ledger.store.db import multi_row_insert
+from ledger.store.leaves import copying
 from ledger.store.leaves.packing import (
     PackedRecords,
     _leaf_keys_json,
@@ -38,7 +42,7 @@ from ledger.store.leaves.tables import (
     _leaf_key_list,
     record_keys,
 )
-from ledger.store.models import batch_key
+from ledger.store.models import Batch, batch_key
 
 
 def add_batch_leaves(
@@ -76,8 +80,15 @@ def add_batch_leaves(
         if not keys_claimed:
             conn.exec_driver_sql(_BULK_RECORD_KEYS, (bkey, json.dumps(keys)))
         return
+    if pgcopy.copies(s):
+        copying.insert_leaf_keys(
+            s, bkey, packed.leaf_keys_json() if packed else _leaf_keys_json(hashes)
+        )
+        if not keys_claimed:
+            copying.insert_record_keys(s, bkey, json.dumps(keys))
+        return
     if keys_claimed:
-        raise ValueError("record keys are claimed only in a SQLite store")
+        raise ValueError("record keys are claimed only in a SQLite or PostgreSQL store")
     lkeys = _leaf_key_list(hashes)
     rows = [
         {"key": k, "batch_key": bkey, "leaf_index": i} for i, k in enumerate(lkeys) if k is not None
@@ -125,15 +136,18 @@ def claim_record_keys(
     id or, one time in 2**64, another id with the same key: the caller then looks
     the ids up (:func:`find_by_record_id`) and stores what is new. Keys repeated
     among ``keys`` are not checked against each other: the caller checks that its
-    record ids are distinct. SQLite stores only (:func:`bulk`); call it before
-    the batch row is added. ``keys_json``: ``keys`` as a JSON array, when made already.
+    record ids are distinct. SQLite and PostgreSQL stores only (:func:`bulk`); call
+    it before the batch row is added. ``keys_json``: ``keys`` as a JSON array, when
+    made already (both statements take them so).
     """
-    conn = s.connection()
     bkey = batch_key(batch_id)
-    if conn.exec_driver_sql("SELECT 1 FROM batches WHERE batch_key = ?", (bkey,)).first():
+    if s.scalar(select(Batch.batch_key).where(Batch.batch_key == bkey)) is not None:
         return False  # a batch has this key (1 in 2**64): the rows below would mix with its own
     if keys_json is None:
         keys_json = json.dumps(list(keys))
+    if pgcopy.copies(s):
+        return copying.claim_record_keys(s, bkey, keys_json, len(keys))
+    conn = s.connection()
     inserted = conn.exec_driver_sql(_CLAIM_RECORD_KEYS, (bkey, keys_json)).rowcount
     if inserted == len(keys):
         return True
@@ -142,8 +156,9 @@ def claim_record_keys(
 
 
 def bulk(s: Session) -> bool:
-    """Whether this session's store takes the SQLite bulk statements (json_each)."""
-    return _bulk(s)
+    """Whether this session's store takes the bulk statements: SQLite's (json_each) or
+    PostgreSQL's (COPY, key arrays); :func:`claim_record_keys` is for these stores."""
+    return _bulk(s) or pgcopy.copies(s)
 
 
 def _record_keys_of(record_ids: Sequence[str | None]) -> list[int | None]:
@@ -170,6 +185,9 @@ def _insert_segments(
         columns = _segment_columns(record_ids, hashes, ends)
     segments = [(batch_id, *c, f) for c, f in zip(columns, frames, strict=True)]
     if not segments:
+        return
+    if pgcopy.copies(s):
+        copying.copy_segments(s, _SEGMENT_COLUMNS, segments)
         return
     if _bulk(s):  # straight to the driver: ORM inserts copy ~10 MB of blobs per batch
         conn = s.connection()
