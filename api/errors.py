@@ -129,7 +129,7 @@ def store_problem(exc: OperationalError, *, retry_after: int) -> JSONResponse:
     The driver's text can name hosts and files, so callers get the family, the log
     the condition.
     """
-    log.warning("store did not answer: %s", store_unavailable(exc).message)
+    log.warning("%s", store_unavailable(exc).message)  # "the store did not answer: ..."
     unavailable = UnavailableError("the store did not answer; retry later")
     return problem_for(unavailable, retry_after=retry_after)
 

@@ -14,7 +14,7 @@ router = APIRouter(prefix="/v1/batches", tags=["batches"])
 BatchId = Annotated[str, Path(pattern=HEX32_PATTERN, examples=["0x" + "77" * 32])]
 
 
-@router.get("/{batch_id}", responses=problems(401, 403, 404, 422))
+@router.get("/{batch_id}", responses=problems(401, 403, 404, 422, 503))
 def get_batch(batch_id: BatchId, state: StateDep, _key: AnyRole) -> BatchOut:
     """A batch: its manifest, status (pending, confirming or anchored) and anchor."""
     return BatchOut.model_validate(batch_view(state.store, batch_id))

@@ -12,7 +12,7 @@ from ledger.consent.erasure import erase_subject
 router = APIRouter(prefix="/v1/erasures", tags=["consents"])
 
 
-@router.post("", status_code=201, responses=problems(401, 403, 404, 413, 422))
+@router.post("", status_code=201, responses=problems(401, 403, 404, 413, 422, 503))
 def erase(body: EraseBody, state: StateDep, key: Operator) -> ErasureOut:
     """Drop the subject's records, salts, consent receipts and pseudonyms from the store.
 

@@ -17,7 +17,7 @@ router = APIRouter(prefix="/v1/inquiries", tags=["consents"])
 MAX_CURSOR = 2**63 - 1
 
 
-@router.get("", responses=problems(401, 403, 422))
+@router.get("", responses=problems(401, 403, 422, 503))
 def list_inquiries(
     state: StateDep,
     key: Reader,

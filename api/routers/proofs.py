@@ -29,7 +29,7 @@ def may_see_record(key: KeyInfo, record: dict[str, object]) -> bool:
 @router.get(
     "/{leaf_hash}",
     response_model_exclude_none=True,
-    responses=problems(401, 403, 404, 409, 410, 422),
+    responses=problems(401, 403, 404, 409, 410, 422, 503),
 )
 def get_proof(leaf_hash: LeafHash, state: StateDep, key: Reader) -> BundleOut:
     """The proof bundle of an anchored leaf (the record only for its own institution)."""

@@ -23,7 +23,7 @@ INLINE_ITEMS: Final = 16
     "/verify",
     response_model=VerifyResponse,
     response_model_exclude_none=True,
-    responses=problems(400, 401, 403, 413, 422),
+    responses=problems(400, 401, 403, 413, 422, 503),
 )
 async def verify(body: VerifyRequest, _key: Reader, request: Request) -> FastJSON:
     """Per item: anchored (with its proof bundle), pending, unknown or mismatch."""

@@ -98,6 +98,12 @@ class Store:
             # request and keeps its page cache (SQLite drops a connection's cache when
             # another connection wrote, so rotating through 40 re-read pages each time).
             options = {"pool_size": POOL_SIZE, "max_overflow": POOL_SIZE, "pool_use_lifo": True}
+        elif url.startswith("postgresql"):
+            # A server restarted (or failed over) while the pool sat idle leaves every
+            # pooled connection dead; a ping at checkout replaces a dead one with a new
+            # connection, so the first request after the restart is answered instead
+            # of failing (503). One round trip per checkout, on the pool's side.
+            options = {"pool_pre_ping": True}
         self.engine: Engine = create_engine(url, **options)
         if self.engine.dialect.name == "sqlite":
             event.listen(

@@ -82,3 +82,18 @@ def test_webhooks_document_each_event_type_with_headers_and_an_example(api: Api)
         assert example["value"]["type"] == event_type
         BODY_MODELS[event_type].model_validate(example["value"])
         assert "410" in op["responses"] and "v1a" in op["description"]
+
+
+def test_every_route_with_a_key_documents_503(api: Api) -> None:
+    """A key is looked up in the store, and the store may be down (or locked): every
+    route that takes one may answer 503 with Retry-After, and its document says so."""
+    spec = api.client.get("/openapi.json").json()
+    keyed = [
+        (m, p, op)
+        for p, ops in spec["paths"].items()
+        for m, op in ops.items()
+        if op.get("security") == [{"HTTPBearer": []}]
+    ]
+    assert len(keyed) >= len([k for k in FIXED if k[1].startswith("/v1/")])
+    for method, path, op in keyed:
+        assert "503" in op["responses"], (method, path)
