@@ -527,7 +527,17 @@ def _pg_side(work: Path, ledger: str, seconds: float) -> Iterator[Callable[[], d
         with serve(env, port, workers=PG_WORKERS) as server:
             url = f"http://127.0.0.1:{port}"
             _wait_ready(url + "/healthz", server)
+            _wait_started(work / f"serve-{port}.log", PG_WORKERS)
             yield lambda: _loadgen(url + "/v1/verify", work / "one.json", seconds, auth)
+
+
+def _wait_started(log: Path, workers: int) -> None:
+    """Until every worker has logged its startup: /healthz answers once the first has."""
+    deadline = time.monotonic() + 60
+    while log.read_text(errors="replace").count("Application startup complete") < workers:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"fewer than {workers} workers started (see {log})")
+        time.sleep(0.2)
 
 
 def _pg_figures(pg: dict[str, Any], sqlite: dict[str, Any]) -> dict[str, Any]:
