@@ -126,7 +126,7 @@ def _stored(store: Store, hashes: Sequence[bytes]) -> dict[bytes, Found]:
     wanted: dict[int, list[bytes]] = {}
     for key, digest in zip(leaves.leaf_keys(b"".join(unique)), unique, strict=True):
         wanted.setdefault(key, []).append(digest)
-    with store.engine.connect() as conn:  # one read: no ORM session to set up and tear down
+    with store.read() as conn:  # one read: no ORM session to set up and tear down
         candidates = leaves.hash_candidates(conn, list(wanted))
     found: dict[bytes, Found] = {}
     pending: list[tuple[list[bytes], str, int, bool]] = []

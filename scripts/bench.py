@@ -7,7 +7,7 @@ because this machine is shared and noisy.
 API figures alternate the real and the trivial server in rounds (medians).
 
 Usage: python scripts/bench.py --json FILE [--quick]
-       [--only chain|ingest|pg|api|consent|audit|delivery|ui|failover ...] [--rows N]
+       [--only chain|ingest|pg|api|pgapi|consent|audit|delivery|ui|failover ...] [--rows N]
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -414,15 +414,13 @@ def _loadgen(
 ROUNDS = 5
 
 
-def _alternate(
-    first: Callable[[], dict[str, Any]], second: Callable[[], dict[str, Any]]
-) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Run ``first`` and ``second`` in turns, ROUNDS times; each key's median per side."""
-    firsts, seconds = [], []
+def _alternate(*sides: Callable[[], dict[str, Any]]) -> tuple[dict[str, Any], ...]:
+    """Run the ``sides`` in turns, ROUNDS times; each key's median per side."""
+    runs: list[list[dict[str, Any]]] = [[] for _ in sides]
     for _ in range(ROUNDS):
-        firsts.append(first())
-        seconds.append(second())
-    return _medians(firsts), _medians(seconds)
+        for side, done in zip(sides, runs, strict=True):
+            done.append(side())
+    return tuple(_medians(done) for done in runs)
 
 
 def _medians(runs: list[dict[str, Any]]) -> dict[str, Any]:
@@ -452,38 +450,52 @@ def _servers(ledger: str, env: dict[str, str]) -> Iterator[tuple[str, str]]:
             proc.wait(timeout=30)
 
 
-def bench_api(work: Path, quick: bool) -> dict[str, Any]:
-    """verify_rps / p99 against trivial_rps, and 10000-record verify throughput."""
-    data_dir = work / "api"
-    ledger = str(Path(sys.executable).with_name("ledger"))
-    env = {**os.environ, "LEDGER_DATA_DIR": str(data_dir)}
-    subprocess.run([ledger, "deploy"], env=env, check=True, capture_output=True)
-    write_csv(synthetic_rows(10_000, seed=9), work / "api.csv")
-    subprocess.run(
-        [ledger, "submit", str(work / "api.csv")], env=env, check=True, capture_output=True
-    )
+def _load(ledger: str, env: dict[str, str], rows: Path) -> tuple[list[str], list[dict[str, Any]]]:
+    """``ledger submit rows`` into the deployed store of ``env`` and an auditor's key: the
+    key's header, and the first batch's stored records (with their salts)."""
+    subprocess.run([ledger, "submit", str(rows)], env=env, check=True, capture_output=True)
     added = subprocess.run(
         [ledger, "partner", "add", "bench", "--role", "auditor", "--json"],
         env=env, check=True, capture_output=True, text=True,
     )  # fmt: skip
-    auth = [f"Authorization: Bearer {json.loads(added.stdout)['key']}"]
-    store = Store.open(data_dir)
+    store = Store.open(Path(env["LEDGER_DATA_DIR"]), env.get("LEDGER_DB_URL"))
     with store.session() as s:
         batch_id = s.scalars(select(Batch.batch_id)).first()
         assert batch_id is not None
-        records = [json.loads(x.canonical or b"") for x in leaves.batch_leaves(s, batch_id)][
-            :10_000
-        ]
+        records = [json.loads(x.canonical or b"") for x in leaves.batch_leaves(s, batch_id)]
     store.close()
+    return [f"Authorization: Bearer {json.loads(added.stdout)['key']}"], records[:10_000]
+
+
+#: ``ledger serve`` workers of the PostgreSQL figure (issue 20: one per core here).
+PG_WORKERS = 2
+
+
+def bench_api(work: Path, quick: bool, *, pg: bool = False) -> dict[str, Any]:
+    """verify_rps / p99 against trivial_rps, and 10000-record verify throughput.
+
+    ``pg``: also ``pg_verify_rps_2workers``: the same rows submitted to a PostgreSQL
+    store on anvil, served by ``ledger serve --workers 2``, driven with the same request
+    (one record) in the same rounds (scripts/bench_failover.py starts the three)."""
+    data_dir = work / "api"
+    ledger = str(Path(sys.executable).with_name("ledger"))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LEDGER_")}
+    env["LEDGER_DATA_DIR"] = str(data_dir)
+    subprocess.run([ledger, "deploy"], env=env, check=True, capture_output=True)
+    write_csv(synthetic_rows(10_000, seed=9), work / "api.csv")
+    auth, records = _load(ledger, env, work / "api.csv")
     (work / "one.json").write_text(json.dumps({"records": records[:1]}))
     (work / "many.json").write_text(json.dumps({"records": records}))
     (work / "noop.json").write_text("{}")
     seconds = 3.0 if quick else 10.0
-    with _servers(ledger, env) as (base, tbase):
-        verify, noop = _alternate(
+    with _servers(ledger, env) as (base, tbase), ExitStack() as stack:
+        sides = [
             lambda: _loadgen(base + "/v1/verify", work / "one.json", seconds / ROUNDS, auth),
             lambda: _loadgen(tbase + "/noop", work / "noop.json", seconds / ROUNDS, []),
-        )
+        ]
+        if pg:
+            sides.append(stack.enter_context(_pg_side(work / "pg", ledger, seconds / ROUNDS)))
+        verify, noop, *on_pg = _alternate(*sides)
         batch = _batch_verify(base + "/v1/verify", work / "many.json", auth, len(records), seconds)
     # The ingest baseline (canonicalise + hash in this process) on these same records, so
     # the batch figure has a baseline of its own run when the ingest section is skipped.
@@ -503,6 +515,46 @@ def bench_api(work: Path, quick: bool) -> dict[str, Any]:
         **batch,
         "batch_verify_baseline_records_per_s": baseline,
         "batch_verify_to_baseline_ratio": round(batch["batch_verify_records_per_s"] / baseline, 3),
+        **(_pg_figures(on_pg[0], verify) if on_pg else {}),
+    }
+
+
+@contextmanager
+def _pg_side(work: Path, ledger: str, seconds: float) -> Iterator[Callable[[], dict[str, Any]]]:
+    """The api section's rows in a PostgreSQL store on anvil, ``ledger serve --workers 2``
+    on it: one load run of its verify (as :func:`bench_api` drives SQLite's) per call."""
+    from bench_failover import deployed, serve
+
+    work.mkdir()
+    write_csv(synthetic_rows(10_000, seed=9), work / "api.csv")
+    with deployed(work, _free_port) as env:
+        auth, records = _load(ledger, env, work / "api.csv")
+        (work / "one.json").write_text(json.dumps({"records": records[:1]}))
+        port = _free_port()
+        with serve(env, port, workers=PG_WORKERS) as server:
+            url = f"http://127.0.0.1:{port}"
+            _wait_ready(url + "/healthz", server)
+            _wait_started(work / f"serve-{port}.log", PG_WORKERS)
+            yield lambda: _loadgen(url + "/v1/verify", work / "one.json", seconds, auth)
+
+
+def _wait_started(log: Path, workers: int) -> None:
+    """Until every worker has logged its startup: /healthz answers once the first has."""
+    deadline = time.monotonic() + 60
+    while log.read_text(errors="replace").count("Application startup complete") < workers:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"fewer than {workers} workers started (see {log})")
+        time.sleep(0.2)
+
+
+def _pg_figures(pg: dict[str, Any], sqlite: dict[str, Any]) -> dict[str, Any]:
+    return {
+        f"pg_verify_rps_{PG_WORKERS}workers": pg["rps"],
+        "pg_verify_p99_ms": pg["p99_ms"],
+        "pg_verify_p50_ms": pg["p50_ms"],
+        "pg_verify_errors": pg["errors"],
+        # Issue 20: at least 1.3 on these two cores.
+        "pg_verify_ratio": round(pg["rps"] / sqlite["rps"], 3),
     }
 
 
@@ -600,7 +652,10 @@ def _batch_verify(
 
 
 #: Sections ``--only`` may pick; a full run does them all, in this order.
-SECTIONS = ("chain", "ingest", "pg", "api", "consent", "audit", "delivery", "ui", "failover")
+#: ``pgapi`` is the api section with its PostgreSQL figure (one run: the same rounds).
+SECTIONS = (
+    "chain", "ingest", "pg", "api", "pgapi", "consent", "audit", "delivery", "ui", "failover",
+)  # fmt: skip
 
 
 def run(
@@ -648,9 +703,9 @@ def run(
         # The SQLite figure of this same file, when the ingest section did not give one.
         results.setdefault("ingest_records_per_s", pg["pg_sqlite_ingest_records_per_s"])
         results.update(pg)
-    if "api" in only:
+    if "api" in only or "pgapi" in only:
         with tempfile.TemporaryDirectory(prefix="credit-anchor-api-") as tmp:
-            results.update(bench_api(Path(tmp), quick))
+            results.update(bench_api(Path(tmp), quick, pg="pgapi" in only))
     if "consent" in only:
         with tempfile.TemporaryDirectory(prefix="credit-anchor-consent-") as tmp:
             results.update(bench_consent(Path(tmp), quick))

@@ -67,12 +67,13 @@ def _ledger(env: dict[str, str], *args: str) -> str:
 
 
 @contextmanager
-def _serve(env: dict[str, str], port: int) -> Iterator[subprocess.Popen[bytes]]:
+def serve(env: dict[str, str], port: int, workers: int = 1) -> Iterator[subprocess.Popen[bytes]]:
+    """``ledger serve --workers N`` on ``port``; its log is shown when the caller fails."""
     ledger = str(Path(sys.executable).with_name("ledger"))
     log = Path(env["LEDGER_DATA_DIR"]).parent / f"serve-{port}.log"
+    args = [ledger, "serve", "--port", str(port), "--workers", str(workers)]
     with log.open("wb") as out:
-        proc = subprocess.Popen([ledger, "serve", "--port", str(port)], env=env,
-                                stdout=subprocess.DEVNULL, stderr=out)  # fmt: skip
+        proc = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=out)
     try:
         yield proc
     except BaseException:
@@ -104,9 +105,9 @@ def _round(
     """(failover seconds, anchor seconds) of one kill."""
     first, second = free_port(), free_port()
     a, b = f"http://127.0.0.1:{first}", f"http://127.0.0.1:{second}"
-    with _serve(env, first) as killed:
+    with serve(env, first) as killed:
         _until(lambda: bool((_ready(a) or {}).get("anchor_sender")), "the first one elected")
-        with _serve(env, second):
+        with serve(env, second):
             _until(lambda: _ready(b) is not None, "the second one ready")
             return _kill(killed, b, headers, seed)
 
@@ -121,11 +122,12 @@ def _kill(
     return time.monotonic() - began, anchor
 
 
-def bench_failover(quick: bool, free_port: Callable[[], int]) -> dict[str, Any]:
-    rounds = 1 if quick else 3
+@contextmanager
+def deployed(work: Path, free_port: Callable[[], int]) -> Iterator[dict[str, str]]:
+    """A throw-away PostgreSQL cluster and an anvil node, the registry deployed on them:
+    the environment of ``ledger`` commands (data dir ``work/data``) on that store and chain."""
     cluster = _cluster()
-    with tempfile.TemporaryDirectory(prefix="credit-anchor-failover-") as tmp:
-        work = Path(tmp)
+    try:
         port = free_port()
         with (work / "anvil.log").open("wb") as log:
             anvil = devnode.spawn(port, log)
@@ -138,13 +140,23 @@ def bench_failover(quick: bool, free_port: Callable[[], int]) -> dict[str, Any]:
                 LEDGER_RPC_URL=devnode.url_for(port),
             )
             _ledger(env, "deploy", "--fund-from-dev-node")
-            added = _ledger(env, "partner", "add", "bench", "--role", "operator", "--json")
-            headers = {"Authorization": f"Bearer {json.loads(added)['key']}"}
-            timings = [_round(env, headers, 100 + 2 * i, free_port) for i in range(rounds)]
+            yield env
         finally:
             anvil.terminate()
             anvil.wait(timeout=30)
-            cluster.stop()
+    finally:
+        cluster.stop()
+
+
+def bench_failover(quick: bool, free_port: Callable[[], int]) -> dict[str, Any]:
+    rounds = 1 if quick else 3
+    with (
+        tempfile.TemporaryDirectory(prefix="credit-anchor-failover-") as tmp,
+        deployed(Path(tmp), free_port) as env,
+    ):
+        added = _ledger(env, "partner", "add", "bench", "--role", "operator", "--json")
+        headers = {"Authorization": f"Bearer {json.loads(added)['key']}"}
+        timings = [_round(env, headers, 100 + 2 * i, free_port) for i in range(rounds)]
     failovers = [f for f, _ in timings]
     return {
         "failover_seconds": round(statistics.median(failovers), 3),

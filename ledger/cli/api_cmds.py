@@ -114,6 +114,11 @@ APP_FACTORY = "api.app:create_app"
 #: Where `ledger serve` listens unless told otherwise.
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
+#: Seconds a worker may take to answer uvicorn's supervisor before it is killed and
+#: replaced. A new worker answers only once its interpreter has imported the CLI (spawn
+#: re-imports ``ledger``): about 1.5 s of CPU, over 5 s with both cores busy, where
+#: uvicorn's default of 5 s killed each new worker and started another, over and over.
+WORKER_HEALTHCHECK_SECONDS = 60
 
 
 @command
@@ -162,6 +167,7 @@ def serve(
         host=host,
         port=port,
         workers=workers,
+        timeout_worker_healthcheck=WORKER_HEALTHCHECK_SECONDS,
         access_log=False,  # the app writes its own, without raw paths or query strings
         log_config=log_config(),
     )

@@ -218,7 +218,7 @@ class ConsentService:
 
     def candidates(self, pseudonym: str) -> list[Candidate]:
         """A subject's consents as the check reads them (newest window first)."""
-        with self.store.engine.connect() as conn:  # plain rows: no ORM bookkeeping per check
+        with self.store.read() as conn:  # plain rows: no ORM bookkeeping per check
             return [Candidate._make(row) for row in conn.execute(CANDIDATES, {"p": pseudonym})]
 
     def decide(

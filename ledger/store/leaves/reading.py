@@ -197,12 +197,17 @@ Candidate = tuple[int, str, int, bool, bool]
 
 def hash_candidates(conn: Connection, keys: list[int]) -> list[Candidate]:
     """The leaves whose hash has one of these keys (:func:`leaf_key`), in one query on
-    SQLite, with their batch's state; the caller confirms each against the full hash.
+    SQLite and PostgreSQL, with their batch's state; the caller confirms each against
+    the full hash.
 
-    Over a plain :class:`Connection` (``store.engine.connect()``): a single-record
+    Over a plain :class:`Connection` (``store.read()``): a single-record
     verify is one read, and an ORM session's setup and teardown cost more than it.
     """
     return _candidates(conn, LeafKey, keys)
+
+
+#: PostgreSQL takes the keys as one int8 array (psycopg sends a list as one).
+_PG_KEYS = "= ANY(%s::int8[])"
 
 
 def _candidates(
@@ -213,14 +218,17 @@ def _candidates(
         return []
     conn = s.connection() if isinstance(s, Session) else s
     erased = "t.erased" if table is LeafKey else "0"
-    if _bulk(s):  # the keys as one JSON array: one statement
+    bulk = _bulk(s)
+    among = "IN (SELECT value FROM json_each(?))" if bulk else _PG_KEYS
+    if bulk or conn.dialect.name == "postgresql":  # the keys as one array: one statement
         sql = (
             f"SELECT t.key, b.batch_id, t.leaf_index, {erased}, "  # noqa: S608 - our names
             "b.status = 'anchored' AND b.tx_hash IS NOT NULL "
             f"FROM {table.__tablename__} t JOIN batches b ON b.batch_key = t.batch_key "
-            "WHERE t.key IN (SELECT value FROM json_each(?))"
+            f"WHERE t.key {among}"
         )
-        rows: Iterable[Any] = conn.exec_driver_sql(sql, (json.dumps(keys),))
+        array = json.dumps(keys) if bulk else keys
+        rows: Iterable[Any] = conn.exec_driver_sql(sql, (array,))
     else:
         flag = LeafKey.erased if table is LeafKey else literal(False)
         anchored = and_(Batch.status == "anchored", Batch.tx_hash.is_not(None))
