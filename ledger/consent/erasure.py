@@ -35,7 +35,6 @@ from typing import Any, Final
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from ledger.alerts.events import SOURCES
 from ledger.chain.types import BatchKind
 from ledger.errors import NotFoundError
 from ledger.logs import event as log_event
@@ -47,8 +46,10 @@ from ledger.store.purge import purge
 log = logging.getLogger(__name__)
 
 PSEUDONYM_FIELD: Final = "subject_pseudonym"
-#: Where a record names its account, as the risk alerts' account states take it.
-ACCOUNT_FIELD: Final = SOURCES["account"]
+#: Where a record names its account (the default policy's output, which the risk
+#: alerts' account states are keyed by; ledger.alerts.events.SOURCES, not imported:
+#: the alerts read the consent package, not the other way round).
+ACCOUNT_FIELD: Final = "account_pseudonym"
 
 
 @dataclass(frozen=True)

@@ -79,7 +79,7 @@ def test_unreachable_node_is_one_line_and_non_zero(tmp_path: Path) -> None:
     assert done.returncode == 1
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1
-    assert lines[0].startswith("error: cannot reach the JSON-RPC node at http://127.0.0.1:9")
+    assert lines[0].startswith("error: cannot reach any JSON-RPC node (http://127.0.0.1:9)")
     assert "secret-api-key" not in done.stderr
     assert "Traceback" not in done.stderr
 

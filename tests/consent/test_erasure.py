@@ -11,9 +11,10 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from ledger.alerts.events import SOURCES
 from ledger.anchoring.bundles import bundle_for
 from ledger.consent import ConsentService, Subject
-from ledger.consent.erasure import erase_subject, erasures
+from ledger.consent.erasure import ACCOUNT_FIELD, erase_subject, erasures
 from ledger.errors import ErasedError, NotFoundError
 from ledger.proofs import verify_bundle
 from ledger.records import write_csv
@@ -87,6 +88,7 @@ def test_erasure_leaves_no_trace_and_verification_says_erased(
     victim_ids = [str(r["report_id"]) for r in victim]
     victim_leaf = bundle_for(ledger.store, victim_ids[0]).leaf_hash
     # the risk alerts keep each co-funded account's last state, under its pseudonym
+    assert SOURCES["account"] == ACCOUNT_FIELD  # the field erasure reads is the alerts' key
     accounts = {str(bundle_for(ledger.store, i).record["account_pseudonym"]) for i in victim_ids}
     with ledger.store.session() as s:
         assert len(states_of(s, sorted(accounts))) == len(accounts)
