@@ -139,16 +139,8 @@ def book(template: AlertLedger, tmp_path: Path) -> AlertLedger:
 
 
 def _audit(book: AlertLedger, checks: AlertChecks | None = None) -> AuditReport:
-    deployment = Deployment.load(book.data_dir / "deployment.json")
-    store = Store.open(book.data_dir)
-    try:
-        with Chain.embedded(book.data_dir, holder="pytest audit", read_only=True) as chain:
-            report, _ = audit(
-                chain, AuditTarget.of(deployment), store=store, alerts=checks or AlertChecks()
-            )
-    finally:
-        store.close()
-    return report
+    """The audit of the platform's own store (the data dir's)."""
+    return _audit_store(book, default_url(book.data_dir), checks)
 
 
 @pytest.fixture
