@@ -9,15 +9,24 @@ NODE_STAMP := node_modules/.package-lock.json
 BENCH_JSON ?= bench-results.json
 ANVIL_PORT ?= 8545
 
-.PHONY: setup browser postgres demo test lint format contracts bench anvil anvil-stop clean
+.PHONY: lock setup browser postgres demo test lint format contracts bench anvil anvil-stop clean
 
 setup: $(STAMP) $(NODE_STAMP)
 
-$(STAMP): pyproject.toml
+# constraints.txt pins every package to the versions the suite passed with: a fresh
+# clone (CI) installs what was tested, not whatever was released since.
+$(STAMP): pyproject.toml constraints.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
-	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	$(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev]'
 	@touch $@
+
+# Move the pins to the newest releases pyproject.toml allows; then run make test.
+lock:
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade --upgrade-strategy eager -e '.[dev]'
+	@{ sed -n '/^#/p' constraints.txt; $(PY) -m pip freeze --exclude-editable; } > constraints.txt.new
+	@mv constraints.txt.new constraints.txt
 
 # npm ci installs exactly the lock file: solc (the compiler), OpenZeppelin, anvil.
 $(NODE_STAMP): package.json package-lock.json

@@ -57,7 +57,9 @@ def jcs_texts(frame: pl.DataFrame, constants: Mapping[str, object], name: str) -
     if not frame.height:
         return pl.Series(name, [], dtype=pl.String)
     schema = {column: _sorted_type(dtype) for column, dtype in frame.schema.items()}
-    full = frame.cast(schema).with_columns(  # type: ignore[arg-type]
+    # The cast only reorders struct fields (same names, same types), which polars
+    # 2.2 matches by name only when not strict; no value can fail to cast here.
+    full = frame.cast(schema, strict=False).with_columns(  # type: ignore[arg-type]
         *(pl.lit(_sorted_value(value)).alias(key) for key, value in constants.items()),
         pl.int_range(pl.len()).alias(_ORDER),
     )
