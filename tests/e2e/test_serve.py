@@ -76,9 +76,24 @@ def serve_process(
 
             wait_until(ready, timeout=START_TIMEOUT, interval=0.1)
             yield url, proc
-        finally:
-            proc.terminate()
-            proc.wait(timeout=WAIT_SECONDS)
+        except BaseException:
+            _stop(proc)  # the test's own failure is the one to see
+            raise
+        else:
+            assert _stop(proc), f"ledger serve did not stop within {WAIT_SECONDS:g} s of SIGTERM"
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> bool:
+    """Stop the server: SIGTERM, then SIGKILL if it has not gone in time (no process is
+    left behind); False if it needed the SIGKILL."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=WAIT_SECONDS)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+        return False
+    return True
 
 
 @pytest.fixture
