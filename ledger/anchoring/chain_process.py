@@ -10,9 +10,10 @@ with the event, its block's time and whether the chain had it already.
 
 The helper starts at once and opens the chain while the submitter reads; the
 first question waits for it to be ready. Its errors come back as the same
-typed :class:`~ledger.errors.LedgerError`. It dies with the submitter
-(``PR_SET_PDEATHSIG``, and on end of input), and a failpoint hit in it kills the
-submitter too: a crash is of the whole command, as it was in one process.
+typed :class:`~ledger.errors.LedgerError`. It dies with the submitter (a
+thread waits on the submitter's pidfd, and on end of input), and a failpoint hit
+in it kills the submitter too: a crash is of the whole command, as it was in one
+process.
 
 Messages are pickled, one per frame, over a pair of pipes (stdout stays free
 for anything a library prints).
@@ -21,10 +22,10 @@ for anything a library prints).
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import importlib
 import os
 import pickle
+import select
 import signal
 import subprocess
 import sys
@@ -43,7 +44,8 @@ from ledger.chain.types import AnchorEvent
 from ledger.config import Settings
 from ledger.errors import ConfigurationError, LedgerError
 
-_PR_SET_PDEATHSIG = 1
+#: Where there is no pidfd (not Linux), how often the helper looks for its submitter.
+_PARENT_POLL = 0.1
 
 
 @dataclass(frozen=True)
@@ -234,12 +236,29 @@ def _error_from(info: tuple[Any, ...]) -> LedgerError:
 
 
 def _die_with_parent(parent: int) -> None:
-    """SIGKILL this process when ``parent`` goes, however it goes (Linux)."""
+    """End this process at once when ``parent`` goes, however it goes.
+
+    The helper holds the chain (and its lock) for the submitter only: when a
+    ``kill -9`` ends the submitter mid-anchor, the helper must not finish the
+    anchor nor keep the lock a resumed run waits for. A thread waits on the
+    parent's pidfd (readable when it exits); without pidfds, it polls
+    ``getppid`` (an orphan is re-parented).
+    """
+    pidfd = None
     with contextlib.suppress(OSError, AttributeError):
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-    if os.getppid() != parent:  # it went before the line above
+        pidfd = os.pidfd_open(parent)
+    if os.getppid() != parent:  # it went already (or the pidfd is of another process)
         os._exit(1)
+
+    def watch() -> None:
+        if pidfd is not None:
+            select.select([pidfd], [], [])
+        else:
+            while os.getppid() == parent:
+                select.select([], [], [], _PARENT_POLL)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
 def _serve(inbox: BinaryIO, outbox: BinaryIO) -> int:
