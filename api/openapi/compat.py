@@ -5,7 +5,8 @@ refused, or an answer it read may now hold what it cannot read:
 
 * a path, an operation, a response status or media type, or a webhook is gone;
 * a request: a new required body, parameter or field; a field or parameter gone;
-  a narrower type, enum or bound (length, items, minimum, maximum, pattern);
+  a narrower type, enum or bound (length, items, minimum, maximum, pattern); other
+  credentials asked for (``security``);
 * an answer (a response body, or a webhook's body, which the server sends): a field
   gone or made optional; a type or an enum that now allows more than before;
 * a problem ``type`` URI (``x-problem-types``) is gone.
@@ -276,6 +277,10 @@ def _compare_operation(
 ) -> list[Change]:
     found: list[Change] = []
     sent: Direction = "response" if webhook else "request"
+    old_security = old.get("security", old_doc.get("security", []))
+    new_security = new.get("security", new_doc.get("security", []))
+    if new_security and new_security != old_security:
+        found.append(Change("request-security-changed", where))
     _compare_request(old_doc, new_doc, where, old, new, sent, found)
     for status, old_resp in old.get("responses", {}).items():
         new_resp = new.get("responses", {}).get(status)

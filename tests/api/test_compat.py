@@ -136,6 +136,10 @@ def test_additive_changes_pass_the_gate(app_doc: Doc) -> None:
             "request-parameter-required GET /v1/inquiries query:after",
         ),
         (
+            lambda d: d["paths"]["/healthz"]["get"].update(security=[{"HTTPBearer": []}]),
+            "request-security-changed GET /healthz",
+        ),
+        (
             lambda d: d["info"]["x-problem-types"].pop(0),
             "problem-type-removed info urn:credit-anchor:problem:access-control-bad-confirmation",
         ),
