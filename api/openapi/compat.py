@@ -315,14 +315,15 @@ def _compare_request(
         found.append(Change("request-parameter-removed", where, ":".join(key)))
     for key, param in sorted(new_params.items()):
         was = old_params.get(key)
-        if param.get("required") and not (was and was.get("required")):
+        newly_required = param.get("required") and not (was and was.get("required"))
+        if newly_required and direction == "request":  # a webhook's receiver gets more
             found.append(Change("request-parameter-required", where, ":".join(key)))
         if was is not None and "schema" in was and "schema" in param:
             walk = _Walk(old_doc, new_doc, "request", where, found)
             walk.compare(was["schema"], param["schema"], ":".join(key))
     old_body = _resolve(old_doc, old.get("requestBody", {}))
     new_body = _resolve(new_doc, new.get("requestBody", {}))
-    if new_body.get("required") and not old_body.get("required"):
+    if new_body.get("required") and not old_body.get("required") and direction == "request":
         found.append(Change("request-body-required", where))
     new_content = new_body.get("content", {})
     for media, old_media in old_body.get("content", {}).items():
