@@ -9,7 +9,7 @@ NODE_STAMP := node_modules/.package-lock.json
 BENCH_JSON ?= bench-results.json
 ANVIL_PORT ?= 8545
 
-.PHONY: lock setup browser postgres demo test lint format contracts bench anvil anvil-stop clean
+.PHONY: lock setup browser postgres demo test lint format contracts openapi bench anvil anvil-stop clean
 
 setup: $(STAMP) $(NODE_STAMP)
 
@@ -76,6 +76,11 @@ format: setup
 
 contracts: setup
 	$(PY) scripts/compile_contracts.py
+
+# On release only: the app's OpenAPI document becomes the published one that the
+# compatibility gate (tests/api/test_compat.py) holds later changes to.
+openapi: setup
+	$(PY) scripts/openapi.py
 
 bench: setup
 	$(PY) scripts/bench.py --json $(BENCH_JSON)

@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 
-from api import alert_webhooks, errors
+from api import alert_webhooks, deprecation, errors, openapi
 from api.accesslog import AccessLog
 from api.config import ApiSettings
 from api.limits import BodyLimits
@@ -83,7 +83,9 @@ def create_app(settings: Settings | None = None, *, limits: ApiSettings | None =
     app.include_router(pages.router)
     app.include_router(verify_api.router)
     app.mount(session.PATH + "/static", StaticFiles(directory=pages.STATIC_DIR))
+    openapi.install(app)
     app.add_middleware(BodyLimits, max_bytes=limits.max_body_bytes, max_depth=limits.max_json_depth)
     app.add_middleware(ConsoleHeaders)  # on the console's refusals too
-    app.add_middleware(AccessLog)  # outermost: it logs refused bodies too
+    app.add_middleware(AccessLog)  # it logs refused bodies too
+    deprecation.install(app)  # outermost: refusals of deprecated operations carry it too
     return app

@@ -58,8 +58,9 @@ def _example(example: Any) -> ConfigDict:
 
 
 class Health(BaseModel):
-    model_config = _example({"status": "ok"})
+    model_config = _example({"status": "ok", "version": "0.2.0"})
     status: Literal["ok"] = "ok"
+    version: str = Field(description="the server's release (`ledger --version`)")
 
 
 class Ready(BaseModel):

@@ -5,4 +5,6 @@ The public surface is small: :mod:`ledger.errors`, :mod:`ledger.proofs`,
 underscore are plumbing and may change without notice.
 """
 
-__version__ = "0.1.0"
+#: The release, in this one place: pyproject.toml, `ledger --version`, /healthz and the
+#: OpenAPI document read it. CHANGELOG.md says what each release changed.
+__version__ = "0.2.0"

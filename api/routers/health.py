@@ -7,14 +7,15 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from api.auth import StateDep
 from api.models import Health, Ready, problems
+from ledger import __version__
 
 router = APIRouter(tags=["health"])
 
 
 @router.get("/healthz")
 def healthz() -> Health:
-    """Liveness: the process answers."""
-    return Health()
+    """Liveness: the process answers, with its release."""
+    return Health(version=__version__)
 
 
 @router.get("/readyz", responses=problems(503))

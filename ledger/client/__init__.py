@@ -8,6 +8,8 @@
 Every proof bundle is verified offline before it is returned; HTTP problems become
 :class:`ClientError` subclasses. Risk alerts pushed to a bank's webhook are checked
 with :class:`WebhookReceiver` (signature, freshness, replay) before they are trusted.
+An operation the server has deprecated (its ``Deprecation`` and ``Sunset`` headers,
+RFC 9745 and RFC 8594) is logged once per client as a warning on ``ledger.client``.
 Imports only httpx, cryptography, the standard library and ``ledger`` (``ledger.chain``
 only inside :func:`check_on_chain`).
 """

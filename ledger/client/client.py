@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import logging
+import re
 from collections.abc import Iterator, Mapping, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Final, Self
@@ -41,6 +43,8 @@ MAX_ITEMS: Final = 10_000
 #: Body bytes per verify request; the server's default limit is 16 MiB.
 MAX_BODY_BYTES: Final = 8 * 1024 * 1024
 _REDACTED: Final = "[redacted]"
+log = logging.getLogger("ledger.client")
+_DEPRECATION_LINK: Final = re.compile(r'<([^>]*)>\s*;[^,]*\brel="?deprecation\b')
 
 
 class _Secret:
@@ -105,6 +109,7 @@ class CreditAnchorClient:
         self.max_items = max_items
         self.max_body_bytes = max_body_bytes
         self._owns_http = http is None
+        self._deprecated_seen: set[str] = set()
         self._http = http if http is not None else httpx.Client(timeout=timeout)
 
     def __repr__(self) -> str:
@@ -146,11 +151,13 @@ class CreditAnchorClient:
 
     def batch(self, batch_id: str) -> BatchInfo:
         """A batch's manifest, status and anchor (any role)."""
-        return BatchInfo.from_json(self._call("GET", f"/v1/batches/{_segment(batch_id)}"))
+        path = f"/v1/batches/{_segment(batch_id)}"
+        return BatchInfo.from_json(self._call("GET", path, operation="/v1/batches/{batch_id}"))
 
     def proof(self, leaf_hash: str) -> ProofBundle:
         """The proof bundle of an anchored leaf, checked offline (partner, auditor)."""
-        data = self._call("GET", f"/v1/proofs/{_segment(leaf_hash)}")
+        path = f"/v1/proofs/{_segment(leaf_hash)}"
+        data = self._call("GET", path, operation="/v1/proofs/{leaf_hash}")
         bundle = self._bundle(data, "$")
         if "0x" + bundle.leaf_hash.hex() != leaf_hash.lower():
             raise IntegrityError(f"asked for the proof of leaf {leaf_hash}, got another leaf's")
@@ -237,7 +244,13 @@ class CreditAnchorClient:
         return bundle
 
     def _call(
-        self, method: str, path: str, *, body: Mapping[str, Any] | None = None, auth: bool = True
+        self,
+        method: str,
+        path: str,
+        *,
+        body: Mapping[str, Any] | None = None,
+        auth: bool = True,
+        operation: str | None = None,
     ) -> object:
         headers = {
             "Accept": "application/json, application/problem+json",
@@ -260,6 +273,7 @@ class CreditAnchorClient:
             raise ServiceUnavailableError(f"{where}: {type(exc).__name__}") from None
         except httpx.InvalidURL:
             raise ClientError(f"{where}: not a valid URL") from None
+        self._note_deprecation(f"{method} {operation or path}", response.headers)
         if response.is_success:
             try:
                 return response.json()
@@ -268,6 +282,23 @@ class CreditAnchorClient:
                     f"{where}: the answer is not JSON", status=response.status_code
                 ) from None
         raise self._error(response, where)
+
+    def _note_deprecation(self, operation: str, headers: httpx.Headers) -> None:
+        """Log once per operation that the server deprecated it (RFC 9745, RFC 8594)."""
+        since = headers.get("Deprecation")
+        if since is None or operation in self._deprecated_seen:
+            return
+        self._deprecated_seen.add(operation)
+        sunset = headers.get("Sunset") or "not announced"
+        link = _deprecation_link(headers.get_list("Link"))
+        log.warning(
+            "%s is deprecated by %s (Deprecation: %s; Sunset: %s)%s",
+            operation,
+            self._origin,
+            _scrubbed_header(since),
+            _scrubbed_header(sunset),
+            f"; see {_scrubbed_header(link)}" if link else "",
+        )
 
     def _error(self, response: httpx.Response, where: str) -> ClientError:
         status = response.status_code
@@ -298,6 +329,20 @@ class CreditAnchorClient:
             return None
         key = self._key.reveal()
         return value.replace(key, _REDACTED) if key else value
+
+
+def _deprecation_link(values: Sequence[str]) -> str | None:
+    """The target of a ``Link`` with ``rel="deprecation"``, if the server sent one."""
+    for value in values:
+        found = _DEPRECATION_LINK.search(value)
+        if found:
+            return found.group(1)
+    return None
+
+
+def _scrubbed_header(value: str) -> str:
+    """A header value as it may appear in a log line: printable and short."""
+    return "".join(c for c in value if c.isprintable())[:200]
 
 
 def _segment(value: str) -> str:

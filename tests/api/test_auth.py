@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from ledger import __version__
 from tests.api.conftest import Api
 from tests.conftest import wait_until
 
@@ -50,7 +51,7 @@ def test_wrong_scheme_is_401(api: Api) -> None:
 
 
 def test_probes_need_no_key(api: Api) -> None:
-    assert api.client.get("/healthz").json() == {"status": "ok"}
+    assert api.client.get("/healthz").json() == {"status": "ok", "version": __version__}
 
     def ready() -> dict[str, Any] | None:
         answer = api.client.get("/readyz")
