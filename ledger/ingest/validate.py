@@ -153,8 +153,12 @@ def _checked_cells(cells: pl.DataFrame) -> pl.DataFrame:
     for version in versions.unique().sort().to_list():
         part = cells.filter(versions == version).drop(VERSION_FIELD)
         checked = _checked_part(part, version if version in SCHEMAS else DEFAULT_VERSION)
-        if version == _BAD_VERSION:
-            checked = checked.with_columns(pl.lit(True).alias(_REFUSED))
+        if version == _BAD_VERSION:  # no schema to check the rest against: as check_fields
+            checked = checked.with_columns(
+                pl.lit(True).alias(_REFUSED),
+                *(pl.lit(None, dtype=dtype).alias(name) for name, dtype in TYPES.items()),
+                *(pl.lit(True).alias(FAILED + name) for name in TYPES),
+            )
         elif version != DEFAULT_VERSION:
             checked = checked.with_columns(pl.lit(version, dtype=pl.Int64).alias(VERSION_FIELD))
         parts.append(checked)

@@ -340,14 +340,15 @@ def write_csv(
         writer.writeheader()
         for row in rows:
             try:
-                writer.writerow({name: _csv_cell(name, value) for name, value in row.items()})
+                writer.writerow({name: csv_cell(name, value) for name, value in row.items()})
             except ValueError:
                 raise InputError(f"row {count + 1} has fields outside the CSV columns") from None
             count += 1
     return count
 
 
-def _csv_cell(name: str, value: object) -> object:
+def csv_cell(name: str, value: object) -> object:
+    """A field value as its CSV cell (the list forms above; JSON text for ``JSON_CELLS``)."""
     if name in JSON_CELLS and isinstance(value, list):
         return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
     if isinstance(value, list):

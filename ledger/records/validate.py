@@ -119,9 +119,9 @@ def check_fields(raw: Mapping[str, object]) -> Checked:
     record: dict[str, object] = {}
     problems: list[Problem] = []
     version, bad_version = version_of(raw)
-    if bad_version is not None:
-        problems.append(bad_version)
-    elif version != DEFAULT_VERSION:
+    if bad_version is not None:  # no schema to check the rest against
+        return Checked({}, [bad_version], frozenset(FIELDS_BY_NAME))
+    if version != DEFAULT_VERSION:
         record[VERSION_FIELD] = version
     checks = CHECKS_OF[version]
     known = checks.get
