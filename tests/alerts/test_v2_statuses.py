@@ -16,24 +16,33 @@ from tests.records.sample import ORG, ORG2, overdue_row
 
 
 def test_the_alerts_cover_the_v2_statuses_7_and_8() -> None:
-    assert {"7", "8"} <= set(ALERT_STATUSES) <= set(codes.LOAN_STATUSES)
+    assert {"7", "8"} <= set(ALERT_STATUSES)
+    assert set(ALERT_STATUSES) <= set(codes.LOAN_STATUSES) | set(codes.CARD_STATUSES)
+    assert "1" not in ALERT_STATUSES and "2" not in ALERT_STATUSES
 
 
-@pytest.mark.parametrize("status", ["7", "8"])
-def test_a_v2_move_to_7_or_8_raises_status_changed(
-    tmp_path: Path, data_dir: Path, status: str
+@pytest.mark.parametrize(("account_type", "status"), [("D1", "7"), ("D1", "8"), ("R2", "31")])
+def test_a_v2_move_to_7_8_or_a_card_stop_raises_status_changed(
+    tmp_path: Path, data_dir: Path, account_type: str, status: str
 ) -> None:
     funders = [{"org_code": ORG, "share_bp": 6000}, {"org_code": ORG2, "share_bp": 4000}]
-    base = overdue_row() | {
-        "schema_version": 2,
-        "repayment_frequency": "03",
-        "report_reason": "30",
-        "funders": funders,
-    }
+    card = {"business_type": "81", "credit_limit": "200000.00", "due_date": None}
+    base = (
+        overdue_row()
+        | (card if account_type == "R2" else {})
+        | {
+            "account_type": account_type,
+            "schema_version": 2,
+            "repayment_frequency": "03",
+            "report_reason": "30",
+            "funders": funders,
+        }
+    )
+    previous = "1" if account_type == "R2" else "2"  # a card in arrears is current (1)
     rows = [
         base
         | {"report_id": "R-1", "period": "2025-02", "report_date": "2025-03-02"}
-        | {"last_payment_date": "2025-02-15"},
+        | {"last_payment_date": "2025-02-15", "account_status": previous},
         base | {"report_id": "R-2", "account_status": status},
     ]
     path = tmp_path / "v2.jsonl"
@@ -43,4 +52,4 @@ def test_a_v2_move_to_7_or_8_raises_status_changed(
     assert done.facts is not None
     events = transitions(done.facts, [])
     changed = events.filter(events.get_column("event") == STATUS_CHANGED)
-    assert changed.select("row", "status", "prev_status").rows() == [(2, status, "2")]
+    assert changed.select("row", "status", "prev_status").rows() == [(2, status, previous)]
