@@ -41,9 +41,9 @@ from types import MappingProxyType
 from typing import Final, NamedTuple, TextIO
 
 from ledger.errors import InputError
-from ledger.records import codes
 from ledger.records.readers import RecordBytes, csv_cell, csv_value
 from ledger.records.schema import DECIMAL_FIELDS, VERSION_FIELD
+from ledger.records.upgrade import upgrade
 
 FORMAT: Final = "pboc-210"
 RECORD_TYPE_ITEM: Final = "InfRecType"
@@ -226,7 +226,8 @@ def _check_counts(flat: Mapping[str, object], out: Mapping[str, object]) -> None
 
 
 def to_pboc(record: Mapping[str, object]) -> dict[str, object]:
-    """A pboc-210 row from a *validated* record (v1 records are upgraded first)."""
+    """A pboc-210 row from a *validated* record (v1 records are upgraded to v2 first,
+    :func:`~ledger.records.upgrade.upgrade`)."""
     v2 = upgrade(record)
     out: dict[str, object] = {RECORD_TYPE_ITEM: RECORD_TYPE}
     for item in TABLE:
@@ -259,30 +260,6 @@ def _text(field: str, value: object) -> str:
     if field == "repayment_status":
         return text[-1:]  # the current month's code
     return text
-
-
-def upgrade(record: Mapping[str, object]) -> dict[str, object]:
-    """A validated v1 record as v2, by :data:`~ledger.records.codes.V1_TO_V2`; v2 as is.
-
-    A v1 record gets the report reason of a monthly report (30). A v1 value the
-    table has no v2 value for (a card's status 5, transferred out) is refused.
-    """
-    if record.get(VERSION_FIELD, 1) != 1:
-        return dict(record)
-    out: dict[str, object] = {VERSION_FIELD: 2, **record}
-    out.setdefault("report_reason", codes.V1_REPORT_REASON)
-    for field, table in codes.V1_TO_V2.items():
-        name, _, account_type = field.partition("@")
-        if account_type and record.get("account_type") != account_type:
-            continue
-        if not account_type and f"{name}@{record.get('account_type')}" in codes.V1_TO_V2:
-            continue  # the account type has its own table
-        if (value := record.get(name)) is None:
-            continue
-        if str(value) not in table:
-            raise PbocItemError(pboc_name(name), "this v1 value has no v2 code")
-        out[name] = table[str(value)]
-    return out
 
 
 def read_pboc(path: Path) -> Iterator[tuple[int, dict[str, object]]]:
@@ -387,7 +364,6 @@ __all__ = [
     "pboc_name",
     "read_pboc",
     "to_pboc",
-    "upgrade",
     "v2_rows",
     "write_pboc",
 ]

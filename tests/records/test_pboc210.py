@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 
 from ledger.records import RecordRejected, codes, pboc210, read_rows, validate_record
-from ledger.records.pboc210 import PbocItemError, from_pboc, to_pboc, upgrade
+from ledger.records.pboc210 import PbocItemError, from_pboc, to_pboc
 from ledger.records.schema import FIELDS_V2, VERSION_FIELD
+from ledger.records.upgrade import NO_V2_CODE, upgrade
 from tests.records.sample import valid_row
 
 GOLDEN = Path(__file__).parent / "golden_pboc210"
@@ -137,8 +138,9 @@ def test_a_v1_record_exports_through_the_v1_to_v2_table() -> None:
 def test_a_v1_card_status_maps_to_the_card_list() -> None:
     row = valid_row() | {"account_type": "R2", "credit_limit": "1.00", "account_status": "4"}
     assert upgrade(validate_record(row))["account_status"] == "5"  # bad debt: 5 on a card
-    with pytest.raises(PbocItemError, match="AcctStatus: this v1 value has no v2 code"):
+    with pytest.raises(RecordRejected) as caught:
         upgrade(validate_record(row | {"account_status": "5"}))
+    assert [(p.field, p.reason) for p in caught.value.problems] == [("account_status", NO_V2_CODE)]
 
 
 def test_every_golden_file_row_reads_back(tmp_path: Path) -> None:
