@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import io
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, TextIO
+from typing import Annotated
 
 import typer
 
 from ledger.cli._common import command, console
 from ledger.errors import InputError
 from ledger.records import RecordRejected, pboc210, read_rows, validate_record
+from ledger.records.pboc210 import v2_rows
 
 
 @command
@@ -41,20 +43,19 @@ def convert(
         from_format,
     ):
         raise InputError(f"give one of --to {pboc210.FORMAT} or --from {pboc210.FORMAT}")
-    handle: TextIO = sys.stdout if output is None else output.open("w", encoding="utf-8")
-    try:
-        if to_format is not None:
-            count = pboc210.write_pboc(_to_pboc(file), handle, as_csv=as_csv)
-        else:
-            count = 0
-            for row in pboc210.v2_rows(file):
-                handle.write(json.dumps(row, ensure_ascii=False, separators=(",", ":")) + "\n")
-                count += 1
-    finally:
-        if output is not None:
-            handle.close()
-    if output is not None:
-        console.print(f"wrote {count} row(s) to {output}", markup=False)
+    # Every row is converted before anything is written: a refused row leaves no half file.
+    if to_format is not None:
+        buffer = io.StringIO()
+        count = pboc210.write_pboc(_to_pboc(file), buffer, as_csv=as_csv)
+        text = buffer.getvalue()
+    else:
+        lines = [json.dumps(r, ensure_ascii=False, separators=(",", ":")) for r in v2_rows(file)]
+        text, count = "".join(line + "\n" for line in lines), len(lines)
+    if output is None:
+        sys.stdout.write(text)
+        return
+    output.write_text(text, encoding="utf-8")
+    console.print(f"wrote {count} row(s) to {output}", markup=False)
 
 
 def _to_pboc(file: Path) -> list[dict[str, object]]:

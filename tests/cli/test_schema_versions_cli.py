@@ -103,3 +103,16 @@ def test_convert_writes_the_golden_files_both_ways(tmp_path: Path) -> None:
     assert [json.loads(line) for line in lines] == [
         json.loads(line) for line in V2.read_text(encoding="utf-8").splitlines()
     ]
+
+
+def test_convert_refuses_in_one_line(tmp_path: Path) -> None:
+    neither = run("convert", str(V2))
+    assert "give one of --to pboc-210 or --from pboc-210" in one_error_line(neither)
+    rows = [json.loads(line) for line in V2.read_text(encoding="utf-8").splitlines()]
+    rows[1]["account_status"] = "9"
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows) + "\n")
+    out = tmp_path / "out.json"
+    done = run("convert", str(bad), "--to", "pboc-210", "-o", str(out))
+    assert "row 2: account_status: must be one of" in one_error_line(done)
+    assert not out.exists()  # nothing half-written
