@@ -49,6 +49,9 @@ def test_v1_and_v2_files_side_by_side_both_anchor_and_verify(
         verified = run("verify", str(out), "--data-dir", str(data))
         assert verified.returncode == 0, verified.stderr
         assert verified.stdout.startswith("VALID")
+    audited = run("audit", "--data-dir", str(data))
+    assert audited.returncode == 0, audited.stdout + audited.stderr
+    assert "CLEAN" in audited.stdout
 
 
 def test_submit_from_pboc_210_names_a_wrong_code_by_its_item(
