@@ -46,8 +46,9 @@ RECORD_EVENTS: Final = (
 )
 #: Account statuses a move to raises ``account.status_changed``: 3 closed (结清),
 #: 4 bad debt (呆账), 5 transferred (转出), 6 collateral short, 7 forced liquidation
-#: (强制平仓), 8 judicial recovery (司法追偿).
-ALERT_STATUSES: Final = ("3", "4", "5", "6", "7", "8")
+#: (强制平仓), 8 judicial recovery (司法追偿); and 31, payment stopped by the bank
+#: (银行止付), of schema v2's card list (ledger.records.codes), whose 3-8 also all move.
+ALERT_STATUSES: Final = ("3", "4", "5", "6", "7", "8", "31")
 #: Five-category classes by severity (1 正常 ... 5 损失); 9 (unclassified) is no rank.
 FIVE_CLASS_RANKS: Final = ("1", "2", "3", "4", "5")
 DAYS_PER_BAND: Final = 30

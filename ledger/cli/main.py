@@ -9,6 +9,7 @@ from ledger.cli import (
     alerts_cmds,
     api_cmds,
     consent_cmds,
+    convert_cmds,
     db_cmds,
     demo,
     deploy_cmds,
@@ -36,6 +37,7 @@ app.add_typer(consent_cmds.consent_app, name="consent")
 app.command("erase")(consent_cmds.erase)
 app.command("audit")(audit_cmd)
 app.command("export")(export_cmd)
+app.command("convert")(convert_cmds.convert)
 app.add_typer(alerts_cmds.alerts_app, name="alerts")
 app.add_typer(db_cmds.db_app, name="db")
 

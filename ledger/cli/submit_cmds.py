@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import os
 import sys
 from collections.abc import Callable
@@ -29,8 +30,11 @@ from ledger.cli._common import (
     print_json,
     settings_for,
 )
+from ledger.errors import InputError
 from ledger.ingest.session import Submitting
 from ledger.ingest.submission import SubmitReport
+from ledger.records import pboc210
+from ledger.records.readers import RecordSource
 
 #: Rejections shown on the terminal; the rest go to --rejections FILE or --json.
 SHOWN_REJECTIONS = 20
@@ -70,15 +74,31 @@ def submit(
         int | None,
         typer.Option("--workers", min=1, help="Processes for records [cores, for large files]."),
     ] = None,
+    from_format: Annotated[
+        str | None,
+        typer.Option(
+            "--from",
+            help="Read FILE as pboc-210: the credit reference system's personal loan account "
+            "record item names (JSON, JSON Lines or CSV); rows become schema v2 records.",
+        ),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Validate, desensitise, salt and anchor FILE; re-run the same file to resume it.
 
+    Rows name their schema version in schema_version (none: v1); v1 and v2 rows may mix.
+
     Example: ledger submit portfolio.csv --data-dir ./.ledger
+    Example: ledger submit loans-210.json --from pboc-210
     """
     settings = settings_for(data_dir, rpc)
     if batch_size is not None:
         settings.batch_size = batch_size
+    source: RecordSource = file
+    if from_format is not None:
+        if from_format != pboc210.FORMAT:
+            raise InputError(f"--from takes {pboc210.FORMAT} (got another format name)")
+        source = pboc210.as_jsonl(file)
     total = _count_lines(file) if file.is_file() else None
     with Submitting.open(settings, holder="ledger submit") as ledger:
         show_bar = not as_json and sys.stderr.isatty()
@@ -89,7 +109,11 @@ def submit(
                 progress=_ticker(bar, task),
                 workers=workers or default_workers(total or 0),
             )
-            report = submitter.submit(file)
+            report = submitter.submit(source)
+    if from_format is not None:  # name the items as the file does
+        report.rejections = [
+            dataclasses.replace(r, field=pboc210.pboc_name(r.field)) for r in report.rejections
+        ]
     if rejections is not None:
         _write_rejections(report, rejections)
     if as_json:

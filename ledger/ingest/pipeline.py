@@ -36,6 +36,7 @@ from ledger.privacy import Desensitiser, Keyring, Policy
 from ledger.privacy.policy import KEY_IDS_OUTPUT
 from ledger.records.frame import ROW
 from ledger.records.readers import RecordSource, bounded_lines, csv_header, open_records
+from ledger.records.schema import DEFAULT_VERSION, VERSION_FIELD
 
 SALT_BYTES: Final = 32
 SALT_OUTPUT: Final = "salt"
@@ -74,6 +75,8 @@ class Stages:
     def run(self, chunk: Chunk, index: int = 0) -> Results:
         """Every stage after reading, for one chunk (rows numbered from 1 in it)."""
         validated, refused = validate(chunk.cells, chunk.rows)
+        validated, beyond = _within_policy(validated, self.policy.schema_version)
+        refused += beyond
         output = self.desensitiser.frame(validated)
         output, leaked = guard(output, validated, self._constants)
         salts = self.salts(index, output.height).hex()
@@ -91,6 +94,16 @@ class Stages:
         if self.facts:
             done.facts = risk_facts(output, hashed.get_column(LEAF))
         return done
+
+
+def _within_policy(validated: pl.DataFrame, covered: int) -> tuple[pl.DataFrame, list[Refused]]:
+    """The rows of a schema version the policy covers, and a refusal for each other row."""
+    later = pl.col(VERSION_FIELD).fill_null(DEFAULT_VERSION) > covered
+    rows = validated.filter(later).get_column(ROW).to_list()
+    if not rows:
+        return validated, []
+    reason = f"the desensitisation policy covers schema_version {covered} at most"
+    return validated.filter(~later), [Refused(row, VERSION_FIELD, reason) for row in rows]
 
 
 def _results(hashed: pl.DataFrame, refused: list[Refused], last_row: int) -> Results:

@@ -39,7 +39,7 @@ from ledger.ingest.results import Refused, Results
 from ledger.ingest.store import Flusher, Queued
 from ledger.logs import event
 from ledger.proofs import root_of
-from ledger.records import SCHEMA_ID, SCHEMA_VERSION
+from ledger.records import SCHEMA_ID
 from ledger.records.readers import RecordSource, open_bytes
 from ledger.store import Batch, Rejection, Store, Submission, leaves
 from ledger.store.leaves import PackedRecords
@@ -189,7 +189,8 @@ class Submitter:
                     id=sub_id,
                     file_sha256=digest,
                     policy=self.policy_id,
-                    schema=f"{SCHEMA_ID}/{SCHEMA_VERSION}",
+                    # the newest record version accepted (older ones are too)
+                    schema=f"{SCHEMA_ID}/{self.stages.policy.schema_version}",
                     created_at=now_iso(),
                     status="open",
                     rows_done=0,

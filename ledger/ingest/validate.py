@@ -9,6 +9,10 @@ Both give the same validated columns (:data:`~ledger.records.frame.CHECKED`),
 on which the cross-field rules (:mod:`ledger.records.rules`) run for the whole
 chunk at once.
 
+A file may mix schema versions: CSV rows are split by their ``schema_version``
+cell and each part is checked with its version's checks (a part of version 1
+rows, the usual file, is the whole chunk).
+
 Only a refused row is handled as a row: its problems are named by the same
 checks, on that row's fields, and sorted as :func:`~ledger.records.validate_record`
 sorts them. No value is kept in a reason.
@@ -23,12 +27,18 @@ import polars as pl
 
 from ledger.errors import LedgerError
 from ledger.ingest.results import Refused
-from ledger.records._checks import Bad, normal_form
+from ledger.records._checks import Bad, check_version, normal_form
 from ledger.records.frame import CHECKED, ROW, TYPES, records_frame
 from ledger.records.readers import RawRow, csv_row, csv_value
 from ledger.records.rules import FAILED, RULES, broken_rules
-from ledger.records.schema import DEFAULT_CURRENCY, FIELDS_BY_NAME
-from ledger.records.validate import CHECKS, REQUIRED, Problem, check_fields, in_order
+from ledger.records.schema import (
+    DEFAULT_CURRENCY,
+    DEFAULT_VERSION,
+    FIELDS_BY_NAME,
+    SCHEMAS,
+    VERSION_FIELD,
+)
+from ledger.records.validate import CHECKS_OF, REQUIRED_OF, Problem, check_fields, in_order
 
 _REFUSED: Final = "refused"
 _VALUE, _BAD = "value", "bad"
@@ -113,23 +123,67 @@ def _own_problems(cells: pl.DataFrame | None, rows: set[int]) -> dict[int, list[
     return found
 
 
+_BAD_VERSION: Final = 0  # a schema_version cell naming no version: the row is refused
+
+
+def _versions(cells: pl.DataFrame) -> pl.Series:
+    """Each row's schema version (blank: version 1; a wrong value: ``_BAD_VERSION``)."""
+    column = cells.get_column(VERSION_FIELD)
+    distinct = column.drop_nulls().unique().to_list()
+    found: list[int] = []
+    for cell in distinct:
+        try:
+            found.append(DEFAULT_VERSION if cell.isspace() else check_version(cell))
+        except Bad:
+            found.append(_BAD_VERSION)
+    table = pl.DataFrame(
+        {VERSION_FIELD: distinct, _VALUE: found},
+        schema={VERSION_FIELD: pl.String, _VALUE: pl.Int64},
+    )
+    joined = column.to_frame().join(table, on=VERSION_FIELD, how="left", maintain_order="left")
+    return joined.get_column(_VALUE).fill_null(DEFAULT_VERSION)
+
+
 def _checked_cells(cells: pl.DataFrame) -> pl.DataFrame:
-    """The validated columns of CSV cells, each column checked once per distinct cell."""
+    """The validated columns of CSV cells, each part of one schema version on its own."""
+    if VERSION_FIELD not in cells.columns:
+        return _checked_part(cells, DEFAULT_VERSION)
+    versions = _versions(cells)
+    parts = []
+    for version in versions.unique().sort().to_list():
+        part = cells.filter(versions == version).drop(VERSION_FIELD)
+        checked = _checked_part(part, version if version in SCHEMAS else DEFAULT_VERSION)
+        if version == _BAD_VERSION:  # no schema to check the rest against: as check_fields
+            checked = checked.with_columns(
+                pl.lit(True).alias(_REFUSED),
+                *(pl.lit(None, dtype=dtype).alias(name) for name, dtype in TYPES.items()),
+                *(pl.lit(True).alias(FAILED + name) for name in TYPES),
+            )
+        elif version != DEFAULT_VERSION:
+            checked = checked.with_columns(pl.lit(version, dtype=pl.Int64).alias(VERSION_FIELD))
+        parts.append(checked)
+    return pl.concat(parts, how="vertical").sort(ROW)
+
+
+def _checked_part(cells: pl.DataFrame, version: int) -> pl.DataFrame:
+    """The validated columns of CSV cells of one schema version, each column checked
+    once per distinct cell."""
+    checks, required = CHECKS_OF[version], REQUIRED_OF[version]
     columns: list[pl.Series] = [cells.get_column(ROW)]
     refused = pl.Series(_REFUSED, [False] * cells.height)
     header = [name for name in cells.columns if name != ROW]
     for name in header:
-        value, bad = _checked_column(name, cells.get_column(name))
-        if name not in FIELDS_BY_NAME:  # an unknown column: any value refuses the row
+        value, bad = _checked_column(name, cells.get_column(name), version)
+        if name not in checks:  # an unknown column (or another version's): a value refuses
             refused = refused | value.is_not_null()
             continue
         refused = refused | bad
-        if name in REQUIRED:
+        if name in required:
             refused = refused | value.is_null()
         columns += [value.alias(name), bad.alias(FAILED + name)]
     frame = pl.DataFrame(columns).with_columns(refused.alias(_REFUSED))
-    missing = [name for name in TYPES if name not in header]
-    if REQUIRED.intersection(missing):
+    missing = [name for name in TYPES if name not in header or name not in checks]
+    if required.intersection(missing):
         frame = frame.with_columns(pl.lit(True).alias(_REFUSED))
     frame = frame.with_columns(
         *(pl.lit(None, dtype=TYPES[name]).alias(name) for name in missing),
@@ -140,7 +194,7 @@ def _checked_cells(cells: pl.DataFrame) -> pl.DataFrame:
     return frame.select(*CHECKED, _REFUSED).cast(dict(CHECKED))  # type: ignore[arg-type]
 
 
-def _checked_column(name: str, column: pl.Series) -> tuple[pl.Series, pl.Series]:
+def _checked_column(name: str, column: pl.Series, version: int) -> tuple[pl.Series, pl.Series]:
     """(validated value or null, failed its check) per cell; blank cells are absent.
 
     Cells already in their field's normal form (:func:`~ledger.records._checks.normal_form`)
@@ -148,11 +202,11 @@ def _checked_column(name: str, column: pl.Series) -> tuple[pl.Series, pl.Series]
     List values (funders, consent ids) travel as their JSON text into polars, which
     decodes them to the column type: far faster than building nested values one by one.
     """
-    spec = FIELDS_BY_NAME.get(name)
-    check = CHECKS.get(name)
+    check = CHECKS_OF[version].get(name)
+    spec = FIELDS_BY_NAME.get(name) if check is not None else None
     dtype = TYPES[name] if spec is not None else pl.String()
     nested = isinstance(dtype, pl.List)
-    normal = _NORMAL.get(name)
+    normal = _NORMAL[version].get(name) if spec is not None else None
     if normal is None:
         done = pl.Series([False] * len(column)) if len(column) else pl.Series([], dtype=pl.Boolean)
     elif isinstance(normal, str):
@@ -164,7 +218,7 @@ def _checked_column(name: str, column: pl.Series) -> tuple[pl.Series, pl.Series]
         return column, pl.Series([False] * len(column), dtype=pl.Boolean)
     values: list[object] = []
     bad: list[bool] = []
-    listed = spec is not None and spec.kind in ("funders", "id_list")
+    listed = spec is not None and isinstance(dtype, pl.List)
     for cell in rest.to_list():
         if cell.isspace():
             values.append(None)
@@ -194,4 +248,7 @@ def _checked_column(name: str, column: pl.Series) -> tuple[pl.Series, pl.Series]
     return value, joined.get_column(_BAD).fill_null(False)
 
 
-_NORMAL: Final = {spec.name: normal_form(spec) for spec in FIELDS_BY_NAME.values()}
+_NORMAL: Final = {
+    version: {spec.name: normal_form(spec) for spec in fields}
+    for version, fields in SCHEMAS.items()
+}

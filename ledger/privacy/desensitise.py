@@ -36,7 +36,7 @@ from ledger.privacy.keys import Keyring
 from ledger.privacy.masks import mask_expr
 from ledger.privacy.policy import KEY_IDS_OUTPUT, Action, Policy
 from ledger.records.frame import ROW, TYPES
-from ledger.records.schema import ID_TYPE_RESIDENT
+from ledger.records.schema import DEFAULT_VERSION, ID_TYPE_RESIDENT, VERSION_FIELD
 
 Record = Mapping[str, object]
 
@@ -115,6 +115,11 @@ class Desensitiser:
         if unknown := set(record) - set(TYPES):
             raise InputError(
                 f"record has {len(unknown)} field(s) the schema does not know: validate it first"
+            )
+        version = record.get(VERSION_FIELD, DEFAULT_VERSION)
+        if not isinstance(version, int) or version > self.policy.schema_version:
+            raise InputError(
+                f"the policy covers schema_version {self.policy.schema_version} at most"
             )
         for pseudonym in self._pseudonyms.values():
             if pseudonym.field in record and pseudonym.context and pseudonym.context not in record:

@@ -1,6 +1,7 @@
 """Declarative, versioned desensitisation policy (TOML), checked completely when it loads.
 
-A policy names every input field of the record schema exactly once, with one
+A policy targets one ``schema_version`` of ``credit-account-report`` and names
+every input field of that version and the ones before it exactly once, with one
 action or a list of actions (one input may feed several outputs):
 ``drop``, ``keep``, ``mask`` (``style``), ``hmac`` (``key``) and ``generalise``
 (``style``). ``output`` names the output field and defaults to the input name;
@@ -28,7 +29,7 @@ from typing import Final, Literal, cast
 
 from ledger.privacy.errors import PolicyError
 from ledger.privacy.masks import MASKS
-from ledger.records.schema import FIELD_NAMES, FIELDS_BY_NAME, SCHEMA_ID, SCHEMA_VERSION
+from ledger.records.schema import FIELDS_BY_NAME, SCHEMA_ID, SCHEMA_VERSIONS, SCHEMAS
 
 ActionKind = Literal["drop", "keep", "mask", "hmac", "generalise"]
 KEY_IDS_OUTPUT: Final = "pseudonym_key_ids"  # reserved: the Desensitiser writes key ids there
@@ -82,6 +83,8 @@ class Policy:
     name: str
     version: int
     actions: tuple[Action, ...]
+    #: The newest record schema version the policy covers (records of later ones are refused).
+    schema_version: int = 1
 
     @classmethod
     def load(cls, path: Path | None = None) -> Policy:
@@ -128,19 +131,40 @@ def _parse(data: Mapping[str, object]) -> Policy:
         raise PolicyError("policy needs a non-empty `name`")
     if type(version) is not int or version < 1:
         raise PolicyError("policy needs an integer `version` >= 1")
-    if data.get("schema") != SCHEMA_ID or data.get("schema_version") != SCHEMA_VERSION:
-        raise PolicyError(f"policy must target schema {SCHEMA_ID!r} version {SCHEMA_VERSION}")
+    schema_version = data.get("schema_version")
+    if (
+        data.get("schema") != SCHEMA_ID
+        or type(schema_version) is not int
+        or schema_version not in SCHEMA_VERSIONS
+    ):
+        versions = " or ".join(map(str, SCHEMA_VERSIONS))
+        raise PolicyError(f"policy must target schema {SCHEMA_ID!r} version {versions}")
     if not isinstance(fields, Mapping):
         raise PolicyError("policy needs a [fields] table")
+    names = covered_fields(schema_version)
     for field in fields:
-        if field not in FIELDS_BY_NAME:
+        if field not in names:
             raise PolicyError(f"policy names unknown field {field!r}", field=field)
-    for field in FIELD_NAMES:
+    for field in names:
         if field not in fields:
             raise PolicyError(f"policy does not say what to do with {field!r}", field=field)
-    actions = [a for field in FIELD_NAMES for a in _field_actions(field, fields[field])]
+    actions = [a for field in names for a in _field_actions(field, fields[field])]
     _check_outputs(actions)
-    return Policy(name=name, version=version, actions=tuple(actions))
+    return Policy(
+        name=name,
+        version=version,
+        actions=tuple(actions),
+        schema_version=schema_version,
+    )
+
+
+def covered_fields(schema_version: int) -> tuple[str, ...]:
+    """The fields a policy for ``schema_version`` names: those of it and earlier versions."""
+    names: dict[str, None] = {}
+    for version in SCHEMA_VERSIONS:
+        if version <= schema_version:
+            names.update((spec.name, None) for spec in SCHEMAS[version])
+    return tuple(names)
 
 
 def _field_actions(field: str, value: object) -> list[Action]:

@@ -1,10 +1,13 @@
-"""Records: the ``credit-account-report`` v1 schema, validation, CSV/JSONL readers, test data.
+"""Records: the ``credit-account-report`` schema (v1, v2), validation, readers, test data.
 
 Public: :mod:`~ledger.records.schema` (field table), :func:`validate_record`,
 :func:`read_rows` and the writers, :func:`synthetic_rows`. The field checks
 (``_checks``, one function per kind) and the cross-field rules (:mod:`~ledger.records.rules`,
 polars expressions) are each written once; bulk ingest (:mod:`ledger.ingest`) runs the
-same ones. Modules starting with an underscore are plumbing.
+same ones. :mod:`~ledger.records.codes` holds v2's code lists and the v1 -> v2 table
+(:func:`~ledger.records.upgrade.upgrade` applies it), :mod:`~ledger.records.pboc210`
+the mapping to the credit reference system's record 210. Modules starting with an
+underscore are plumbing.
 """
 
 from ledger.records.generate import synthetic_rows

@@ -13,9 +13,10 @@ import re
 from collections.abc import Callable
 from typing import Final
 
+from ledger.records import codes
 from ledger.records._iso4217 import CURRENCIES
 from ledger.records.identifiers import uscc_problem
-from ledger.records.schema import FUNDERS_TOTAL_BP, FieldSpec
+from ledger.records.schema import FUNDERS_TOTAL_BP, SCHEMA_VERSIONS, FieldSpec
 
 Check = Callable[[object], object]
 
@@ -251,6 +252,54 @@ def _id_list(pattern: str, reason: str) -> Check:
     return check
 
 
+def check_version(value: object) -> int:
+    """A schema version: a JSON int or a digit string naming one of :data:`SCHEMA_VERSIONS`."""
+    if type(value) is int and value in SCHEMA_VERSIONS:
+        return value
+    if type(value) is str and (text := value.strip()).isdigit() and int(text) in SCHEMA_VERSIONS:
+        return int(text)
+    raise Bad("must be one of " + ", ".join(map(str, SCHEMA_VERSIONS)))
+
+
+def _entries(keys: dict[str, Check]) -> Check:
+    """A check of a list of objects with exactly ``keys``, each checked by its own check."""
+    names = frozenset(keys)
+    listed = ", ".join(keys)
+
+    def check(value: object) -> object:
+        out: list[dict[str, object]] = []
+        for position, entry in enumerate(_list(value), 1):
+            if type(entry) is not dict or frozenset(entry) != names:
+                raise Bad(f"entry {position} must have exactly {listed}")
+            checked: dict[str, object] = {}
+            for key, one in keys.items():
+                try:
+                    checked[key] = one(entry[key])
+                except Bad as bad:
+                    raise Bad(f"entry {position}: {key} {bad.reason}") from None
+            out.append(checked)
+        return out
+
+    return check
+
+
+check_special_transactions: Final = _entries(
+    {
+        "type": _enum(frozenset(codes.SPECIAL_TRANSACTIONS)),
+        "date": check_date,
+        "amount": check_decimal,
+        "months": check_int,
+    }
+)
+check_related_parties: Final = _entries(
+    {
+        "role": _enum(frozenset(codes.PARTY_ROLES)),
+        "kind": _enum(frozenset(codes.PARTY_KINDS)),
+        "amount": check_decimal,
+    }
+)
+
+
 _BY_KIND: Final[dict[str, Check]] = {
     "date": check_date,
     "month": check_month,
@@ -262,6 +311,9 @@ _BY_KIND: Final[dict[str, Check]] = {
     "mobile": check_mobile,
     "currency": check_currency,
     "funders": check_funders,
+    "version": check_version,
+    "special_transactions": check_special_transactions,
+    "related_parties": check_related_parties,
 }
 
 

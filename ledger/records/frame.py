@@ -18,10 +18,17 @@ from ledger.records.rules import FAILED
 from ledger.records.schema import FIELDS, Kind
 
 FUNDER: Final = pl.Struct({"org_code": pl.String, "share_bp": pl.Int64})
+SPECIAL_TRANSACTION: Final = pl.Struct(
+    {"type": pl.String, "date": pl.String, "amount": pl.String, "months": pl.Int64}
+)
+RELATED_PARTY: Final = pl.Struct({"role": pl.String, "kind": pl.String, "amount": pl.String})
 _TYPES_BY_KIND: Final[Mapping[Kind, pl.DataType]] = {
     "int": pl.Int64(),
+    "version": pl.Int64(),
     "funders": pl.List(FUNDER),
     "id_list": pl.List(pl.String),
+    "special_transactions": pl.List(SPECIAL_TRANSACTION),
+    "related_parties": pl.List(RELATED_PARTY),
 }
 #: The column type of each field.
 TYPES: Final[Mapping[str, pl.DataType]] = {

@@ -39,6 +39,8 @@ MAX_LINE_CHARS: Final = 1 << 20  # 1 MiB: a record is ~1 KB; longer lines are re
 LIST_SEPARATOR: Final = "|"
 SHARE_SEPARATOR: Final = ":"
 _JSONL_SUFFIXES: Final = frozenset({".jsonl", ".ndjson"})
+#: List fields a CSV cell holds as JSON text (their entries are objects of several keys).
+JSON_CELLS: Final = frozenset({"special_transactions", "related_parties"})
 _REQUIRED_COLUMNS: Final = frozenset(f.name for f in FIELDS if f.required)
 _SURROGATE = re.compile("[\udc80-\udcff]").search  # bytes that were not UTF-8
 _Row = TypeVar("_Row")
@@ -292,6 +294,11 @@ def csv_row(number: int, header: list[str], cells: list[str]) -> RawRow:
 
 def csv_value(name: str, cell: str) -> object:
     """The field value a non-blank CSV cell stands for (lists for the two list fields)."""
+    if name in JSON_CELLS:
+        try:
+            return json.loads(cell)
+        except json.JSONDecodeError:
+            return cell  # the field's check refuses it: not a list
     if name == "consent_ids":
         return cell.split(LIST_SEPARATOR)
     if name == "funders":
@@ -333,14 +340,17 @@ def write_csv(
         writer.writeheader()
         for row in rows:
             try:
-                writer.writerow({name: _csv_cell(value) for name, value in row.items()})
+                writer.writerow({name: csv_cell(name, value) for name, value in row.items()})
             except ValueError:
                 raise InputError(f"row {count + 1} has fields outside the CSV columns") from None
             count += 1
     return count
 
 
-def _csv_cell(value: object) -> object:
+def csv_cell(name: str, value: object) -> object:
+    """A field value as its CSV cell (the list forms above; JSON text for ``JSON_CELLS``)."""
+    if name in JSON_CELLS and isinstance(value, list):
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
     if isinstance(value, list):
         return LIST_SEPARATOR.join(
             f"{item.get('org_code', '')}{SHARE_SEPARATOR}{item.get('share_bp', '')}"

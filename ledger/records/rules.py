@@ -1,4 +1,4 @@
-"""Cross-field rules of ``credit-account-report`` v1, as polars expressions over whole columns.
+"""Cross-field rules of ``credit-account-report`` (v1 and v2), as polars expressions over columns.
 
 The rules run on the *normalised* columns of :data:`ledger.records.frame.TYPES`
 (dates are ISO strings and compare as strings, amounts are ``"1234.50"``
@@ -13,6 +13,10 @@ reported in. This module is the only implementation of these rules: ingest
 runs them on chunks of thousands of rows, :func:`~ledger.records.validate_record`
 on a frame of one.
 
+Rows of both versions share the columns; ``schema_version`` is null for
+version 1, and the rules of version 2 (account status by account type, the
+card list's closed status, a closing report reason) hold only where it is 2.
+
 The resident ID rule needs facts only python-stdnum knows (the region code in
 use at the birth year); :func:`with_id_facts` looks them up once per distinct
 number and adds them as the columns ``id_problem`` and ``id_born``.
@@ -24,8 +28,16 @@ from typing import Final, NamedTuple
 
 import polars as pl
 
+from ledger.records import codes
 from ledger.records.identifiers import resident_id_facts
-from ledger.records.schema import BUCKETS, CLOSED_STATUS, CONDITIONAL, ID_TYPE_RESIDENT
+from ledger.records.schema import (
+    BUCKETS,
+    CLOSED_STATUS,
+    CONDITIONAL,
+    DEFAULT_VERSION,
+    ID_TYPE_RESIDENT,
+    VERSION_FIELD,
+)
 
 FAILED: Final = "failed:"
 ID_PROBLEM: Final = "id_problem"
@@ -82,6 +94,52 @@ def _id_rule() -> Rule:
     return Rule("subject_id_number", reason)
 
 
+def _v2() -> pl.Expr:
+    return _col(VERSION_FIELD).fill_null(DEFAULT_VERSION) >= 2
+
+
+def _is_card() -> pl.Expr:
+    return _col("account_type").is_in(sorted(codes.CARD_ACCOUNT_TYPES))
+
+
+def _closed() -> pl.Expr:
+    """The account is closed: status 3, but 4 (销户) for a v2 card."""
+    card_closed = _v2() & _is_card()
+    status = _col("account_status")
+    return pl.when(card_closed).then(status == codes.CARD_CLOSED).otherwise(status == CLOSED_STATUS)
+
+
+def _status_rules() -> list[Rule]:
+    """v2: the status is one of its account type's list (loans 1-8, R2 cards their own)."""
+    status, v2 = _col("account_status"), _v2()
+    loan = _col("account_type").is_in(sorted(codes.LOAN_ACCOUNT_TYPES))
+    return [
+        Rule(
+            "account_status",
+            _broken(
+                v2 & loan & ~status.is_in(sorted(codes.LOAN_STATUSES)),
+                "must be one of the loan statuses 1-8 for account_type D1, R1, R4",
+            ),
+        ),
+        Rule(
+            "account_status",
+            _broken(
+                v2 & _is_card() & ~status.is_in(sorted(codes.CARD_STATUSES)),
+                "must be one of the card statuses "
+                + ", ".join(codes.CARD_STATUSES)
+                + " for account_type R2",
+            ),
+        ),
+        Rule(
+            "report_reason",
+            _broken(
+                v2 & _col("report_reason").is_in(sorted(codes.CLOSING_REASONS)) & ~_closed(),
+                "20 and 32 (account closed) need a closed account_status (3; 4 for R2)",
+            ),
+        ),
+    ]
+
+
 def _amount_rules() -> list[Rule]:
     overdue = _col("overdue_amount")
     known = overdue.is_not_null()
@@ -94,8 +152,9 @@ def _amount_rules() -> list[Rule]:
         .otherwise(pl.any_horizontal([(_col(name) != _ZERO).fill_null(False) for name in BUCKETS]))
     )
     balance = _col("balance")
-    closed_not_settled = (_col("account_status") == CLOSED_STATUS) & balance.is_not_null()
+    closed_not_settled = _closed() & balance.is_not_null()
     closed_not_settled &= (balance != _ZERO) | (known & (overdue != _ZERO))
+    v2_card = (_v2() & _is_card()).fill_null(False)
     return [
         Rule(
             "balance",
@@ -113,7 +172,16 @@ def _amount_rules() -> list[Rule]:
         ),
         Rule(
             "account_status",
-            _broken(closed_not_settled, "closed (3) needs balance 0 and overdue_amount 0"),
+            _broken(
+                closed_not_settled & ~v2_card, "closed (3) needs balance 0 and overdue_amount 0"
+            ),
+        ),
+        Rule(
+            "account_status",
+            _broken(
+                closed_not_settled & v2_card,
+                "closed (4, 销户) needs balance 0 and overdue_amount 0",
+            ),
         ),
         Rule(
             "days_past_due",
@@ -166,6 +234,7 @@ RULES: Final[tuple[Rule, ...]] = (
     *_conditional(),
     _id_rule(),
     *_amount_rules(),
+    *_status_rules(),
 )
 #: The rules' reason columns, as :func:`broken_rules` names them.
 RULE_COLUMNS: Final = tuple(f"rule:{position}" for position in range(len(RULES)))

@@ -1,4 +1,5 @@
-"""The record schema ``credit-account-report`` v1: one row per loan account per reporting period.
+"""The record schema ``credit-account-report``, versions 1 and 2: one row per loan account per
+reporting period.
 
 Field names are fixed (they are the CSV header and the JSON keys partners send).
 Each field has a *kind* that :mod:`ledger.records.validate` knows how to check,
@@ -10,6 +11,16 @@ biometrics, track data) has no field here at all: it is refused on input.
 Two fields are required only for some account types (see ``CONDITIONAL``):
 ``due_date`` for non-revolving loans (D1) and ``credit_limit`` for revolving
 accounts (R1, R2, R4).
+
+Each version has its own field specs (:data:`SCHEMAS`). Version 2 is version 1
+aligned with the credit reference system's personal loan account record (the
+code lists of :mod:`ledger.records.codes`): the account statuses 1-8 of loans
+and the card list of R2 accounts, the repayment frequency codes, the repayment
+status code ``M``, and the fields ``report_reason``, ``special_transactions``
+and ``related_parties``. A record names its version in ``schema_version``; a
+record without it is version 1 (every record written before version 2 existed),
+and a version 1 record never carries the field once validated, so its leaf hash
+is what it always was.
 """
 
 from __future__ import annotations
@@ -17,8 +28,16 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Final, Literal, NamedTuple
 
+from ledger.records import codes
+
 SCHEMA_ID: Final = "credit-account-report"
-SCHEMA_VERSION: Final = 1
+#: The versions accepted, oldest first; a record without ``schema_version`` is the first.
+SCHEMA_VERSIONS: Final = (1, 2)
+DEFAULT_VERSION: Final = 1
+LATEST_VERSION: Final = 2
+#: The newest version: what the shipped desensitisation policy covers.
+SCHEMA_VERSION: Final = LATEST_VERSION
+VERSION_FIELD: Final = "schema_version"
 
 Kind = Literal[
     "code",  # str matching ``pattern``
@@ -35,6 +54,9 @@ Kind = Literal[
     "currency",  # ISO 4217 alpha-3
     "funders",  # list of {"org_code": USCC, "share_bp": int}
     "id_list",  # list of str matching ``pattern``
+    "version",  # the schema version, a JSON int or digit string (see VERSION_FIELD)
+    "special_transactions",  # list of {"type", "date", "amount", "months"} (v2)
+    "related_parties",  # list of {"role", "kind", "amount"} (v2)
 ]
 Category = Literal["C1", "C2"]
 
@@ -84,7 +106,7 @@ _DECIMALS: Final = (
     *BUCKETS,
 )
 
-FIELDS: Final[tuple[FieldSpec, ...]] = (
+FIELDS_V1: Final[tuple[FieldSpec, ...]] = (
     FieldSpec("report_id", "code", True, pattern=_ID, fmt=_ID_FMT),
     FieldSpec("reporter_org_code", "uscc", True),
     FieldSpec("period", "month", True),
@@ -133,6 +155,51 @@ FIELDS: Final[tuple[FieldSpec, ...]] = (
     FieldSpec("consent_ids", "id_list", False, pattern=_ID, fmt=_ID_FMT),
 )
 
+
+def _v2_fields() -> tuple[FieldSpec, ...]:
+    """Version 1's specs with the v2 code lists, then the fields v2 adds."""
+    statuses = (*codes.LOAN_STATUSES, *codes.CARD_STATUSES)
+    changed = {
+        "repayment_frequency": FieldSpec(
+            "repayment_frequency", "enum", True, choices=frozenset(codes.REPAYMENT_FREQUENCIES)
+        ),
+        # Loans and cards have their own lists: the field takes either, a rule the
+        # one of its account type (rules.py).
+        "account_status": FieldSpec("account_status", "enum", True, choices=frozenset(statuses)),
+        "repayment_status": FieldSpec(
+            "repayment_status",
+            "code",
+            True,
+            pattern=f"[{codes.REPAYMENT_STATUS_CODES.replace('1234567', '1-7')}]{{1,24}}",
+            fmt="1-24 monthly status codes, each one of N 1-7 C G D Z M * #",
+        ),
+    }
+    return (
+        FieldSpec(VERSION_FIELD, "version", True, choices=frozenset({"2"})),
+        *(changed.get(spec.name, spec) for spec in FIELDS_V1),
+        FieldSpec("report_reason", "enum", True, choices=frozenset(codes.REPORT_REASONS)),
+        FieldSpec("special_transactions", "special_transactions", False),
+        FieldSpec("related_parties", "related_parties", False),
+    )
+
+
+FIELDS_V2: Final = _v2_fields()
+#: Each version's fields, in the order problems are reported.
+SCHEMAS: Final[Mapping[int, tuple[FieldSpec, ...]]] = {1: FIELDS_V1, 2: FIELDS_V2}
+
+
+def _all_fields() -> tuple[FieldSpec, ...]:
+    """Every field of any version once, the newest version's spec of each: the columns."""
+    newest: dict[str, FieldSpec] = {}
+    for version in SCHEMA_VERSIONS:
+        newest.update((spec.name, spec) for spec in SCHEMAS[version])
+    order = [spec.name for spec in FIELDS_V1]
+    order += [name for name in newest if name not in order]
+    return tuple(newest[name] for name in order)
+
+
+#: Every field of every version (the columns of validated records).
+FIELDS: Final = _all_fields()
 FIELD_NAMES: Final = tuple(spec.name for spec in FIELDS)
 FIELDS_BY_NAME: Final[Mapping[str, FieldSpec]] = {spec.name: spec for spec in FIELDS}
 PERSONAL_FIELDS: Final = frozenset(spec.name for spec in FIELDS if spec.personal)

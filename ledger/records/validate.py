@@ -1,4 +1,4 @@
-"""Validate and normalise one raw ``credit-account-report`` v1 record.
+"""Validate and normalise one raw ``credit-account-report`` record (version 1 or 2).
 
 :func:`validate_record` returns the normalised record or raises
 :class:`RecordRejected` listing *every* problem of the row (field and reason).
@@ -13,7 +13,9 @@ the input order (canonical JSON sorts them anyway).
 
 Refused outright: C3 data (JR/T 0171-2020 "user authentication information":
 passwords, PINs, card security codes, biometrics, track data) and any field the
-schema does not know. Reasons are fixed texts: they never quote a value, so a
+schema does not know. A record is checked against the fields of its version
+(``schema_version``; none is version 1): a field of another version is refused
+by name. Reasons are fixed texts: they never quote a value, so a
 rejection report is safe to log even when the value was an ID number.
 """
 
@@ -24,10 +26,17 @@ from collections.abc import Mapping, Sequence
 from typing import Final, NamedTuple
 
 from ledger.errors import InputError
-from ledger.records._checks import Bad, build_check
+from ledger.records._checks import Bad, build_check, check_version
 from ledger.records.frame import records_frame
 from ledger.records.rules import RULES, broken_rules
-from ledger.records.schema import DEFAULT_CURRENCY, FIELDS
+from ledger.records.schema import (
+    DEFAULT_CURRENCY,
+    DEFAULT_VERSION,
+    FIELDS,
+    FIELDS_BY_NAME,
+    SCHEMAS,
+    VERSION_FIELD,
+)
 
 #: Field names (lower-cased, '-' and ' ' read as '_') that are C3 data whatever the context.
 C3_NAMES: Final = frozenset(
@@ -64,10 +73,21 @@ class RecordRejected(InputError):  # noqa: N818 - the name is part of the API
         self.problems = problems
 
 
-#: Per field: its check (raw value -> normalised value, or :class:`Bad`).
-CHECKS: Final = {spec.name: build_check(spec) for spec in FIELDS}
-REQUIRED: Final = frozenset(spec.name for spec in FIELDS if spec.required)
+#: Per version, per field: its check (raw value -> normalised value, or :class:`Bad`).
+CHECKS_OF: Final = {
+    version: {spec.name: build_check(spec) for spec in fields if spec.name != VERSION_FIELD}
+    for version, fields in SCHEMAS.items()
+}
+#: Per version, its required fields (``schema_version`` of v2 is checked apart).
+REQUIRED_OF: Final = {
+    version: frozenset(s.name for s in fields if s.required and s.name != VERSION_FIELD)
+    for version, fields in SCHEMAS.items()
+}
+#: Version 1's checks and required fields: a record without ``schema_version``.
+CHECKS: Final = CHECKS_OF[DEFAULT_VERSION]
+REQUIRED: Final = REQUIRED_OF[DEFAULT_VERSION]
 ORDER: Final = {spec.name: position for position, spec in enumerate(FIELDS)}
+_OTHER_VERSION: Final = "not a field of schema_version {version}"
 
 
 class Checked(NamedTuple):
@@ -79,15 +99,41 @@ class Checked(NamedTuple):
     failed: frozenset[str]
 
 
+def version_of(raw: Mapping[str, object]) -> tuple[int, Problem | None]:
+    """The schema version a raw record states (none: version 1), or version 1 and why not."""
+    value = raw.get(VERSION_FIELD)
+    if value is None or value == "":
+        return DEFAULT_VERSION, None
+    try:
+        return check_version(value), None
+    except Bad as bad:
+        return DEFAULT_VERSION, Problem(VERSION_FIELD, bad.reason)
+
+
 def check_fields(raw: Mapping[str, object]) -> Checked:
-    """Each field's own check, unknown fields and missing required ones; not the rules."""
+    """Each field's own check, unknown fields and missing required ones; not the rules.
+
+    Version 1 records leave ``schema_version`` out (a v1 record is the same with or
+    without it); later versions keep it, as an int.
+    """
     record: dict[str, object] = {}
     problems: list[Problem] = []
-    known = CHECKS.get
+    version, bad_version = version_of(raw)
+    if bad_version is not None:  # no schema to check the rest against
+        return Checked({}, [bad_version], frozenset(FIELDS_BY_NAME))
+    if version != DEFAULT_VERSION:
+        record[VERSION_FIELD] = version
+    checks = CHECKS_OF[version]
+    known = checks.get
     unknown = False
     for name, value in raw.items():
         check = known(name)
         if check is None:
+            if name == VERSION_FIELD:
+                continue
+            if name in FIELDS_BY_NAME:  # a field of another version: named, it is ours
+                problems.append(Problem(name, _OTHER_VERSION.format(version=version)))
+                continue
             unknown = True
             continue
         try:
@@ -101,7 +147,7 @@ def check_fields(raw: Mapping[str, object]) -> Checked:
     if "currency" not in record:
         record["currency"] = DEFAULT_CURRENCY
     failed = frozenset(p.field for p in problems)
-    missing = REQUIRED.difference(record, failed)
+    missing = REQUIRED_OF[version].difference(record, failed)
     problems.extend(Problem(field, MISSING) for field in sorted(missing, key=ORDER.__getitem__))
     return Checked(record, problems, failed | missing)
 
@@ -153,7 +199,7 @@ def is_c3_field(name: str) -> bool:
 def _unexpected(raw: Mapping[str, object]) -> list[Problem]:
     found = []
     for position, name in enumerate(raw, 1):
-        if name in CHECKS:
+        if name in FIELDS_BY_NAME:
             continue
         c3 = isinstance(name, str) and is_c3_field(name)
         reason = _C3_REASON if c3 else "unknown field"

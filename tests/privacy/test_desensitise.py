@@ -29,6 +29,7 @@ def test_default_output_fields_and_values(
 ) -> None:
     out = desensitiser.apply(record)
     absent_inputs = {"credit_limit", "funders", "consent_ids", *BUCKETS}  # stay absent
+    absent_inputs |= {"schema_version", "report_reason", "special_transactions", "related_parties"}
     assert set(out) == set(DEFAULT_OUTPUTS) - absent_inputs
     assert out["record_id"] == "RPT-0001" and "report_id" not in out
     assert out["subject_age_band"] == "30-39"  # born 1990-03-07, reported 2025-04-02: 35
@@ -182,3 +183,19 @@ def test_revolving_record_keeps_its_limit(desensitiser: Desensitiser) -> None:
 def test_pseudonym_lookup_needs_its_fields(desensitiser: Desensitiser) -> None:
     with pytest.raises(InputError, match="needs the field 'subject_id_type'"):
         desensitiser.pseudonym("subject_pseudonym", {"subject_id_number": ID_NUMBER})
+
+
+def test_a_v1_policy_refuses_a_v2_record(keyring: Keyring, record: dict[str, object]) -> None:
+    document = default_document()
+    document["schema_version"] = 1
+    for field in ("schema_version", "report_reason", "special_transactions", "related_parties"):
+        del document["fields"][field]
+    v1_policy = Policy.from_mapping(document)
+    assert v1_policy.schema_version == 1
+    desensitiser = Desensitiser(v1_policy, keyring)
+    assert desensitiser.apply(record)["record_id"] == "RPT-0001"  # v1 records as ever
+    v2 = validate_record(
+        valid_row() | {"schema_version": 2, "repayment_frequency": "03", "report_reason": "30"}
+    )
+    with pytest.raises(InputError, match="the policy covers schema_version 1 at most"):
+        desensitiser.apply(v2)

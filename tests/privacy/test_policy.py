@@ -22,7 +22,8 @@ DEFAULT_OUTPUTS = (
     "instalments_remaining", "amount_due", "amount_paid", "last_payment_date", "balance",
     "overdue_instalments", "overdue_amount", "overdue_principal_31_60", "overdue_principal_61_90",
     "overdue_principal_91_180", "overdue_principal_180_plus", "days_past_due", "five_class",
-    "account_status", "repayment_status", "funders", "consent_ids", "pseudonym_key_ids",
+    "account_status", "repayment_status", "funders", "consent_ids", "schema_version",
+    "report_reason", "special_transactions", "related_parties", "pseudonym_key_ids",
 )  # fmt: skip
 
 
@@ -32,7 +33,7 @@ def default_document() -> dict[str, Any]:
 
 
 def test_default_policy_loads_with_its_outputs(policy: Policy) -> None:
-    assert (policy.name, policy.version) == ("default", 1)
+    assert (policy.name, policy.version, policy.schema_version) == ("default", 2, 2)
     assert policy.outputs == DEFAULT_OUTPUTS
     assert policy.key_names == {"subject", "account"}
     assert {a.field for a in policy.actions} | {"subject_name", "subject_mobile"} >= set(
@@ -121,7 +122,9 @@ def test_every_schema_field_must_be_named(field: str) -> None:
         ({"version": "1"}, "version"),
         ({"name": ""}, "name"),
         ({"schema": "other"}, "schema"),
-        ({"schema_version": 2}, "schema"),
+        ({"schema_version": 3}, "schema"),
+        ({"schema_version": "2"}, "schema"),
+        ({"schema_version": True}, "schema"),
         ({"fields": []}, "fields"),
         ({"owner": "me"}, "unknown policy settings: owner"),
     ],
