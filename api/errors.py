@@ -118,6 +118,7 @@ PROBLEM_TYPES: Final[Mapping[str, ProblemType]] = {
     # Records, ingest and privacy.
     "record-rejected": ProblemType(422, "a record failed validation; each problem is listed"),
     "unreadable-records": ProblemType(422, "the records cannot be read as a whole"),
+    "pboc-210-item": ProblemType(422, "a pboc-210 row has an unknown or malformed item"),
     "leak-detected": ProblemType(422, "a desensitised record still carries personal data"),
     "canonical-form": ProblemType(422, "a value has no RFC 8785 (JCS) form"),
     "policy-invalid": ProblemType(503, "the desensitisation policy is malformed or unsafe"),
