@@ -7,4 +7,4 @@ underscore are plumbing and may change without notice.
 
 #: The release, in this one place: pyproject.toml, `ledger --version`, /healthz and the
 #: OpenAPI document read it. CHANGELOG.md says what each release changed.
-__version__ = "0.2.0"
+__version__ = "0.3.0"
