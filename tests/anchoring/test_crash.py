@@ -5,16 +5,20 @@ SIGKILLs itself exactly there, then runs the same command again without it and
 checks: every valid row is stored exactly once, every batch is anchored exactly
 once, and the chain and the store agree batch by batch. The store is SQLite or
 PostgreSQL (``db_url``, as ``LEDGER_DB_URL``); the clean reference run counting the
-valid rows uses a SQLite data dir of its own.
+valid rows uses a SQLite data dir of its own, once per file and arguments in this module
+(every case and database compares with the same count). Each data dir is a copy of one
+``ledger deploy`` made for the module: the deployment is not what is tested here.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -32,17 +36,23 @@ ROWS = 120
 BATCH = 25
 
 
-@pytest.fixture
-def portfolio(tmp_path: Path) -> tuple[Path, int]:
+@pytest.fixture(scope="module")
+def files(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("crash-files")
+
+
+@pytest.fixture(scope="module")
+def portfolio(files: Path) -> tuple[Path, int]:
     rows = list(synthetic_rows(ROWS, seed=7, invalid_ratio=0.1))
-    path = tmp_path / "portfolio.csv"
+    path = files / "portfolio.csv"
     write_csv(rows, path)
     return path, ROWS
 
 
 def _as_jsonl(path: Path) -> Path:
     jsonl = path.with_suffix(".jsonl")
-    write_jsonl(synthetic_rows(ROWS, seed=7, invalid_ratio=0.1), jsonl)
+    if not jsonl.exists():
+        write_jsonl(synthetic_rows(ROWS, seed=7, invalid_ratio=0.1), jsonl)
     return jsonl
 
 
@@ -68,9 +78,23 @@ def _run(
     return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
 
 
-def _deployed(data_dir: Path) -> None:
-    done = _run(data_dir, "deploy")
+@pytest.fixture(scope="module")
+def template(files: Path) -> Path:
+    """A data dir after ``ledger deploy`` (keys, embedded chain, SQLite store), to copy."""
+    path = files / "deployed"
+    done = _run(path, "deploy")
     assert done.returncode == 0, done.stderr
+    return path
+
+
+@pytest.fixture
+def deploy_into(template: Path) -> Callable[[Path], None]:
+    """Makes a data dir what ``ledger deploy`` leaves there (a copy of the template)."""
+
+    def copy(data_dir: Path) -> None:
+        shutil.copytree(template, data_dir, dirs_exist_ok=True)
+
+    return copy
 
 
 def check_exactly_once(data_dir: Path, valid_rows: int, db_url: str | None = None) -> None:
@@ -97,15 +121,25 @@ def check_exactly_once(data_dir: Path, valid_rows: int, db_url: str | None = Non
             assert record.tree_size == b.tree_size
 
 
-def _valid_rows(data_dir: Path, portfolio: Path, *args: str, rows: int = ROWS) -> int:
-    """How many rows a clean, uninterrupted run accepts (in a separate data dir)."""
-    clean = data_dir.parent / "clean"
-    _deployed(clean)
-    done = _run(clean, "submit", str(portfolio), "--batch-size", str(BATCH), *args, "--json")
-    assert done.returncode == 0, done.stderr
-    accepted = int(json.loads(done.stdout)["accepted"])
-    assert 0 < accepted < rows
-    return accepted
+@pytest.fixture(scope="module")
+def valid_rows(template: Path, files: Path) -> Callable[..., int]:
+    """How many rows a clean, uninterrupted run accepts (in a separate data dir), once
+    per file and arguments."""
+    counted: dict[tuple[str, ...], int] = {}
+
+    def count(path: Path, *args: str, rows: int = ROWS) -> int:
+        key = (str(path), *args)
+        if key not in counted:
+            clean = files / f"clean-{len(counted)}"
+            shutil.copytree(template, clean)
+            done = _run(clean, "submit", str(path), *args, "--json")
+            assert done.returncode == 0, done.stderr
+            counted[key] = int(json.loads(done.stdout)["accepted"])
+        accepted = counted[key]
+        assert 0 < accepted < rows
+        return accepted
+
+    return count
 
 
 @pytest.mark.slow
@@ -121,11 +155,17 @@ def _valid_rows(data_dir: Path, portfolio: Path, *args: str, rows: int = ROWS) -
     ],
 )
 def test_killed_at_a_failpoint_then_resumed(
-    data_dir: Path, db_url: str, portfolio: tuple[Path, int], fmt: str, failpoint: str
+    data_dir: Path,
+    db_url: str,
+    portfolio: tuple[Path, int],
+    valid_rows: Callable[..., int],
+    deploy_into: Callable[[Path], None],
+    fmt: str,
+    failpoint: str,
 ) -> None:
     path = portfolio[0] if fmt == "csv" else _as_jsonl(portfolio[0])
-    valid = _valid_rows(data_dir, path)
-    _deployed(data_dir)
+    valid = valid_rows(path, "--batch-size", str(BATCH))
+    deploy_into(data_dir)
     args = ("submit", str(path), "--batch-size", str(BATCH))
     killed = _run(data_dir, *args, failpoints=failpoint, db_url=db_url)
     assert killed.returncode == -signal.SIGKILL
@@ -136,20 +176,20 @@ def test_killed_at_a_failpoint_then_resumed(
 
 @pytest.mark.slow
 def test_killed_while_threads_process_a_large_file_then_resumed(
-    data_dir: Path, db_url: str, tmp_path: Path
+    data_dir: Path,
+    db_url: str,
+    files: Path,
+    valid_rows: Callable[..., int],
+    deploy_into: Callable[[Path], None],
 ) -> None:
     """Several chunks on two threads, several batches: killed after the 3rd is stored."""
     rows = 4_000
-    path = tmp_path / "large.csv"
-    write_csv(synthetic_rows(rows, seed=8, invalid_ratio=0.05), path)
+    path = files / "large.csv"
+    if not path.exists():
+        write_csv(synthetic_rows(rows, seed=8, invalid_ratio=0.05), path)
     args = ("--batch-size", "500", "--workers", "2")
-    clean = data_dir.parent / "clean"
-    _deployed(clean)
-    done = _run(clean, "submit", str(path), *args, "--json")
-    assert done.returncode == 0, done.stderr
-    valid = int(json.loads(done.stdout)["accepted"])
-    assert 0 < valid < rows
-    _deployed(data_dir)
+    valid = valid_rows(path, *args, rows=rows)
+    deploy_into(data_dir)
     killed = _run(data_dir, "submit", str(path), *args, failpoints="batch-stored@3", db_url=db_url)
     assert killed.returncode == -signal.SIGKILL
     resumed = _run(data_dir, "submit", str(path), *args, "--json", db_url=db_url)
@@ -160,11 +200,15 @@ def test_killed_while_threads_process_a_large_file_then_resumed(
 
 @pytest.mark.slow
 def test_killed_at_random_moments_then_resumed(
-    data_dir: Path, db_url: str, portfolio: tuple[Path, int]
+    data_dir: Path,
+    db_url: str,
+    portfolio: tuple[Path, int],
+    valid_rows: Callable[..., int],
+    deploy_into: Callable[[Path], None],
 ) -> None:
     path, _ = portfolio
-    valid = _valid_rows(data_dir, path)
-    _deployed(data_dir)
+    valid = valid_rows(path, "--batch-size", str(BATCH))
+    deploy_into(data_dir)
     args = ("submit", str(path), "--batch-size", str(BATCH))
     for delay in (0.8, 1.3, 1.9):
         proc = _ledger(data_dir, *args, db_url=db_url)
