@@ -9,6 +9,7 @@ only ``anvil_setBalance`` to fund our locally held signer.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import socket
@@ -108,6 +109,36 @@ def data_dir(tmp_path: Path) -> Path:
     path = tmp_path / "data"
     path.mkdir(mode=0o700)
     return path
+
+
+@pytest.fixture(scope="session")
+def deployed_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """What ``ledger deploy`` leaves in a data dir (key, embedded chain, deployment.json;
+    it opens no store), made once per test process for :func:`deploy_copy` to copy."""
+    path = tmp_path_factory.mktemp("deployed-template") / "data"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LEDGER_")}
+    done = subprocess.run(
+        [ledger_cli(), "deploy", "--data-dir", str(path), "--json"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=COMMAND_TIMEOUT,
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["created"] is True
+    return path
+
+
+@pytest.fixture
+def deploy_copy(deployed_template: Path) -> Callable[[Path], Path]:
+    """Makes a data dir (new or empty) what ``ledger deploy`` on the embedded chain
+    leaves there, by copying :func:`deployed_template`: for tests of what comes after."""
+
+    def copy(data_dir: Path) -> Path:
+        shutil.copytree(deployed_template, data_dir, dirs_exist_ok=True)
+        return data_dir
+
+    return copy
 
 
 @pytest.fixture

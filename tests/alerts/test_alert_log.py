@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import signal
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -182,10 +182,9 @@ def _anchors(data_dir: Path) -> int:
 
 @pytest.mark.parametrize("point", ["alerts-sealed", "anchor-mined"])
 def test_a_seal_killed_midway_is_anchored_exactly_once(
-    data_dir: Path, tmp_path: Path, point: str
+    data_dir: Path, tmp_path: Path, point: str, deploy_copy: Callable[[Path], Path]
 ) -> None:
-    env = {"LEDGER_DATA_DIR": str(data_dir)}
-    assert run("deploy", env=env).returncode == 0
+    env = {"LEDGER_DATA_DIR": str(deploy_copy(data_dir))}
     write_csv(month(overdue_co_funded(LOANS), "2025-01", 10, "jan"), tmp_path / "jan.csv")
     assert run("submit", str(tmp_path / "jan.csv"), env=env).returncode == 0
     killed = run("alerts", "seal", "--force", env={**env, "LEDGER_FAILPOINTS": point})

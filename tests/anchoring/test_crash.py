@@ -7,7 +7,7 @@ once, and the chain and the store agree batch by batch. The store is SQLite or
 PostgreSQL (``db_url``, as ``LEDGER_DB_URL``); the clean reference run counting the
 valid rows uses a SQLite data dir of its own, once per file and arguments in this module
 (every case and database compares with the same count). Each data dir is a copy of one
-``ledger deploy`` made for the module: the deployment is not what is tested here.
+``ledger deploy`` (``deployed_template``): the deployment is not what is tested here.
 """
 
 from __future__ import annotations
@@ -78,25 +78,6 @@ def _run(
     return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
 
 
-@pytest.fixture(scope="module")
-def template(files: Path) -> Path:
-    """A data dir after ``ledger deploy`` (keys, embedded chain, SQLite store), to copy."""
-    path = files / "deployed"
-    done = _run(path, "deploy")
-    assert done.returncode == 0, done.stderr
-    return path
-
-
-@pytest.fixture
-def deploy_into(template: Path) -> Callable[[Path], None]:
-    """Makes a data dir what ``ledger deploy`` leaves there (a copy of the template)."""
-
-    def copy(data_dir: Path) -> None:
-        shutil.copytree(template, data_dir, dirs_exist_ok=True)
-
-    return copy
-
-
 def check_exactly_once(data_dir: Path, valid_rows: int, db_url: str | None = None) -> None:
     store = Store.open(data_dir, db_url)
     with store.session() as s:
@@ -122,7 +103,7 @@ def check_exactly_once(data_dir: Path, valid_rows: int, db_url: str | None = Non
 
 
 @pytest.fixture(scope="module")
-def valid_rows(template: Path, files: Path) -> Callable[..., int]:
+def valid_rows(deployed_template: Path, files: Path) -> Callable[..., int]:
     """How many rows a clean, uninterrupted run accepts (in a separate data dir), once
     per file and arguments."""
     counted: dict[tuple[str, ...], int] = {}
@@ -131,7 +112,7 @@ def valid_rows(template: Path, files: Path) -> Callable[..., int]:
         key = (str(path), *args)
         if key not in counted:
             clean = files / f"clean-{len(counted)}"
-            shutil.copytree(template, clean)
+            shutil.copytree(deployed_template, clean)
             done = _run(clean, "submit", str(path), *args, "--json")
             assert done.returncode == 0, done.stderr
             counted[key] = int(json.loads(done.stdout)["accepted"])
@@ -159,13 +140,13 @@ def test_killed_at_a_failpoint_then_resumed(
     db_url: str,
     portfolio: tuple[Path, int],
     valid_rows: Callable[..., int],
-    deploy_into: Callable[[Path], None],
+    deploy_copy: Callable[[Path], Path],
     fmt: str,
     failpoint: str,
 ) -> None:
     path = portfolio[0] if fmt == "csv" else _as_jsonl(portfolio[0])
     valid = valid_rows(path, "--batch-size", str(BATCH))
-    deploy_into(data_dir)
+    deploy_copy(data_dir)
     args = ("submit", str(path), "--batch-size", str(BATCH))
     killed = _run(data_dir, *args, failpoints=failpoint, db_url=db_url)
     assert killed.returncode == -signal.SIGKILL
@@ -180,7 +161,7 @@ def test_killed_while_threads_process_a_large_file_then_resumed(
     db_url: str,
     files: Path,
     valid_rows: Callable[..., int],
-    deploy_into: Callable[[Path], None],
+    deploy_copy: Callable[[Path], Path],
 ) -> None:
     """Several chunks on two threads, several batches: killed after the 3rd is stored."""
     rows = 4_000
@@ -189,7 +170,7 @@ def test_killed_while_threads_process_a_large_file_then_resumed(
         write_csv(synthetic_rows(rows, seed=8, invalid_ratio=0.05), path)
     args = ("--batch-size", "500", "--workers", "2")
     valid = valid_rows(path, *args, rows=rows)
-    deploy_into(data_dir)
+    deploy_copy(data_dir)
     killed = _run(data_dir, "submit", str(path), *args, failpoints="batch-stored@3", db_url=db_url)
     assert killed.returncode == -signal.SIGKILL
     resumed = _run(data_dir, "submit", str(path), *args, "--json", db_url=db_url)
@@ -204,11 +185,11 @@ def test_killed_at_random_moments_then_resumed(
     db_url: str,
     portfolio: tuple[Path, int],
     valid_rows: Callable[..., int],
-    deploy_into: Callable[[Path], None],
+    deploy_copy: Callable[[Path], Path],
 ) -> None:
     path, _ = portfolio
     valid = valid_rows(path, "--batch-size", str(BATCH))
-    deploy_into(data_dir)
+    deploy_copy(data_dir)
     args = ("submit", str(path), "--batch-size", str(BATCH))
     for delay in (0.8, 1.3, 1.9):
         proc = _ledger(data_dir, *args, db_url=db_url)

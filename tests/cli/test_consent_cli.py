@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -11,9 +12,10 @@ from tests.consent.conftest import BANK, grant_json
 from tests.records.sample import ID_NUMBER
 
 
-def test_grant_check_show_revoke_erase(data_dir: Path, tmp_path: Path) -> None:
-    env = {"LEDGER_DATA_DIR": str(data_dir)}
-    assert run("deploy", env=env).returncode == 0
+def test_grant_check_show_revoke_erase(
+    data_dir: Path, tmp_path: Path, deploy_copy: Callable[[Path], Path]
+) -> None:
+    env = {"LEDGER_DATA_DIR": str(deploy_copy(data_dir))}
     now = datetime.now(UTC).replace(microsecond=0)
     grant = grant_json(
         valid_from=(now - timedelta(days=1)).isoformat(),

@@ -8,20 +8,10 @@ import json
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from tests.cli._cli import one_error_line, run
 from tests.cli.test_submit_cli import copy_of
 from tests.records.test_golden_v1 import GOLDEN as GOLDEN_V1
 from tests.records.test_pboc210 import PBOC_CSV, PBOC_JSON, V2
-
-
-@pytest.fixture(scope="module")
-def deployed_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("versions") / "template"
-    done = run("deploy", "--data-dir", str(path), "--json")
-    assert done.returncode == 0, done.stderr
-    return path
 
 
 def submitted(*args: str) -> dict[str, Any]:

@@ -9,6 +9,7 @@ so it is that database the commands wrote and read, not a file beside it.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 from sqlalchemy import select, update
@@ -24,11 +25,12 @@ from tests.cli._cli import run
 ROWS = 300
 
 
-def test_submit_bundle_verify_export_audit(db_url: str, data_dir: Path, tmp_path: Path) -> None:
-    env = {"LEDGER_DATA_DIR": str(data_dir), "LEDGER_DB_URL": db_url}
+def test_submit_bundle_verify_export_audit(
+    db_url: str, data_dir: Path, tmp_path: Path, deploy_copy: Callable[[Path], Path]
+) -> None:
+    env = {"LEDGER_DATA_DIR": str(deploy_copy(data_dir)), "LEDGER_DB_URL": db_url}
     rows = tmp_path / "rows.csv"
     write_csv(synthetic_rows(ROWS, seed=11, invalid_ratio=0.05), rows)
-    assert run("deploy", env=env).returncode == 0
 
     done = run("submit", str(rows), "--batch-size", "120", "--json", env=env)
     assert done.returncode == 0, done.stderr

@@ -46,16 +46,6 @@ Triple = tuple[int, str, str]
 # -- data dirs -----------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def deployed_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One `ledger deploy`; tests copy the result instead of deploying again."""
-    path = tmp_path_factory.mktemp("template") / "data"
-    done = run("deploy", "--data-dir", str(path), "--json")
-    assert done.returncode == 0, done.stderr
-    assert json.loads(done.stdout)["created"] is True
-    return path
-
-
 def copy_of(template: Path, target: Path) -> Path:
     shutil.copytree(template, target)
     return target

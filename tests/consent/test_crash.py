@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import signal
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -40,10 +41,9 @@ def _recorded_events(data_dir: Path) -> int:
 
 @pytest.mark.parametrize("point", ["consent-stored", "consent-mined"])
 def test_a_grant_killed_midway_is_recorded_exactly_once(
-    data_dir: Path, db_url: str, tmp_path: Path, point: str
+    data_dir: Path, db_url: str, tmp_path: Path, point: str, deploy_copy: Callable[[Path], Path]
 ) -> None:
-    env = {"LEDGER_DATA_DIR": str(data_dir), "LEDGER_DB_URL": db_url}
-    assert run("deploy", env=env).returncode == 0
+    env = {"LEDGER_DATA_DIR": str(deploy_copy(data_dir)), "LEDGER_DB_URL": db_url}
     killed = run(
         "consent", "grant", str(_grant_file(tmp_path)), env={**env, "LEDGER_FAILPOINTS": point}
     )
@@ -65,14 +65,13 @@ def test_a_grant_killed_midway_is_recorded_exactly_once(
 
 
 def test_a_sealed_but_unanchored_inquiry_batch_is_anchored_once(
-    data_dir: Path, db_url: str, tmp_path: Path
+    data_dir: Path, db_url: str, tmp_path: Path, deploy_copy: Callable[[Path], Path]
 ) -> None:
     env = {
-        "LEDGER_DATA_DIR": str(data_dir),
+        "LEDGER_DATA_DIR": str(deploy_copy(data_dir)),
         "LEDGER_DB_URL": db_url,
         "LEDGER_INQUIRY_SEAL_SIZE": "1",
     }
-    assert run("deploy", env=env).returncode == 0
     assert run("consent", "grant", str(_grant_file(tmp_path)), env=env).returncode == 0
     args = ("consent", "check", "--institution", BANK, "--purpose", "LOAN_APPROVAL")
     subject = {**env, "LEDGER_SUBJECT_ID": ID_NUMBER}
