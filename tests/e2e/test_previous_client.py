@@ -16,7 +16,7 @@ import os
 import subprocess
 import sys
 import sysconfig
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -79,9 +79,10 @@ def _key(data_dir: Path, name: str, role: str) -> str:
 
 
 @pytest.fixture
-def served(tmp_path: Path) -> Iterator[tuple[str, Path, dict[str, Any]]]:
-    data_dir = tmp_path / "data"
-    assert _ledger(data_dir, "deploy").returncode == 0
+def served(
+    tmp_path: Path, deploy_copy: Callable[[Path], Path]
+) -> Iterator[tuple[str, Path, dict[str, Any]]]:
+    data_dir = deploy_copy(tmp_path / "data")  # what `ledger deploy` leaves
     portfolio = tmp_path / "p.csv"
     write_csv(synthetic_rows(12, seed=21), portfolio)
     submitted = _ledger(data_dir, "submit", str(portfolio), "--json")

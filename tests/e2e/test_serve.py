@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -104,10 +104,9 @@ def serve_env() -> dict[str, str]:
 
 @pytest.fixture
 def served(
-    tmp_path: Path, serve_env: dict[str, str]
+    tmp_path: Path, serve_env: dict[str, str], deploy_copy: Callable[[Path], Path]
 ) -> Iterator[tuple[str, Path, dict[str, object]]]:
-    data_dir = tmp_path / "data"
-    assert _ledger(data_dir, "deploy").returncode == 0
+    data_dir = deploy_copy(tmp_path / "data")  # what `ledger deploy` leaves
     portfolio = tmp_path / "p.csv"
     write_csv(synthetic_rows(30, seed=11), portfolio)
     submitted = _ledger(data_dir, "submit", str(portfolio), "--json")
