@@ -5,6 +5,7 @@ tamper red at its step, nothing of a record sent unless asked, nothing leaving t
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,10 +38,9 @@ class Console:
 
 
 @pytest.fixture(scope="module")
-def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
+def console(tmp_path_factory: pytest.TempPathFactory, deployed_template: Path) -> Iterator[Console]:
     place = tmp_path_factory.mktemp("verify")
-    data = place / "data"
-    assert _ledger(data, "deploy").returncode == 0
+    data = shutil.copytree(deployed_template, place / "data")  # what `ledger deploy` leaves
     for name, seed in (("CANARY-V", 71), ("CANARY-W", 72)):  # two batches
         rows = place / f"{name}.csv"
         write_csv(rows_for(name, seed=seed, n=12), rows)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -66,11 +67,9 @@ def api(console: Served, who: str, method: str, path: str, body: object = None) 
 
 
 @pytest.fixture(scope="module")
-def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+def console(tmp_path_factory: pytest.TempPathFactory, deployed_template: Path) -> Iterator[Served]:
     place = tmp_path_factory.mktemp("views")
-    data = place / "data"
-    done = _ledger(data, "deploy")
-    assert done.returncode == 0, done.stderr
+    data = shutil.copytree(deployed_template, place / "data")  # what `ledger deploy` leaves
     january_file = write_jsonl(
         [*canary_rows(january()), *bad_rows("VIEW", 61)], place / "jan.jsonl"
     )
