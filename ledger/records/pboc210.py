@@ -40,6 +40,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Final, NamedTuple, TextIO
 
+from ledger import jsontext
 from ledger.errors import InputError
 from ledger.records.readers import RecordBytes, csv_cell, csv_value
 from ledger.records.schema import DECIMAL_FIELDS, VERSION_FIELD
@@ -167,8 +168,8 @@ def _group(item: str, value: object, keys: Mapping[str, str]) -> object:
     """A repeated group's entries with v2 keys (JSON text in a CSV cell is read first)."""
     if isinstance(value, str):
         try:
-            value = json.loads(value)
-        except json.JSONDecodeError:
+            value = jsontext.loads(value)
+        except ValueError:  # not JSON, or nested too deeply
             raise PbocItemError(item, "must be a JSON list of objects") from None
     if not isinstance(value, list):
         raise PbocItemError(item, "must be a list of objects")
@@ -286,11 +287,17 @@ def read_pboc(path: Path) -> Iterator[tuple[int, dict[str, object]]]:
 
 
 def _json(text: str, line: int) -> object:
+    """JSON text of the file (``line``: its line, 0 for the whole file), its nesting bounded."""
+    where = f"line {line}" if line else "the file"
     try:
-        return json.loads(text)
+        return jsontext.loads(text)
+    except jsontext.JsonTooDeepError as exc:
+        raise InputError(f"{where}: {exc}") from None
     except json.JSONDecodeError as exc:
         where = f"line {line}" if line else f"line {exc.lineno}"
         raise InputError(f"{where}: not valid JSON ({exc.msg})") from None
+    except ValueError:  # e.g. an integer beyond Python's digit limit
+        raise InputError(f"{where}: a JSON number is too large") from None
 
 
 def _csv_rows(text: str) -> Iterator[tuple[int, dict[str, object]]]:

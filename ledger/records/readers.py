@@ -296,8 +296,8 @@ def csv_value(name: str, cell: str) -> object:
     """The field value a non-blank CSV cell stands for (lists for the two list fields)."""
     if name in JSON_CELLS:
         try:
-            return json.loads(cell)
-        except json.JSONDecodeError:
+            return jsontext.loads(cell)  # its nesting bounded: a cell is up to a line long
+        except ValueError:  # not JSON, nested too deeply, or a number beyond the digit limit
             return cell  # the field's check refuses it: not a list
     if name == "consent_ids":
         return cell.split(LIST_SEPARATOR)

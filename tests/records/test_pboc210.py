@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from ledger.errors import InputError
 from ledger.records import RecordRejected, codes, pboc210, read_rows, validate_record
 from ledger.records.pboc210 import PbocItemError, from_pboc, to_pboc
 from ledger.records.schema import FIELDS_V2, VERSION_FIELD
@@ -16,6 +17,8 @@ from ledger.records.upgrade import NO_V2_CODE, upgrade
 from tests.records.sample import valid_row
 
 GOLDEN = Path(__file__).parent / "golden_pboc210"
+#: JSON text nested far deeper than any C stack allows a recursive parser.
+DEEP = "[" * 300_000 + "]" * 300_000
 V2 = GOLDEN / "loans.v2.jsonl"
 PBOC_JSON = GOLDEN / "loans.pboc210.json"
 PBOC_CSV = GOLDEN / "loans.pboc210.csv"
@@ -101,6 +104,8 @@ def test_segments_may_group_the_items() -> None:
             "not an item of this group",
         ),
         ({"CagOfTrdInf": "[oops"}, "CagOfTrdInf", "must be a JSON list of objects"),
+        # nested past any stack (web3 raises the recursion limit): refused, not a crash
+        ({"CagOfTrdInf": DEEP}, "CagOfTrdInf", "must be a JSON list of objects"),
         ({"RltRepymtNm": "3"}, "RltRepymtNm", "must be the number of RltRepymtInf entries"),
         ({"1100000000000000": "x"}, "<item #", "not a pboc-210 item this schema carries"),
     ],
@@ -162,3 +167,11 @@ def test_a_row_error_names_its_row(tmp_path: Path) -> None:
     path.write_text(json.dumps(rows), encoding="utf-8")
     with pytest.raises(PbocItemError, match="row 4: Foo: not a pboc-210 item"):
         list(pboc210.v2_rows(path))
+
+
+@pytest.mark.parametrize("name", ["loans.json", "loans.jsonl"])
+def test_a_file_nested_too_deeply_is_refused_in_one_line(tmp_path: Path, name: str) -> None:
+    path = tmp_path / name
+    path.write_text(DEEP + "\n", encoding="utf-8")
+    with pytest.raises(InputError, match="nests deeper than"):
+        list(pboc210.read_pboc(path))
