@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import functools
+import select
 import sqlite3
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, Engine, create_engine, event
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DisconnectionError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from ledger.errors import UnavailableError
@@ -28,6 +30,8 @@ PAGE_SIZE = 65536
 #: How long a connection waits for another's write lock (SQLite ``busy_timeout``), by
 #: default; ``LEDGER_STORE_BUSY_TIMEOUT`` sets it (seconds).
 BUSY_TIMEOUT_MS = 30000
+#: A pooled PostgreSQL connection idle longer than this is pinged before it is used.
+PING_AFTER_IDLE_SECONDS = 5.0
 
 
 def default_url(data_dir: Path) -> str:
@@ -75,6 +79,39 @@ def _sqlite_pragmas(busy_timeout_ms: int, dbapi_conn: Any, _record: Any) -> None
     cur.close()
 
 
+def _replace_dead_connections(engine: Engine) -> None:
+    """Check each pooled PostgreSQL connection at checkout, without a round trip when
+    it is in steady use: a server restarted (or failed over, or an administrator) drops
+    every pooled connection, and the first request after it should be answered, not
+    fail (503).
+
+    A connection the server ended has its socket readable (the server's goodbye and
+    EOF; an idle healthy one has nothing to read), so it is replaced at once. One idle
+    for more than :data:`PING_AFTER_IDLE_SECONDS` is also pinged: its server may be
+    gone without a word (a host lost, an address moved). SQLAlchemy's ``pool_pre_ping``
+    pinged at every checkout instead: one more round trip per request, about a tenth
+    of a one-record verify's throughput on two workers (scripts/bench.py ``pgapi``).
+    """
+    dialect = engine.dialect
+
+    @event.listens_for(engine, "checkin")
+    def _idle(_dbapi_conn: Any, record: Any) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _check(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
+        idle_since = record.info.get("idle_since")
+        if idle_since is None:  # a new connection
+            return
+        if dbapi_conn.closed or select.select([dbapi_conn.fileno()], [], [], 0)[0]:
+            raise DisconnectionError("the server closed this pooled connection")
+        if time.monotonic() - idle_since > PING_AFTER_IDLE_SECONDS:
+            try:
+                dialect.do_ping(dbapi_conn)
+            except dialect.loaded_dbapi.Error as exc:
+                raise DisconnectionError("a pooled connection did not answer a ping") from exc
+
+
 class Store:
     """An engine and a session factory over one database.
 
@@ -98,17 +135,13 @@ class Store:
             # request and keeps its page cache (SQLite drops a connection's cache when
             # another connection wrote, so rotating through 40 re-read pages each time).
             options = {"pool_size": POOL_SIZE, "max_overflow": POOL_SIZE, "pool_use_lifo": True}
-        elif url.startswith("postgresql"):
-            # A server restarted (or failed over) while the pool sat idle leaves every
-            # pooled connection dead; a ping at checkout replaces a dead one with a new
-            # connection, so the first request after the restart is answered instead
-            # of failing (503). One round trip per checkout, on the pool's side.
-            options = {"pool_pre_ping": True}
         self.engine: Engine = create_engine(url, **options)
         if self.engine.dialect.name == "sqlite":
             event.listen(
                 self.engine, "connect", functools.partial(_sqlite_pragmas, busy_timeout_ms)
             )
+        elif self.engine.dialect.name == "postgresql":
+            _replace_dead_connections(self.engine)
         try:
             if check_schema:
                 schema.prepare(self.engine)

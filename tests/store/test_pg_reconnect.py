@@ -1,15 +1,18 @@
 """A PostgreSQL store outlives its server dropping its connections (a restart, a
 fail-over, an administrator): the pool replaces a dead connection at checkout, and the
-elected anchor sender takes its lock again on a new one."""
+elected anchor sender takes its lock again on a new one. A connection in steady use is
+not pinged; one idle for long is."""
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from ledger.anchoring.election import Election
-from ledger.store import Store
+from ledger.store import Store, db
 from tests._postgres import Cluster
+from tests.conftest import wait_until
 from tests.e2e.test_serve_elected import sender_locks
 
 
@@ -22,7 +25,21 @@ def drop_connections(postgres: Cluster, url: str) -> int:
             (make_url(url).database,),
         ).fetchone()
     assert ended is not None
+    # pg_terminate_backend only signals: wait until the sessions have ended (and
+    # closed their sockets), as they have once a restarted server answers again.
+    wait_until(lambda: not sessions(postgres, url))
     return int(ended[0])
+
+
+def sessions(postgres: Cluster, url: str) -> dict[int, str]:
+    """Server session -> its last statement, of every client of the database of ``url``."""
+    with postgres.admin() as conn:
+        rows = conn.execute(
+            "SELECT pid, query FROM pg_stat_activity WHERE datname = %s"
+            " AND pid <> pg_backend_pid()",
+            (make_url(url).database,),
+        ).fetchall()
+    return {int(pid): str(query) for pid, query in rows}
 
 
 def test_the_first_query_after_the_server_dropped_the_pool_is_answered(
@@ -35,6 +52,39 @@ def test_the_first_query_after_the_server_dropped_the_pool_is_answered(
         assert drop_connections(postgres, pg_url) >= 1
         with store.session() as s:
             assert s.scalar(text("SELECT 2")) == 2
+    finally:
+        store.close()
+
+
+def test_a_read_after_the_server_dropped_the_pool_is_answered(
+    postgres: Cluster, pg_url: str
+) -> None:
+    store = Store(pg_url)
+    try:
+        with store.read() as conn:
+            before = conn.scalar(text("SELECT pg_backend_pid()"))
+        drop_connections(postgres, pg_url)
+        with store.read() as conn:
+            assert conn.scalar(text("SELECT pg_backend_pid()")) != before
+    finally:
+        store.close()
+
+
+@pytest.mark.parametrize("idle", [False, True], ids=["in-use", "idle"])
+def test_only_a_connection_idle_for_long_is_pinged_at_checkout(
+    postgres: Cluster, pg_url: str, idle: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = Store(pg_url)
+    try:
+        with store.read() as conn:
+            pid = conn.scalar(text("SELECT pg_backend_pid()"))
+        if idle:  # every connection has now been idle for longer than this
+            monkeypatch.setattr(db, "PING_AFTER_IDLE_SECONDS", 0.0)
+        with store.read() as conn:
+            # Checked out, nothing run yet: its session's last statement is the ping's.
+            last = sessions(postgres, pg_url)[pid]
+            assert conn.scalar(text("SELECT pg_backend_pid()")) == pid
+        assert (last != "SELECT pg_backend_pid()") is idle, last
     finally:
         store.close()
 
