@@ -230,6 +230,7 @@ def seal(
 alerts_app = typer.Typer(
     help="Risk alerts for partner banks: deliver, list, show, replay, summary, seal, plan.",
     no_args_is_help=True,
+    add_completion=False,  # the top-level app has none either
 )
 alerts_app.command("dispatch")(dispatch)
 alerts_app.command("list")(list_cmd)

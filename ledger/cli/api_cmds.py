@@ -192,6 +192,7 @@ def log_config() -> dict[str, Any]:
 partner_app = typer.Typer(
     help="API keys: add, list, revoke; webhook endpoints: webhook set, rotate, test.",
     no_args_is_help=True,
+    add_completion=False,  # the top-level app has none either
 )
 partner_app.command("add")(add)
 partner_app.command("list")(list_cmd)

@@ -36,7 +36,9 @@ if TYPE_CHECKING:
     from ledger.wiring import Ledger
 
 consent_app = typer.Typer(
-    help="Record, withdraw, check and show borrower consents.", no_args_is_help=True
+    help="Record, withdraw, check and show borrower consents.",
+    no_args_is_help=True,
+    add_completion=False,  # the top-level app has none either
 )
 
 IdNumberOpt = Annotated[

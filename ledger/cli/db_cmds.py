@@ -13,7 +13,9 @@ from ledger.cli._common import DataDirOpt, JsonOpt, command, console, open_store
 from ledger.store import schema
 
 db_app = typer.Typer(
-    help="The store's schema: its revision, and upgrading it.", no_args_is_help=True
+    help="The store's schema: its revision, and upgrading it.",
+    no_args_is_help=True,
+    add_completion=False,  # the top-level app has none either
 )
 
 

@@ -1,22 +1,41 @@
-"""The ``ledger`` entry point."""
+"""The ``ledger`` entry point.
+
+A command's module is imported when that command runs, not at start-up: ``ledger
+partner list`` does not load the submission pipeline or the consent receipts.
+:data:`COMMANDS` names where each command lives; :func:`run` registers only the
+command its arguments name (every command when they name none, for ``--help``).
+"""
 
 from __future__ import annotations
+
+import importlib
+import sys
+from collections.abc import Iterable, Sequence
+from typing import Final
 
 import typer
 
 from ledger import __version__, logs
-from ledger.cli import (
-    alerts_cmds,
-    api_cmds,
-    consent_cmds,
-    convert_cmds,
-    db_cmds,
-    demo,
-    deploy_cmds,
-    proof_cmds,
-    submit_cmds,
-)
-from ledger.cli.audit_cmds import audit_cmd, export_cmd
+
+#: Each command, in the order ``ledger --help`` lists them: its module and the name
+#: there of its function (a command) or of its :class:`typer.Typer` (a command group).
+COMMANDS: Final[dict[str, tuple[str, str]]] = {
+    "init": ("ledger.cli.deploy_cmds", "init"),
+    "deploy": ("ledger.cli.deploy_cmds", "deploy_cmd"),
+    "submit": ("ledger.cli.submit_cmds", "submit"),
+    "bundle": ("ledger.cli.proof_cmds", "bundle"),
+    "verify": ("ledger.cli.proof_cmds", "verify"),
+    "demo": ("ledger.cli.demo", "demo"),
+    "serve": ("ledger.cli.api_cmds", "serve"),
+    "erase": ("ledger.cli.consent_cmds", "erase"),
+    "audit": ("ledger.cli.audit_cmds", "audit_cmd"),
+    "export": ("ledger.cli.audit_cmds", "export_cmd"),
+    "convert": ("ledger.cli.convert_cmds", "convert"),
+    "partner": ("ledger.cli.api_cmds", "partner_app"),
+    "consent": ("ledger.cli.consent_cmds", "consent_app"),
+    "alerts": ("ledger.cli.alerts_cmds", "alerts_app"),
+    "db": ("ledger.cli.db_cmds", "db_app"),
+}
 
 app = typer.Typer(
     name="ledger",
@@ -25,21 +44,25 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-app.command("init")(deploy_cmds.init)
-app.command("deploy")(deploy_cmds.deploy_cmd)
-app.command("submit")(submit_cmds.submit)
-app.command("bundle")(proof_cmds.bundle)
-app.command("verify")(proof_cmds.verify)
-app.command("demo")(demo.demo)
-app.command("serve")(api_cmds.serve)
-app.add_typer(api_cmds.partner_app, name="partner")
-app.add_typer(consent_cmds.consent_app, name="consent")
-app.command("erase")(consent_cmds.erase)
-app.command("audit")(audit_cmd)
-app.command("export")(export_cmd)
-app.command("convert")(convert_cmds.convert)
-app.add_typer(alerts_cmds.alerts_app, name="alerts")
-app.add_typer(db_cmds.db_app, name="db")
+
+
+def register(names: Iterable[str]) -> None:
+    """Add these :data:`COMMANDS` to :data:`app`, importing their modules."""
+    for name in names:
+        module, attr = COMMANDS[name]
+        target = getattr(importlib.import_module(module), attr)
+        if isinstance(target, typer.Typer):
+            app.add_typer(target, name=name)
+        else:
+            app.command(name)(target)
+
+
+def named_command(args: Sequence[str]) -> str | None:
+    """The command ``args`` name, if one of :data:`COMMANDS`: the first argument that
+    is not an option (the top level's options, ``--version`` and ``--help``, take no
+    value)."""
+    first = next((arg for arg in args if not arg.startswith("-")), None)
+    return first if first in COMMANDS else None
 
 
 def _version(value: bool) -> None:
@@ -59,4 +82,7 @@ def main(
 
 def run() -> None:
     logs.configure()
+    # A name that is no command registers them all: click's answer then suggests one.
+    named = named_command(sys.argv[1:])
+    register(COMMANDS if named is None else [named])
     app()

@@ -11,13 +11,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import psycopg
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from ledger.store.models import Base
+
+if TYPE_CHECKING:  # imported where a store is on PostgreSQL: a SQLite one never loads it
+    import psycopg
 
 
 def copies(s: Session) -> bool:
@@ -45,6 +47,8 @@ def copy_rows(
 def driver(s: Session, sql: str) -> Iterator[psycopg.Connection[Any]]:
     """The session's psycopg connection; its errors raised as SQLAlchemy raises the
     driver's (an IntegrityError, an OperationalError), for the callers that handle those."""
+    import psycopg
+
     conn = s.connection().connection.driver_connection
     assert isinstance(conn, psycopg.Connection), "copies() said psycopg"
     try:
