@@ -82,7 +82,10 @@ def main(
 
 def run() -> None:
     logs.configure()
-    # A name that is no command registers them all: click's answer then suggests one.
-    named = named_command(sys.argv[1:])
-    register(COMMANDS if named is None else [named])
+    args = sys.argv[1:]
+    named = named_command(args)
+    if named is not None:
+        register([named])
+    elif "--version" not in args:  # --help lists them all; for a name that is no
+        register(COMMANDS)  # command, click's answer suggests one
     app()

@@ -47,6 +47,7 @@ def _command_modules(*args: str) -> list[str]:
 
 
 def test_a_command_loads_only_its_own_module() -> None:
+    assert _command_modules("--version") == []
     assert _command_modules("db", "--help") == ["ledger.cli.db_cmds"]
     assert _command_modules("db", "current", "--help") == ["ledger.cli.db_cmds"]
     # A command group's module may import its subcommands' (webhook_cmds), no other.
