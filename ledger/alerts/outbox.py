@@ -182,8 +182,10 @@ def enqueue_frame(session: Session, alerts: pl.DataFrame, *, now: datetime | Non
     if alerts.is_empty():
         return 0
     moment = utc_now(now)
-    distinct = alerts.select(
-        pl.col(name).drop_nulls().unique().implode() for name in (INSTITUTION, TYPE, BATCH)
+    integers = list(_integers(pl.col(DATA), alerts.schema[DATA]))
+    *distinct, largest = alerts.select(  # one pass: the values to check, the largest integer
+        *(pl.col(name).drop_nulls().unique().implode() for name in (INSTITUTION, TYPE, BATCH)),
+        pl.max_horizontal(integers) if integers else pl.lit(None),
     ).row(0)
     checks = (check_institution, _check_event_type, _check_batch_id)
     for check, values in zip(checks, distinct, strict=True):
@@ -191,8 +193,7 @@ def enqueue_frame(session: Session, alerts: pl.DataFrame, *, now: datetime | Non
             check(value)
     if not _json_type(alerts.schema[DATA]):
         raise CanonicalFormError("a value without an RFC 8785 form", path="$.data")
-    integers = list(_integers(pl.col(DATA), alerts.schema[DATA]))
-    if integers and (alerts.select(pl.max_horizontal(integers)).item() or 0) > MAX_SAFE_INTEGER:
+    if (largest or 0) > MAX_SAFE_INTEGER:
         raise CanonicalFormError("an integer outside ±(2**53 - 1)", path="$.data")
     envelopes = alerts.select(
         pl.col(DATA).alias("data"),

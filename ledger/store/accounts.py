@@ -127,7 +127,7 @@ def states_of(s: Session, accounts: Sequence[str] | pl.Series) -> pl.DataFrame:
     """The stored states of those of ``accounts`` that have one: their row :data:`ID`
     and :data:`COLUMNS`. On PostgreSQL it also takes :data:`STATES_LOCK`: the caller
     is about to replace them."""
-    wanted = pl.Series("account", accounts, dtype=pl.String).unique()
+    wanted = pl.Series("account", accounts, dtype=pl.String)
     keys = wanted.to_frame().select(account_key().unique()).to_series().to_list()
     conn = s.connection()
     rows: list[Any] = []
@@ -141,6 +141,8 @@ def states_of(s: Session, accounts: Sequence[str] | pl.Series) -> pl.DataFrame:
             chunk = keys[start : start + _IN_CHUNK]
             rows.extend(conn.execute(select(*columns).where(_TABLE.c.key.in_(chunk))))
     found = pl.DataFrame([tuple(row) for row in rows], schema=_READ_SCHEMA, orient="row")
+    if found.is_empty():  # new accounts (a first submission's are all new)
+        return found
     # Another account may share a key: keep the ones asked for.
     return found.filter(pl.col("account").is_in(wanted.implode()))
 
@@ -150,8 +152,7 @@ def put_states(s: Session, states: pl.DataFrame) -> None:
     read, or null for an account without a state yet, which gets a new row)."""
     if states.is_empty():
         return
-    new = states.filter(pl.col(ID).is_null())
-    old = states.filter(pl.col(ID).is_not_null())
+    new, old = _new_and_stored(states)
     conn = s.connection()
     if conn.dialect.name == "sqlite":
         if new.height:
@@ -171,6 +172,18 @@ def put_states(s: Session, states: pl.DataFrame) -> None:
     if old.height:
         params = old.select(*(pl.col(n).alias("new_" + n) for n in _CHANGED), row_id=pl.col(ID))
         conn.execute(_UPDATE, params.to_dicts())
+
+
+def _new_and_stored(states: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The states without a row yet, and those with one; usually all are one or the
+    other (a first submission's accounts are all new), and nothing is filtered."""
+    stored = states.get_column(ID).is_not_null()
+    held = int(stored.sum())
+    if held == 0:
+        return states, states.clear()
+    if held == states.height:
+        return states.clear(), states
+    return states.filter(~stored), states.filter(stored)
 
 
 def forget_states(s: Session, accounts: Sequence[str]) -> int:
