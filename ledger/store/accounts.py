@@ -35,6 +35,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from ledger.store import pgcopy
+from ledger.store.db import insert_many
 from ledger.store.models import ERASABLE, Base
 
 #: Keys looked up per statement (well inside every database's bound-parameter limit).
@@ -107,15 +108,12 @@ ID: Final = "id"
 _READ: Final = (ID, *COLUMNS)
 _READ_SCHEMA: Final[Mapping[str, pl.DataType]] = {ID: pl.Int64(), **SCHEMA}
 _NAMES: Final = ", ".join(_READ)
-#: SQLite takes the keys as one JSON array and the states as one executemany of
-#: tuples: no per-row work in Python (the ORM's, or Core's parameter building).
+#: SQLite takes the keys as one JSON array and the states as tuples, many rows to a
+#: statement (:func:`~ledger.store.db.insert_many`): no per-row work in Python (the
+#: ORM's, or Core's parameter building).
 _SELECT_SQLITE: Final = (
     f"SELECT {_NAMES} FROM account_states "  # noqa: S608 - the table's own column names
     "WHERE key IN (SELECT value FROM json_each(?))"
-)
-_INSERT_SQLITE: Final = (
-    f"INSERT INTO account_states (key, {', '.join(COLUMNS)}) "  # noqa: S608 - ours
-    f"VALUES (?, {', '.join('?' for _ in COLUMNS)})"
 )
 _UPDATE_SQLITE: Final = (
     "UPDATE account_states SET "  # noqa: S608 - the table's own column names
@@ -156,7 +154,8 @@ def put_states(s: Session, states: pl.DataFrame) -> None:
     conn = s.connection()
     if conn.dialect.name == "sqlite":
         if new.height:
-            conn.exec_driver_sql(_INSERT_SQLITE, new.select(account_key(), *COLUMNS).rows())
+            rows = new.select(account_key(), *COLUMNS).rows()
+            insert_many(conn, AccountState.__tablename__, ("key", *COLUMNS), rows)
         if old.height:
             conn.exec_driver_sql(_UPDATE_SQLITE, old.select(*_CHANGED, ID).rows())
         return
