@@ -175,41 +175,25 @@ def payloads(
     shared: dict[str, object] = {BATCH: batch_id}
     if anchor is not None:
         shared["anchor"] = dict(anchor)
-    own = pl.struct(fields)
-    alerts = per_bank.select(  # one pass: the alerts, and the text of their own fields
+    alerts = per_bank.select(
         pl.col("org_code").alias(INSTITUTION),
         pl.col("event").alias(TYPE),
         pl.lit(batch_id).alias(BATCH),
-        own.struct.with_fields(pl.lit(value).alias(name) for name, value in shared.items()).alias(
-            DATA
-        ),
-        own.struct.json_encode().str.join("\x00").alias(_OWN_TEXT),
+        pl.struct(fields).alias(DATA),
     )
-    own_text = alerts.get_column(_OWN_TEXT)[0] if alerts.height else ""
-    alerts = alerts.drop(_OWN_TEXT)
-    _guard(alerts, set(accounts), shared, own_text=own_text or "")
-    return alerts
+    _guard(alerts, set(accounts), shared)
+    return alerts.with_columns(
+        pl.col(DATA).struct.with_fields(pl.lit(value).alias(name) for name, value in shared.items())
+    )
 
 
-#: A column of :func:`payloads`' pass: the alerts' own fields as JSON, all in one text.
-_OWN_TEXT: Final = "own_text"
-
-
-def _guard(
-    alerts: pl.DataFrame,
-    accounts: set[str],
-    shared: Mapping[str, object],
-    *,
-    own_text: str | None = None,
-) -> None:
+def _guard(alerts: pl.DataFrame, accounts: set[str], shared: Mapping[str, object]) -> None:
     """The leak guard over every payload's text at once, and no account pseudonym in any;
-    ``shared``: the fields every payload also carries; ``own_text``: the payloads' own
-    fields as JSON, NUL-separated, when already made (else made here).
+    ``shared``: the fields every payload will also carry.
 
     Only when something is found are the payloads read one by one, to name the field."""
-    if own_text is None:
-        own_text = alerts.select(pl.col(DATA).struct.json_encode().str.join("\x00")).item()
-    text = (own_text or "") + "\x00" + orjson.dumps(shared).decode()
+    text = alerts.select(pl.col(DATA).struct.json_encode().str.join("\x00")).item() or ""
+    text += "\x00" + orjson.dumps(shared).decode()
     try:
         _GUARD.check({DATA: text}, ())
         leaked = any(token in accounts for token in _HEX_TOKEN.findall(text))
