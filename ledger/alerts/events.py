@@ -191,6 +191,8 @@ def event_plan(previous: pl.LazyFrame) -> pl.LazyFrame:
 def state_frame(stored: Stored) -> pl.DataFrame:
     """The stored states as a frame of the account and the :data:`COMPARED` columns."""
     names = ("account", *COMPARED)
+    if isinstance(stored, pl.DataFrame) and stored.is_empty():  # new accounts only
+        return pl.DataFrame(schema={name: FACTS[name] for name in names})
     if isinstance(stored, pl.DataFrame):
         return stored.select(pl.col(name).cast(FACTS[name]) for name in names)
     return pl.DataFrame(

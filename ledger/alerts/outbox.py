@@ -37,6 +37,7 @@ from ledger.proofs.jcs_frames import jcs_texts
 from ledger.store import Batch
 from ledger.store.alerts import Acknowledgement, Alert, AlertDelivery, WebhookEndpoint
 from ledger.store.apikeys import check_institution
+from ledger.store.db import insert_many
 from ledger.webhook_signatures import WEBHOOK_ID
 
 #: The spec asks for small payloads (under 20 kB); a thin alert is far smaller.
@@ -55,10 +56,6 @@ _ALERTS, _DELIVERIES = Alert.__table__, AlertDelivery.__table__
 assert isinstance(_ALERTS, Table) and isinstance(_DELIVERIES, Table)
 _INSERT_ALERT, _INSERT_DELIVERY = insert(_ALERTS), insert(_DELIVERIES)
 _ALERT_COLUMNS: Final = ("id", "institution", "type", "body", "created_at", "batch_id")
-_INSERT_ALERT_SQLITE: Final = (
-    f"INSERT INTO alerts ({', '.join(_ALERT_COLUMNS)}) "  # noqa: S608 - the table's own columns
-    f"VALUES ({', '.join('?' for _ in _ALERT_COLUMNS)})"
-)
 _STAMP_DIGITS: Final = 12
 _RANDOM_BYTES: Final = 10
 
@@ -182,8 +179,10 @@ def enqueue_frame(session: Session, alerts: pl.DataFrame, *, now: datetime | Non
     if alerts.is_empty():
         return 0
     moment = utc_now(now)
-    distinct = alerts.select(
-        pl.col(name).drop_nulls().unique().implode() for name in (INSTITUTION, TYPE, BATCH)
+    integers = list(_integers(pl.col(DATA), alerts.schema[DATA]))
+    *distinct, largest = alerts.select(  # one pass: the values to check, the largest integer
+        *(pl.col(name).drop_nulls().unique().implode() for name in (INSTITUTION, TYPE, BATCH)),
+        pl.max_horizontal(integers) if integers else pl.lit(None),
     ).row(0)
     checks = (check_institution, _check_event_type, _check_batch_id)
     for check, values in zip(checks, distinct, strict=True):
@@ -191,8 +190,7 @@ def enqueue_frame(session: Session, alerts: pl.DataFrame, *, now: datetime | Non
             check(value)
     if not _json_type(alerts.schema[DATA]):
         raise CanonicalFormError("a value without an RFC 8785 form", path="$.data")
-    integers = list(_integers(pl.col(DATA), alerts.schema[DATA]))
-    if integers and (alerts.select(pl.max_horizontal(integers)).item() or 0) > MAX_SAFE_INTEGER:
+    if (largest or 0) > MAX_SAFE_INTEGER:
         raise CanonicalFormError("an integer outside ±(2**53 - 1)", path="$.data")
     envelopes = alerts.select(
         pl.col(DATA).alias("data"),
@@ -254,8 +252,8 @@ def _add(
         ).all()
     )
     conn = session.connection()
-    if conn.dialect.name == "sqlite":  # an ingest may add many thousands: one executemany
-        conn.exec_driver_sql(_INSERT_ALERT_SQLITE, rows)
+    if conn.dialect.name == "sqlite":  # an ingest may add many thousands: few statements
+        insert_many(conn, Alert.__tablename__, _ALERT_COLUMNS, rows)
     else:  # Core inserts on the session's connection
         if conn.dialect.name == "postgresql":
             conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": SEQUENCE_LOCK})

@@ -23,6 +23,7 @@ from datetime import UTC, datetime
 from typing import Final
 
 import polars as pl
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ledger.alerts.events import ENGINE
@@ -136,6 +137,7 @@ def evaluate(s: Session, plan: Plan, moves: BookMoves) -> list[NewAlert]:
     alerts: list[NewAlert] = []
     now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     plan_ref = {"name": plan.name, "version": plan.version, "digest": plan.digest}
+    levels = {row.institution: row for row in s.scalars(select(BankLevel))}  # one query
     for bank, values in sorted(figures(s, moves).items()):
         breached = [t for t in plan.thresholds if values[t.metric] > t.above]
         for t in breached:
@@ -148,7 +150,7 @@ def evaluate(s: Session, plan: Plan, moves: BookMoves) -> list[NewAlert]:
             }
             alerts.append(NewAlert(bank, THRESHOLD_BREACHED, data, None))
         level = max((t.level for t in breached), default=1)
-        stored = s.get(BankLevel, bank)
+        stored = levels.get(bank)
         before = stored.level if stored is not None else 1
         plan_changed = stored is not None and stored.plan_digest != plan.digest
         if level != before or plan_changed:

@@ -35,6 +35,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from ledger.store import pgcopy
+from ledger.store.db import insert_many
 from ledger.store.models import ERASABLE, Base
 
 #: Keys looked up per statement (well inside every database's bound-parameter limit).
@@ -107,15 +108,12 @@ ID: Final = "id"
 _READ: Final = (ID, *COLUMNS)
 _READ_SCHEMA: Final[Mapping[str, pl.DataType]] = {ID: pl.Int64(), **SCHEMA}
 _NAMES: Final = ", ".join(_READ)
-#: SQLite takes the keys as one JSON array and the states as one executemany of
-#: tuples: no per-row work in Python (the ORM's, or Core's parameter building).
+#: SQLite takes the keys as one JSON array and the states as tuples, many rows to a
+#: statement (:func:`~ledger.store.db.insert_many`): no per-row work in Python (the
+#: ORM's, or Core's parameter building).
 _SELECT_SQLITE: Final = (
     f"SELECT {_NAMES} FROM account_states "  # noqa: S608 - the table's own column names
     "WHERE key IN (SELECT value FROM json_each(?))"
-)
-_INSERT_SQLITE: Final = (
-    f"INSERT INTO account_states (key, {', '.join(COLUMNS)}) "  # noqa: S608 - ours
-    f"VALUES (?, {', '.join('?' for _ in COLUMNS)})"
 )
 _UPDATE_SQLITE: Final = (
     "UPDATE account_states SET "  # noqa: S608 - the table's own column names
@@ -127,7 +125,7 @@ def states_of(s: Session, accounts: Sequence[str] | pl.Series) -> pl.DataFrame:
     """The stored states of those of ``accounts`` that have one: their row :data:`ID`
     and :data:`COLUMNS`. On PostgreSQL it also takes :data:`STATES_LOCK`: the caller
     is about to replace them."""
-    wanted = pl.Series("account", accounts, dtype=pl.String).unique()
+    wanted = pl.Series("account", accounts, dtype=pl.String)
     keys = wanted.to_frame().select(account_key().unique()).to_series().to_list()
     conn = s.connection()
     rows: list[Any] = []
@@ -141,6 +139,8 @@ def states_of(s: Session, accounts: Sequence[str] | pl.Series) -> pl.DataFrame:
             chunk = keys[start : start + _IN_CHUNK]
             rows.extend(conn.execute(select(*columns).where(_TABLE.c.key.in_(chunk))))
     found = pl.DataFrame([tuple(row) for row in rows], schema=_READ_SCHEMA, orient="row")
+    if found.is_empty():  # new accounts (a first submission's are all new)
+        return found
     # Another account may share a key: keep the ones asked for.
     return found.filter(pl.col("account").is_in(wanted.implode()))
 
@@ -150,12 +150,12 @@ def put_states(s: Session, states: pl.DataFrame) -> None:
     read, or null for an account without a state yet, which gets a new row)."""
     if states.is_empty():
         return
-    new = states.filter(pl.col(ID).is_null())
-    old = states.filter(pl.col(ID).is_not_null())
+    new, old = _new_and_stored(states)
     conn = s.connection()
     if conn.dialect.name == "sqlite":
         if new.height:
-            conn.exec_driver_sql(_INSERT_SQLITE, new.select(account_key(), *COLUMNS).rows())
+            rows = new.select(account_key(), *COLUMNS).rows()
+            insert_many(conn, AccountState.__tablename__, ("key", *COLUMNS), rows)
         if old.height:
             conn.exec_driver_sql(_UPDATE_SQLITE, old.select(*_CHANGED, ID).rows())
         return
@@ -171,6 +171,18 @@ def put_states(s: Session, states: pl.DataFrame) -> None:
     if old.height:
         params = old.select(*(pl.col(n).alias("new_" + n) for n in _CHANGED), row_id=pl.col(ID))
         conn.execute(_UPDATE, params.to_dicts())
+
+
+def _new_and_stored(states: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The states without a row yet, and those with one; usually all are one or the
+    other (a first submission's accounts are all new), and nothing is filtered."""
+    stored = states.get_column(ID).is_not_null()
+    held = int(stored.sum())
+    if held == 0:
+        return states, states.clear()
+    if held == states.height:
+        return states.clear(), states
+    return states.filter(~stored), states.filter(stored)
 
 
 def forget_states(s: Session, accounts: Sequence[str]) -> int:
@@ -213,10 +225,24 @@ def book(s: Session, *, funder: str | None = None) -> pl.DataFrame:
     query = select(*(table.c[name] for name in BOOK))
     if funder is not None:
         query = query.where(table.c.funders.contains(funder, autoescape=True))
+    conn = s.connection()
+    if conn.dialect.name == "sqlite":  # the driver's tuples, not a Row per account (2.5x faster)
+        compiled = query.compile(dialect=conn.dialect)
+        values = compiled.construct_params()
+        positional = [values[name] for name in compiled.positiontup or ()]
+        driver = conn.connection.driver_connection
+        assert driver is not None  # an open session's connection
+        cursor = driver.execute(str(compiled), positional)
+        try:
+            parts = [pl.DataFrame(rows, schema=BOOK, orient="row")
+                     for rows in iter(lambda: cursor.fetchmany(_BOOK_PART), [])]  # fmt: skip
+        finally:
+            cursor.close()
+        return pl.concat(parts) if parts else pl.DataFrame(schema=BOOK)
     # The option on the statement, not the connection: a connection keeps its options
     # (SQLAlchemy 2), and on PostgreSQL every later statement of the session's
     # transaction would then open a server-side cursor, which an INSERT cannot.
-    result = s.connection().execute(query.execution_options(yield_per=_BOOK_PART))
+    result = conn.execute(query.execution_options(yield_per=_BOOK_PART))
     parts = [
         pl.DataFrame([tuple(row) for row in part], schema=BOOK, orient="row")
         for part in result.partitions()

@@ -7,6 +7,7 @@ import select
 import sqlite3
 import time
 from collections.abc import Callable, Sequence
+from itertools import chain
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -48,6 +49,25 @@ def multi_row_insert(table: str, columns: Sequence[str], rows: int, *, verb: str
     one = "(" + ", ".join("?" * len(columns)) + ")"
     values = ", ".join([one] * rows)
     return f"{verb} INTO {table} ({', '.join(columns)}) VALUES {values}"
+
+
+#: Bound parameters a SQLite statement may hold on every version (999 before 3.32).
+SQLITE_MAX_PARAMETERS = 999
+
+
+def insert_many(
+    conn: Connection, table: str, columns: tuple[str, ...], rows: Sequence[Sequence[object]]
+) -> None:
+    """Insert ``rows`` (SQLite), as many to a statement as its bound parameters allow.
+
+    An executemany runs one SQLite step per row, and after each the storing thread
+    waits to get the GIL back (on a busy submit, up to a switch interval each);
+    here a statement of ~70 rows of 14 columns is one."""
+    per = SQLITE_MAX_PARAMETERS // len(columns)
+    for at in range(0, len(rows), per):
+        chunk = rows[at : at + per]
+        sql = multi_row_insert(table, columns, len(chunk))
+        conn.exec_driver_sql(sql, tuple(chain.from_iterable(chunk)))
 
 
 def store_unavailable(exc: OperationalError) -> UnavailableError:
