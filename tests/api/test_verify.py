@@ -255,10 +255,10 @@ def test_a_record_of_an_anchored_batch_costs_one_query(api: Api, pending: dict[s
             statements.append(args[2])
 
     assert post_verify(api, {"records": [record]})["counts"]["anchored"] == 1  # tree cached
-    event.listen(state.store.engine, "before_cursor_execute", seen)
+    event.listen(state.store.reads, "before_cursor_execute", seen)  # where reads go
     try:
         for _ in range(3):
             assert post_verify(api, {"records": [record]})["counts"]["anchored"] == 1
     finally:
-        event.remove(state.store.engine, "before_cursor_execute", seen)
+        event.remove(state.store.reads, "before_cursor_execute", seen)
     assert len(statements) == 3, statements
