@@ -123,13 +123,21 @@ def _replace_dead_connections(engine: Engine) -> None:
         idle_since = record.info.get("idle_since")
         if idle_since is None:  # a new connection
             return
-        if dbapi_conn.closed or select.select([dbapi_conn.fileno()], [], [], 0)[0]:
+        if dbapi_conn.closed or _readable(dbapi_conn.fileno()):
             raise DisconnectionError("the server closed this pooled connection")
         if time.monotonic() - idle_since > PING_AFTER_IDLE_SECONDS:
             try:
                 dialect.do_ping(dbapi_conn)
             except dialect.loaded_dbapi.Error as exc:
                 raise DisconnectionError("a pooled connection did not answer a ping") from exc
+
+
+def _readable(fd: int) -> bool:
+    """Whether ``fd`` has something to read, or is at its end, now (poll, not select:
+    a busy server's descriptors may be numbered past select's 1024)."""
+    poller = select.poll()
+    poller.register(fd, select.POLLIN)
+    return bool(poller.poll(0))
 
 
 class Store:

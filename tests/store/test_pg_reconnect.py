@@ -5,6 +5,9 @@ not pinged; one idle for long is."""
 
 from __future__ import annotations
 
+import os
+import resource
+
 import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
@@ -104,3 +107,27 @@ def test_the_sender_takes_its_lock_again_on_a_new_connection(
     finally:
         election.close()
         store.close()
+
+
+def test_a_connection_numbered_past_1024_is_checked_too(postgres: Cluster, pg_url: str) -> None:
+    """A busy server's sockets may be numbered past select()'s FD_SETSIZE (1024)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = 1200
+    assert hard == resource.RLIM_INFINITY or hard >= wanted, "the test needs 1200 descriptors"
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, wanted), hard))
+    fillers = [os.open(os.devnull, os.O_RDONLY) for _ in range(1100)]
+    store = Store(pg_url)
+    try:
+        with store.read() as conn:
+            before = conn.scalar(text("SELECT pg_backend_pid()"))
+            assert conn.connection.driver_connection.fileno() > 1024  # type: ignore[union-attr]
+        with store.read() as conn:  # checked at checkout: answered
+            assert conn.scalar(text("SELECT pg_backend_pid()")) == before
+        drop_connections(postgres, pg_url)
+        with store.read() as conn:
+            assert conn.scalar(text("SELECT pg_backend_pid()")) != before
+    finally:
+        store.close()
+        for fd in fillers:
+            os.close(fd)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
