@@ -9,6 +9,7 @@ only ``anvil_setBalance`` to fund our locally held signer.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import shutil
@@ -129,16 +130,17 @@ def deployed_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+def copy_deployment(template: Path, data_dir: Path) -> Path:
+    """Makes ``data_dir`` (new or empty) what ``ledger deploy`` on the embedded chain
+    leaves there, by copying ``template`` (:func:`deployed_template`)."""
+    shutil.copytree(template, data_dir, dirs_exist_ok=True)
+    return data_dir
+
+
 @pytest.fixture
 def deploy_copy(deployed_template: Path) -> Callable[[Path], Path]:
-    """Makes a data dir (new or empty) what ``ledger deploy`` on the embedded chain
-    leaves there, by copying :func:`deployed_template`: for tests of what comes after."""
-
-    def copy(data_dir: Path) -> Path:
-        shutil.copytree(deployed_template, data_dir, dirs_exist_ok=True)
-        return data_dir
-
-    return copy
+    """:func:`copy_deployment` of this process's template: for tests of what comes after."""
+    return functools.partial(copy_deployment, deployed_template)
 
 
 @pytest.fixture

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import subprocess
 import time
@@ -30,7 +29,7 @@ from ledger.records.generate import synthetic_rows
 from ledger.records.readers import write_csv, write_jsonl
 from ledger.store import Batch, Store, Submission
 from tests._leaves import all_leaves
-from tests.conftest import COMMAND_TIMEOUT, ledger_cli
+from tests.conftest import COMMAND_TIMEOUT, copy_deployment, ledger_cli
 
 ROWS = 120
 BATCH = 25
@@ -112,7 +111,7 @@ def valid_rows(deployed_template: Path, files: Path) -> Callable[..., int]:
         key = (str(path), *args)
         if key not in counted:
             clean = files / f"clean-{len(counted)}"
-            shutil.copytree(deployed_template, clean)
+            copy_deployment(deployed_template, clean)
             done = _run(clean, "submit", str(path), *args, "--json")
             assert done.returncode == 0, done.stderr
             counted[key] = int(json.loads(done.stdout)["accepted"])

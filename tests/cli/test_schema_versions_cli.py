@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.cli._cli import one_error_line, run
-from tests.cli.test_submit_cli import copy_of
+from tests.conftest import copy_deployment
 from tests.records.test_golden_v1 import GOLDEN as GOLDEN_V1
 from tests.records.test_pboc210 import PBOC_CSV, PBOC_JSON, V2
 
@@ -24,7 +24,7 @@ def submitted(*args: str) -> dict[str, Any]:
 def test_v1_and_v2_files_side_by_side_both_anchor_and_verify(
     deployed_template: Path, tmp_path: Path
 ) -> None:
-    data = copy_of(deployed_template, tmp_path / "data")
+    data = copy_deployment(deployed_template, tmp_path / "data")
     v1 = submitted(str(GOLDEN_V1 / "v1.jsonl"), "--data-dir", str(data))
     v2 = submitted(str(V2), "--data-dir", str(data))
     assert (v1["accepted"], v1["rejected"]) == (3, 0)
@@ -47,7 +47,7 @@ def test_v1_and_v2_files_side_by_side_both_anchor_and_verify(
 def test_submit_from_pboc_210_names_a_wrong_code_by_its_item(
     deployed_template: Path, tmp_path: Path
 ) -> None:
-    data = copy_of(deployed_template, tmp_path / "data")
+    data = copy_deployment(deployed_template, tmp_path / "data")
     rows = json.loads(PBOC_JSON.read_text(encoding="utf-8"))
     rows[1]["AcctStatus"] = "9"
     rows[2]["RptDateCode"] = "50"
@@ -60,7 +60,7 @@ def test_submit_from_pboc_210_names_a_wrong_code_by_its_item(
         (3, "RptDateCode"),
     ]
     assert report["batches"][0]["status"] == "anchored"
-    fresh = copy_of(deployed_template, tmp_path / "fresh")  # the same record ids again
+    fresh = copy_deployment(deployed_template, tmp_path / "fresh")  # the same record ids again
     csv_report = submitted(str(PBOC_CSV), "--from", "pboc-210", "--data-dir", str(fresh))
     assert (csv_report["accepted"], csv_report["rejected"]) == (5, 0)
 
@@ -68,7 +68,7 @@ def test_submit_from_pboc_210_names_a_wrong_code_by_its_item(
 def test_submit_from_pboc_210_refuses_an_unknown_item_in_one_line(
     deployed_template: Path, tmp_path: Path
 ) -> None:
-    data = copy_of(deployed_template, tmp_path / "data")
+    data = copy_deployment(deployed_template, tmp_path / "data")
     rows = json.loads(PBOC_JSON.read_text(encoding="utf-8"))
     rows[4]["ArlpCertNum"] = "110101199003070011"
     path = tmp_path / "loans.json"

@@ -12,7 +12,6 @@ import csv
 import json
 import random
 import re
-import shutil
 import sqlite3
 import subprocess
 from collections.abc import Mapping, Sequence
@@ -32,6 +31,7 @@ from ledger.records.readers import write_csv, write_jsonl
 from ledger.store import Batch, Store
 from ledger.store.leaves import batch_leaves
 from tests.cli._cli import one_error_line, run, run_all
+from tests.conftest import copy_deployment
 
 HEX32 = re.compile(r"0x[0-9a-f]{64}")
 #: Wide enough that rich never wraps or truncates a table cell (a value cut in two
@@ -46,14 +46,9 @@ Triple = tuple[int, str, str]
 # -- data dirs -----------------------------------------------------------------------
 
 
-def copy_of(template: Path, target: Path) -> Path:
-    shutil.copytree(template, target)
-    return target
-
-
 @pytest.fixture
 def deployed(deployed_template: Path, tmp_path: Path) -> Path:
-    return copy_of(deployed_template, tmp_path / "data")
+    return copy_deployment(deployed_template, tmp_path / "data")
 
 
 # -- what the library says, in process ----------------------------------------------
@@ -213,7 +208,7 @@ class SplitRun:
 @pytest.fixture(scope="module")
 def split_run(deployed_template: Path, tmp_path_factory: pytest.TempPathFactory) -> SplitRun:
     base = tmp_path_factory.mktemp("split")
-    data_dir = copy_of(deployed_template, base / "data")
+    data_dir = copy_deployment(deployed_template, base / "data")
     rows = list(synthetic_rows(130, seed=22))
     assert not expected_rejections(rows, as_csv=True)  # all 130 are valid
     path = base / "valid.csv"
@@ -291,7 +286,10 @@ def rejection_runs(
     with_bad_personal_values(rows)
     path = base / "mixed.csv"
     write_csv(rows, path)
-    one, two = copy_of(deployed_template, base / "a"), copy_of(deployed_template, base / "b")
+    one, two = (
+        copy_deployment(deployed_template, base / "a"),
+        copy_deployment(deployed_template, base / "b"),
+    )
     rejections_csv = base / "rejections.csv"
     as_json, as_table = run_all(
         [

@@ -18,13 +18,15 @@ from tests._postgres import Cluster
 from tests.conftest import wait_until
 from tests.e2e.test_serve_elected import sender_locks
 
+#: The server sessions of every client of one database (``%s``) but the asking one.
+_CLIENTS = " FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()"
+
 
 def drop_connections(postgres: Cluster, url: str) -> int:
     """End every server session on the database of ``url``, as a restart does; how many."""
     with postgres.admin() as conn:
         ended = conn.execute(
-            "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid)) FROM pg_stat_activity"
-            " WHERE datname = %s AND pid <> pg_backend_pid()",
+            "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid))" + _CLIENTS,
             (make_url(url).database,),
         ).fetchone()
     assert ended is not None
@@ -38,8 +40,7 @@ def sessions(postgres: Cluster, url: str) -> dict[int, str]:
     """Server session -> its last statement, of every client of the database of ``url``."""
     with postgres.admin() as conn:
         rows = conn.execute(
-            "SELECT pid, query FROM pg_stat_activity WHERE datname = %s"
-            " AND pid <> pg_backend_pid()",
+            "SELECT pid, query" + _CLIENTS,
             (make_url(url).database,),
         ).fetchall()
     return {int(pid): str(query) for pid, query in rows}

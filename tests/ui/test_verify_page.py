@@ -5,7 +5,6 @@ tamper red at its step, nothing of a record sent unless asked, nothing leaving t
 from __future__ import annotations
 
 import json
-import shutil
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +19,7 @@ from api.ui.labels import translator
 from ledger.proofs import canonical_bytes
 from ledger.records import write_csv
 from tests._canaries import leaks_in, rows_for
+from tests.conftest import copy_deployment
 from tests.e2e.test_serve import _ledger
 from tests.ui.browser import DESKTOP, PHONE, Visit, another_chromium
 from tests.ui.served import Served, add_key, served
@@ -40,7 +40,7 @@ class Console:
 @pytest.fixture(scope="module")
 def console(tmp_path_factory: pytest.TempPathFactory, deployed_template: Path) -> Iterator[Console]:
     place = tmp_path_factory.mktemp("verify")
-    data = shutil.copytree(deployed_template, place / "data")  # what `ledger deploy` leaves
+    data = copy_deployment(deployed_template, place / "data")
     for name, seed in (("CANARY-V", 71), ("CANARY-W", 72)):  # two batches
         rows = place / f"{name}.csv"
         write_csv(rows_for(name, seed=seed, n=12), rows)

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -28,7 +27,7 @@ from api.ui.labels import LABELS
 from ledger.audit.defaults import LATEST_REPORT
 from tests._alert_book import BANK_A, BANK_B, february, january
 from tests._canaries import GOOD, bad_rows, leaks_in
-from tests.conftest import wait_until
+from tests.conftest import copy_deployment, wait_until
 from tests.e2e.test_serve import _ledger
 from tests.ui.browser import DESKTOP, PHONE, Visit
 from tests.ui.served import Served, add_key, served
@@ -69,7 +68,7 @@ def api(console: Served, who: str, method: str, path: str, body: object = None) 
 @pytest.fixture(scope="module")
 def console(tmp_path_factory: pytest.TempPathFactory, deployed_template: Path) -> Iterator[Served]:
     place = tmp_path_factory.mktemp("views")
-    data = shutil.copytree(deployed_template, place / "data")  # what `ledger deploy` leaves
+    data = copy_deployment(deployed_template, place / "data")
     january_file = write_jsonl(
         [*canary_rows(january()), *bad_rows("VIEW", 61)], place / "jan.jsonl"
     )
