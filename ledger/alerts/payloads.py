@@ -16,6 +16,8 @@ import hashlib
 import hmac
 import re
 from collections.abc import Mapping
+from collections.abc import Set as AbstractSet
+from dataclasses import dataclass
 from typing import Final, TypeVar
 
 import orjson
@@ -150,10 +152,29 @@ def payloads(
     anchor: Mapping[str, object] | None = None,
 ) -> pl.DataFrame:
     """:func:`bank_alerts` of the events' :func:`funder_rows` (collected)."""
+    return batched(unbatched(per_bank, plan, refs), batch_id, anchor)
+
+
+@dataclass(frozen=True)
+class Unbatched:
+    """Alerts made and guarded but for what their batch's storing gives (its id and
+    anchor): :data:`INSTITUTION`, :data:`TYPE` and :data:`DATA`; ``accounts``: the
+    pseudonyms they were made from, which no field added later may carry either."""
+
+    alerts: pl.DataFrame
+    accounts: frozenset[str]
+
+
+def unbatched(per_bank: pl.DataFrame, plan: Plan, refs: LoanRefs) -> Unbatched:
+    """The payloads of :func:`funder_rows` (collected), guarded, without the batch's
+    fields (:func:`batched` adds them): what needs no database, on any thread."""
     if per_bank.is_empty():
-        return pl.DataFrame(
-            schema={INSTITUTION: pl.String, TYPE: pl.String, BATCH: pl.String}
-        ).with_columns(pl.lit({}).alias(DATA))
+        return Unbatched(
+            pl.DataFrame(schema={INSTITUTION: pl.String, TYPE: pl.String}).with_columns(
+                pl.lit({}).alias(DATA)
+            ),
+            frozenset(),
+        )
     institutions = per_bank.get_column("org_code").to_list()
     accounts = per_bank.get_column("account").to_list()
     dpds = per_bank.get_column("dpd").unique().to_list()
@@ -171,23 +192,40 @@ def payloads(
         pl.col("overdue_amount_share"),
         pl.col(LEAF),
     ]
-    # What every alert of the batch shares is guarded once, not once per alert.
-    shared: dict[str, object] = {BATCH: batch_id}
-    if anchor is not None:
-        shared["anchor"] = dict(anchor)
     alerts = per_bank.select(
         pl.col("org_code").alias(INSTITUTION),
         pl.col("event").alias(TYPE),
-        pl.lit(batch_id).alias(BATCH),
         pl.struct(fields).alias(DATA),
     )
-    _guard(alerts, set(accounts), shared)
-    return alerts.with_columns(
-        pl.col(DATA).struct.with_fields(pl.lit(value).alias(name) for name, value in shared.items())
+    made = Unbatched(alerts, frozenset(accounts))
+    _guard(alerts, made.accounts, {})
+    return made
+
+
+def batched(
+    made: Unbatched, batch_id: str, anchor: Mapping[str, object] | None = None
+) -> pl.DataFrame:
+    """:func:`unbatched` alerts with their batch: :data:`BATCH`, and in each payload the
+    batch id and ``anchor``, where the batch is anchored (chain id, registry, kind,
+    Merkle root). What every alert of the batch shares is guarded once, not once per
+    alert."""
+    if made.alerts.is_empty():
+        return made.alerts.select(INSTITUTION, TYPE, pl.lit(None, pl.String).alias(BATCH), DATA)
+    shared: dict[str, object] = {BATCH: batch_id}
+    if anchor is not None:
+        shared["anchor"] = dict(anchor)
+    _guard(made.alerts.clear(), made.accounts, shared)
+    return made.alerts.select(
+        INSTITUTION,
+        TYPE,
+        pl.lit(batch_id, dtype=pl.String).alias(BATCH),
+        pl.col(DATA).struct.with_fields(
+            pl.lit(value).alias(name) for name, value in shared.items()
+        ),
     )
 
 
-def _guard(alerts: pl.DataFrame, accounts: set[str], shared: Mapping[str, object]) -> None:
+def _guard(alerts: pl.DataFrame, accounts: AbstractSet[str], shared: Mapping[str, object]) -> None:
     """The leak guard over every payload's text at once, and no account pseudonym in any;
     ``shared``: the fields every payload will also carry.
 

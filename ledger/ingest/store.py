@@ -5,13 +5,43 @@ from __future__ import annotations
 import queue
 import threading
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import TypeVar
 
 from ledger.ingest.results import Results
+from ledger.proofs.merkle import root_of
 from ledger.store import leaves
 from ledger.store.leaves import PackedRecords
 
-#: A batch, whether it is the submission's last, and its leaves' columns (being made).
-Queued = tuple[Results, bool, PackedRecords | None]
+T = TypeVar("T")
+
+_ahead_lock = threading.Lock()
+_ahead: ThreadPoolExecutor | None = None
+
+
+def ahead(fn: Callable[[], T]) -> Future[T]:
+    """Run ``fn`` on the ahead thread: one thread, so what is given runs one at a time,
+    in the order given. The storing thread hands it what needs no database (a batch's
+    Merkle root, its risk alerts) and finds it done when it gets there."""
+    global _ahead
+    with _ahead_lock:
+        if _ahead is None:
+            _ahead = ThreadPoolExecutor(1, thread_name_prefix="ledger-ahead")
+        return _ahead.submit(fn)
+
+
+@dataclass(frozen=True)
+class Queued:
+    """A batch waiting to be stored, and what is made for it meanwhile."""
+
+    batch: Results
+    #: Whether it is the submission's last.
+    final: bool
+    #: Its leaves' columns, being made on the pack threads (None: made when stored).
+    packed: PackedRecords | None
+    #: The Merkle root of all its records, being computed on the ahead thread.
+    root: Future[bytes]
 
 
 class Flusher:
@@ -66,14 +96,16 @@ class Flusher:
         """Queue a batch; raises what an earlier batch's flush raised.
 
         Its leaves' columns (records compressed, keys and ids as JSON) start being
-        made now, on the pack threads: the flush thread is a large submission's
-        bottleneck, and finds them made.
+        made now, on the pack threads, and its Merkle root on the ahead thread: the
+        flush thread is a large submission's bottleneck, and finds them made.
         """
-        packed = leaves.pack_ahead(batch.record_ids, bytes(batch.hashes), batch.blob, batch.ends)
+        hashes = bytes(batch.hashes)
+        packed = leaves.pack_ahead(batch.record_ids, hashes, batch.blob, batch.ends)
+        item = Queued(batch, final, packed, ahead(lambda: root_of(hashes)))
         while True:
             self._raise()
             try:
-                self._queue.put((batch, final, packed), timeout=0.2)
+                self._queue.put(item, timeout=0.2)
                 return
             except queue.Full:
                 continue

@@ -27,7 +27,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from ledger._failpoints import failpoint
-from ledger.alerts.derive import Deriver
+from ledger.alerts.derive import Deriver, GroupDerivation
 from ledger.anchoring.manifest import pending_batch
 from ledger.anchoring.outbox import AnchoredBatch, Outbox
 from ledger.chain.types import BatchKind
@@ -36,7 +36,7 @@ from ledger.ingest.anchor import Anchorer
 from ledger.ingest.pipeline import Stages
 from ledger.ingest.pipeline import results as results_of
 from ledger.ingest.results import Refused, Results
-from ledger.ingest.store import Flusher, Queued
+from ledger.ingest.store import Flusher, Queued, ahead
 from ledger.logs import event
 from ledger.proofs import root_of
 from ledger.records import SCHEMA_ID
@@ -209,7 +209,8 @@ class Submitter:
     ) -> None:
         """Store a group of batches in one transaction, then hand each to ``anchor`` (in order)."""
         stored = self._store(sub_id, group)
-        for (pending, _, _), (batch_id, accepted) in zip(group, stored, strict=True):
+        for queued, (batch_id, accepted) in zip(group, stored, strict=True):
+            pending = queued.batch
             refused_rows = len({r.row_number for r in pending.refused})
             event(
                 log,
@@ -255,32 +256,43 @@ class Submitter:
         return kept, leaves.record_keys(kept.record_ids)
 
     def _store(self, sub_id: str, group: list[Queued]) -> list[tuple[str | None, int]]:
-        """One transaction: per batch its leaves, rejections and progress; (batch id, accepted)."""
+        """One transaction: per batch its leaves, rejections, alerts and progress;
+        (batch id, accepted) of each."""
         out: list[tuple[str | None, int]] = []
         with self.store.session() as s, s.begin():
             sub = s.get_one(Submission, sub_id)
-            for pending, final, packed in group:
-                batch_id = self._insert_new(s, sub, pending, packed) if pending else None
+            derivation = (
+                GroupDerivation(self.alerts, s, [q.batch.facts for q in group], ahead)
+                if self.alerts is not None
+                else None
+            )
+            for queued in group:
+                pending, final = queued.batch, queued.final
+                batch_id = self._insert_new(s, sub, queued) if pending else None
                 if batch_id is not None:
                     accepted = pending
                 else:
                     accepted, keys = self._drop_duplicates(s, pending)
-                    if accepted is not pending:
-                        packed = None
                     batch_id = (
-                        self._insert_batch(s, sub, accepted, keys, packed=packed)
+                        self._insert_batch(
+                            s,
+                            sub,
+                            accepted,
+                            keys,
+                            packed=queued.packed if accepted is pending else None,
+                        )
                         if accepted
                         else None
                     )
-                if batch_id is not None and self.alerts is not None:
+                if derivation is not None:
                     facts = (
                         pending.facts if accepted is pending else pending.facts_of(accepted.rows)
                     )
-                    if facts is not None:
-                        root = s.get_one(Batch, batch_id).root
-                        self.alerts.derive(s, batch_id, root, facts)
-                if final and self.alerts is not None:
-                    self.alerts.finish(s)
+                    root = s.get_one(Batch, batch_id).root if batch_id is not None else ""
+                    derivation.stored(s, batch_id, root, facts)
+                    if final:
+                        derivation.put_states(s)
+                        derivation.deriver.finish(s)
                 if pending.refused:
                     s.execute(
                         insert(Rejection), [_rejection_row(sub_id, r) for r in pending.refused]
@@ -291,30 +303,32 @@ class Submitter:
                 if final:
                     sub.status = "complete"
                 out.append((batch_id, len(accepted)))
+            if derivation is not None:
+                derivation.put_states(s)
         return out
 
-    def _insert_new(
-        self, s: Session, sub: Submission, pending: Results, packed: PackedRecords | None
-    ) -> str | None:
-        """Store ``pending`` as one batch if none of its record ids is stored (the usual
+    def _insert_new(self, s: Session, sub: Submission, queued: Queued) -> str | None:
+        """Store the queued batch whole if none of its record ids is stored (the usual
         case), checked by the key insert itself; None, with nothing stored, otherwise."""
+        pending, packed = queued.batch, queued.packed
         ids = pending.record_ids
         if not leaves.bulk(s) or len(set(ids)) != len(ids):
             return None
         keys, keys_json = packed.record_keys() if packed else (leaves.record_keys(ids), None)
-        batch = self._batch_row(sub, pending)
+        batch = self._batch_row(sub, pending, queued.root.result())
         if not leaves.claim_record_keys(s, batch.batch_id, keys, keys_json=keys_json):
             return None
         return self._insert_batch(s, sub, pending, keys, batch=batch, packed=packed)
 
-    def _batch_row(self, sub: Submission, accepted: Results) -> Batch:
+    def _batch_row(self, sub: Submission, accepted: Results, root: bytes | None = None) -> Batch:
+        """The batch row of ``accepted``; ``root``: their Merkle root, if made already."""
         return pending_batch(
             kind=int(BatchKind.CREDIT_DATA),
             submitter=self.submitter,
             schema=sub.schema,
             policy=sub.policy,
             key_ids=self.stages.desensitiser.key_ids,
-            root=root_of(bytes(accepted.hashes)),
+            root=root_of(bytes(accepted.hashes)) if root is None else root,
             tree_size=len(accepted),
             first_row=accepted.rows[0],
             last_row=accepted.rows[-1],

@@ -101,16 +101,16 @@ def test_shifted_moves_rows_by_the_offset(outcomes: list[tuple[bool, int]], offs
 def test_flusher_keeps_order_groups_what_waits_and_reraises_a_failed_flush() -> None:
     import threading
 
-    from ledger.ingest.store import Flusher
+    from ledger.ingest.store import Flusher, Queued
 
     seen: list[list[tuple[int, bool]]] = []
     gate = threading.Event()
 
-    def flush(group: list[tuple[Results, bool, object]]) -> None:
+    def flush(group: list[Queued]) -> None:
         assert gate.wait(WAIT_SECONDS)  # the first group holds the thread; the others queue
-        if any(batch.last_row == 3 for batch, _, _ in group):
+        if any(q.batch.last_row == 3 for q in group):
             raise RuntimeError("store down")
-        seen.append([(batch.last_row, final) for batch, final, _ in group])
+        seen.append([(q.batch.last_row, q.final) for q in group])
 
     flusher = Flusher(flush)
     for row in (1, 2, 5, 6):
