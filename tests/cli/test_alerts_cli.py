@@ -11,6 +11,7 @@ import pytest
 from ledger.alerts.plan import Plan
 from ledger.records import write_jsonl
 from tests._alert_book import BANK_A, BANK_B, february, january
+from tests._keys import api_key
 from tests.alerts._banks import Bank
 from tests.cli._cli import one_error_line, run
 
@@ -32,8 +33,7 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
         done = run("submit", str(root / f"{name}.jsonl"), env=values)
         assert done.returncode == 0, done.stderr
     for name, code in (("bank-a", BANK_A), ("bank-b", BANK_B)):
-        added = run("partner", "add", name, "--role", "partner", "--institution", code, env=values)
-        assert added.returncode == 0, added.stderr
+        api_key(root / "data", name, "partner", institution=code)  # not under test here
     return values
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests._keys import api_key, bearer
 from tests.e2e.test_serve import _env, _ledger, serving
 
 DEEP = 99_000
@@ -44,10 +45,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict
     tmp = tmp_path_factory.mktemp("hostile")
     data_dir = tmp / "data"
     assert _ledger(data_dir, "deploy").returncode == 0
-    added = _ledger(data_dir, "partner", "add", "bank-a", "--role", "partner",
-                    "--institution", "91110000100000000A", "--json")  # fmt: skip
-    assert added.returncode == 0, added.stderr
-    headers = {"Authorization": f"Bearer {json.loads(added.stdout)['key']}"}
+    headers = bearer(api_key(data_dir, "bank-a", "partner", institution="91110000100000000A"))
     with serving(_env(data_dir), tmp / "serve.log") as url:
         yield url, headers
 

@@ -14,6 +14,7 @@ import pytest
 
 from api.config import ApiSettings
 from ledger.records import synthetic_rows, write_csv
+from tests._keys import api_key, bearer
 from tests.conftest import COMMAND_TIMEOUT, WAIT_SECONDS, free_port, ledger_cli, wait_until
 
 #: uvicorn plus the chain and store open in well under this on an idle machine.
@@ -39,11 +40,9 @@ def _ledger(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def _key(data_dir: Path, name: str, role: str, *extra: str) -> dict[str, str]:
-    """Authorization headers with a new API key (``ledger partner add``)."""
-    done = _ledger(data_dir, "partner", "add", name, "--role", role, *extra, "--json")
-    assert done.returncode == 0, done.stderr
-    return {"Authorization": f"Bearer {json.loads(done.stdout)['key']}"}
+def _key(data_dir: Path, name: str, role: str, institution: str | None = None) -> dict[str, str]:
+    """Authorization headers with a new API key (as ``ledger partner add`` makes it)."""
+    return bearer(api_key(data_dir, name, role, institution=institution))
 
 
 @contextmanager

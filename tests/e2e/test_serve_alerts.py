@@ -62,7 +62,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
         done = _ledger(data_dir, "submit", str(root / f"{name}.jsonl"))
         assert done.returncode == 0, done.stderr
     headers = {
-        who: _key(data_dir, f"bank-{who}", "partner", "--institution", code)
+        who: _key(data_dir, f"bank-{who}", "partner", code)
         for who, code in (("a", BANK_A), ("b", BANK_B), ("c", BANK_C))
     }
     with serving(_env(data_dir) | STREAM_ENV, root / "serve.log") as url:

@@ -32,6 +32,7 @@ from ledger.chain.registry import AnchorRegistryClient
 from ledger.chain.types import BatchKind
 from ledger.records import synthetic_rows
 from ledger.store import Batch, Store
+from tests._keys import api_key, bearer
 from tests._leaves import all_leaves
 from tests.conftest import COMMAND_TIMEOUT, AnvilNode, ledger_cli, rpc_chain, wait_until
 from tests.e2e.test_serve import HTTP_TIMEOUT, serve_process
@@ -71,9 +72,10 @@ def _ledger(env: dict[str, str], *args: str) -> str:
     return done.stdout
 
 
-def _key(env: dict[str, str], name: str, role: str, *extra: str) -> dict[str, str]:
-    key = json.loads(_ledger(env, "partner", "add", name, "--role", role, *extra, "--json"))
-    return {"Authorization": f"Bearer {key['key']}"}
+def _key(env: dict[str, str], name: str, role: str) -> dict[str, str]:
+    """Authorization headers with a new API key (as ``ledger partner add`` makes it)."""
+    data_dir, db_url = Path(env["LEDGER_DATA_DIR"]), env["LEDGER_DB_URL"]
+    return bearer(api_key(data_dir, name, role, db_url=db_url))
 
 
 @pytest.fixture

@@ -23,7 +23,7 @@ def test_checks_are_sealed_on_the_timer_and_provable(
 ) -> None:
     data_dir = deploy_copy(tmp_path / "data")  # what `ledger deploy` leaves
     operator = _key(data_dir, "ops", "operator")
-    partner = _key(data_dir, "bank-a", "partner", "--institution", "BANK-A")
+    partner = _key(data_dir, "bank-a", "partner", "BANK-A")
     auditor = _key(data_dir, "reg", "auditor")
     env = {**_env(data_dir), "LEDGER_INQUIRY_SEAL_SECONDS": "1"}
     with serving(env, tmp_path / "serve.log") as url:

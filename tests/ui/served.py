@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -17,12 +16,6 @@ class Served:
     data_dir: Path
     #: role or name -> the API key
     keys: dict[str, str] = field(default_factory=dict)
-
-
-def add_key(data_dir: Path, name: str, role: str, *extra: str) -> str:
-    done = _ledger(data_dir, "partner", "add", name, "--role", role, *extra, "--json")
-    assert done.returncode == 0, done.stderr
-    return str(json.loads(done.stdout)["key"])
 
 
 @contextmanager
