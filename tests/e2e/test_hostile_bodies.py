@@ -18,7 +18,8 @@ import httpx
 import pytest
 
 from tests._keys import api_key, bearer
-from tests.e2e.test_serve import _env, _ledger, serving
+from tests.conftest import copy_deployment
+from tests.e2e.test_serve import _env, serving
 
 DEEP = 99_000
 #: The reviewer's body: a CJK value (U+4E22 is 0x22 0x4E in UTF-16-LE: a quote byte).
@@ -41,10 +42,11 @@ def _bodies() -> dict[str, bytes]:
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict[str, str]]]:
+def server(
+    tmp_path_factory: pytest.TempPathFactory, deployed_template: Path
+) -> Iterator[tuple[str, dict[str, str]]]:
     tmp = tmp_path_factory.mktemp("hostile")
-    data_dir = tmp / "data"
-    assert _ledger(data_dir, "deploy").returncode == 0
+    data_dir = copy_deployment(deployed_template, tmp / "data")  # what `ledger deploy` leaves
     headers = bearer(api_key(data_dir, "bank-a", "partner", institution="91110000100000000A"))
     with serving(_env(data_dir), tmp / "serve.log") as url:
         yield url, headers

@@ -20,7 +20,7 @@ from ledger.alerts.outbox import NewAlert, enqueue
 from ledger.records import write_jsonl
 from ledger.store import Store
 from tests._alert_book import BANK_A, BANK_B, BANK_C, february, january
-from tests.conftest import WAIT_SECONDS, wait_until
+from tests.conftest import WAIT_SECONDS, copy_deployment, wait_until
 from tests.e2e.test_serve import HTTP_TIMEOUT, _env, _key, _ledger, serving
 
 STREAM_ENV = {
@@ -53,10 +53,9 @@ class Served:
 
 
 @pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+def served(tmp_path_factory: pytest.TempPathFactory, deployed_template: Path) -> Iterator[Served]:
     root = tmp_path_factory.mktemp("serve-alerts")
-    data_dir = root / "data"
-    assert _ledger(data_dir, "deploy").returncode == 0
+    data_dir = copy_deployment(deployed_template, root / "data")  # what `ledger deploy` leaves
     for name, rows in (("jan", january()), ("feb", february())):
         write_jsonl(rows, root / f"{name}.jsonl")
         done = _ledger(data_dir, "submit", str(root / f"{name}.jsonl"))

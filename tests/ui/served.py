@@ -7,7 +7,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tests.e2e.test_serve import _env, _ledger, serving
+from tests.e2e.test_serve import _env, serving
 
 
 @dataclass
@@ -20,9 +20,6 @@ class Served:
 
 @contextmanager
 def served(data_dir: Path, log: Path) -> Iterator[Served]:
-    """``ledger serve`` over ``data_dir`` (deployed here if it is not yet)."""
-    if not (data_dir / "deployment.json").exists():
-        done = _ledger(data_dir, "deploy")
-        assert done.returncode == 0, done.stderr
+    """``ledger serve`` over ``data_dir``, a deployed data dir."""
     with serving(_env(data_dir), log) as url:
         yield Served(url, data_dir)
