@@ -33,7 +33,7 @@ ROLES = ("operator", "partner", "auditor")
 SEMANTIC_422 = [positive_data_acceptance]
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def serve_env() -> dict[str, str]:
     """Alert streams end after 50 ms: each generated stream request is read to its end,
     as every other response is, and checked. A stream reads its first page of alerts at

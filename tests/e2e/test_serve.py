@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -15,7 +15,14 @@ import pytest
 from api.config import ApiSettings
 from ledger.records import synthetic_rows, write_csv
 from tests._keys import api_key, bearer
-from tests.conftest import COMMAND_TIMEOUT, WAIT_SECONDS, free_port, ledger_cli, wait_until
+from tests.conftest import (
+    COMMAND_TIMEOUT,
+    WAIT_SECONDS,
+    copy_deployment,
+    free_port,
+    ledger_cli,
+    wait_until,
+)
 
 #: uvicorn plus the chain and store open in well under this on an idle machine.
 START_TIMEOUT = 120.0
@@ -99,17 +106,19 @@ def _stop(proc: subprocess.Popen[bytes]) -> bool:
     return True
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def serve_env() -> dict[str, str]:
     """Settings of the ``served`` server beyond the data dir (a test module may override)."""
     return {}
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def served(
-    tmp_path: Path, serve_env: dict[str, str], deploy_copy: Callable[[Path], Path]
+    tmp_path_factory: pytest.TempPathFactory, serve_env: dict[str, str], deployed_template: Path
 ) -> Iterator[tuple[str, Path, dict[str, object]]]:
-    data_dir = deploy_copy(tmp_path / "data")  # what `ledger deploy` leaves
+    """One server per test module: its tests each add keys of their own names."""
+    tmp_path = tmp_path_factory.mktemp("served")
+    data_dir = copy_deployment(deployed_template, tmp_path / "data")  # what `ledger deploy` leaves
     portfolio = tmp_path / "p.csv"
     write_csv(synthetic_rows(30, seed=11), portfolio)
     submitted = _ledger(data_dir, "submit", str(portfolio), "--json")
