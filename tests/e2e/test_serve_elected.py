@@ -27,7 +27,7 @@ import pytest
 from sqlalchemy import func, select, text
 
 from ledger.anchoring.election import SENDER_LOCK
-from ledger.chain import Deployment
+from ledger.chain import Deployment, deploy
 from ledger.chain.registry import AnchorRegistryClient
 from ledger.chain.types import BatchKind
 from ledger.records import synthetic_rows
@@ -78,12 +78,20 @@ def _key(env: dict[str, str], name: str, role: str) -> dict[str, str]:
     return bearer(api_key(data_dir, name, role, db_url=db_url))
 
 
+def deploy_on(anvil: AnvilNode, data_dir: Path) -> None:
+    """What ``ledger deploy --fund-from-dev-node`` leaves, made in-process (deploy is not
+    what these tests are about; the command costs 3.4 s of CPU, nearly all imports)."""
+    data_dir.mkdir(mode=0o700)
+    with rpc_chain(anvil, data_dir) as chain:  # funds the data dir's account first
+        deploy(chain, data_dir)
+
+
 @pytest.fixture
 def env(tmp_path: Path, pg_url: str, anvil: AnvilNode) -> dict[str, str]:
     """A data dir deployed on anvil, its store a fresh PostgreSQL database."""
     data_dir = tmp_path / "data"
     env = _env(data_dir, pg_url, anvil)
-    _ledger(env, "deploy", "--fund-from-dev-node")
+    deploy_on(anvil, data_dir)
     return env
 
 

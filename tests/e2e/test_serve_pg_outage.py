@@ -37,8 +37,8 @@ from tests.e2e.test_serve_elected import (
     REQUEST_TIMEOUT,
     _env,
     _key,
-    _ledger,
     check_every_record_anchored_once,
+    deploy_on,
     is_sender,
     pending_batches,
     sender_locks,
@@ -84,7 +84,7 @@ def env(tmp_path: Path, own_cluster: Cluster, anvil: AnvilNode) -> dict[str, str
     # Keys verified before the outage stay known through it: a call then reaches its
     # route's own store calls, not only the key lookup's.
     env["LEDGER_API_KEY_CACHE_SECONDS"] = str(KEY_CACHE_SECONDS)
-    _ledger(env, "deploy", "--fund-from-dev-node")
+    deploy_on(anvil, tmp_path / "data")
     env[_failpoints.ENV] = HELD_AT
     env[_failpoints.RELEASE_ENV] = str(tmp_path / "release")
     return env
