@@ -29,6 +29,12 @@ START_TIMEOUT = 120.0
 #: Per request: answers take milliseconds, but a loaded machine may stall a process
 #: for seconds, and httpx's default of 5 s then fails a request that would succeed.
 HTTP_TIMEOUT = 60.0
+#: The tests' own requests to a served process. Like ``httpx.get`` and ``httpx.post``
+#: (a new connection for each request, none kept open, so a killed server is never
+#: asked on a connection of before), without building a new client and its TLS
+#: context for each call: that costs ~50 ms of CPU, against ~0.3 ms here, and polls
+#: ask many times a second. httpx clients may be shared between threads.
+HTTP = httpx.Client(timeout=HTTP_TIMEOUT, limits=httpx.Limits(max_keepalive_connections=0))
 
 
 def _env(data_dir: Path) -> dict[str, str]:
@@ -72,19 +78,15 @@ def serve_process(
         )
         try:
             url = f"http://127.0.0.1:{port}"
-            # One client for the whole wait: a bare httpx.get builds a new client and
-            # its TLS context each call (~50 ms of CPU), a third of a core at 10 polls
-            # a second, taken from the server that is starting.
-            with httpx.Client(timeout=HTTP_TIMEOUT) as poller:
 
-                def ready() -> bool:
-                    try:
-                        return poller.get(url + "/readyz").status_code == 200
-                    except httpx.TransportError:
-                        assert proc.poll() is None, log_path.read_text()
-                        return False
+            def ready() -> bool:
+                try:
+                    return HTTP.get(url + "/readyz").status_code == 200
+                except httpx.TransportError:
+                    assert proc.poll() is None, log_path.read_text()
+                    return False
 
-                wait_until(ready, timeout=START_TIMEOUT, interval=0.1)
+            wait_until(ready, timeout=START_TIMEOUT, interval=0.1)
             yield url, proc
         except BaseException:
             _stop(proc)  # the test's own failure is the one to see
@@ -148,10 +150,10 @@ def test_a_partner_verifies_over_http_while_the_cli_is_told_to_use_the_api(
     store.close()
     headers = {"Authorization": f"Bearer {key}"}
     body = {"leaf_hashes": [leaf_hash]}
-    answer = httpx.post(url + "/v1/verify", json=body, headers=headers, timeout=HTTP_TIMEOUT)
+    answer = HTTP.post(url + "/v1/verify", json=body, headers=headers, timeout=HTTP_TIMEOUT)
     assert answer.status_code == 200, answer.text
     assert answer.json()["results"][0]["status"] == "anchored"
-    assert httpx.post(url + "/v1/verify", json=body, timeout=HTTP_TIMEOUT).status_code == 401
+    assert HTTP.post(url + "/v1/verify", json=body, timeout=HTTP_TIMEOUT).status_code == 401
 
     held = _ledger(data_dir, "deploy")
     assert held.returncode == 1
@@ -167,12 +169,12 @@ def test_a_key_revoked_with_the_cli_stops_working_at_once(
     assert added.returncode == 0, added.stderr
     headers = {"Authorization": f"Bearer {json.loads(added.stdout)['key']}"}
     body = {"leaf_hashes": ["0x" + "00" * 32]}
-    answer = httpx.post(url + "/v1/verify", json=body, headers=headers, timeout=HTTP_TIMEOUT)
+    answer = HTTP.post(url + "/v1/verify", json=body, headers=headers, timeout=HTTP_TIMEOUT)
     assert answer.status_code == 200, answer.text
     assert _ledger(data_dir, "partner", "revoke", "bank-b").returncode == 0
 
     def refused() -> httpx.Response | None:
-        answer = httpx.post(url + "/v1/verify", json=body, headers=headers, timeout=HTTP_TIMEOUT)
+        answer = HTTP.post(url + "/v1/verify", json=body, headers=headers, timeout=HTTP_TIMEOUT)
         return None if answer.status_code == 200 else answer
 
     # The server remembers a verified key for at most ApiSettings.key_cache_seconds.

@@ -21,7 +21,7 @@ from ledger.records import write_jsonl
 from ledger.store import Store
 from tests._alert_book import BANK_A, BANK_B, BANK_C, february, january
 from tests.conftest import WAIT_SECONDS, copy_deployment, wait_until
-from tests.e2e.test_serve import HTTP_TIMEOUT, _env, _key, _ledger, serving
+from tests.e2e.test_serve import HTTP, HTTP_TIMEOUT, _env, _key, _ledger, serving
 
 STREAM_ENV = {
     "LEDGER_API_ALERT_STREAM_POLL_SECONDS": "0.05",
@@ -37,7 +37,7 @@ class Served:
     headers: dict[str, dict[str, str]]
 
     def alerts(self, who: str) -> list[dict[str, object]]:
-        answer = httpx.get(
+        answer = HTTP.get(
             self.url + "/v1/alerts", params={"limit": 1000}, headers=self.headers[who],
             timeout=HTTP_TIMEOUT,
         )  # fmt: skip
@@ -46,7 +46,7 @@ class Served:
         return alerts
 
     def open_streams(self) -> int:
-        text = httpx.get(self.url + "/metrics", timeout=HTTP_TIMEOUT).text
+        text = HTTP.get(self.url + "/metrics", timeout=HTTP_TIMEOUT).text
         found = re.search(r"^creditanchor_alert_streams_open ([0-9.]+)$", text, re.M)
         assert found
         return int(float(found.group(1)))
@@ -149,7 +149,7 @@ def test_streams_beyond_the_limit_get_503(served: Served) -> None:
     with httpx.Client(timeout=HTTP_TIMEOUT) as client:
         streams = [_stream(served, client, who) for who in ("a", "b")]
         wait_until(lambda: served.open_streams() == 2)
-        refused = httpx.get(
+        refused = HTTP.get(
             served.url + "/v1/alerts/stream", headers=served.headers["c"], timeout=WAIT_SECONDS
         )
         assert refused.status_code == 503 and "Retry-After" in refused.headers

@@ -35,7 +35,7 @@ from ledger.store import Batch, Store
 from tests._keys import api_key, bearer
 from tests._leaves import all_leaves
 from tests.conftest import COMMAND_TIMEOUT, AnvilNode, ledger_cli, rpc_chain, wait_until
-from tests.e2e.test_serve import HTTP_TIMEOUT, serve_process
+from tests.e2e.test_serve import HTTP, HTTP_TIMEOUT, serve_process
 
 pytestmark = pytest.mark.rpc
 
@@ -96,7 +96,7 @@ def env(tmp_path: Path, pg_url: str, anvil: AnvilNode) -> dict[str, str]:
 
 
 def ready(url: str) -> dict[str, Any]:
-    answer = httpx.get(url + "/readyz", timeout=HTTP_TIMEOUT)
+    answer = HTTP.get(url + "/readyz", timeout=HTTP_TIMEOUT)
     assert answer.status_code == 200, answer.text
     return dict(answer.json())
 
@@ -107,7 +107,7 @@ def is_sender(url: str) -> bool:
 
 def sender_gauge(url: str) -> float:
     """``creditanchor_anchor_sender`` as ``/metrics`` says it."""
-    text = httpx.get(url + "/metrics", timeout=HTTP_TIMEOUT).text
+    text = HTTP.get(url + "/metrics", timeout=HTTP_TIMEOUT).text
     (line,) = [x for x in text.splitlines() if x.startswith("creditanchor_anchor_sender ")]
     return float(line.split()[1])
 
@@ -151,7 +151,7 @@ class Client(threading.Thread):
         while True:
             self.sent += 1
             try:
-                answer = httpx.post(
+                answer = HTTP.post(
                     self.urls[0] + "/v1/submissions",
                     json={"records": part},
                     headers=self.headers,
@@ -278,7 +278,7 @@ def test_keys_and_anchors_hold_across_processes(
     rows = list(synthetic_rows(20, seed=21))
     with two_servers(env, tmp_path) as [(first, _), (second, _)]:
         # Submitted through the process that does not send: anchored by the one that does.
-        answer = httpx.post(
+        answer = HTTP.post(
             second + "/v1/submissions",
             json={"records": rows},
             headers=operator,
@@ -291,7 +291,7 @@ def test_keys_and_anchors_hold_across_processes(
         records = stored_records(pg_url)
         assert len(records) == len(rows)
         for url in (first, second):
-            verified = httpx.post(
+            verified = HTTP.post(
                 url + "/v1/verify", json={"records": records}, headers=auditor,
                 timeout=HTTP_TIMEOUT,
             )  # fmt: skip
@@ -305,7 +305,7 @@ def test_keys_and_anchors_hold_across_processes(
             got = set()
             for url in (first, second):
                 asked = time.monotonic()
-                code = httpx.get(url + "/v1/inquiries", headers=auditor, timeout=HTTP_TIMEOUT)
+                code = HTTP.get(url + "/v1/inquiries", headers=auditor, timeout=HTTP_TIMEOUT)
                 answers.append((asked, code.status_code))
                 got.add(code.status_code)
             return got
@@ -350,7 +350,7 @@ def test_two_workers_of_one_server_elect_one_sender(
     with serve_process(env, tmp_path / "serve.log", "--workers", "2") as (url, _):
         wait_until(lambda: sender_locks(pg_url) == 1, interval=0.1)
         for seed in (22, 23, 24):  # whichever worker answers, the sender anchors
-            answer = httpx.post(
+            answer = HTTP.post(
                 url + "/v1/submissions",
                 json={"records": list(synthetic_rows(10, seed=seed))},
                 headers=operator,
