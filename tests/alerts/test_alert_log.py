@@ -20,7 +20,7 @@ from ledger.alerts.endpoints import set_endpoint
 from ledger.alerts.outbox import acknowledge, alerts_after
 from ledger.alerts.sealing import Sealer
 from ledger.anchoring.bundles import bundle_for
-from ledger.chain import Chain, Deployment, deploy
+from ledger.chain import Chain, Deployment
 from ledger.chain.registry import AnchorRegistryClient
 from ledger.chain.types import BatchKind
 from ledger.config import Settings
@@ -38,9 +38,8 @@ LOANS = 3
 
 
 @pytest.fixture
-def ledger(data_dir: Path) -> Iterator[Ledger]:
-    with Chain.embedded(data_dir, holder="pytest") as chain:
-        deploy(chain, data_dir)
+def ledger(data_dir: Path, deploy_copy: Callable[[Path], Path]) -> Iterator[Ledger]:
+    deploy_copy(data_dir)  # what `ledger deploy` leaves
     settings = Settings(
         data_dir=data_dir,
         rpc_url=None,

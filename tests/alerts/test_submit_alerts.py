@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -10,7 +10,6 @@ import orjson
 import pytest
 
 from ledger.alerts.outbox import alerts_after
-from ledger.chain import Chain, deploy
 from ledger.config import Settings
 from ledger.records import write_csv
 from ledger.records.generate import synthetic_rows
@@ -21,9 +20,8 @@ OTHER_BANK = "91440300MA5FXXXX0Y"
 
 
 @pytest.fixture
-def ledger(data_dir: Path) -> Iterator[Ledger]:
-    with Chain.embedded(data_dir, holder="pytest") as chain:
-        deploy(chain, data_dir)
+def ledger(data_dir: Path, deploy_copy: Callable[[Path], Path]) -> Iterator[Ledger]:
+    deploy_copy(data_dir)  # what `ledger deploy` leaves
     settings = Settings(data_dir=data_dir, rpc_url=None, db_url=None)
     with Ledger.open(settings, holder="pytest") as opened:
         yield opened

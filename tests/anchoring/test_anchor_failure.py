@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
 
-from ledger.chain import Chain, deploy
 from ledger.config import Settings
 from ledger.errors import UnavailableError
 from ledger.records import synthetic_rows, write_csv
@@ -17,9 +16,8 @@ from ledger.wiring import Ledger
 
 
 @pytest.fixture
-def ledger(data_dir: Path) -> Iterator[Ledger]:
-    with Chain.embedded(data_dir, holder="pytest") as chain:
-        deploy(chain, data_dir)
+def ledger(data_dir: Path, deploy_copy: Callable[[Path], Path]) -> Iterator[Ledger]:
+    deploy_copy(data_dir)  # what `ledger deploy` leaves
     settings = Settings(data_dir=data_dir, rpc_url=None, db_url=None, batch_size=40)
     with Ledger.open(settings, holder="pytest") as opened:
         yield opened

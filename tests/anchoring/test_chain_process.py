@@ -5,13 +5,14 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from ledger.anchoring.chain_process import ChainProcess, _error_from, _error_to
 from ledger.anchoring.outbox import BatchAnchor, hx
-from ledger.chain import Chain, deploy
+from ledger.chain import Chain
 from ledger.chain.errors import (
     BatchAlreadyAnchored,
     ChainLockedError,
@@ -25,10 +26,8 @@ from tests.conftest import wait_until
 
 
 @pytest.fixture
-def deployed_dir(data_dir: Path) -> Path:
-    with Chain.embedded(data_dir, holder="pytest") as chain:
-        deploy(chain, data_dir)
-    return data_dir
+def deployed_dir(data_dir: Path, deploy_copy: Callable[[Path], Path]) -> Path:
+    return deploy_copy(data_dir)  # what `ledger deploy` leaves
 
 
 def _spec(size: int = 10) -> BatchAnchor:

@@ -7,13 +7,12 @@ hundred rows, on the real store and the embedded chain.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from sqlalchemy import select
 
-from ledger.chain import Chain, deploy
 from ledger.config import Settings
 from ledger.records import synthetic_rows, write_csv
 from ledger.store import Batch, leaves
@@ -21,9 +20,8 @@ from ledger.wiring import Ledger
 
 
 @pytest.fixture
-def ledger(data_dir: Path, db_url: str) -> Iterator[Ledger]:
-    with Chain.embedded(data_dir, holder="pytest") as chain:
-        deploy(chain, data_dir)
+def ledger(data_dir: Path, db_url: str, deploy_copy: Callable[[Path], Path]) -> Iterator[Ledger]:
+    deploy_copy(data_dir)  # what `ledger deploy` leaves
     settings = Settings(data_dir=data_dir, rpc_url=None, db_url=db_url, batch_size=100)
     with Ledger.open(settings, holder="pytest") as opened:
         yield opened

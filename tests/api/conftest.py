@@ -13,12 +13,11 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from api.config import ApiSettings
-from ledger.chain import Chain, deploy
 from ledger.config import Settings
 from ledger.records.generate import synthetic_rows
 from ledger.store import Store
 from ledger.store.apikeys import create_key, revoke_key
-from tests.conftest import stored_records
+from tests.conftest import copy_deployment, stored_records
 
 #: Small enough that a 413 test stays cheap, large enough for 10001 leaf hashes.
 MAX_BODY = 1024 * 1024
@@ -62,11 +61,10 @@ def _keys(settings: Settings, institution: str) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def api(tmp_path_factory: pytest.TempPathFactory, module_db_url: str | None) -> Iterator[Api]:
-    data_dir = tmp_path_factory.mktemp("api") / "data"
-    data_dir.mkdir(mode=0o700)
-    with Chain.embedded(data_dir, holder="pytest") as chain:
-        deploy(chain, data_dir)
+def api(
+    tmp_path_factory: pytest.TempPathFactory, module_db_url: str | None, deployed_template: Path
+) -> Iterator[Api]:
+    data_dir = copy_deployment(deployed_template, tmp_path_factory.mktemp("api") / "data")
     settings = Settings(data_dir=Path(data_dir), rpc_url=None, db_url=module_db_url, batch_size=5)
     rows = raw_rows(ROWS, seed=41)
     institution = str(rows[0]["reporter_org_code"])
@@ -121,14 +119,11 @@ STREAM_LIMITS = {
 
 @pytest.fixture(scope="module")
 def alert_api(
-    tmp_path_factory: pytest.TempPathFactory, module_db_url: str | None
+    tmp_path_factory: pytest.TempPathFactory, module_db_url: str | None, deployed_template: Path
 ) -> Iterator[AlertApi]:
     from tests._alert_book import BANK_A, BANK_B, BANK_C, february, january
 
-    data_dir = tmp_path_factory.mktemp("alerts") / "data"
-    data_dir.mkdir(mode=0o700)
-    with Chain.embedded(data_dir, holder="pytest") as chain:
-        deploy(chain, data_dir)
+    data_dir = copy_deployment(deployed_template, tmp_path_factory.mktemp("alerts") / "data")
     settings = Settings(data_dir=Path(data_dir), rpc_url=None, db_url=module_db_url)
     store = Store.for_settings(settings)
     try:

@@ -28,7 +28,7 @@ from ledger.records.generate import synthetic_rows
 from ledger.store import Consent, Inquiry, Store
 from ledger.wiring import Ledger
 from tests._postgres import Cluster
-from tests.conftest import AnvilNode, rpc_chain
+from tests.conftest import AnvilNode, copy_deployment, rpc_chain
 from tests.consent.conftest import BANK, T0, make_grant
 
 ROWS = 25
@@ -90,12 +90,11 @@ def populate(
 
 
 @pytest.fixture(scope="module")
-def template(tmp_path_factory: pytest.TempPathFactory, module_db_url: str | None) -> Populated:
+def template(
+    tmp_path_factory: pytest.TempPathFactory, module_db_url: str | None, deployed_template: Path
+) -> Populated:
     tmp = tmp_path_factory.mktemp("audit-template")
-    data_dir = tmp / "data"
-    data_dir.mkdir(mode=0o700)
-    with Chain.embedded(data_dir, holder="pytest") as chain:
-        deploy(chain, data_dir)
+    data_dir = copy_deployment(deployed_template, tmp / "data")  # what `ledger deploy` leaves
     return populate(data_dir, tmp, db_url=module_db_url)
 
 

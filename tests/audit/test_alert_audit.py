@@ -34,7 +34,7 @@ from ledger.alerts.plan import DEFAULT_PLAN, Plan
 from ledger.alerts.sealing import Sealer
 from ledger.audit import AuditReport, AuditTarget, audit
 from ledger.audit.alert_checks import AlertChecks
-from ledger.chain import Chain, Deployment, deploy
+from ledger.chain import Chain, Deployment
 from ledger.config import Settings
 from ledger.records import write_csv
 from ledger.records.generate import synthetic_rows
@@ -46,6 +46,7 @@ from ledger.wiring import Ledger
 from tests.alerts._banks import Bank
 from tests.audit.conftest import codes
 from tests.cli._cli import one_error_line, run
+from tests.conftest import copy_deployment
 
 LOANS = 12
 MONTHS = ("2026-01", "2026-02", "2026-03", "2026-04")
@@ -122,12 +123,9 @@ def _build(data_dir: Path, tmp: Path) -> AlertLedger:
 
 
 @pytest.fixture(scope="module")
-def template(tmp_path_factory: pytest.TempPathFactory) -> AlertLedger:
+def template(tmp_path_factory: pytest.TempPathFactory, deployed_template: Path) -> AlertLedger:
     tmp = tmp_path_factory.mktemp("alert-audit")
-    data_dir = tmp / "data"
-    data_dir.mkdir(mode=0o700)
-    with Chain.embedded(data_dir, holder="pytest") as chain:
-        deploy(chain, data_dir)
+    data_dir = copy_deployment(deployed_template, tmp / "data")  # what `ledger deploy` leaves
     return _build(data_dir, tmp)
 
 

@@ -11,29 +11,30 @@ import pytest
 from ledger.alerts.plan import Plan
 from ledger.records import write_jsonl
 from tests._alert_book import BANK_A, BANK_B, february, january
+from tests._keys import api_key
 from tests.alerts._banks import Bank
 from tests.cli._cli import one_error_line, run
+from tests.conftest import copy_deployment
 
 SUBCOMMANDS = (("list",), ("show",), ("replay",), ("summary",), ("plan", "show"))
 
 
 @pytest.fixture(scope="module")
-def env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+def env(tmp_path_factory: pytest.TempPathFactory, deployed_template: Path) -> dict[str, str]:
     """A deployed data dir after two months of the co-funded book (tests/_alert_book.py)."""
     root = tmp_path_factory.mktemp("alerts-cli")
+    copy_deployment(deployed_template, root / "data")  # what `ledger deploy` leaves
     values = {
         "LEDGER_DATA_DIR": str(root / "data"),
         "LEDGER_ALERT_ALLOW_HOSTS": '["127.0.0.1"]',
         "LEDGER_ALERT_RETRY_SCHEDULE": "[60]",  # dispatch --once: one attempt each
     }
-    assert run("deploy", env=values).returncode == 0
     for name, rows in (("jan", january()), ("feb", february())):
         write_jsonl(rows, root / f"{name}.jsonl")
         done = run("submit", str(root / f"{name}.jsonl"), env=values)
         assert done.returncode == 0, done.stderr
     for name, code in (("bank-a", BANK_A), ("bank-b", BANK_B)):
-        added = run("partner", "add", name, "--role", "partner", "--institution", code, env=values)
-        assert added.returncode == 0, added.stderr
+        api_key(root / "data", name, "partner", institution=code)  # not under test here
     return values
 
 

@@ -41,7 +41,7 @@ from ledger.records import RecordRejected, validate_record
 from ledger.records.generate import synthetic_rows
 from ledger.records.readers import write_csv
 from tests.cli._cli import one_error_line, run, run_all
-from tests.conftest import AnvilNode
+from tests.conftest import AnvilNode, copy_deployment
 
 SEED = 41
 ROWS = 20
@@ -90,9 +90,9 @@ class Anchored:
 
 
 @pytest.fixture(scope="module")
-def anchored(tmp_path_factory: pytest.TempPathFactory) -> Anchored:
+def anchored(tmp_path_factory: pytest.TempPathFactory, deployed_template: Path) -> Anchored:
     base = tmp_path_factory.mktemp("anchored")
-    data_dir = base / "data"
+    data_dir = copy_deployment(deployed_template, base / "data")  # what `ledger deploy` leaves
     rows = list(synthetic_rows(ROWS, seed=SEED))
     for row in rows:
         try:
@@ -101,8 +101,6 @@ def anchored(tmp_path_factory: pytest.TempPathFactory) -> Anchored:
             pytest.fail(f"synthetic row is invalid: {exc}")
     path = base / "portfolio.csv"
     write_csv(rows, path)
-    deployed = run("deploy", "--data-dir", str(data_dir), "--json")
-    assert deployed.returncode == 0, deployed.stderr
     submitted = run(
         "submit", str(path), "--data-dir", str(data_dir), "--batch-size", str(BATCH), "--json"
     )

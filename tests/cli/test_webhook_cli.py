@@ -8,6 +8,7 @@ from pathlib import Path
 from ledger.alerts.outbox import enqueue
 from ledger.client import WebhookReceiver
 from ledger.store import Store
+from tests._keys import api_key
 from tests.alerts._banks import Bank
 from tests.alerts.conftest import BATCH, add_batch, alert
 from tests.cli._cli import one_error_line, run
@@ -25,10 +26,8 @@ def _env(data_dir: Path) -> dict[str, str]:
 
 
 def _partner(env: dict[str, str]) -> None:
-    done = run(
-        "partner", "add", "bank-a", "--role", "partner", "--institution", INSTITUTION, env=env
-    )
-    assert done.returncode == 0, done.stderr
+    """The bank's partner key (setup: ``ledger partner add`` is tested elsewhere)."""
+    api_key(Path(env["LEDGER_DATA_DIR"]), "bank-a", "partner", institution=INSTITUTION)
 
 
 def test_set_rotate_test_and_dispatch(data_dir: Path) -> None:

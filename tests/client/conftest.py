@@ -15,13 +15,12 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from api.config import ApiSettings
-from ledger.chain import Chain, deploy
 from ledger.client import CreditAnchorClient, SubmissionReport
 from ledger.config import Settings
 from ledger.records.generate import synthetic_rows
 from ledger.store import Store
 from ledger.store.apikeys import create_key
-from tests.conftest import stored_records
+from tests.conftest import copy_deployment, stored_records
 
 #: Small, so that a 413 costs little; large enough for 10000 leaf hashes per request.
 MAX_BODY = 1024 * 1024
@@ -45,11 +44,8 @@ class Server:
 
 
 @pytest.fixture(scope="package")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    data_dir = tmp_path_factory.mktemp("client") / "data"
-    data_dir.mkdir(mode=0o700)
-    with Chain.embedded(data_dir, holder="pytest") as chain:
-        deploy(chain, data_dir)
+def server(tmp_path_factory: pytest.TempPathFactory, deployed_template: Path) -> Iterator[Server]:
+    data_dir = copy_deployment(deployed_template, tmp_path_factory.mktemp("client") / "data")
     settings = Settings(data_dir=Path(data_dir), rpc_url=None, db_url=None, batch_size=4)
     rows = list(synthetic_rows(ROWS, seed=7))
     store = Store.open(settings.data_dir)

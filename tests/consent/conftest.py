@@ -9,7 +9,6 @@ from typing import Any
 
 import pytest
 
-from ledger.chain import Chain, deploy
 from ledger.config import Settings
 from ledger.consent import ConsentGrant, ConsentService, InquiryLog, Subject
 from ledger.records.identifiers import gb11643_check_digit
@@ -65,10 +64,9 @@ def make_grant(**changes: Any) -> ConsentGrant:
 
 
 @pytest.fixture
-def ledger(data_dir: Path, db_url: str) -> Iterator[Ledger]:
+def ledger(data_dir: Path, db_url: str, deploy_copy: Callable[[Path], Path]) -> Iterator[Ledger]:
     """A deployed ledger whose store is SQLite or PostgreSQL (``db_url``)."""
-    with Chain.embedded(data_dir, holder="pytest") as chain:
-        deploy(chain, data_dir)
+    deploy_copy(data_dir)  # what `ledger deploy` leaves
     settings = Settings(data_dir=data_dir, rpc_url=None, db_url=db_url)
     with Ledger.open(settings, holder="pytest") as opened:
         yield opened

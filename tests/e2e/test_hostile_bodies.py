@@ -14,10 +14,11 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
-from tests.e2e.test_serve import _env, _ledger, serving
+from tests._keys import api_key, bearer
+from tests.conftest import copy_deployment
+from tests.e2e.test_serve import HTTP, _env, serving
 
 DEEP = 99_000
 #: The reviewer's body: a CJK value (U+4E22 is 0x22 0x4E in UTF-16-LE: a quote byte).
@@ -40,22 +41,20 @@ def _bodies() -> dict[str, bytes]:
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict[str, str]]]:
+def server(
+    tmp_path_factory: pytest.TempPathFactory, deployed_template: Path
+) -> Iterator[tuple[str, dict[str, str]]]:
     tmp = tmp_path_factory.mktemp("hostile")
-    data_dir = tmp / "data"
-    assert _ledger(data_dir, "deploy").returncode == 0
-    added = _ledger(data_dir, "partner", "add", "bank-a", "--role", "partner",
-                    "--institution", "91110000100000000A", "--json")  # fmt: skip
-    assert added.returncode == 0, added.stderr
-    headers = {"Authorization": f"Bearer {json.loads(added.stdout)['key']}"}
+    data_dir = copy_deployment(deployed_template, tmp / "data")  # what `ledger deploy` leaves
+    headers = bearer(api_key(data_dir, "bank-a", "partner", institution="91110000100000000A"))
     with serving(_env(data_dir), tmp / "serve.log") as url:
         yield url, headers
 
 
 def _still_serves(url: str, headers: dict[str, str]) -> None:
-    assert httpx.get(url + "/healthz", timeout=30).status_code == 200
+    assert HTTP.get(url + "/healthz", timeout=30).status_code == 200
     good = {"leaf_hashes": ["0x" + "00" * 32]}
-    answer = httpx.post(url + "/v1/verify", json=good, headers=headers, timeout=30)
+    answer = HTTP.post(url + "/v1/verify", json=good, headers=headers, timeout=30)
     assert answer.status_code == 200, answer.text
     assert answer.json()["results"][0]["status"] == "unknown"
 
@@ -69,7 +68,7 @@ def test_no_encoding_or_depth_brings_the_server_down(
     url, headers = server
     for name, body in _bodies().items():
         sent = {"Content-Type": "application/json", **(headers if with_key else {})}
-        answer = httpx.post(url + endpoint, content=body, headers=sent, timeout=60)
+        answer = HTTP.post(url + endpoint, content=body, headers=sent, timeout=60)
         assert 400 <= answer.status_code < 500, (name, answer.status_code, answer.text)
         assert answer.headers["content-type"] == "application/problem+json", name
         if not with_key:
@@ -82,7 +81,7 @@ def test_a_declared_charset_other_than_utf8_is_415(server: tuple[str, dict[str, 
     url, headers = server
     body = json.dumps({"leaf_hashes": ["0x" + "00" * 32]}).encode("utf-16")
     sent = {**headers, "Content-Type": "application/json; charset=utf-16"}
-    answer = httpx.post(url + "/v1/verify", content=body, headers=sent, timeout=30)
+    answer = HTTP.post(url + "/v1/verify", content=body, headers=sent, timeout=30)
     assert answer.status_code == 415, answer.text
     assert answer.json()["code"] == "unsupported-media-type"
     _still_serves(url, headers)

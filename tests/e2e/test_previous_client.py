@@ -25,6 +25,7 @@ import pytest
 from api.errors import PROBLEM_TYPE_BASE
 from ledger import __version__
 from ledger.records import synthetic_rows, write_csv
+from tests._keys import api_key
 from tests._release import Release, export, releases
 from tests.conftest import COMMAND_TIMEOUT, stored_records
 from tests.e2e.test_serve import _env, _ledger, serving
@@ -71,13 +72,6 @@ def _plain_env() -> dict[str, str]:
     }
 
 
-def _key(data_dir: Path, name: str, role: str) -> str:
-    added = _ledger(data_dir, "partner", "add", name, "--role", role, "--json")
-    assert added.returncode == 0, added.stderr
-    key: str = json.loads(added.stdout)["key"]
-    return key
-
-
 @pytest.fixture
 def served(
     tmp_path: Path, deploy_copy: Callable[[Path], Path]
@@ -87,8 +81,8 @@ def served(
     write_csv(synthetic_rows(12, seed=21), portfolio)
     submitted = _ledger(data_dir, "submit", str(portfolio), "--json")
     assert submitted.returncode == 0, submitted.stderr
-    keys = {"operator_key": _key(data_dir, "ops", "operator"),
-            "auditor_key": _key(data_dir, "regulator", "auditor")}  # fmt: skip
+    keys = {"operator_key": api_key(data_dir, "ops", "operator"),
+            "auditor_key": api_key(data_dir, "regulator", "auditor")}  # fmt: skip
     with serving(_env(data_dir), tmp_path / "serve.log") as url:
         yield url, data_dir, {**keys, "report": json.loads(submitted.stdout)}
 

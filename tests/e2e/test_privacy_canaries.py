@@ -2,8 +2,9 @@
 
 Distinctive but valid personal values (names, resident ID numbers with a correct
 GB 11643 check character, mobiles, account ids) go through the real ``ledger``
-commands: deploy, submit (accepted and rejected rows), bundle. Then every place
-they could surface is read back as bytes and searched for them:
+commands: submit (accepted and rejected rows), bundle, consent, in a data dir that
+starts as what ``ledger deploy`` leaves (a copy: deploy sees no canary). Then every
+place they could surface is read back as bytes and searched for them:
 
 (a) every file of the data dir (store, embedded chain, keys, manifest, ABI files);
 (b) the chain itself: every ``BatchAnchored`` event, every raw log, every
@@ -53,7 +54,7 @@ from tests._canaries import (
     rows_for,
 )
 from tests._storebytes import readable_bytes
-from tests.conftest import COMMAND_TIMEOUT, ledger_cli
+from tests.conftest import COMMAND_TIMEOUT, copy_deployment, ledger_cli
 
 #: Harmless if nothing reads it: if anything logs, it logs everything.
 ENV = {"LEDGER_LOG_LEVEL": "DEBUG", "COLUMNS": "400", "LEDGER_INQUIRY_SEAL_SIZE": "1"}
@@ -128,7 +129,7 @@ class Flow:
 
 
 @pytest.fixture(scope="module")
-def flow(tmp_path_factory: pytest.TempPathFactory) -> Flow:
+def flow(tmp_path_factory: pytest.TempPathFactory, deployed_template: Path) -> Flow:
     base = tmp_path_factory.mktemp("canaries")
     flow = Flow(base, base / "data", base / "rejected-data", base / "headerless-data")
     data = str(flow.data_dir)
@@ -145,7 +146,7 @@ def flow(tmp_path_factory: pytest.TempPathFactory) -> Flow:
     rejections = {name: base / f"rejections-{name}.csv" for name in ("A", "R")}
     flow.written = list(rejections.values())
 
-    flow.run_all({"deploy": ["deploy", "--data-dir", data]})
+    copy_deployment(deployed_template, flow.data_dir)
     shutil.copytree(flow.data_dir, flow.rejected_dir)
     shutil.copytree(flow.data_dir, flow.headerless_dir)
     flow.run_all(

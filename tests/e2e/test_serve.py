@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -14,13 +14,27 @@ import pytest
 
 from api.config import ApiSettings
 from ledger.records import synthetic_rows, write_csv
-from tests.conftest import COMMAND_TIMEOUT, WAIT_SECONDS, free_port, ledger_cli, wait_until
+from tests._keys import api_key, bearer
+from tests.conftest import (
+    COMMAND_TIMEOUT,
+    WAIT_SECONDS,
+    copy_deployment,
+    free_port,
+    ledger_cli,
+    wait_until,
+)
 
 #: uvicorn plus the chain and store open in well under this on an idle machine.
 START_TIMEOUT = 120.0
 #: Per request: answers take milliseconds, but a loaded machine may stall a process
 #: for seconds, and httpx's default of 5 s then fails a request that would succeed.
 HTTP_TIMEOUT = 60.0
+#: The tests' own requests to a served process. Like ``httpx.get`` and ``httpx.post``
+#: (a new connection for each request, none kept open, so a killed server is never
+#: asked on a connection of before), without building a new client and its TLS
+#: context for each call: that costs ~50 ms of CPU, against ~0.3 ms here, and polls
+#: ask many times a second. httpx clients may be shared between threads.
+HTTP = httpx.Client(timeout=HTTP_TIMEOUT, limits=httpx.Limits(max_keepalive_connections=0))
 
 
 def _env(data_dir: Path) -> dict[str, str]:
@@ -39,11 +53,9 @@ def _ledger(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def _key(data_dir: Path, name: str, role: str, *extra: str) -> dict[str, str]:
-    """Authorization headers with a new API key (``ledger partner add``)."""
-    done = _ledger(data_dir, "partner", "add", name, "--role", role, *extra, "--json")
-    assert done.returncode == 0, done.stderr
-    return {"Authorization": f"Bearer {json.loads(done.stdout)['key']}"}
+def _key(data_dir: Path, name: str, role: str, institution: str | None = None) -> dict[str, str]:
+    """Authorization headers with a new API key (as ``ledger partner add`` makes it)."""
+    return bearer(api_key(data_dir, name, role, institution=institution))
 
 
 @contextmanager
@@ -69,7 +81,7 @@ def serve_process(
 
             def ready() -> bool:
                 try:
-                    return httpx.get(url + "/readyz", timeout=HTTP_TIMEOUT).status_code == 200
+                    return HTTP.get(url + "/readyz").status_code == 200
                 except httpx.TransportError:
                     assert proc.poll() is None, log_path.read_text()
                     return False
@@ -96,17 +108,19 @@ def _stop(proc: subprocess.Popen[bytes]) -> bool:
     return True
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def serve_env() -> dict[str, str]:
     """Settings of the ``served`` server beyond the data dir (a test module may override)."""
     return {}
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def served(
-    tmp_path: Path, serve_env: dict[str, str], deploy_copy: Callable[[Path], Path]
+    tmp_path_factory: pytest.TempPathFactory, serve_env: dict[str, str], deployed_template: Path
 ) -> Iterator[tuple[str, Path, dict[str, object]]]:
-    data_dir = deploy_copy(tmp_path / "data")  # what `ledger deploy` leaves
+    """One server per test module: its tests each add keys of their own names."""
+    tmp_path = tmp_path_factory.mktemp("served")
+    data_dir = copy_deployment(deployed_template, tmp_path / "data")  # what `ledger deploy` leaves
     portfolio = tmp_path / "p.csv"
     write_csv(synthetic_rows(30, seed=11), portfolio)
     submitted = _ledger(data_dir, "submit", str(portfolio), "--json")
@@ -136,10 +150,10 @@ def test_a_partner_verifies_over_http_while_the_cli_is_told_to_use_the_api(
     store.close()
     headers = {"Authorization": f"Bearer {key}"}
     body = {"leaf_hashes": [leaf_hash]}
-    answer = httpx.post(url + "/v1/verify", json=body, headers=headers, timeout=HTTP_TIMEOUT)
+    answer = HTTP.post(url + "/v1/verify", json=body, headers=headers, timeout=HTTP_TIMEOUT)
     assert answer.status_code == 200, answer.text
     assert answer.json()["results"][0]["status"] == "anchored"
-    assert httpx.post(url + "/v1/verify", json=body, timeout=HTTP_TIMEOUT).status_code == 401
+    assert HTTP.post(url + "/v1/verify", json=body, timeout=HTTP_TIMEOUT).status_code == 401
 
     held = _ledger(data_dir, "deploy")
     assert held.returncode == 1
@@ -155,12 +169,12 @@ def test_a_key_revoked_with_the_cli_stops_working_at_once(
     assert added.returncode == 0, added.stderr
     headers = {"Authorization": f"Bearer {json.loads(added.stdout)['key']}"}
     body = {"leaf_hashes": ["0x" + "00" * 32]}
-    answer = httpx.post(url + "/v1/verify", json=body, headers=headers, timeout=HTTP_TIMEOUT)
+    answer = HTTP.post(url + "/v1/verify", json=body, headers=headers, timeout=HTTP_TIMEOUT)
     assert answer.status_code == 200, answer.text
     assert _ledger(data_dir, "partner", "revoke", "bank-b").returncode == 0
 
     def refused() -> httpx.Response | None:
-        answer = httpx.post(url + "/v1/verify", json=body, headers=headers, timeout=HTTP_TIMEOUT)
+        answer = HTTP.post(url + "/v1/verify", json=body, headers=headers, timeout=HTTP_TIMEOUT)
         return None if answer.status_code == 200 else answer
 
     # The server remembers a verified key for at most ApiSettings.key_cache_seconds.

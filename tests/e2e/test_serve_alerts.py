@@ -20,8 +20,8 @@ from ledger.alerts.outbox import NewAlert, enqueue
 from ledger.records import write_jsonl
 from ledger.store import Store
 from tests._alert_book import BANK_A, BANK_B, BANK_C, february, january
-from tests.conftest import WAIT_SECONDS, wait_until
-from tests.e2e.test_serve import HTTP_TIMEOUT, _env, _key, _ledger, serving
+from tests.conftest import WAIT_SECONDS, copy_deployment, wait_until
+from tests.e2e.test_serve import HTTP, HTTP_TIMEOUT, _env, _key, _ledger, serving
 
 STREAM_ENV = {
     "LEDGER_API_ALERT_STREAM_POLL_SECONDS": "0.05",
@@ -37,7 +37,7 @@ class Served:
     headers: dict[str, dict[str, str]]
 
     def alerts(self, who: str) -> list[dict[str, object]]:
-        answer = httpx.get(
+        answer = HTTP.get(
             self.url + "/v1/alerts", params={"limit": 1000}, headers=self.headers[who],
             timeout=HTTP_TIMEOUT,
         )  # fmt: skip
@@ -46,23 +46,22 @@ class Served:
         return alerts
 
     def open_streams(self) -> int:
-        text = httpx.get(self.url + "/metrics", timeout=HTTP_TIMEOUT).text
+        text = HTTP.get(self.url + "/metrics", timeout=HTTP_TIMEOUT).text
         found = re.search(r"^creditanchor_alert_streams_open ([0-9.]+)$", text, re.M)
         assert found
         return int(float(found.group(1)))
 
 
 @pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+def served(tmp_path_factory: pytest.TempPathFactory, deployed_template: Path) -> Iterator[Served]:
     root = tmp_path_factory.mktemp("serve-alerts")
-    data_dir = root / "data"
-    assert _ledger(data_dir, "deploy").returncode == 0
+    data_dir = copy_deployment(deployed_template, root / "data")  # what `ledger deploy` leaves
     for name, rows in (("jan", january()), ("feb", february())):
         write_jsonl(rows, root / f"{name}.jsonl")
         done = _ledger(data_dir, "submit", str(root / f"{name}.jsonl"))
         assert done.returncode == 0, done.stderr
     headers = {
-        who: _key(data_dir, f"bank-{who}", "partner", "--institution", code)
+        who: _key(data_dir, f"bank-{who}", "partner", code)
         for who, code in (("a", BANK_A), ("b", BANK_B), ("c", BANK_C))
     }
     with serving(_env(data_dir) | STREAM_ENV, root / "serve.log") as url:
@@ -150,7 +149,7 @@ def test_streams_beyond_the_limit_get_503(served: Served) -> None:
     with httpx.Client(timeout=HTTP_TIMEOUT) as client:
         streams = [_stream(served, client, who) for who in ("a", "b")]
         wait_until(lambda: served.open_streams() == 2)
-        refused = httpx.get(
+        refused = HTTP.get(
             served.url + "/v1/alerts/stream", headers=served.headers["c"], timeout=WAIT_SECONDS
         )
         assert refused.status_code == 503 and "Retry-After" in refused.headers

@@ -27,14 +27,15 @@ import pytest
 from sqlalchemy import func, select, text
 
 from ledger.anchoring.election import SENDER_LOCK
-from ledger.chain import Deployment
+from ledger.chain import Deployment, deploy
 from ledger.chain.registry import AnchorRegistryClient
 from ledger.chain.types import BatchKind
 from ledger.records import synthetic_rows
 from ledger.store import Batch, Store
+from tests._keys import api_key, bearer
 from tests._leaves import all_leaves
 from tests.conftest import COMMAND_TIMEOUT, AnvilNode, ledger_cli, rpc_chain, wait_until
-from tests.e2e.test_serve import HTTP_TIMEOUT, serve_process
+from tests.e2e.test_serve import HTTP, HTTP_TIMEOUT, serve_process
 
 pytestmark = pytest.mark.rpc
 
@@ -71,9 +72,18 @@ def _ledger(env: dict[str, str], *args: str) -> str:
     return done.stdout
 
 
-def _key(env: dict[str, str], name: str, role: str, *extra: str) -> dict[str, str]:
-    key = json.loads(_ledger(env, "partner", "add", name, "--role", role, *extra, "--json"))
-    return {"Authorization": f"Bearer {key['key']}"}
+def _key(env: dict[str, str], name: str, role: str) -> dict[str, str]:
+    """Authorization headers with a new API key (as ``ledger partner add`` makes it)."""
+    data_dir, db_url = Path(env["LEDGER_DATA_DIR"]), env["LEDGER_DB_URL"]
+    return bearer(api_key(data_dir, name, role, db_url=db_url))
+
+
+def deploy_on(anvil: AnvilNode, data_dir: Path) -> None:
+    """What ``ledger deploy --fund-from-dev-node`` leaves, made in-process (deploy is not
+    what these tests are about; the command costs 3.4 s of CPU, nearly all imports)."""
+    data_dir.mkdir(mode=0o700)
+    with rpc_chain(anvil, data_dir) as chain:  # funds the data dir's account first
+        deploy(chain, data_dir)
 
 
 @pytest.fixture
@@ -81,12 +91,12 @@ def env(tmp_path: Path, pg_url: str, anvil: AnvilNode) -> dict[str, str]:
     """A data dir deployed on anvil, its store a fresh PostgreSQL database."""
     data_dir = tmp_path / "data"
     env = _env(data_dir, pg_url, anvil)
-    _ledger(env, "deploy", "--fund-from-dev-node")
+    deploy_on(anvil, data_dir)
     return env
 
 
 def ready(url: str) -> dict[str, Any]:
-    answer = httpx.get(url + "/readyz", timeout=HTTP_TIMEOUT)
+    answer = HTTP.get(url + "/readyz", timeout=HTTP_TIMEOUT)
     assert answer.status_code == 200, answer.text
     return dict(answer.json())
 
@@ -97,7 +107,7 @@ def is_sender(url: str) -> bool:
 
 def sender_gauge(url: str) -> float:
     """``creditanchor_anchor_sender`` as ``/metrics`` says it."""
-    text = httpx.get(url + "/metrics", timeout=HTTP_TIMEOUT).text
+    text = HTTP.get(url + "/metrics", timeout=HTTP_TIMEOUT).text
     (line,) = [x for x in text.splitlines() if x.startswith("creditanchor_anchor_sender ")]
     return float(line.split()[1])
 
@@ -141,7 +151,7 @@ class Client(threading.Thread):
         while True:
             self.sent += 1
             try:
-                answer = httpx.post(
+                answer = HTTP.post(
                     self.urls[0] + "/v1/submissions",
                     json={"records": part},
                     headers=self.headers,
@@ -268,7 +278,7 @@ def test_keys_and_anchors_hold_across_processes(
     rows = list(synthetic_rows(20, seed=21))
     with two_servers(env, tmp_path) as [(first, _), (second, _)]:
         # Submitted through the process that does not send: anchored by the one that does.
-        answer = httpx.post(
+        answer = HTTP.post(
             second + "/v1/submissions",
             json={"records": rows},
             headers=operator,
@@ -281,7 +291,7 @@ def test_keys_and_anchors_hold_across_processes(
         records = stored_records(pg_url)
         assert len(records) == len(rows)
         for url in (first, second):
-            verified = httpx.post(
+            verified = HTTP.post(
                 url + "/v1/verify", json={"records": records}, headers=auditor,
                 timeout=HTTP_TIMEOUT,
             )  # fmt: skip
@@ -295,7 +305,7 @@ def test_keys_and_anchors_hold_across_processes(
             got = set()
             for url in (first, second):
                 asked = time.monotonic()
-                code = httpx.get(url + "/v1/inquiries", headers=auditor, timeout=HTTP_TIMEOUT)
+                code = HTTP.get(url + "/v1/inquiries", headers=auditor, timeout=HTTP_TIMEOUT)
                 answers.append((asked, code.status_code))
                 got.add(code.status_code)
             return got
@@ -340,7 +350,7 @@ def test_two_workers_of_one_server_elect_one_sender(
     with serve_process(env, tmp_path / "serve.log", "--workers", "2") as (url, _):
         wait_until(lambda: sender_locks(pg_url) == 1, interval=0.1)
         for seed in (22, 23, 24):  # whichever worker answers, the sender anchors
-            answer = httpx.post(
+            answer = HTTP.post(
                 url + "/v1/submissions",
                 json={"records": list(synthetic_rows(10, seed=seed))},
                 headers=operator,

@@ -8,13 +8,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import httpx
-
 from ledger.proofs import ProofBundle, verify_bundle
 from tests.conftest import wait_until
 from tests.consent.conftest import grant_json
+from tests.e2e.test_serve import HTTP, _env, _key, _ledger, serving
 from tests.e2e.test_serve import HTTP_TIMEOUT as TIMEOUT
-from tests.e2e.test_serve import _env, _key, _ledger, serving
 from tests.records.sample import ID_NUMBER
 
 
@@ -23,7 +21,7 @@ def test_checks_are_sealed_on_the_timer_and_provable(
 ) -> None:
     data_dir = deploy_copy(tmp_path / "data")  # what `ledger deploy` leaves
     operator = _key(data_dir, "ops", "operator")
-    partner = _key(data_dir, "bank-a", "partner", "--institution", "BANK-A")
+    partner = _key(data_dir, "bank-a", "partner", "BANK-A")
     auditor = _key(data_dir, "reg", "auditor")
     env = {**_env(data_dir), "LEDGER_INQUIRY_SEAL_SECONDS": "1"}
     with serving(env, tmp_path / "serve.log") as url:
@@ -32,25 +30,23 @@ def test_checks_are_sealed_on_the_timer_and_provable(
             valid_from=(now - timedelta(days=1)).isoformat(),
             valid_until=(now + timedelta(days=1)).isoformat(),
         )
-        granted = httpx.post(url + "/v1/consents", json=grant, headers=operator, timeout=TIMEOUT)
+        granted = HTTP.post(url + "/v1/consents", json=grant, headers=operator, timeout=TIMEOUT)
         assert granted.status_code == 201, granted.text
         body = {
             "subject": {"id_type": "10", "id_number": ID_NUMBER},
             "purpose": "LOAN_APPROVAL",
         }
-        checked = httpx.post(
-            url + "/v1/consents/check", json=body, headers=partner, timeout=TIMEOUT
-        )
+        checked = HTTP.post(url + "/v1/consents/check", json=body, headers=partner, timeout=TIMEOUT)
         answer = checked.json()
         assert answer["granted"], answer
 
         def anchored_batch() -> dict[str, Any] | None:
-            page = httpx.get(url + "/v1/inquiries", headers=auditor, timeout=TIMEOUT).json()
+            page = HTTP.get(url + "/v1/inquiries", headers=auditor, timeout=TIMEOUT).json()
             (entry,) = page["inquiries"]
             if entry["batch_id"] is None:
                 return None
             where = f"{url}/v1/batches/{entry['batch_id']}"
-            batch: dict[str, Any] = httpx.get(where, headers=auditor, timeout=TIMEOUT).json()
+            batch: dict[str, Any] = HTTP.get(where, headers=auditor, timeout=TIMEOUT).json()
             return batch if batch["status"] == "anchored" else None
 
         batch = wait_until(anchored_batch, interval=0.3)  # the sealer runs every half interval

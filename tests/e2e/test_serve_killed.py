@@ -14,6 +14,7 @@ import os
 import signal
 import sqlite3
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -25,7 +26,7 @@ from api.config import MAX_ITEMS
 from tests._canaries import BAD, bad_rows, files_under, leaks_in_files, rows_for
 from tests._storebytes import readable_bytes
 from tests.anchoring.test_crash import check_exactly_once
-from tests.e2e.test_serve import _env, _key, _ledger, serve_process
+from tests.e2e.test_serve import HTTP, _env, _key, serve_process
 
 #: The largest request the API takes: its ~10 MB of rows are in flight for seconds.
 ROWS = MAX_ITEMS
@@ -63,10 +64,9 @@ def canary_rows() -> list[dict[str, Any]]:
 
 @pytest.mark.slow
 def test_a_server_killed_mid_submission_leaves_no_raw_row_and_the_retry_resumes(
-    tmp_path: Path,
+    tmp_path: Path, deploy_copy: Callable[[Path], Path]
 ) -> None:
-    data_dir = tmp_path / "data"
-    assert _ledger(data_dir, "deploy").returncode == 0
+    data_dir = deploy_copy(tmp_path / "data")  # what `ledger deploy` leaves
     headers = _key(data_dir, "ops", "operator")
     env = {**_env(data_dir), "LEDGER_BATCH_SIZE": str(BATCH_SIZE)}
     body = {"records": canary_rows()}
@@ -76,7 +76,7 @@ def test_a_server_killed_mid_submission_leaves_no_raw_row_and_the_retry_resumes(
         serve_process(env, tmp_path / "serve.log") as (url, proc),
     ):
         sent = pool.submit(
-            httpx.post, url + "/v1/submissions", json=body, headers=headers, timeout=REQUEST_TIMEOUT
+            HTTP.post, url + "/v1/submissions", json=body, headers=headers, timeout=REQUEST_TIMEOUT
         )
         submission, status, done = wait_for_stored_rows(
             data_dir, time.monotonic() + REQUEST_TIMEOUT
@@ -94,7 +94,7 @@ def test_a_server_killed_mid_submission_leaves_no_raw_row_and_the_retry_resumes(
     assert not leaks, leaks[:10]
 
     with serve_process(env, tmp_path / "serve-again.log") as (url, _proc):
-        again = httpx.post(
+        again = HTTP.post(
             url + "/v1/submissions", json=body, headers=headers, timeout=REQUEST_TIMEOUT
         )
     assert again.status_code == 200, again.text

@@ -32,13 +32,13 @@ from ledger.records import synthetic_rows
 from ledger.store import Batch, Store, Submission
 from tests._postgres import Cluster, start_cluster
 from tests.conftest import AnvilNode, wait_until
-from tests.e2e.test_serve import serve_process
+from tests.e2e.test_serve import HTTP, serve_process
 from tests.e2e.test_serve_elected import (
     REQUEST_TIMEOUT,
     _env,
     _key,
-    _ledger,
     check_every_record_anchored_once,
+    deploy_on,
     is_sender,
     pending_batches,
     sender_locks,
@@ -84,7 +84,7 @@ def env(tmp_path: Path, own_cluster: Cluster, anvil: AnvilNode) -> dict[str, str
     # Keys verified before the outage stay known through it: a call then reaches its
     # route's own store calls, not only the key lookup's.
     env["LEDGER_API_KEY_CACHE_SECONDS"] = str(KEY_CACHE_SECONDS)
-    _ledger(env, "deploy", "--fund-from-dev-node")
+    deploy_on(anvil, tmp_path / "data")
     env[_failpoints.ENV] = HELD_AT
     env[_failpoints.RELEASE_ENV] = str(tmp_path / "release")
     return env
@@ -107,7 +107,7 @@ class Posting(threading.Thread):
 
     def run(self) -> None:
         try:
-            self.answer = httpx.post(
+            self.answer = HTTP.post(
                 self.url + "/v1/submissions",
                 json={"records": self.rows},
                 headers=self.headers,
@@ -184,18 +184,18 @@ def test_the_store_down_for_10_s_answers_503_and_the_submission_resumes(
         batch_id = wait_until(midway, timeout=REQUEST_TIMEOUT, interval=0.05)[0]
 
         calls = {
-            "readyz": lambda: httpx.get(url + "/readyz", timeout=ANSWER_BOUND),
-            "batch": lambda: httpx.get(
+            "readyz": lambda: HTTP.get(url + "/readyz", timeout=ANSWER_BOUND),
+            "batch": lambda: HTTP.get(
                 url + f"/v1/batches/{batch_id}", headers=auditor, timeout=ANSWER_BOUND
             ),
-            "verify": lambda: httpx.post(
+            "verify": lambda: HTTP.post(
                 url + "/v1/verify",
                 json={"leaf_hashes": ["0x" + "11" * 32]},
                 headers=auditor,
                 timeout=ANSWER_BOUND,
             ),
-            "metrics": lambda: httpx.get(url + "/metrics", timeout=ANSWER_BOUND),
-            "submit": lambda: httpx.post(
+            "metrics": lambda: HTTP.get(url + "/metrics", timeout=ANSWER_BOUND),
+            "submit": lambda: HTTP.post(
                 url + "/v1/submissions",
                 json={"records": rows[:10]},
                 headers=operator,

@@ -13,7 +13,7 @@ import pytest
 from ledger.errors import InputError
 from ledger.privacy import Desensitiser, Keyring, LeakGuard, Policy
 from ledger.privacy.masks import mask
-from ledger.records import personal_values, synthetic_rows, validate_record
+from ledger.records import personal_values, synthetic_rows, validate_record, validate_records
 from ledger.records.identifiers import gb11643_check_digit
 from ledger.records.schema import BUCKETS
 from tests.privacy.test_policy import DEFAULT_OUTPUTS, default_document
@@ -168,8 +168,10 @@ def test_unknown_input_fields_are_refused(
 
 def test_generated_portfolio_passes_the_leak_guard(desensitiser: Desensitiser) -> None:
     guard = LeakGuard()
-    for row in synthetic_rows(1500, seed=12):
-        record = validate_record(row)
+    # Validated in one call (validate_record of each, the rules run once for all): one
+    # validate_record per row cost 13 ms, 20 of this test's 33 s, and is not its subject.
+    for record in validate_records(list(synthetic_rows(1500, seed=12))):
+        assert isinstance(record, dict), record
         out = desensitiser.apply(record)
         guard.check(out, personal_values(record))
         assert set(out) <= set(DEFAULT_OUTPUTS)

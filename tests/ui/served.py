@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tests.e2e.test_serve import _env, _ledger, serving
+from tests.e2e.test_serve import _env, serving
 
 
 @dataclass
@@ -19,17 +18,8 @@ class Served:
     keys: dict[str, str] = field(default_factory=dict)
 
 
-def add_key(data_dir: Path, name: str, role: str, *extra: str) -> str:
-    done = _ledger(data_dir, "partner", "add", name, "--role", role, *extra, "--json")
-    assert done.returncode == 0, done.stderr
-    return str(json.loads(done.stdout)["key"])
-
-
 @contextmanager
 def served(data_dir: Path, log: Path) -> Iterator[Served]:
-    """``ledger serve`` over ``data_dir`` (deployed here if it is not yet)."""
-    if not (data_dir / "deployment.json").exists():
-        done = _ledger(data_dir, "deploy")
-        assert done.returncode == 0, done.stderr
+    """``ledger serve`` over ``data_dir``, a deployed data dir."""
     with serving(_env(data_dir), log) as url:
         yield Served(url, data_dir)

@@ -4,20 +4,24 @@ elsewhere."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser
 
 from api.ui.headers import CSP
+from tests._keys import api_key
+from tests.conftest import copy_deployment
 from tests.ui.browser import PHONE, Visit
-from tests.ui.served import Served, add_key, served
+from tests.ui.served import Served, served
 
 
 @pytest.fixture(scope="module")
-def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+def console(tmp_path_factory: pytest.TempPathFactory, deployed_template: Path) -> Iterator[Served]:
     place = tmp_path_factory.mktemp("console")
-    with served(place / "data", place / "serve.log") as running:
-        running.keys["auditor"] = add_key(running.data_dir, "regulator", "auditor")
+    data = copy_deployment(deployed_template, place / "data")  # what `ledger deploy` leaves
+    with served(data, place / "serve.log") as running:
+        running.keys["auditor"] = api_key(running.data_dir, "regulator", "auditor")
         yield running
 
 

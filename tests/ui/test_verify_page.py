@@ -19,10 +19,11 @@ from api.ui.labels import translator
 from ledger.proofs import canonical_bytes
 from ledger.records import write_csv
 from tests._canaries import leaks_in, rows_for
+from tests._keys import api_key
 from tests.conftest import copy_deployment
 from tests.e2e.test_serve import _ledger
 from tests.ui.browser import DESKTOP, PHONE, Visit, another_chromium
-from tests.ui.served import Served, add_key, served
+from tests.ui.served import Served, served
 
 STEPS = ("record", "leaf", "path", "root", "anchor")
 DONE = '#verify-results[data-state="done"], #verify-results[data-state="error"]'
@@ -52,8 +53,8 @@ def console(tmp_path_factory: pytest.TempPathFactory, deployed_template: Path) -
     done = _ledger(data, "export", "-o", str(export))
     assert done.returncode == 0, done.stderr
     with served(data, place / "serve.log") as running:
-        running.keys["auditor"] = add_key(running.data_dir, "regulator", "auditor")
-        running.keys["operator"] = add_key(running.data_dir, "ops", "operator")
+        running.keys["auditor"] = api_key(running.data_dir, "regulator", "auditor")
+        running.keys["operator"] = api_key(running.data_dir, "ops", "operator")
         lines = [line.encode() for line in export.read_text().splitlines() if line]
         yield Console(running, bundle.read_bytes(), lines)
 

@@ -27,10 +27,11 @@ from api.ui.labels import LABELS
 from ledger.audit.defaults import LATEST_REPORT
 from tests._alert_book import BANK_A, BANK_B, february, january
 from tests._canaries import GOOD, bad_rows, leaks_in
+from tests._keys import api_key
 from tests.conftest import copy_deployment, wait_until
 from tests.e2e.test_serve import _ledger
 from tests.ui.browser import DESKTOP, PHONE, Visit
-from tests.ui.served import Served, add_key, served
+from tests.ui.served import Served, served
 
 VIEWS = {"a": "bank", "b": "bank", "auditor": "auditor", "operator": "operator"}
 #: Every page HTML the tests rendered, by where: scanned for canaries at the end.
@@ -76,11 +77,11 @@ def console(tmp_path_factory: pytest.TempPathFactory, deployed_template: Path) -
         done = _ledger(data, "submit", str(file))
         assert done.returncode == 0, done.stderr + done.stdout
     keys = {
-        "a": add_key(data, "bank-a", "partner", "--institution", BANK_A),
-        "b": add_key(data, "bank-b", "partner", "--institution", BANK_B),
-        "auditor": add_key(data, "regulator", "auditor"),
-        "operator": add_key(data, "ops", "operator"),
-        "short": add_key(data, "short-lived", "auditor"),
+        "a": api_key(data, "bank-a", "partner", institution=BANK_A),
+        "b": api_key(data, "bank-b", "partner", institution=BANK_B),
+        "auditor": api_key(data, "regulator", "auditor"),
+        "operator": api_key(data, "ops", "operator"),
+        "short": api_key(data, "short-lived", "auditor"),
     }
     done = _ledger(data, "audit")
     assert done.returncode in (0, 1), done.stderr  # clean or findings: a report either way
