@@ -199,3 +199,10 @@ def stored_records(data_dir: Path, db_url: str | None = None) -> list[dict[str, 
             return [json.loads(x.canonical) for x in all_leaves(s) if x.canonical is not None]
     finally:
         store.close()
+
+
+def pytest_sessionfinish() -> None:
+    """Stop this process's zygotes (tests._launcher); fails if one failed."""
+    from tests import _launcher
+
+    _launcher.stop()
