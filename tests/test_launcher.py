@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from tests import _launcher
-from tests.conftest import WAIT_SECONDS, ledger_cli
+from tests.conftest import WAIT_SECONDS, ledger_cli, wait_until
 
 
 def _env(**extra: str) -> dict[str, str]:
@@ -194,6 +194,8 @@ SCRIPT = """\
         inner()
     elif what == "interrupt":
         raise KeyboardInterrupt
+    elif what == "read":
+        sys.stdin.read()
 """
 
 
@@ -215,3 +217,27 @@ def test_a_script_ends_as_the_interpreter_ends_it(tool: Path, tmp_path: Path, wh
     assert forked.returncode == {"exit-text": 1, "exit-7": 7, "raise": 1, "interrupt": -2}.get(
         what, 0
     )
+
+
+def test_a_zygote_that_dies_fails_its_commands_loudly(tmp_path: Path) -> None:
+    script = tmp_path / "tool"  # a zygote of this test's own, to kill
+    script.write_text(f"#!{sys.executable}\n" + textwrap.dedent(SCRIPT))
+    script.chmod(0o755)
+    proc = _launcher.Popen([str(script), "read"], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL)
+    zygote = _launcher._zygotes.pop(str(script))
+    zygote.proc.kill()
+    zygote.proc.wait()
+    with pytest.raises(_launcher.LauncherError, match=f"went before pid {proc.pid} ended"):
+        proc.wait(timeout=WAIT_SECONDS)
+    wait_until(lambda: _gone(proc.pid))  # the orphan was killed, not left running
+    with pytest.raises(_launcher.LauncherError, match="the zygote is gone"):
+        zygote.spawn([str(script), "plain"], _env(), str(tmp_path), [0, 1, 2])
+    with pytest.raises(_launcher.LauncherError, match="the zygote ended with -9"):
+        zygote.stop()
+
+
+def _gone(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(") ", 1)[1][0] == "Z"
+    except FileNotFoundError:
+        return True
