@@ -234,6 +234,7 @@ def test_a_zygote_that_dies_fails_its_commands_loudly(tmp_path: Path) -> None:
         zygote.spawn([str(script), "plain"], _env(), str(tmp_path), [0, 1, 2])
     with pytest.raises(_launcher.LauncherError, match="the zygote ended with -9"):
         zygote.stop()
+    zygote.log.unlink()  # kept by a failed stop(), for the failure's diagnosis
 
 
 def _gone(pid: int) -> bool:
