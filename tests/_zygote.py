@@ -208,6 +208,8 @@ def preload(modules: Sequence[str]) -> dict[str, set[str]]:
         problems.append(f"files opened while preloading: {sorted(_open_fds() - fds)}")
     if _handlers() != handlers:
         problems.append("signal handlers changed while preloading")
+    if getattr(sys.modules.get("rich"), "_console", None) is not None:
+        problems.append("rich's global console (sized for this terminal) was made")
     if problems:
         raise ZygoteError("; ".join(problems))
     return reads.env
