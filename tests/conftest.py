@@ -27,7 +27,6 @@ from ledger.chain import Chain, Deployment, deploy
 from ledger.chain.signer import load_account
 from scripts import devnode
 from scripts.devnode import rpc
-from tests import _launcher
 
 REPO = Path(__file__).resolve().parent.parent
 #: How long a test waits for another thread or process to get somewhere. A pass
@@ -119,7 +118,7 @@ def deployed_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     it opens no store), made once per test process for :func:`deploy_copy` to copy."""
     path = tmp_path_factory.mktemp("deployed-template") / "data"
     env = {k: v for k, v in os.environ.items() if not k.startswith("LEDGER_")}
-    done = _launcher.run(
+    done = subprocess.run(
         [ledger_cli(), "deploy", "--data-dir", str(path), "--json"],
         capture_output=True,
         text=True,
@@ -200,8 +199,3 @@ def stored_records(data_dir: Path, db_url: str | None = None) -> list[dict[str, 
             return [json.loads(x.canonical) for x in all_leaves(s) if x.canonical is not None]
     finally:
         store.close()
-
-
-def pytest_sessionfinish() -> None:
-    """Stop this process's zygotes (tests._launcher); fails if one failed."""
-    _launcher.stop()

@@ -20,7 +20,6 @@ from pathlib import Path
 import pytest
 
 from ledger.alerts.outbox import alerts_after
-from tests import _launcher
 from tests.alerts._banks import Bank
 from tests.alerts.conftest import AlertEnv, alert
 from tests.alerts.test_delivery import processed
@@ -49,7 +48,7 @@ def _env(data_dir: Path, db_url: str | None) -> dict[str, str]:
 
 def _spawn(data_dir: Path, db_url: str | None, log: Path) -> subprocess.Popen[bytes]:
     with log.open("ab") as out:
-        return _launcher.Popen(
+        return subprocess.Popen(
             [ledger_cli(), "alerts", "dispatch"],
             env=_env(data_dir, db_url),
             stdout=subprocess.DEVNULL,

@@ -28,7 +28,6 @@ from ledger.chain.registry import AnchorRegistryClient
 from ledger.records.generate import synthetic_rows
 from ledger.records.readers import write_csv, write_jsonl
 from ledger.store import Batch, Store, Submission
-from tests import _launcher
 from tests._leaves import all_leaves
 from tests.conftest import COMMAND_TIMEOUT, copy_deployment, ledger_cli
 
@@ -65,7 +64,7 @@ def _ledger(
         env["LEDGER_DB_URL"] = db_url
     if failpoints:
         env["LEDGER_FAILPOINTS"] = failpoints
-    return _launcher.Popen(
+    return subprocess.Popen(
         [ledger_cli(), *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -29,7 +30,6 @@ from ledger.records import synthetic_rows, write_jsonl
 from ledger.store import AnchorTx, Batch, Store, leaves
 from ledger.verify import verify_leaf_hashes
 from ledger.wiring import Ledger
-from tests import _launcher
 from tests.conftest import COMMAND_TIMEOUT, AnvilNode, ledger_cli, rpc, rpc_chain
 
 pytestmark = pytest.mark.rpc
@@ -168,7 +168,7 @@ def test_the_cli_leaves_a_batch_confirming_and_a_later_run_confirms_it(
     }
 
     def submit() -> dict[str, Any]:
-        run = _launcher.run(
+        run = subprocess.run(
             [ledger_cli(), "submit", str(source), "--json"],
             env=env, capture_output=True, text=True, timeout=COMMAND_TIMEOUT,
         )  # fmt: skip

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -21,7 +22,6 @@ from ledger.chain.registry import AnchorRegistryClient
 from ledger.errors import ConfigurationError
 from ledger.records import synthetic_rows, write_jsonl
 from ledger.store import Batch, Store
-from tests import _launcher
 from tests._rpc_proxy import rpc_proxy
 from tests._stubnode import stub_node
 from tests.conftest import COMMAND_TIMEOUT, AnvilNode, free_port, ledger_cli, rpc_chain
@@ -145,7 +145,7 @@ def test_one_of_two_urls_going_down_mid_submission_leaves_anchoring_going(
         rpc_proxy(anvil.url) as b,
     ):
         urls = f"{a.url}/{SECRET},{b.url}/{SECRET}"
-        run = _launcher.run(
+        run = subprocess.run(
             [ledger_cli(), "submit", str(source), "--rpc", urls, "--json"],
             env={**os.environ, "LEDGER_DATA_DIR": str(data_dir), "LEDGER_BATCH_SIZE": "10"},
             capture_output=True,

@@ -1,5 +1,4 @@
-"""Running ``ledger`` from CLI tests: forked by the test launcher (tests._launcher), or
-exec'd as the real console script where the script itself is what is tested."""
+"""Running the real ``ledger`` console script from CLI tests."""
 
 from __future__ import annotations
 
@@ -7,7 +6,6 @@ import os
 import subprocess
 from collections.abc import Mapping, Sequence
 
-from tests import _launcher
 from tests.conftest import COMMAND_TIMEOUT, ledger_cli
 
 
@@ -18,19 +16,6 @@ def _env(extra: Mapping[str, str] | None) -> dict[str, str]:
 
 
 def run(*args: str, env: Mapping[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return _launcher.run(
-        [ledger_cli(), *args],
-        capture_output=True,
-        text=True,
-        env=_env(env),
-        timeout=COMMAND_TIMEOUT,
-    )
-
-
-def run_console_script(
-    *args: str, env: Mapping[str, str] | None = None
-) -> subprocess.CompletedProcess[str]:
-    """:func:`run`, by exec'ing the console script: for tests of the script itself."""
     return subprocess.run(
         [ledger_cli(), *args],
         capture_output=True,
@@ -45,7 +30,7 @@ def run_all(
 ) -> list[subprocess.CompletedProcess[str]]:
     """Run independent commands at the same time (never two on one embedded chain)."""
     procs = [
-        _launcher.Popen(
+        subprocess.Popen(
             [ledger_cli(), *args],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,

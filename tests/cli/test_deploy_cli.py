@@ -12,7 +12,6 @@ import pytest
 
 from ledger.store import schema
 from ledger.store.db import STORE_FILE
-from tests import _launcher
 from tests._stubnode import stub_node
 from tests.cli._cli import one_error_line
 from tests.conftest import COMMAND_TIMEOUT, AnvilNode, ledger_cli
@@ -21,7 +20,7 @@ from tests.conftest import COMMAND_TIMEOUT, AnvilNode, ledger_cli
 def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     full_env = {k: v for k, v in os.environ.items() if not k.startswith("LEDGER_")}
     full_env.update(env or {})
-    return _launcher.run(
+    return subprocess.run(
         [ledger_cli(), *args], capture_output=True, text=True, env=full_env, timeout=COMMAND_TIMEOUT
     )
 

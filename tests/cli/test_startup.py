@@ -12,7 +12,7 @@ import sys
 import typer
 
 from ledger.cli.main import COMMANDS
-from tests.cli._cli import run_console_script
+from tests.cli._cli import run
 
 #: web3, eth-account and py-evm take seconds to import (py_ecc precomputes at import).
 HEAVY = ("web3", "eth_account", "eth_tester", "eth", "py_ecc", "uvicorn")
@@ -58,7 +58,7 @@ def test_a_command_loads_only_its_own_module() -> None:
 
 
 def test_help_lists_every_command_with_its_help() -> None:
-    done = run_console_script("--help", env={"COLUMNS": "400"})
+    done = run("--help", env={"COLUMNS": "400"})
     assert done.returncode == 0, done.stderr
     listed: list[list[str]] = []  # each command's name and the lines of its help
     for line in done.stdout.split("─ Commands ─", 1)[1].strip().splitlines()[1:-1]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import subprocess
 from pathlib import Path
 
 from ledger.anchoring.bundles import bundle_for
@@ -11,7 +12,6 @@ from ledger.config import Settings
 from ledger.proofs import bundle_text
 from ledger.records import synthetic_rows, write_csv
 from ledger.wiring import Ledger
-from tests import _launcher
 from tests._leaves import all_leaves
 from tests.conftest import COMMAND_TIMEOUT, ledger_cli
 
@@ -36,7 +36,7 @@ def test_verify_writes_nothing(tmp_path: Path) -> None:
     shutil.copytree(data / "chain", bank / "chain")
     with Chain.embedded(bank, read_only=True) as chain:
         before = chain.block_number()
-    done = _launcher.run(
+    done = subprocess.run(
         [ledger_cli(), "verify", str(tmp_path / "b.json"), "--data-dir", str(bank)],
         capture_output=True,
         text=True,

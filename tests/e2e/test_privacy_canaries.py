@@ -40,7 +40,6 @@ from ledger.chain.registry import AnchorRegistryClient
 from ledger.records import RecordRejected, validate_record
 from ledger.records.identifiers import resident_id_problem
 from ledger.records.readers import write_csv
-from tests import _launcher
 from tests._canaries import (
     BAD,
     GOOD,
@@ -107,7 +106,7 @@ class Flow:
     def run_all(self, commands: Mapping[str, Sequence[str]]) -> None:
         """Run commands side by side (never two on one data dir's chain); all must succeed."""
         procs = {
-            label: _launcher.Popen(
+            label: subprocess.Popen(
                 [ledger_cli(), *args],
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,

@@ -14,7 +14,6 @@ import pytest
 
 from api.config import ApiSettings
 from ledger.records import synthetic_rows, write_csv
-from tests import _launcher
 from tests._keys import api_key, bearer
 from tests.conftest import (
     COMMAND_TIMEOUT,
@@ -45,7 +44,7 @@ def _env(data_dir: Path) -> dict[str, str]:
 
 
 def _ledger(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return _launcher.run(
+    return subprocess.run(
         [ledger_cli(), *args],
         env=_env(data_dir),
         capture_output=True,

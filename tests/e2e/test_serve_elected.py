@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -31,7 +32,6 @@ from ledger.chain.registry import AnchorRegistryClient
 from ledger.chain.types import BatchKind
 from ledger.records import synthetic_rows
 from ledger.store import Batch, Store
-from tests import _launcher
 from tests._keys import api_key, bearer
 from tests._leaves import all_leaves
 from tests.conftest import COMMAND_TIMEOUT, AnvilNode, ledger_cli, rpc_chain, wait_until
@@ -65,7 +65,7 @@ def _env(data_dir: Path, pg_url: str, anvil: AnvilNode) -> dict[str, str]:
 
 
 def _ledger(env: dict[str, str], *args: str) -> str:
-    done = _launcher.run(
+    done = subprocess.run(
         [ledger_cli(), *args], env=env, capture_output=True, text=True, timeout=COMMAND_TIMEOUT
     )
     assert done.returncode == 0, done.stderr
