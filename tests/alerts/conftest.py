@@ -16,6 +16,7 @@ from typing import Any
 
 import polars as pl
 import pytest
+from hypothesis import strategies as st
 
 from ledger.alerts import outbox
 from ledger.alerts.deliveries import DeliveryStatus, delivery_status
@@ -153,3 +154,17 @@ def as_new_alerts(frame: pl.DataFrame) -> list[NewAlert]:
         NewAlert(row[outbox.INSTITUTION], row[outbox.TYPE], row[outbox.DATA], row[outbox.BATCH])
         for row in frame.iter_rows(named=True)
     ]
+
+
+def funder_lists(banks: tuple[str, ...], max_size: int) -> st.SearchStrategy[list[dict[str, Any]]]:
+    """A record's ``funders``: 1 to ``max_size`` distinct ``banks``, each with a share."""
+    return st.lists(
+        st.builds(
+            lambda bank, bp: {"org_code": bank, "share_bp": bp},
+            st.sampled_from(banks),
+            st.integers(1, 10_000),
+        ),
+        min_size=1,
+        max_size=max_size,
+        unique_by=lambda f: f["org_code"],
+    )

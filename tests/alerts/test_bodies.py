@@ -20,7 +20,7 @@ from ledger.alerts.plan import Plan
 from ledger.proofs import CanonicalFormError
 from ledger.store import Store
 from ledger.store.alerts import Alert
-from tests.alerts.conftest import as_new_alerts
+from tests.alerts.conftest import as_new_alerts, funder_lists
 from tests.alerts.test_events import output
 
 NOW = datetime(2026, 12, 7, 10, 0, tzinfo=UTC)
@@ -51,16 +51,7 @@ record = st.fixed_dictionaries(
         "balance": money,
         "overdue_amount": money,
         "overdue_principal_31_60": st.none() | money,
-        "funders": st.lists(
-            st.builds(
-                lambda bank, bp: {"org_code": bank, "share_bp": bp},
-                st.sampled_from(BANKS),
-                st.integers(1, 10_000),
-            ),
-            min_size=1,
-            max_size=3,
-            unique_by=lambda f: f["org_code"],
-        ),
+        "funders": funder_lists(BANKS, max_size=3),
     }
 )
 

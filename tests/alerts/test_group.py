@@ -20,6 +20,7 @@ from ledger.alerts.plan import Plan
 from ledger.ingest.store import ahead
 from ledger.store import Store
 from ledger.store.accounts import ID, states_of
+from tests.alerts.conftest import funder_lists
 from tests.alerts.test_events import output
 from tests.alerts.test_portfolio import REGISTRY, Outbox
 
@@ -36,16 +37,7 @@ _record = st.fixed_dictionaries(
         "five_class": st.sampled_from(["1", "2", "3", "5"]),
         "balance": st.sampled_from(["1000.00", "250.50"]),
         "overdue_amount": st.sampled_from(["0.00", "12.30"]),
-        "funders": st.lists(
-            st.builds(
-                lambda bank, bp: {"org_code": bank, "share_bp": bp},
-                st.sampled_from(BANKS),
-                st.integers(1, 10_000),
-            ),
-            min_size=1,
-            max_size=2,
-            unique_by=lambda f: f["org_code"],
-        ),
+        "funders": funder_lists(BANKS, max_size=2),
     }
 )
 #: How each batch is stored: as queued, with some of its records (the others were
